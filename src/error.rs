@@ -1,0 +1,128 @@
+//! The one error type of receiptdb, with the names and codes of SPEC §4.
+
+use serde_json::Value;
+
+/// Every failure a receiptdb call can report. Each variant has the symbolic
+/// name and numeric code of SPEC §4 (see [`Error::name`], [`Error::code`]).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Malformed params, bad lengths, bad `filter`, `count` out of range.
+    #[error("invalid params: {0}")]
+    InvalidParams(String),
+    /// An ID the store does not hold, where one is required.
+    #[error("message not found: {0}")]
+    MessageNotFound(String),
+    /// A list spans more than one conversation.
+    #[error("messages belong to more than one conversation")]
+    MixedConversations,
+    /// Receipts are switched off, or the group's type is not enabled.
+    #[error("read receipts are disabled: {0}")]
+    ReceiptsDisabled(String),
+    /// Community / AVChatRoom groups, or enabling them.
+    #[error("group type {0} does not support read receipts")]
+    UnsupportedGroupType(String),
+    /// The store belongs to another user.
+    #[error("the store belongs to another user")]
+    OwnerMismatch,
+    /// The file is not a receiptdb store or fails its integrity check.
+    #[error("not a receiptdb store or damaged: {0}")]
+    StoreCorrupt(String),
+    /// The file was written by a newer schema.
+    #[error("store schema version {found} is newer than this build supports ({supported})")]
+    SchemaTooNew {
+        /// Version found in the file.
+        found: i64,
+        /// Newest version this build knows.
+        supported: i64,
+    },
+    /// No member list for this message (Tencent's 10062).
+    #[error("no read receipt member list for message {0}")]
+    ReceiptInfoNotFound(String),
+    /// The disk (or the configured page limit) is full; nothing was written.
+    #[error("storage is full")]
+    StorageFull,
+    /// Another process held the database lock past the busy timeout; retry.
+    #[error("the store is busy (locked by another connection); retry")]
+    StoreBusy,
+    /// An unexpected SQLite failure.
+    #[error("storage error: {0}")]
+    Sqlite(String),
+    /// An I/O failure outside SQLite.
+    #[error("i/o error: {0}")]
+    Io(String),
+}
+
+impl Error {
+    /// The symbolic name used in JSON-RPC `error.data.name`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Error::InvalidParams(_) => "INVALID_PARAMS",
+            Error::MessageNotFound(_) => "MESSAGE_NOT_FOUND",
+            Error::MixedConversations => "MIXED_CONVERSATIONS",
+            Error::ReceiptsDisabled(_) => "RECEIPTS_DISABLED",
+            Error::UnsupportedGroupType(_) => "UNSUPPORTED_GROUP_TYPE",
+            Error::OwnerMismatch => "OWNER_MISMATCH",
+            Error::StoreCorrupt(_) => "STORE_CORRUPT",
+            Error::SchemaTooNew { .. } => "SCHEMA_TOO_NEW",
+            Error::ReceiptInfoNotFound(_) => "RECEIPT_INFO_NOT_FOUND",
+            Error::StorageFull => "STORAGE_FULL",
+            Error::StoreBusy => "STORE_BUSY",
+            Error::Sqlite(_) => "INTERNAL",
+            Error::Io(_) => "IO_ERROR",
+        }
+    }
+
+    /// The numeric code used in JSON-RPC `error.code`.
+    pub fn code(&self) -> i64 {
+        match self {
+            Error::InvalidParams(_) => -32602,
+            Error::MessageNotFound(_) => 2001,
+            Error::MixedConversations => 2002,
+            Error::ReceiptsDisabled(_) => 2003,
+            Error::UnsupportedGroupType(_) => 2004,
+            Error::OwnerMismatch => 2005,
+            Error::StoreCorrupt(_) => 2006,
+            Error::SchemaTooNew { .. } => 2007,
+            Error::StorageFull => 2008,
+            Error::StoreBusy => 2009,
+            Error::ReceiptInfoNotFound(_) => 10062,
+            Error::Sqlite(_) => -32603,
+            Error::Io(_) => -32603,
+        }
+    }
+
+    /// `error.data` for JSON-RPC.
+    pub fn data(&self) -> Value {
+        serde_json::json!({ "name": self.name() })
+    }
+
+    pub(crate) fn invalid(msg: impl Into<String>) -> Error {
+        Error::InvalidParams(msg.into())
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode;
+        if let rusqlite::Error::SqliteFailure(f, _) = &e {
+            match f.code {
+                ErrorCode::DiskFull => return Error::StorageFull,
+                ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => return Error::StoreBusy,
+                ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt => {
+                    return Error::StoreCorrupt("file is not a valid database".into())
+                }
+                _ => {}
+            }
+        }
+        Error::Sqlite(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io(e.kind().to_string())
+    }
+}
+
+/// Result alias used throughout the crate.
+pub type Result<T> = std::result::Result<T, Error>;

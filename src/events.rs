@@ -1,0 +1,251 @@
+//! Events and subscriptions: delivered after commit, in commit order, over
+//! bounded crossbeam channels that never block the writer.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use serde::Serialize;
+
+/// Default capacity of a subscription's channel.
+pub const DEFAULT_CAPACITY: usize = 1024;
+
+/// One item of `MESSAGE_READ_RECEIPT_RECEIVED` (SPEC §3.5): merged values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptItem {
+    /// Group ID, `""` for C2C.
+    #[serde(rename = "groupID")]
+    pub group_id: String,
+    /// The peer for C2C, `""` for groups.
+    #[serde(rename = "userID")]
+    pub user_id: String,
+    /// The message.
+    #[serde(rename = "messageID")]
+    pub message_id: String,
+    /// Merged read count.
+    pub read_count: u64,
+    /// Merged unread count (`null` while unknown).
+    pub unread_count: Option<u64>,
+    /// Merged C2C peer-read flag.
+    pub is_peer_read: bool,
+    /// The message's conversation (not part of the JSON event).
+    #[serde(skip)]
+    pub conversation_id: String,
+}
+
+/// What an event says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventKind {
+    /// Receipt state of `out` messages changed (`MESSAGE_READ_RECEIPT_RECEIVED`).
+    ReceiptsChanged(Vec<ReceiptItem>),
+    /// Messages were saved or updated: (conversationID, messageID) pairs.
+    MessagesChanged(Vec<(String, String)>),
+    /// A conversation's unread count changed.
+    ConversationChanged {
+        /// The conversation.
+        conversation_id: String,
+        /// Its new unread count.
+        unread_count: u64,
+    },
+    /// The outbox changed; `pending` receipts remain.
+    OutboxChanged {
+        /// Receipts queued and not yet acked.
+        pending: u64,
+    },
+    /// A snapshot was applied to a conversation.
+    SnapshotApplied {
+        /// The conversation.
+        conversation_id: String,
+        /// IDs whose receipt state changed.
+        changed: Vec<String>,
+    },
+    /// This subscriber's channel was full and `missed` events were dropped;
+    /// re-read state.
+    Lagged {
+        /// How many events were dropped.
+        missed: u64,
+    },
+}
+
+/// An event with the commit sequence number of the transaction that made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Grows by commit order within one open store (0 for `Lagged`).
+    pub commit_seq: u64,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// Which events a subscription receives.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Filter {
+    /// Everything.
+    #[default]
+    All,
+    /// Only events about one conversation.
+    Conversation(String),
+    /// Only events about these messages.
+    Messages(HashSet<String>),
+}
+
+impl Filter {
+    fn conv_ok(&self, conv: &str) -> bool {
+        match self {
+            Filter::All => true,
+            Filter::Conversation(c) => c == conv,
+            Filter::Messages(_) => false,
+        }
+    }
+    fn item_ok(&self, conv: &str, msg: &str) -> bool {
+        match self {
+            Filter::All => true,
+            Filter::Conversation(c) => c == conv,
+            Filter::Messages(m) => m.contains(msg),
+        }
+    }
+
+    /// The part of `kind` this filter lets through, if any.
+    fn apply(&self, kind: &EventKind) -> Option<EventKind> {
+        if *self == Filter::All {
+            return Some(kind.clone());
+        }
+        match kind {
+            EventKind::ReceiptsChanged(items) => {
+                let v: Vec<_> = items
+                    .iter()
+                    .filter(|i| self.item_ok(&i.conversation_id, &i.message_id))
+                    .cloned()
+                    .collect();
+                (!v.is_empty()).then_some(EventKind::ReceiptsChanged(v))
+            }
+            EventKind::MessagesChanged(items) => {
+                let v: Vec<_> = items
+                    .iter()
+                    .filter(|(c, m)| self.item_ok(c, m))
+                    .cloned()
+                    .collect();
+                (!v.is_empty()).then_some(EventKind::MessagesChanged(v))
+            }
+            EventKind::ConversationChanged {
+                conversation_id, ..
+            } => self.conv_ok(conversation_id).then(|| kind.clone()),
+            EventKind::SnapshotApplied {
+                conversation_id,
+                changed,
+            } => match self {
+                Filter::Messages(m) => {
+                    let v: Vec<_> = changed.iter().filter(|i| m.contains(*i)).cloned().collect();
+                    (!v.is_empty()).then(|| EventKind::SnapshotApplied {
+                        conversation_id: conversation_id.clone(),
+                        changed: v,
+                    })
+                }
+                _ => self.conv_ok(conversation_id).then(|| kind.clone()),
+            },
+            EventKind::OutboxChanged { .. } => None,
+            EventKind::Lagged { .. } => None,
+        }
+    }
+}
+
+struct Sub {
+    id: u64,
+    filter: Filter,
+    tx: Sender<Event>,
+    missed: u64,
+}
+
+/// The set of subscribers of one store.
+#[derive(Default)]
+pub(crate) struct Bus {
+    subs: Mutex<Vec<Sub>>,
+    next_id: AtomicU64,
+}
+
+impl Bus {
+    pub(crate) fn subscribe(self: &Arc<Self>, filter: Filter, capacity: usize) -> Subscription {
+        let (tx, rx) = crossbeam_channel::bounded(capacity.max(1));
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut subs) = self.subs.lock() {
+            subs.push(Sub {
+                id,
+                filter,
+                tx,
+                missed: 0,
+            });
+        }
+        Subscription {
+            rx,
+            id,
+            bus: Arc::downgrade(self),
+        }
+    }
+
+    fn unsubscribe(&self, id: u64) {
+        if let Ok(mut subs) = self.subs.lock() {
+            subs.retain(|s| s.id != id);
+        }
+    }
+
+    /// Sends without ever blocking: a full channel counts a miss instead.
+    pub(crate) fn publish(&self, events: &[Event]) {
+        let Ok(mut subs) = self.subs.lock() else {
+            return;
+        };
+        subs.retain_mut(|s| {
+            for ev in events {
+                let Some(kind) = s.filter.apply(&ev.kind) else {
+                    continue;
+                };
+                if s.missed > 0 {
+                    let lag = Event {
+                        commit_seq: 0,
+                        kind: EventKind::Lagged { missed: s.missed },
+                    };
+                    match s.tx.try_send(lag) {
+                        Ok(()) => s.missed = 0,
+                        Err(TrySendError::Full(_)) => {
+                            s.missed += 1;
+                            continue;
+                        }
+                        Err(TrySendError::Disconnected(_)) => return false,
+                    }
+                }
+                let e = Event {
+                    commit_seq: ev.commit_seq,
+                    kind,
+                };
+                match s.tx.try_send(e) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(_)) => s.missed += 1,
+                    Err(TrySendError::Disconnected(_)) => return false,
+                }
+            }
+            true
+        });
+    }
+}
+
+/// A live subscription; dropping it unsubscribes.
+pub struct Subscription {
+    rx: Receiver<Event>,
+    id: u64,
+    bus: std::sync::Weak<Bus>,
+}
+
+impl Subscription {
+    /// The channel the events arrive on.
+    pub fn receiver(&self) -> &Receiver<Event> {
+        &self.rx
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if let Some(bus) = self.bus.upgrade() {
+            bus.unsubscribe(self.id);
+        }
+    }
+}

@@ -1,0 +1,351 @@
+//! The store: opening a file safely, migrations, transactions, and event dispatch.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+
+use crate::error::{Error, Result};
+use crate::events::{Bus, Event, EventKind, Filter, ReceiptItem, Subscription, DEFAULT_CAPACITY};
+use crate::model::check_id;
+
+/// `PRAGMA application_id` of receiptdb files ("RCPT").
+pub const APPLICATION_ID: i32 = 0x5243_5054;
+
+/// Numbered migrations; index + 1 is the `user_version` each one reaches.
+const MIGRATIONS: &[&str] = &[include_str!("../schema/001_init.sql")];
+
+/// The newest schema version this build knows.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// How hard a commit tries to reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// WAL with `synchronous=NORMAL`: a commit survives a crash of the
+    /// process (kill -9); the last commits may be lost on power failure.
+    #[default]
+    Normal,
+    /// WAL with `synchronous=FULL`: a commit also survives power loss.
+    Full,
+}
+
+/// Options for [`Store::open_with`].
+#[derive(Debug, Clone, Copy)]
+pub struct OpenOptions {
+    /// Commit durability.
+    pub durability: Durability,
+    /// How long to wait for another connection's lock, in milliseconds.
+    pub busy_timeout_ms: u64,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            durability: Durability::Normal,
+            busy_timeout_ms: 5000,
+        }
+    }
+}
+
+/// One user's receipt store on one SQLite file. Cheap to share behind an
+/// `Arc`: calls are serialized on one connection.
+pub struct Store {
+    conn: Mutex<Connection>,
+    owner: String,
+    bus: Arc<Bus>,
+    /// Last commit sequence; held while publishing so events leave in commit order.
+    dispatch: Mutex<u64>,
+}
+
+/// The context of one write transaction.
+pub(crate) struct Tx<'a> {
+    pub conn: &'a Connection,
+    pub owner: &'a str,
+    pub events: Vec<EventKind>,
+    /// Rowids of `out` messages whose receipt state changed.
+    pub receipt_changed: BTreeSet<i64>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic mid-transaction rolls back on drop, so the data stays sound.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path` for `user_id`.
+    pub fn open(path: impl AsRef<Path>, user_id: &str) -> Result<Store> {
+        Store::open_with(path, user_id, OpenOptions::default())
+    }
+
+    /// Opens with explicit options.
+    pub fn open_with(path: impl AsRef<Path>, user_id: &str, opts: OpenOptions) -> Result<Store> {
+        check_id("userID", user_id)?;
+        let path = path.as_ref();
+        let fresh = match std::fs::metadata(path) {
+            Ok(m) => m.len() == 0,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                create_private(path)?;
+                true
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if !fresh {
+            check_header(path)?;
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| corrupt_if_open_fails(e))?;
+        conn.busy_timeout(std::time::Duration::from_millis(opts.busy_timeout_ms))?;
+        if !fresh {
+            check_existing(&conn, user_id)?;
+        }
+        let mut conn = conn;
+        migrate(&mut conn, user_id)?;
+        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::Sqlite(format!("could not enable WAL (got {mode})")));
+        }
+        let sync = match opts.durability {
+            Durability::Normal => "NORMAL",
+            Durability::Full => "FULL",
+        };
+        conn.pragma_update(None, "synchronous", sync)?;
+        Store::finish(conn, user_id)
+    }
+
+    /// A store in memory, for tests and tools.
+    pub fn open_in_memory(user_id: &str) -> Result<Store> {
+        check_id("userID", user_id)?;
+        let mut conn = Connection::open_in_memory()?;
+        migrate(&mut conn, user_id)?;
+        Store::finish(conn, user_id)
+    }
+
+    fn finish(conn: Connection, user_id: &str) -> Result<Store> {
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(Store {
+            conn: Mutex::new(conn),
+            owner: user_id.to_string(),
+            bus: Arc::new(Bus::default()),
+            dispatch: Mutex::new(0),
+        })
+    }
+
+    /// The user this store belongs to.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Subscribes to events passing `filter`; dropping the subscription ends it.
+    pub fn subscribe(&self, filter: Filter) -> Subscription {
+        self.bus.subscribe(filter, DEFAULT_CAPACITY)
+    }
+
+    /// Like [`Store::subscribe`] with a chosen channel capacity.
+    pub fn subscribe_with_capacity(&self, filter: Filter, capacity: usize) -> Subscription {
+        self.bus.subscribe(filter, capacity)
+    }
+
+    /// Runs `f` in one IMMEDIATE transaction; on success commits and then
+    /// publishes its events in commit order.
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = lock(&self.conn);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (out, kinds) = {
+            let mut ctx = Tx {
+                conn: &tx,
+                owner: &self.owner,
+                events: Vec::new(),
+                receipt_changed: BTreeSet::new(),
+            };
+            let out = f(&mut ctx)?;
+            let mut kinds = Vec::new();
+            if !ctx.receipt_changed.is_empty() {
+                let items = receipt_items(ctx.conn, &ctx.receipt_changed)?;
+                kinds.push(EventKind::ReceiptsChanged(items));
+            }
+            kinds.append(&mut ctx.events);
+            (out, kinds)
+        };
+        tx.commit()?;
+        if kinds.is_empty() {
+            return Ok(out);
+        }
+        // Take the dispatch lock before releasing the connection so the next
+        // commit cannot publish ahead of this one; sends never block.
+        let mut seq = lock(&self.dispatch);
+        drop(conn);
+        *seq += 1;
+        let events: Vec<Event> = kinds
+            .into_iter()
+            .map(|kind| Event {
+                commit_seq: *seq,
+                kind,
+            })
+            .collect();
+        self.bus.publish(&events);
+        Ok(out)
+    }
+
+    /// Runs `f` in a read transaction (one consistent view).
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let mut conn = lock(&self.conn);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Runs `PRAGMA integrity_check` and returns its report lines ("ok" when sound).
+    pub fn integrity_check(&self) -> Result<Vec<String>> {
+        self.read(|c| {
+            let mut st = c.prepare("PRAGMA integrity_check")?;
+            let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+            let mut out = Vec::new();
+            for r in rows {
+                out.push(r?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Direct access for tests and benches inside the crate.
+    #[cfg(test)]
+    pub(crate) fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> T) -> T {
+        f(&lock(&self.conn))
+    }
+}
+
+fn create_private(path: &Path) -> Result<()> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    match o.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Reads the SQLite header without letting SQLite touch the file.
+fn check_header(path: &Path) -> Result<()> {
+    let mut head = [0u8; 100];
+    let mut f = std::fs::File::open(path)?;
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    if n < 100 || &head[..16] != b"SQLite format 3\0" {
+        return Err(Error::StoreCorrupt("not an SQLite database".into()));
+    }
+    let app = i32::from_be_bytes([head[68], head[69], head[70], head[71]]);
+    if app != APPLICATION_ID {
+        return Err(Error::StoreCorrupt(
+            "an SQLite database of another application".into(),
+        ));
+    }
+    let version = i32::from_be_bytes([head[60], head[61], head[62], head[63]]) as i64;
+    if version > SCHEMA_VERSION {
+        return Err(Error::SchemaTooNew {
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}
+
+fn corrupt_if_open_fails(e: rusqlite::Error) -> Error {
+    match Error::from(e) {
+        Error::Sqlite(m) => Error::StoreCorrupt(m),
+        other => other,
+    }
+}
+
+/// Read-only checks on an existing file: schema version and owner.
+fn check_existing(conn: &Connection, user_id: &str) -> Result<()> {
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(corrupt_if_open_fails)?;
+    if version > SCHEMA_VERSION {
+        return Err(Error::SchemaTooNew {
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    let owner: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'owner'", [], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(corrupt_if_open_fails)?;
+    match owner {
+        Some(o) if o == user_id => Ok(()),
+        Some(_) => Err(Error::OwnerMismatch),
+        None => Err(Error::StoreCorrupt("the store has no owner".into())),
+    }
+}
+
+/// Brings the schema up to date in one transaction; records the owner on creation.
+fn migrate(conn: &mut Connection, user_id: &str) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version < SCHEMA_VERSION {
+        if version == 0 {
+            tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+        }
+        for sql in &MIGRATIONS[version as usize..] {
+            tx.execute_batch(sql)?;
+        }
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.execute(
+            "INSERT OR IGNORE INTO meta(key, value) VALUES ('owner', ?1)",
+            params![user_id],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Merged receipt values of the given `out` messages, for events.
+pub(crate) fn receipt_items(conn: &Connection, rids: &BTreeSet<i64>) -> Result<Vec<ReceiptItem>> {
+    let mut st = conn.prepare_cached(
+        "SELECT id, conversation_id, conversation_type, recipient, sender,
+                read_count, unread_count, peer_read
+         FROM messages WHERE rid = ?1",
+    )?;
+    let mut out = Vec::with_capacity(rids.len());
+    for rid in rids {
+        let item = st
+            .query_row(params![rid], |r| {
+                let ctype: String = r.get(2)?;
+                let to: String = r.get(3)?;
+                let group = ctype == "GROUP";
+                Ok(ReceiptItem {
+                    message_id: r.get(0)?,
+                    conversation_id: r.get(1)?,
+                    group_id: if group { to.clone() } else { String::new() },
+                    user_id: if group { String::new() } else { to },
+                    read_count: r.get::<_, i64>(5)?.max(0) as u64,
+                    unread_count: r.get::<_, Option<i64>>(6)?.map(|v| v.max(0) as u64),
+                    is_peer_read: r.get(7)?,
+                })
+            })
+            .optional()?;
+        if let Some(i) = item {
+            out.push(i);
+        }
+    }
+    Ok(out)
+}
