@@ -41,6 +41,7 @@ pub mod model;
 mod outbox;
 mod query;
 pub mod rpc;
+pub mod sim;
 mod store;
 mod sync;
 
@@ -54,5 +55,5 @@ pub use model::{
 };
 pub use outbox::{Batch, Rejection, MAX_BATCH};
 pub use query::{MemberFilter, MemberPage};
-pub use store::{Durability, OpenOptions, Store, SCHEMA_VERSION};
+pub use store::{check_file, Durability, OpenOptions, Store, SCHEMA_VERSION};
 pub use sync::{ReceiptNotification, Snapshot, SnapshotReceipt};

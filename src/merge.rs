@@ -100,7 +100,7 @@ pub(crate) fn merge_held(
     let mut added = 0i64;
     let mut hits = 0i64;
     if c2c {
-        est.peer_read |= readers.iter().any(|r| *r == m.recipient);
+        est.peer_read |= readers.contains(&m.recipient);
     } else if !readers.is_empty() {
         let mut ins = tx
             .conn

@@ -1,1 +1,500 @@
-//! rpc
+//! `receiptdb rpc`: JSON-RPC 2.0 over lines of standard input and output (SPEC §3).
+//!
+//! Every line gets one response (requests without an `id` are answered with
+//! `id: null`). Events a call causes are written as notifications before
+//! its response. `MESSAGE_READ_RECEIPT_RECEIVED` is always on; the other
+//! event kinds are opt-in with `subscribe`.
+
+use std::collections::HashSet;
+use std::io::{self, BufRead, Write};
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::{Error, Result};
+use crate::events::{EventKind, Filter, Subscription};
+use crate::model::{ConversationType, GroupType, IncomingMessage, Member, ReceiptConfig};
+use crate::outbox::Rejection;
+use crate::query::MemberFilter;
+use crate::store::Store;
+use crate::sync::{ReceiptNotification, Snapshot};
+
+/// Longest request line accepted, in bytes.
+pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Names of the opt-in event kinds.
+pub const OPTIONAL_EVENTS: &[&str] = &[
+    "MESSAGES_CHANGED",
+    "CONVERSATION_CHANGED",
+    "OUTBOX_CHANGED",
+    "SNAPSHOT_APPLIED",
+];
+
+/// A JSON-RPC session over one store.
+pub struct Session<'a> {
+    store: &'a Store,
+    sub: Subscription,
+    enabled: HashSet<&'static str>,
+}
+
+fn params<T: DeserializeOwned>(p: Value) -> Result<T> {
+    serde_json::from_value(p).map_err(|e| Error::invalid(e.to_string()))
+}
+
+fn to_value<T: serde::Serialize>(v: &T) -> Result<Value> {
+    serde_json::to_value(v).map_err(|e| Error::Sqlite(e.to_string()))
+}
+
+/// The error object of a failed call.
+pub fn error_object(e: &Error) -> Value {
+    json!({"code": e.code(), "message": e.to_string(), "data": e.data()})
+}
+
+fn response(id: &Value, body: std::result::Result<Value, Value>) -> Value {
+    match body {
+        Ok(r) => json!({"jsonrpc": "2.0", "id": id, "result": r}),
+        Err(e) => json!({"jsonrpc": "2.0", "id": id, "error": e}),
+    }
+}
+
+fn plain_error(code: i64, name: &str, message: &str) -> Value {
+    json!({"code": code, "message": message, "data": {"name": name}})
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConfigP {
+    enabled: Option<bool>,
+    group_types: Option<Vec<String>>,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupP {
+    #[serde(rename = "groupID")]
+    group_id: String,
+    group_type: Option<String>,
+    #[serde(default)]
+    members: Vec<Member>,
+    #[serde(rename = "userIDs", default)]
+    user_ids: Vec<String>,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateP {
+    to: String,
+    conversation_type: ConversationType,
+    #[serde(default)]
+    payload: Option<Value>,
+    #[serde(default)]
+    need_read_receipt: bool,
+}
+#[derive(Deserialize)]
+struct SentP {
+    #[serde(rename = "ID")]
+    id: String,
+    sequence: i64,
+    time: i64,
+}
+#[derive(Deserialize)]
+struct SaveP {
+    messages: Vec<IncomingMessage>,
+}
+#[derive(Deserialize)]
+struct IdP {
+    #[serde(rename = "messageID")]
+    message_id: String,
+}
+#[derive(Deserialize)]
+struct ConvP {
+    #[serde(rename = "conversationID")]
+    conversation_id: String,
+    #[serde(rename = "nextReqMessageID", default)]
+    next_req_message_id: Option<String>,
+    #[serde(default)]
+    count: Option<i64>,
+}
+#[derive(Deserialize)]
+struct IdsP {
+    #[serde(rename = "messageIDs")]
+    message_ids: Vec<String>,
+}
+#[derive(Deserialize)]
+struct MemberListP {
+    #[serde(rename = "messageID")]
+    message_id: String,
+    filter: i64,
+    #[serde(default)]
+    cursor: String,
+    count: i64,
+}
+#[derive(Deserialize)]
+struct PendingP {
+    #[serde(default)]
+    limit: Option<i64>,
+}
+#[derive(Deserialize)]
+struct AckP {
+    #[serde(rename = "batchID")]
+    batch_id: Value,
+    #[serde(default)]
+    rejected: Vec<Rejection>,
+}
+#[derive(Deserialize)]
+struct NotesP {
+    notifications: Vec<ReceiptNotification>,
+}
+#[derive(Deserialize)]
+struct EventsP {
+    #[serde(default)]
+    events: Option<Vec<String>>,
+}
+
+fn group_type(s: &str) -> Result<GroupType> {
+    GroupType::parse(s)
+}
+
+fn count_in(v: i64, what: &str) -> Result<u32> {
+    if (1..=100).contains(&v) {
+        Ok(v as u32)
+    } else {
+        Err(Error::invalid(format!("{what} must be 1..100")))
+    }
+}
+
+impl<'a> Session<'a> {
+    /// Starts a session; receipt events are forwarded from now on.
+    pub fn new(store: &'a Store) -> Session<'a> {
+        Session {
+            store,
+            sub: store.subscribe_with_capacity(Filter::All, 1 << 16),
+            enabled: HashSet::new(),
+        }
+    }
+
+    /// Handles one request line; returns the lines to write (events first,
+    /// then exactly one response).
+    pub fn handle_line(&mut self, line: &str) -> Vec<String> {
+        let req: Value = match serde_json::from_str(line) {
+            Ok(v) => v,
+            Err(e) => {
+                let err = plain_error(-32700, "PARSE_ERROR", &format!("parse error: {e}"));
+                return vec![response(&Value::Null, Err(err)).to_string()];
+            }
+        };
+        let id = req.get("id").cloned().unwrap_or(Value::Null);
+        let id = match id {
+            Value::Null | Value::String(_) | Value::Number(_) => id,
+            _ => Value::Null,
+        };
+        let method = match req.get("method").and_then(Value::as_str) {
+            Some(m) if req.is_object() => m.to_string(),
+            _ => {
+                let err = plain_error(
+                    -32600,
+                    "INVALID_REQUEST",
+                    "a request is an object with a method",
+                );
+                return vec![response(&id, Err(err)).to_string()];
+            }
+        };
+        let p = match req.get("params") {
+            None | Some(Value::Null) => json!({}),
+            Some(v @ Value::Object(_)) => v.clone(),
+            Some(_) => {
+                let e = Error::invalid("params must be an object");
+                return vec![response(&id, Err(error_object(&e))).to_string()];
+            }
+        };
+        let result = self.call(&method, p);
+        let mut out = self.drain_events();
+        let body = match result {
+            Ok(Some(v)) => Ok(v),
+            Ok(None) => Err(plain_error(
+                -32601,
+                "METHOD_NOT_FOUND",
+                &format!("unknown method {method:?}"),
+            )),
+            Err(e) => Err(error_object(&e)),
+        };
+        out.push(response(&id, body).to_string());
+        out
+    }
+
+    fn drain_events(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Ok(ev) = self.sub.receiver().try_recv() {
+            let (name, params) = match ev.kind {
+                EventKind::ReceiptsChanged(items) => {
+                    ("MESSAGE_READ_RECEIPT_RECEIVED", json!({"data": items}))
+                }
+                EventKind::MessagesChanged(items) => (
+                    "MESSAGES_CHANGED",
+                    json!({"data": items.iter().map(|(c, m)| json!({"conversationID": c, "messageID": m})).collect::<Vec<_>>()}),
+                ),
+                EventKind::ConversationChanged {
+                    conversation_id,
+                    unread_count,
+                } => (
+                    "CONVERSATION_CHANGED",
+                    json!({"conversationID": conversation_id, "unreadCount": unread_count}),
+                ),
+                EventKind::OutboxChanged { pending } => {
+                    ("OUTBOX_CHANGED", json!({"pending": pending}))
+                }
+                EventKind::SnapshotApplied {
+                    conversation_id,
+                    changed,
+                } => (
+                    "SNAPSHOT_APPLIED",
+                    json!({"conversationID": conversation_id, "changed": changed}),
+                ),
+                EventKind::Lagged { missed } => ("LAGGED", json!({"missed": missed})),
+            };
+            if name != "MESSAGE_READ_RECEIPT_RECEIVED"
+                && name != "LAGGED"
+                && !self.enabled.contains(name)
+            {
+                continue;
+            }
+            let mut params = params;
+            if let Value::Object(o) = &mut params {
+                o.insert("commitSeq".into(), json!(ev.commit_seq));
+            }
+            out.push(json!({"jsonrpc": "2.0", "method": name, "params": params}).to_string());
+        }
+        out
+    }
+
+    /// Runs one method; `Ok(None)` when the method is unknown.
+    fn call(&mut self, method: &str, p: Value) -> Result<Option<Value>> {
+        let s = self.store;
+        let v = match method {
+            "setReceiptConfig" => {
+                let c: ConfigP = params(p)?;
+                let cur = s.get_receipt_config()?;
+                let group_types = match c.group_types {
+                    Some(v) => v.iter().map(|t| group_type(t)).collect::<Result<_>>()?,
+                    None => cur.group_types,
+                };
+                s.set_receipt_config(&ReceiptConfig {
+                    enabled: c.enabled.unwrap_or(cur.enabled),
+                    group_types,
+                })?;
+                json!({})
+            }
+            "getReceiptConfig" => to_value(&s.get_receipt_config()?)?,
+            "setGroup" => {
+                let g: GroupP = params(p)?;
+                let t = g
+                    .group_type
+                    .as_deref()
+                    .ok_or_else(|| Error::invalid("groupType is required"))?;
+                s.set_group(&g.group_id, group_type(t)?, &g.members)?;
+                json!({})
+            }
+            "addGroupMembers" => {
+                let g: GroupP = params(p)?;
+                s.add_group_members(&g.group_id, &g.members)?;
+                json!({})
+            }
+            "removeGroupMembers" => {
+                let g: GroupP = params(p)?;
+                s.remove_group_members(&g.group_id, &g.user_ids)?;
+                json!({})
+            }
+            "createMessage" => {
+                let c: CreateP = params(p)?;
+                let payload = c.payload.unwrap_or_else(|| json!({}));
+                to_value(&s.create_message(
+                    &c.to,
+                    c.conversation_type,
+                    &payload,
+                    c.need_read_receipt,
+                )?)?
+            }
+            "markMessageSent" => {
+                let m: SentP = params(p)?;
+                to_value(&s.mark_message_sent(&m.id, m.sequence, m.time)?)?
+            }
+            "saveMessages" => {
+                let m: SaveP = params(p)?;
+                json!({"saved": s.save_messages(&m.messages)?})
+            }
+            "findMessage" => {
+                let m: IdP = params(p)?;
+                to_value(&s.find_message(&m.message_id)?)?
+            }
+            "getMessageList" => {
+                let c: ConvP = params(p)?;
+                let count = c.count.map(|n| count_in(n, "count")).transpose()?;
+                to_value(&s.get_message_list(
+                    &c.conversation_id,
+                    c.next_req_message_id.as_deref(),
+                    count,
+                )?)?
+            }
+            "getConversation" => {
+                let c: ConvP = params(p)?;
+                to_value(&s.get_conversation(&c.conversation_id)?)?
+            }
+            "setMessageRead" => {
+                let c: ConvP = params(p)?;
+                s.set_message_read(&c.conversation_id)?;
+                json!({})
+            }
+            "sendMessageReadReceipt" => {
+                let m: IdsP = params(p)?;
+                json!({"queued": s.send_message_read_receipt(&m.message_ids)?})
+            }
+            "getMessageReadReceiptList" => {
+                let m: IdsP = params(p)?;
+                json!({"messageList": s.get_message_read_receipt_list(&m.message_ids)?})
+            }
+            "getGroupMessageReadMemberList" => {
+                let m: MemberListP = params(p)?;
+                let f = MemberFilter::from_code(m.filter)?;
+                let count = count_in(m.count, "count")?;
+                to_value(&s.get_group_message_read_member_list(
+                    &m.message_id,
+                    f,
+                    &m.cursor,
+                    count,
+                )?)?
+            }
+            "getPendingReceipts" => {
+                let m: PendingP = params(p)?;
+                let limit = match m.limit {
+                    None => None,
+                    Some(n) if n >= 1 => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+                    Some(_) => return Err(Error::invalid("limit must be positive")),
+                };
+                json!({"batches": s.get_pending_receipts(limit)?})
+            }
+            "ackReceipts" => {
+                let a: AckP = params(p)?;
+                let id = match &a.batch_id {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    _ => return Err(Error::invalid("batchID must be a string")),
+                };
+                json!({"acked": s.ack_receipts(&id, &a.rejected)?})
+            }
+            "applyReceiptNotifications" => {
+                let n: NotesP = params(p)?;
+                json!({"changed": s.apply_receipt_notifications(&n.notifications)?})
+            }
+            "applySnapshot" => {
+                let snap: Snapshot = params(p)?;
+                json!({"changed": s.apply_snapshot(&snap)?})
+            }
+            "subscribe" | "unsubscribe" => {
+                let e: EventsP = params(p)?;
+                let names: Vec<&'static str> = match e.events {
+                    None => OPTIONAL_EVENTS.to_vec(),
+                    Some(v) => v
+                        .iter()
+                        .map(|n| {
+                            OPTIONAL_EVENTS
+                                .iter()
+                                .find(|k| **k == n.as_str())
+                                .copied()
+                                .ok_or_else(|| Error::invalid(format!("unknown event {n:?}")))
+                        })
+                        .collect::<Result<_>>()?,
+                };
+                for n in names {
+                    if method == "subscribe" {
+                        self.enabled.insert(n);
+                    } else {
+                        self.enabled.remove(n);
+                    }
+                }
+                let mut on: Vec<&str> = self.enabled.iter().copied().collect();
+                on.sort();
+                json!({"events": on})
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(v))
+    }
+}
+
+/// Reads one line of at most `max` bytes. `Ok(None)` at end of input;
+/// `Ok(Some(Err(len)))` for an over-long line (consumed and dropped).
+fn read_line<R: BufRead>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> io::Result<Option<std::result::Result<(), usize>>> {
+    buf.clear();
+    let mut too_long = 0usize;
+    let mut any = false;
+    loop {
+        let chunk = r.fill_buf()?;
+        if chunk.is_empty() {
+            break;
+        }
+        any = true;
+        let (part, done) = match chunk.iter().position(|b| *b == b'\n') {
+            Some(i) => (&chunk[..i], Some(i + 1)),
+            None => (chunk, None),
+        };
+        if too_long == 0 && buf.len() + part.len() <= max {
+            buf.extend_from_slice(part);
+        } else {
+            too_long = too_long.max(buf.len()) + part.len();
+            buf.clear();
+        }
+        let used = done.unwrap_or(chunk.len());
+        r.consume(used);
+        if done.is_some() {
+            break;
+        }
+    }
+    if !any {
+        return Ok(None);
+    }
+    Ok(Some(if too_long > 0 { Err(too_long) } else { Ok(()) }))
+}
+
+/// Serves requests from `input` until it closes, writing to `output`.
+pub fn serve<R: BufRead, W: Write>(store: &Store, mut input: R, mut output: W) -> io::Result<()> {
+    let mut session = Session::new(store);
+    let mut buf = Vec::new();
+    while let Some(line) = read_line(&mut input, &mut buf, MAX_LINE_BYTES)? {
+        let lines = match line {
+            Err(len) => {
+                let e = Error::invalid(format!(
+                    "request line of {len} bytes is over the {MAX_LINE_BYTES}-byte limit"
+                ));
+                vec![response(&Value::Null, Err(error_object(&e))).to_string()]
+            }
+            Ok(()) => match std::str::from_utf8(&buf) {
+                Err(_) => {
+                    let err =
+                        plain_error(-32700, "PARSE_ERROR", "parse error: the line is not UTF-8");
+                    vec![response(&Value::Null, Err(err)).to_string()]
+                }
+                Ok(text) => {
+                    let text = text.trim_end_matches('\r');
+                    if text.trim().is_empty() {
+                        continue;
+                    }
+                    session.handle_line(text)
+                }
+            },
+        };
+        for l in lines {
+            output.write_all(l.as_bytes())?;
+            output.write_all(b"\n")?;
+        }
+        output.flush()?;
+    }
+    Ok(())
+}
+
+/// The line written when the store cannot be opened.
+pub fn open_error_line(e: &Error) -> String {
+    response(&Value::Null, Err(error_object(e))).to_string()
+}

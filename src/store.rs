@@ -98,7 +98,7 @@ impl Store {
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .map_err(|e| corrupt_if_open_fails(e))?;
+        .map_err(corrupt_if_open_fails)?;
         conn.busy_timeout(std::time::Duration::from_millis(opts.busy_timeout_ms))?;
         if !fresh {
             check_existing(&conn, user_id)?;
@@ -212,12 +212,6 @@ impl Store {
             }
             Ok(out)
         })
-    }
-
-    /// Direct access for tests and benches inside the crate.
-    #[cfg(test)]
-    pub(crate) fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> T) -> T {
-        f(&lock(&self.conn))
     }
 }
 
@@ -346,6 +340,35 @@ pub(crate) fn receipt_items(conn: &Connection, rids: &BTreeSet<i64>) -> Result<V
         if let Some(i) = item {
             out.push(i);
         }
+    }
+    Ok(out)
+}
+
+/// Opens a store file read-only and runs the full `PRAGMA integrity_check`;
+/// never writes to the file. Checks the owner when `user_id` is given.
+pub fn check_file(path: impl AsRef<Path>, user_id: Option<&str>) -> Result<Vec<String>> {
+    let path = path.as_ref();
+    if !path.exists() {
+        return Err(Error::Io("the file does not exist".into()));
+    }
+    check_header(path)?;
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(corrupt_if_open_fails)?;
+    if let Some(u) = user_id {
+        check_existing(&conn, u)?;
+    }
+    let mut st = conn
+        .prepare("PRAGMA integrity_check")
+        .map_err(corrupt_if_open_fails)?;
+    let rows = st
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(corrupt_if_open_fails)?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(r.map_err(corrupt_if_open_fails)?);
     }
     Ok(out)
 }
