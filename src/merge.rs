@@ -29,6 +29,17 @@ pub struct ReceiptState {
     pub peer_read: bool,
 }
 
+/// How incoming receipt figures are combined with the stored ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MergeMode {
+    /// The lattice of SPEC §2 (the only correct mode).
+    #[default]
+    Lattice,
+    /// Last writer wins: incoming figures overwrite. Deliberately wrong; the
+    /// simulator's `--mutate lww` uses it to show that it detects divergence.
+    LastWriterWins,
+}
+
 /// One incoming estimate of a message's receipt state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Estimate {
@@ -118,7 +129,14 @@ pub(crate) fn merge_held(
     let local = local.map(|l| l - hits);
     est.read_count = Some(est.read_count.unwrap_or(0).max(reader_count));
     est.unread_count = min_reg(est.unread_count, local);
-    let next = state.join(&est, c2c);
+    let next = match tx.merge_mode {
+        MergeMode::Lattice => state.join(&est, c2c),
+        MergeMode::LastWriterWins => ReceiptState {
+            read_count: est.read_count.unwrap_or(state.read_count),
+            unread_count: est.unread_count.or(state.unread_count),
+            peer_read: est.peer_read,
+        },
+    };
     let changed = next != state || added > 0;
     if changed || hits > 0 {
         tx.conn

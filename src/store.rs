@@ -9,6 +9,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBeha
 
 use crate::error::{Error, Result};
 use crate::events::{Bus, Event, EventKind, Filter, ReceiptItem, Subscription, DEFAULT_CAPACITY};
+use crate::merge::MergeMode;
 use crate::model::check_id;
 
 /// `PRAGMA application_id` of receiptdb files ("RCPT").
@@ -57,6 +58,7 @@ pub struct Store {
     bus: Arc<Bus>,
     /// Last commit sequence; held while publishing so events leave in commit order.
     dispatch: Mutex<u64>,
+    merge_mode: Mutex<MergeMode>,
 }
 
 /// The context of one write transaction.
@@ -66,6 +68,7 @@ pub(crate) struct Tx<'a> {
     pub events: Vec<EventKind>,
     /// Rowids of `out` messages whose receipt state changed.
     pub receipt_changed: BTreeSet<i64>,
+    pub merge_mode: MergeMode,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -133,12 +136,20 @@ impl Store {
             owner: user_id.to_string(),
             bus: Arc::new(Bus::default()),
             dispatch: Mutex::new(0),
+            merge_mode: Mutex::new(MergeMode::Lattice),
         })
     }
 
     /// The user this store belongs to.
     pub fn owner(&self) -> &str {
         &self.owner
+    }
+
+    /// Swaps the merge rule; only the simulator's mutation testing should
+    /// ever leave [`MergeMode::Lattice`].
+    #[doc(hidden)]
+    pub fn set_merge_mode(&self, mode: MergeMode) {
+        *lock(&self.merge_mode) = mode;
     }
 
     /// Subscribes to events passing `filter`; dropping the subscription ends it.
@@ -162,6 +173,7 @@ impl Store {
                 owner: &self.owner,
                 events: Vec::new(),
                 receipt_changed: BTreeSet::new(),
+                merge_mode: *lock(&self.merge_mode),
             };
             let out = f(&mut ctx)?;
             let mut kinds = Vec::new();
