@@ -55,5 +55,5 @@ pub use model::{
 };
 pub use outbox::{Batch, Rejection, MAX_BATCH};
 pub use query::{MemberFilter, MemberPage};
-pub use store::{check_file, Durability, OpenOptions, Store, SCHEMA_VERSION};
+pub use store::{check_file, Durability, OpenOptions, StateSubscription, Store, SCHEMA_VERSION};
 pub use sync::{ReceiptNotification, Snapshot, SnapshotReceipt};

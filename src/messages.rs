@@ -132,6 +132,42 @@ pub(crate) fn load_message(conn: &Connection, id: &str) -> Result<Option<Message
         .optional()?)
 }
 
+/// The messages a subscription filter selects, oldest first.
+pub(crate) fn messages_for_filter(
+    conn: &Connection,
+    f: &crate::events::Filter,
+) -> Result<Vec<Message>> {
+    use crate::events::Filter;
+    let mut out = Vec::new();
+    match f {
+        Filter::All => {
+            let sql = format!("SELECT {MSG_COLS} FROM messages ORDER BY rid");
+            let mut st = conn.prepare(&sql)?;
+            for m in st.query_map([], row_to_message)? {
+                out.push(m?);
+            }
+        }
+        Filter::Conversation(c) => {
+            let sql = format!(
+                "SELECT {MSG_COLS} FROM messages WHERE conversation_id = ?1
+                 ORDER BY sequence, time, rid"
+            );
+            let mut st = conn.prepare(&sql)?;
+            for m in st.query_map(params![c], row_to_message)? {
+                out.push(m?);
+            }
+        }
+        Filter::Messages(ids) => {
+            for id in ids {
+                if let Some(m) = load_message(conn, id)? {
+                    out.push(m);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn require_message(conn: &Connection, id: &str) -> Result<Message> {
     load_message(conn, id)?.ok_or_else(|| Error::MessageNotFound(id.to_string()))
 }
@@ -265,6 +301,7 @@ impl Store {
             if !m.is_out {
                 return Err(Error::invalid("only out messages can be marked sent"));
             }
+            let before = load_message(tx.conn, id)?;
             tx.conn.execute(
                 "UPDATE messages SET status = 'success', sequence = ?2, time = ?3 WHERE rid = ?1",
                 params![m.rid, sequence, time],
@@ -278,9 +315,12 @@ impl Store {
             if first_send || time != m.time {
                 init_group_counts(tx, &m2, first_send && no_readers(tx.conn, m.rid)?)?;
             }
-            tx.events
-                .push(EventKind::MessagesChanged(vec![(m.conversation_id, m.id)]));
-            require_message(tx.conn, id)
+            let after = require_message(tx.conn, id)?;
+            if before.as_ref() != Some(&after) {
+                tx.events
+                    .push(EventKind::MessagesChanged(vec![(m.conversation_id, m.id)]));
+            }
+            Ok(after)
         })
     }
 
@@ -294,8 +334,10 @@ impl Store {
         self.write(|tx| {
             let mut changed = Vec::new();
             for m in messages {
-                let row = upsert_message(tx, m, None)?;
-                changed.push((row.conversation_id, row.id));
+                let (row, did) = upsert_message(tx, m, None)?;
+                if did {
+                    changed.push((row.conversation_id, row.id));
+                }
             }
             if !changed.is_empty() {
                 tx.events.push(EventKind::MessagesChanged(changed));
@@ -467,7 +509,7 @@ pub(crate) fn upsert_message(
     tx: &mut Tx<'_>,
     m: &IncomingMessage,
     expect_conv: Option<&str>,
-) -> Result<MsgRow> {
+) -> Result<(MsgRow, bool)> {
     let (ctype, conv) = resolve_conversation(tx.owner, m)?;
     if let Some(e) = expect_conv {
         if e != conv {
@@ -484,6 +526,7 @@ pub(crate) fn upsert_message(
     let status = m.status.unwrap_or(MessageStatus::Success);
     let is_out = m.from == tx.owner;
     ensure_conversation(tx.conn, &conv, ctype)?;
+    let before = load_message(tx.conn, &m.id)?;
     let row = match load_row(tx.conn, &m.id)? {
         Some(old) => {
             if old.conversation_id != conv || old.sender != m.from {
@@ -583,7 +626,11 @@ pub(crate) fn upsert_message(
         };
         merge::merge_held(tx, &row, &est, &[])?;
     }
-    Ok(row)
+    let changed = match before {
+        None => true,
+        Some(b) => load_message(tx.conn, &m.id)?.as_ref() != Some(&b),
+    };
+    Ok((row, changed))
 }
 
 pub(crate) fn clamp(v: u64) -> i64 {

@@ -61,6 +61,18 @@ pub struct Store {
     merge_mode: Mutex<MergeMode>,
 }
 
+/// What [`Store::subscribe_with_snapshot`] returns.
+pub struct StateSubscription {
+    /// The last commit included in `messages`; every later event has a larger one.
+    pub commit_seq: u64,
+    /// The selected messages as of `commit_seq`.
+    pub messages: Vec<crate::model::Message>,
+    /// Receipts queued and not yet acked, as of `commit_seq`.
+    pub pending_receipts: u64,
+    /// Changes after `commit_seq`.
+    pub subscription: Subscription,
+}
+
 /// The context of one write transaction.
 pub(crate) struct Tx<'a> {
     pub conn: &'a Connection,
@@ -160,6 +172,26 @@ impl Store {
     /// Like [`Store::subscribe`] with a chosen channel capacity.
     pub fn subscribe_with_capacity(&self, filter: Filter, capacity: usize) -> Subscription {
         self.bus.subscribe(filter, capacity)
+    }
+
+    /// The current state of the messages `filter` selects and a subscription
+    /// to later changes, taken together: no commit falls between them.
+    pub fn subscribe_with_snapshot(&self, filter: Filter) -> Result<StateSubscription> {
+        let mut conn = lock(&self.conn);
+        // Lock order conn -> dispatch, as in `write`: no commit can run, and
+        // none committed earlier is still being published.
+        let seq = lock(&self.dispatch);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let messages = crate::messages::messages_for_filter(&tx, &filter)?;
+        let pending: i64 = tx.query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))?;
+        tx.commit()?;
+        let subscription = self.bus.subscribe(filter, DEFAULT_CAPACITY);
+        Ok(StateSubscription {
+            commit_seq: *seq,
+            messages,
+            pending_receipts: pending.max(0) as u64,
+            subscription,
+        })
     }
 
     /// Runs `f` in one IMMEDIATE transaction; on success commits and then

@@ -213,8 +213,10 @@ impl Store {
         self.write(|tx| {
             let mut saved = Vec::new();
             for m in &snap.messages {
-                let row = upsert_message(tx, m, Some(conv))?;
-                saved.push((row.conversation_id, row.id));
+                let (row, did) = upsert_message(tx, m, Some(conv))?;
+                if did {
+                    saved.push((row.conversation_id, row.id));
+                }
             }
             let mut changed = Vec::new();
             for r in &snap.receipts {

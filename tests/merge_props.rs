@@ -15,6 +15,9 @@ const USERS: [&str; 8] = [
 ];
 const MSGS: usize = 4;
 
+/// A snapshot item: message, readCount, unreadCount, readers.
+type SnapItem = (usize, Option<u64>, Option<u64>, Vec<usize>);
+
 #[derive(Debug, Clone)]
 enum Op {
     /// A notification about message `m`.
@@ -25,7 +28,7 @@ enum Op {
         readers: Vec<usize>,
     },
     /// A snapshot carrying receipt states for some messages.
-    Snap(Vec<(usize, Option<u64>, Option<u64>, Vec<usize>)>),
+    Snap(Vec<SnapItem>),
     /// Message `m` arrives from the transport (it may come after its receipts).
     Arrive(usize),
     /// A C2C notification that the peer read C2C message `m`.
