@@ -92,3 +92,6 @@ CREATE TABLE batches (
     batch_id        INTEGER PRIMARY KEY AUTOINCREMENT,
     conversation_id TEXT NOT NULL
 );
+
+-- Count of outbox rows, kept in step so events never count the outbox.
+INSERT INTO meta(key, value) VALUES ('outbox_count', '0');

@@ -48,7 +48,20 @@ fn batch_name(n: i64) -> String {
 }
 
 fn pending_count(conn: &Connection) -> Result<u64> {
-    let n: i64 = conn.query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))?;
+    let n: i64 = conn
+        .prepare_cached("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'outbox_count'")?
+        .query_row([], |r| r.get(0))?;
+    Ok(n.max(0) as u64)
+}
+
+/// Moves the stored outbox count by `delta` and returns the new count.
+fn bump_count(conn: &Connection, delta: i64) -> Result<u64> {
+    let n: i64 = conn
+        .prepare_cached(
+            "UPDATE meta SET value = CAST(value AS INTEGER) + ?1 WHERE key = 'outbox_count'
+             RETURNING CAST(value AS INTEGER)",
+        )?
+        .query_row(params![delta], |r| r.get(0))?;
     Ok(n.max(0) as u64)
 }
 
@@ -67,7 +80,7 @@ pub(crate) fn mark_self_read(tx: &mut Tx<'_>, m: &MsgRow) -> Result<bool> {
         .prepare_cached("DELETE FROM outbox WHERE rid = ?1 AND batch_id IS NULL")?
         .execute(params![m.rid])?;
     if removed > 0 {
-        let pending = pending_count(tx.conn)?;
+        let pending = bump_count(tx.conn, -(removed as i64))?;
         tx.events.push(EventKind::OutboxChanged { pending });
     }
     Ok(n > 0)
@@ -99,7 +112,7 @@ impl Store {
             }
             drop((set, ins));
             if !queued.is_empty() {
-                let pending = pending_count(tx.conn)?;
+                let pending = bump_count(tx.conn, queued.len() as i64)?;
                 tx.events.push(EventKind::OutboxChanged { pending });
                 tx.events.push(EventKind::MessagesChanged(
                     queued
@@ -230,12 +243,13 @@ impl Store {
                     changed.push((conv.clone(), id.clone()));
                 }
             }
-            c.prepare_cached("DELETE FROM outbox WHERE batch_id = ?1")?
+            let removed = c
+                .prepare_cached("DELETE FROM outbox WHERE batch_id = ?1")?
                 .execute(params![n])?;
             c.prepare_cached("DELETE FROM batches WHERE batch_id = ?1")?
                 .execute(params![n])?;
             drop((back, ok));
-            let pending = pending_count(c)?;
+            let pending = bump_count(c, -(removed as i64))?;
             tx.events.push(EventKind::OutboxChanged { pending });
             if !changed.is_empty() {
                 tx.events.push(EventKind::MessagesChanged(changed));

@@ -109,13 +109,23 @@ pub(crate) fn load_one_conversation(
 impl Store {
     /// Current receipt information of up to 100 messages of one conversation.
     pub fn get_message_read_receipt_list(&self, message_ids: &[String]) -> Result<Vec<Message>> {
+        if message_ids.is_empty() || message_ids.len() > 100 {
+            return Err(Error::invalid("messageIDs must hold 1..100 IDs"));
+        }
+        for id in message_ids {
+            check_id("messageID", id)?;
+        }
         self.read(|c| {
-            load_one_conversation(c, message_ids, 100)?;
-            let mut out = Vec::with_capacity(message_ids.len());
+            let mut out: Vec<Message> = Vec::with_capacity(message_ids.len());
             for id in message_ids {
-                if let Some(m) = load_message(c, id)? {
-                    out.push(m);
-                }
+                let m = load_message(c, id)?.ok_or_else(|| Error::MessageNotFound(id.clone()))?;
+                out.push(m);
+            }
+            if out
+                .iter()
+                .any(|m| m.conversation_id != out[0].conversation_id)
+            {
+                return Err(Error::MixedConversations);
             }
             Ok(out)
         })

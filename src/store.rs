@@ -183,7 +183,11 @@ impl Store {
         let seq = lock(&self.dispatch);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
         let messages = crate::messages::messages_for_filter(&tx, &filter)?;
-        let pending: i64 = tx.query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))?;
+        let pending: i64 = tx.query_row(
+            "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'outbox_count'",
+            [],
+            |r| r.get(0),
+        )?;
         tx.commit()?;
         let subscription = self.bus.subscribe(filter, DEFAULT_CAPACITY);
         Ok(StateSubscription {
