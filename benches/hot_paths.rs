@@ -1,1 +1,669 @@
-fn main() {}
+//! Hot paths of receiptdb beside a raw-rusqlite baseline doing the same SQL
+//! work in the same run. Prints a ratio table at the end (see BENCHMARKS.md).
+//!
+//! Run: `cargo bench --bench hot_paths` (about 6–8 minutes on 2 cores).
+//! Quick look: `cargo bench --bench hot_paths -- notify` (criterion filter).
+
+use std::cell::Cell;
+use std::hint::black_box;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use criterion::{BatchSize, Criterion};
+use receiptdb::{
+    ConversationType, Durability, Filter, GroupType, IncomingMessage, Member, MemberFilter,
+    OpenOptions, ReceiptNotification, SnapshotReceipt, Store,
+};
+use rusqlite::{params, Connection};
+
+fn raw(path: &Path, full: bool) -> Connection {
+    let c = Connection::open(path).expect("raw open");
+    c.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
+        .expect("wal");
+    c.pragma_update(None, "synchronous", if full { "FULL" } else { "NORMAL" })
+        .expect("sync");
+    c
+}
+
+fn store(path: &Path, full: bool) -> Store {
+    let durability = if full {
+        Durability::Full
+    } else {
+        Durability::Normal
+    };
+    Store::open_with(
+        path,
+        "alice",
+        OpenOptions {
+            durability,
+            ..OpenOptions::default()
+        },
+    )
+    .expect("open")
+}
+
+fn users(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("user{i:07}")).collect()
+}
+
+fn group_msg(id: &str, group: &str) -> IncomingMessage {
+    IncomingMessage {
+        id: id.into(),
+        conversation_type: Some(ConversationType::Group),
+        from: "alice".into(),
+        to: group.into(),
+        time: 100,
+        sequence: 1,
+        need_read_receipt: true,
+        ..Default::default()
+    }
+}
+
+fn set_group(s: &Store, g: &str, n: usize) {
+    let mut m: Vec<Member> = users(n).into_iter().map(Member::new).collect();
+    m.push(Member::new("alice"));
+    s.set_group(g, GroupType::Work, &m).expect("group");
+}
+
+fn dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+/// applyReceiptNotifications with 1,000 new readers a call vs raw INSERT OR IGNORE.
+fn notify(c: &mut Criterion) {
+    let d = dir();
+    let s = store(&d.path().join("s.db"), false);
+    set_group(&s, "g", 2000);
+    let readers = users(1000);
+    let n = Cell::new(0u64);
+    let mut g = c.benchmark_group("notify_1000_readers");
+    g.sample_size(30);
+    g.bench_function("receiptdb", |b| {
+        b.iter_batched(
+            || {
+                n.set(n.get() + 1);
+                let id = format!("m{}", n.get());
+                s.save_messages(&[group_msg(&id, "g")]).expect("save");
+                id
+            },
+            |id| {
+                let r = s
+                    .apply_receipt_notifications(&[ReceiptNotification {
+                        message_id: id,
+                        reader_ids: Some(readers.clone()),
+                        ..Default::default()
+                    }])
+                    .expect("apply");
+                assert_eq!(r.len(), 1);
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    let rc = raw(&d.path().join("raw.db"), false);
+    rc.execute_batch("CREATE TABLE readers (rid INTEGER NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (rid, user_id)) WITHOUT ROWID")
+        .expect("schema");
+    let rid = Cell::new(0i64);
+    g.bench_function("raw", |b| {
+        b.iter(|| {
+            rid.set(rid.get() + 1);
+            let tx = rc.unchecked_transaction().expect("tx");
+            {
+                let mut st = tx
+                    .prepare_cached("INSERT OR IGNORE INTO readers(rid, user_id) VALUES (?1, ?2)")
+                    .expect("prep");
+                for r in &readers {
+                    st.execute(params![rid.get(), r]).expect("ins");
+                }
+            }
+            tx.commit().expect("commit");
+        })
+    });
+    g.finish();
+}
+
+/// applySnapshot of 100,000 receipt states (every one changes) vs a raw upsert.
+fn snapshot(c: &mut Criterion) {
+    const N: usize = 100_000;
+    let d = dir();
+    let s = store(&d.path().join("s.db"), false);
+    set_group(&s, "g", 10);
+    let ids: Vec<String> = (0..N).map(|i| format!("msg{i:07}")).collect();
+    for chunk in ids.chunks(1000) {
+        let msgs: Vec<_> = chunk.iter().map(|id| group_msg(id, "g")).collect();
+        s.save_messages(&msgs).expect("save");
+    }
+    let round = Cell::new(0u64);
+    let mut g = c.benchmark_group("snapshot_100k_states");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(15));
+    g.bench_function("receiptdb", |b| {
+        b.iter_batched(
+            || {
+                round.set(round.get() + 1);
+                let rc = round.get();
+                ids.iter()
+                    .map(|id| SnapshotReceipt {
+                        message_id: id.clone(),
+                        read_count: Some(rc),
+                        ..Default::default()
+                    })
+                    .collect::<Vec<_>>()
+            },
+            |items| {
+                let changed = s
+                    .apply_snapshot_receipts("GROUPg", items)
+                    .expect("snapshot");
+                assert_eq!(changed.len(), N);
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    let rc = raw(&d.path().join("raw.db"), false);
+    rc.execute_batch("CREATE TABLE states (id TEXT PRIMARY KEY, read_count INTEGER NOT NULL, unread_count INTEGER)")
+        .expect("schema");
+    {
+        let tx = rc.unchecked_transaction().expect("tx");
+        for id in &ids {
+            tx.execute("INSERT INTO states VALUES (?1, 0, 10)", params![id])
+                .expect("ins");
+        }
+        tx.commit().expect("commit");
+    }
+    let round = Cell::new(0i64);
+    g.bench_function("raw", |b| {
+        b.iter(|| {
+            round.set(round.get() + 1);
+            let tx = rc.unchecked_transaction().expect("tx");
+            {
+                let mut st = tx
+                    .prepare_cached(
+                        "INSERT INTO states(id, read_count, unread_count) VALUES (?1, ?2, NULL)
+                         ON CONFLICT(id) DO UPDATE SET read_count = MAX(read_count, excluded.read_count),
+                           unread_count = COALESCE(MIN(unread_count, excluded.unread_count), unread_count)",
+                    )
+                    .expect("prep");
+                for id in &ids {
+                    st.execute(params![id, round.get()]).expect("upsert");
+                }
+            }
+            tx.commit().expect("commit");
+        })
+    });
+    g.finish();
+}
+
+/// sendMessageReadReceipt of 30 messages vs one raw transaction writing the
+/// same state and outbox rows; with both durability settings.
+fn send(c: &mut Criterion) {
+    for full in [false, true] {
+        let d = dir();
+        let path = d.path().join("s.db");
+        let s = store(&path, full);
+        let n = Cell::new(0u64);
+        let name = if full {
+            "send_receipt_30_full"
+        } else {
+            "send_receipt_30_normal"
+        };
+        let mut g = c.benchmark_group(name);
+        g.sample_size(40);
+        g.bench_function("receiptdb", |b| {
+            b.iter_batched(
+                || {
+                    let ids: Vec<String> = (0..30)
+                        .map(|_| {
+                            n.set(n.get() + 1);
+                            format!("in{}", n.get())
+                        })
+                        .collect();
+                    let msgs: Vec<_> = ids
+                        .iter()
+                        .map(|id| IncomingMessage {
+                            id: id.clone(),
+                            conversation_type: Some(ConversationType::C2C),
+                            from: "bob".into(),
+                            to: "alice".into(),
+                            need_read_receipt: true,
+                            ..Default::default()
+                        })
+                        .collect();
+                    s.save_messages(&msgs).expect("save");
+                    ids
+                },
+                |ids| {
+                    let q = s.send_message_read_receipt(&ids).expect("send");
+                    assert_eq!(q.len(), 30);
+                },
+                BatchSize::PerIteration,
+            )
+        });
+        // Raw: the same rows on a copy of the schema, by rowid.
+        let rpath = d.path().join("raw.db");
+        drop(store(&rpath, full));
+        let rc = raw(&rpath, full);
+        let next = Cell::new(0i64);
+        g.bench_function("raw", |b| {
+            b.iter_batched(
+                || {
+                    let first = next.get() + 1;
+                    let tx = rc.unchecked_transaction().expect("tx");
+                    for i in 0..30 {
+                        tx.execute(
+                            "INSERT INTO messages(rid, id, conversation_id, conversation_type, sender, recipient,
+                                time, sequence, is_out, status, need_receipt, payload)
+                             VALUES (?1, 'r' || ?1, 'C2Cbob', 'C2C', 'bob', 'alice', 0, 0, 0, 'success', 1, '{}')",
+                            params![first + i],
+                        )
+                        .expect("seed");
+                    }
+                    tx.commit().expect("commit");
+                    next.set(first + 29);
+                    first
+                },
+                |first| {
+                    rc.execute_batch("BEGIN IMMEDIATE").expect("begin");
+                    {
+                        let mut up = rc.prepare_cached("UPDATE messages SET sent_state = 1 WHERE rid = ?1 AND sent_state = 0").expect("p");
+                        let mut ins = rc.prepare_cached("INSERT INTO outbox(rid, conversation_id) VALUES (?1, 'C2Cbob')").expect("p");
+                        for i in 0..30 {
+                            up.execute(params![first + i]).expect("up");
+                            ins.execute(params![first + i]).expect("ins");
+                        }
+                    }
+                    rc.execute_batch("COMMIT").expect("commit");
+                },
+                BatchSize::PerIteration,
+            )
+        });
+        g.finish();
+    }
+}
+
+/// getMessageReadReceiptList of 100 messages vs 100 raw primary-key lookups.
+fn receipt_list(c: &mut Criterion) {
+    let d = dir();
+    let path = d.path().join("s.db");
+    let s = store(&path, false);
+    set_group(&s, "g", 50);
+    let ids: Vec<String> = (0..100).map(|i| format!("rl{i:03}")).collect();
+    let msgs: Vec<_> = ids.iter().map(|id| group_msg(id, "g")).collect();
+    s.save_messages(&msgs).expect("save");
+    let mut g = c.benchmark_group("receipt_list_100");
+    g.bench_function("receiptdb", |b| {
+        b.iter(|| black_box(s.get_message_read_receipt_list(&ids).expect("list")))
+    });
+    let rc = raw(&path, false);
+    g.bench_function("raw", |b| {
+        b.iter(|| {
+            let tx = rc.unchecked_transaction().expect("tx");
+            {
+                // The same columns the API returns, read into owned values.
+                let mut st = tx
+                    .prepare_cached(
+                        "SELECT rid, id, conversation_id, conversation_type, sender, recipient,
+                            time, sequence, is_out, status, need_receipt, payload, is_peer_read,
+                            read_count, unread_count, peer_read, sent_state
+                         FROM messages WHERE id = ?1",
+                    )
+                    .expect("prep");
+                for id in &ids {
+                    let row: Vec<rusqlite::types::Value> = st
+                        .query_row(params![id], |r| (0..17).map(|i| r.get(i)).collect())
+                        .expect("row");
+                    black_box(row);
+                }
+            }
+            tx.commit().expect("commit");
+        })
+    });
+    g.finish();
+}
+
+/// Builds a group of `n` members with one message read by all but every `gap`-th.
+fn member_setup(dir: &Path, n: usize, unread_every: usize) -> (Store, PathBuf, String) {
+    let path = dir.join(format!("m{n}-{unread_every}.db"));
+    let s = store(&path, false);
+    set_group(&s, "g", n);
+    let id = "big".to_string();
+    s.save_messages(&[group_msg(&id, "g")]).expect("save");
+    let readers: Vec<String> = users(n)
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| i % unread_every != 0)
+        .map(|(_, u)| u)
+        .collect();
+    for chunk in readers.chunks(100_000) {
+        s.apply_receipt_notifications(&[ReceiptNotification {
+            message_id: id.clone(),
+            reader_ids: Some(chunk.to_vec()),
+            ..Default::default()
+        }])
+        .expect("readers");
+    }
+    (s, path, id)
+}
+
+const RAW_READ_PAGE: &str =
+    "SELECT user_id FROM readers WHERE rid = ?1 AND user_id > ?2 ORDER BY user_id LIMIT 101";
+const RAW_UNREAD_PAGE: &str = "SELECT mb.user_id FROM members mb
+     WHERE mb.group_id = 'g' AND mb.user_id > ?2 AND (mb.join_time IS NULL OR mb.join_time <= 100)
+       AND mb.user_id <> 'alice'
+       AND NOT EXISTS (SELECT 1 FROM readers r WHERE r.rid = ?1 AND r.user_id = mb.user_id)
+     ORDER BY mb.user_id LIMIT 101";
+
+/// getGroupMessageReadMemberList pages of 100 (read and unread) vs the raw
+/// keyset query, at 200 and 100,000 members (half read) and 100,000 at 99% read.
+fn member_pages(c: &mut Criterion) {
+    let d = dir();
+    for (n, every, label) in [
+        (200, 2, "200_half"),
+        (100_000, 2, "100k_half"),
+        (100_000, 100, "100k_99pct"),
+    ] {
+        let (s, path, id) = member_setup(d.path(), n, every);
+        let rc = raw(&path, false);
+        let rid: i64 = rc
+            .query_row("SELECT rid FROM messages WHERE id = ?1", params![id], |r| {
+                r.get(0)
+            })
+            .expect("rid");
+        for (f, fname, sql) in [
+            (MemberFilter::Read, "read", RAW_READ_PAGE),
+            (MemberFilter::Unread, "unread", RAW_UNREAD_PAGE),
+        ] {
+            let mut g = c.benchmark_group(format!("member_page_{fname}_{label}"));
+            g.bench_function("receiptdb", |b| {
+                b.iter(|| {
+                    let p = s
+                        .get_group_message_read_member_list(&id, f, "", 100)
+                        .expect("page");
+                    black_box(p)
+                })
+            });
+            g.bench_function("raw", |b| {
+                b.iter(|| {
+                    let mut st = rc.prepare_cached(sql).expect("prep");
+                    let v: Vec<String> = st
+                        .query_map(params![rid, ""], |r| r.get(0))
+                        .expect("q")
+                        .collect::<Result<_, _>>()
+                        .expect("rows");
+                    black_box(v)
+                })
+            });
+            g.finish();
+        }
+    }
+}
+
+/// Opening a store with 10 M reader rows vs opening an empty one; also
+/// reports bytes on disk per reader row and per message.
+fn open(c: &mut Criterion) {
+    let d = dir();
+    let empty = d.path().join("empty.db");
+    drop(store(&empty, false));
+    let big = d.path().join("big.db");
+    {
+        let s = store(&big, false);
+        set_group(&s, "g", 10);
+        let msgs: Vec<_> = (0..1000)
+            .map(|i| group_msg(&format!("o{i:04}"), "g"))
+            .collect();
+        s.save_messages(&msgs).expect("save");
+    }
+    let before = std::fs::metadata(&big).map(|m| m.len()).unwrap_or(0);
+    {
+        let rc = raw(&big, false);
+        let tx = rc.unchecked_transaction().expect("tx");
+        {
+            let mut st = tx
+                .prepare("INSERT INTO readers(rid, user_id) VALUES (?1, ?2)")
+                .expect("prep");
+            let names = users(10_000);
+            for rid in 1..=1000i64 {
+                for u in &names {
+                    st.execute(params![rid, u]).expect("ins");
+                }
+            }
+        }
+        tx.commit().expect("commit");
+        rc.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+            .expect("ckpt");
+    }
+    let after = std::fs::metadata(&big).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "storage: {:.1} bytes per reader row (10 M rows, userIDs of 11 bytes)",
+        (after - before) as f64 / 1e7
+    );
+    let mut g = c.benchmark_group("open_store");
+    g.bench_function("receiptdb_10M_readers", |b| {
+        b.iter(|| drop(black_box(store(&big, false))))
+    });
+    g.bench_function("raw_empty_store", |b| {
+        b.iter(|| drop(black_box(store(&empty, false))))
+    });
+    g.finish();
+
+    // Bytes per message: 100,000 group messages with small payloads.
+    let mp = d.path().join("msgs.db");
+    let s = store(&mp, false);
+    set_group(&s, "g", 10);
+    let base = std::fs::metadata(&mp).map(|m| m.len()).unwrap_or(0);
+    for k in 0..100 {
+        let msgs: Vec<_> = (0..1000)
+            .map(|i| IncomingMessage {
+                payload: Some(serde_json::json!({"text": "hello there"})),
+                ..group_msg(&format!("msg-{k:03}-{i:04}"), "g")
+            })
+            .collect();
+        s.save_messages(&msgs).expect("save");
+    }
+    drop(s);
+    let size = std::fs::metadata(&mp).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "storage: {:.1} bytes per message (100,000 group messages, 12-byte IDs, 24-byte payloads)",
+        (size - base) as f64 / 1e5
+    );
+}
+
+/// A subscriber that never reads vs no subscriber, for a writer of 100,000 changes.
+fn slow_subscriber(c: &mut Criterion) {
+    let mut g = c.benchmark_group("writer_100k_changes");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(20));
+    for with_sub in [false, true] {
+        let name = if with_sub {
+            "with_full_subscriber"
+        } else {
+            "no_subscriber"
+        };
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let s = Store::open_in_memory("alice").expect("open");
+                    set_group(&s, "g", 10);
+                    s.save_messages(&[group_msg("m", "g")]).expect("save");
+                    let sub = with_sub.then(|| s.subscribe_with_capacity(Filter::All, 64));
+                    let t = Instant::now();
+                    for rc in 1..=100_000u64 {
+                        s.apply_receipt_notifications(&[ReceiptNotification {
+                            message_id: "m".into(),
+                            read_count: Some(rc),
+                            ..Default::default()
+                        }])
+                        .expect("apply");
+                    }
+                    total += t.elapsed();
+                    if let Some(sub) = sub {
+                        assert!(sub.receiver().is_full());
+                    }
+                }
+                total
+            })
+        });
+    }
+    g.finish();
+}
+
+/// `receiptdb rpc` piped: 20,000 small calls vs the same calls in-process.
+fn rpc(c: &mut Criterion) {
+    const CALLS: usize = 20_000;
+    let d = dir();
+    let path = d.path().join("rpc.db");
+    {
+        let s = store(&path, false);
+        set_group(&s, "g", 10);
+        s.save_messages(&[group_msg("m1", "g")]).expect("save");
+    }
+    let mut input = String::new();
+    for i in 0..CALLS {
+        input.push_str(&format!(
+            "{{\"jsonrpc\":\"2.0\",\"id\":{i},\"method\":\"getMessageReadReceiptList\",\"params\":{{\"messageIDs\":[\"m1\"]}}}}\n"
+        ));
+    }
+    let mut g = c.benchmark_group("rpc_20k_small_calls");
+    g.sample_size(10);
+    g.bench_function("receiptdb_rpc_piped", |b| {
+        b.iter(|| {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_receiptdb"))
+                .args(["rpc", "--db"])
+                .arg(&path)
+                .args(["--user", "alice"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("spawn");
+            let mut stdin = child.stdin.take().expect("stdin");
+            let data = input.clone();
+            let w = std::thread::spawn(move || stdin.write_all(data.as_bytes()));
+            let out = BufReader::new(child.stdout.take().expect("stdout"));
+            let n = out.lines().count();
+            let _ = w.join();
+            let _ = child.wait();
+            assert_eq!(n, CALLS);
+        })
+    });
+    let s = store(&path, false);
+    let ids = vec!["m1".to_string()];
+    g.bench_function("in_process_api", |b| {
+        b.iter(|| {
+            for _ in 0..CALLS {
+                black_box(s.get_message_read_receipt_list(&ids).expect("list"));
+            }
+        })
+    });
+    g.finish();
+}
+
+fn median_ns(group: &str, func: &str) -> Option<f64> {
+    let p = PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
+        .join("criterion")
+        .join(group)
+        .join(func)
+        .join("new/estimates.json");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()?;
+    v["median"]["point_estimate"].as_f64()
+}
+
+fn fmt_ns(ns: f64) -> String {
+    if ns >= 1e9 {
+        format!("{:.2} s", ns / 1e9)
+    } else if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else {
+        format!("{:.1} µs", ns / 1e3)
+    }
+}
+
+/// Prints every pair with its ratio, as a markdown table.
+fn report() {
+    println!("\n| path | receiptdb | baseline | ratio |\n| --- | --- | --- | --- |");
+    let pairs: Vec<(String, &str, &str)> = {
+        let mut v: Vec<(String, &str, &str)> = [
+            "notify_1000_readers",
+            "snapshot_100k_states",
+            "send_receipt_30_normal",
+            "send_receipt_30_full",
+            "receipt_list_100",
+        ]
+        .iter()
+        .map(|g| (g.to_string(), "receiptdb", "raw"))
+        .collect();
+        for f in ["read", "unread"] {
+            for l in ["200_half", "100k_half", "100k_99pct"] {
+                v.push((format!("member_page_{f}_{l}"), "receiptdb", "raw"));
+            }
+        }
+        v.push((
+            "open_store".into(),
+            "receiptdb_10M_readers",
+            "raw_empty_store",
+        ));
+        v.push((
+            "writer_100k_changes".into(),
+            "with_full_subscriber",
+            "no_subscriber",
+        ));
+        v.push((
+            "rpc_20k_small_calls".into(),
+            "receiptdb_rpc_piped",
+            "in_process_api",
+        ));
+        v
+    };
+    for (g, a, b) in &pairs {
+        if let (Some(x), Some(y)) = (median_ns(g, a), median_ns(g, b)) {
+            println!(
+                "| {g} ({a} / {b}) | {} | {} | {:.2}× |",
+                fmt_ns(x),
+                fmt_ns(y),
+                x / y
+            );
+        }
+    }
+    let page = |f: &str, l: &str| median_ns(&format!("member_page_{f}_{l}"), "receiptdb");
+    for f in ["read", "unread"] {
+        if let (Some(a), Some(b)) = (page(f, "100k_half"), page(f, "200_half")) {
+            println!(
+                "| {f} page: 100k members / 200 members | {} | {} | {:.2}× |",
+                fmt_ns(a),
+                fmt_ns(b),
+                a / b
+            );
+        }
+    }
+    if let (Some(a), Some(b)) = (page("unread", "100k_99pct"), page("unread", "100k_half")) {
+        println!(
+            "| unread page: 99% read / half read (100k) | {} | {} | {:.2}× |",
+            fmt_ns(a),
+            fmt_ns(b),
+            a / b
+        );
+    }
+    if let Some(x) = median_ns("rpc_20k_small_calls", "receiptdb_rpc_piped") {
+        println!(
+            "| rpc throughput | {:.0} calls/s | | |",
+            20_000.0 / (x / 1e9)
+        );
+    }
+}
+
+fn main() {
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args();
+    notify(&mut c);
+    snapshot(&mut c);
+    send(&mut c);
+    receipt_list(&mut c);
+    member_pages(&mut c);
+    open(&mut c);
+    slow_subscriber(&mut c);
+    rpc(&mut c);
+    c.final_summary();
+    report();
+}

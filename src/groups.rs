@@ -203,28 +203,6 @@ pub(crate) fn local_unread(
     Ok(Some(n))
 }
 
-/// Whether `user` is in the audience of a message (SPEC §1).
-pub(crate) fn in_audience(
-    conn: &Connection,
-    group_id: &str,
-    time: i64,
-    sender: &str,
-    user: &str,
-) -> Result<bool> {
-    if user == sender {
-        return Ok(false);
-    }
-    let jt: Option<Option<i64>> = conn
-        .prepare_cached("SELECT join_time FROM members WHERE group_id = ?1 AND user_id = ?2")?
-        .query_row(params![group_id, user], |r| r.get(0))
-        .optional()?;
-    Ok(match jt {
-        None => false,
-        Some(None) => true,
-        Some(Some(t)) => t <= time,
-    })
-}
-
 fn require_group(conn: &Connection, group_id: &str) -> Result<()> {
     if group_type_of(conn, group_id)?.is_none() {
         return Err(Error::invalid(format!(

@@ -8,7 +8,6 @@
 use rusqlite::{params, OptionalExtension};
 
 use crate::error::Result;
-use crate::groups::in_audience;
 use crate::messages::MsgRow;
 use crate::model::ConversationType;
 use crate::store::Tx;
@@ -116,10 +115,18 @@ pub(crate) fn merge_held(
         let mut ins = tx
             .conn
             .prepare_cached("INSERT OR IGNORE INTO readers(rid, user_id) VALUES (?1, ?2)")?;
+        let mut member = tx.conn.prepare_cached(
+            "SELECT 1 FROM members WHERE group_id = ?1 AND user_id = ?2
+               AND (join_time IS NULL OR join_time <= ?3)",
+        )?;
         for r in readers {
             if ins.execute(params![m.rid, r])? == 1 {
                 added += 1;
-                if local.is_some() && in_audience(tx.conn, &m.recipient, m.time, &m.sender, r)? {
+                // In the audience: a member by the message's time, not its sender.
+                if local.is_some()
+                    && *r != m.sender
+                    && member.exists(params![m.recipient, r, m.time])?
+                {
                     hits += 1;
                 }
             }

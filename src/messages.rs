@@ -18,9 +18,16 @@ use crate::store::{Store, Tx};
 pub const MAX_MESSAGES_PER_CALL: usize = 1000;
 
 /// Columns read by [`row_to_message`], in order.
-pub(crate) const MSG_COLS: &str = "rid, id, conversation_id, conversation_type, sender, recipient,
-    time, sequence, is_out, status, need_receipt, payload, is_peer_read,
-    read_count, unread_count, peer_read, sent_state";
+macro_rules! msg_cols {
+    () => {
+        "rid, id, conversation_id, conversation_type, sender, recipient,
+         time, sequence, is_out, status, need_receipt, payload, is_peer_read,
+         read_count, unread_count, peer_read, sent_state"
+    };
+}
+pub(crate) const MSG_COLS: &str = msg_cols!();
+/// One message by ID (a constant, so the statement cache hits without formatting).
+const MSG_BY_ID: &str = concat!("SELECT ", msg_cols!(), " FROM messages WHERE id = ?1");
 
 /// One page of `getMessageList`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -125,9 +132,8 @@ pub(crate) fn load_row(conn: &Connection, id: &str) -> Result<Option<MsgRow>> {
 }
 
 pub(crate) fn load_message(conn: &Connection, id: &str) -> Result<Option<Message>> {
-    let sql = format!("SELECT {MSG_COLS} FROM messages WHERE id = ?1");
     Ok(conn
-        .prepare_cached(&sql)?
+        .prepare_cached(MSG_BY_ID)?
         .query_row(params![id], row_to_message)
         .optional()?)
 }

@@ -56,13 +56,11 @@ fn pending_count(conn: &Connection) -> Result<u64> {
 
 /// Moves the stored outbox count by `delta` and returns the new count.
 fn bump_count(conn: &Connection, delta: i64) -> Result<u64> {
-    let n: i64 = conn
-        .prepare_cached(
-            "UPDATE meta SET value = CAST(value AS INTEGER) + ?1 WHERE key = 'outbox_count'
-             RETURNING CAST(value AS INTEGER)",
-        )?
-        .query_row(params![delta], |r| r.get(0))?;
-    Ok(n.max(0) as u64)
+    conn.prepare_cached(
+        "UPDATE meta SET value = CAST(value AS INTEGER) + ?1 WHERE key = 'outbox_count'",
+    )?
+    .execute(params![delta])?;
+    pending_count(conn)
 }
 
 /// Marks an `in` message as read by the owner elsewhere: `acked`, and out of

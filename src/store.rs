@@ -142,7 +142,7 @@ impl Store {
 
     fn finish(conn: Connection, user_id: &str) -> Result<Store> {
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.set_prepared_statement_cache_capacity(64);
+        conn.set_prepared_statement_cache_capacity(256);
         Ok(Store {
             conn: Mutex::new(conn),
             owner: user_id.to_string(),

@@ -136,7 +136,48 @@ fn check_conv(m: &MsgRow, conv: Option<&str>) -> Result<()> {
     }
 }
 
+fn apply_receipt(
+    tx: &mut Tx<'_>,
+    conv: &str,
+    r: &SnapshotReceipt,
+    changed: &mut Vec<String>,
+) -> Result<()> {
+    let est = estimate(r.read_count, r.unread_count, r.is_peer_read);
+    let readers = r.reader_ids.as_deref().unwrap_or(&[]);
+    apply_one(tx, &r.message_id, Some(conv), &est, readers, changed)
+}
+
 impl Store {
+    /// Merges a stream of snapshot receipt states of one conversation in one
+    /// transaction, holding one item in memory at a time (for snapshots too
+    /// big to build as one [`Snapshot`]). Same merge and events as
+    /// [`Store::apply_snapshot`].
+    pub fn apply_snapshot_receipts<I>(
+        &self,
+        conversation_id: &str,
+        receipts: I,
+    ) -> Result<Vec<String>>
+    where
+        I: IntoIterator<Item = SnapshotReceipt>,
+    {
+        parse_conversation_id(conversation_id)?;
+        self.write(|tx| {
+            let mut changed = Vec::new();
+            for r in receipts {
+                check_id("messageID", &r.message_id)?;
+                check_readers(r.reader_ids.as_deref().unwrap_or(&[]), &mut 0)?;
+                apply_receipt(tx, conversation_id, &r, &mut changed)?;
+            }
+            if !changed.is_empty() {
+                tx.events.push(EventKind::SnapshotApplied {
+                    conversation_id: conversation_id.to_string(),
+                    changed: changed.clone(),
+                });
+            }
+            Ok(changed)
+        })
+    }
+
     /// Merges pushed receipt notifications; returns the IDs whose state changed.
     pub fn apply_receipt_notifications(
         &self,
@@ -220,9 +261,7 @@ impl Store {
             }
             let mut changed = Vec::new();
             for r in &snap.receipts {
-                let est = estimate(r.read_count, r.unread_count, r.is_peer_read);
-                let readers = r.reader_ids.as_deref().unwrap_or(&[]);
-                apply_one(tx, &r.message_id, Some(conv), &est, readers, &mut changed)?;
+                apply_receipt(tx, conv, r, &mut changed)?;
             }
             for id in &snap.self_read {
                 match held(tx.conn, id)? {
