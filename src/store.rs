@@ -164,6 +164,16 @@ impl Store {
         *lock(&self.merge_mode) = mode;
     }
 
+    /// Caps the database size in pages (`PRAGMA max_page_count`), to test
+    /// and to bound disk use; a write past it fails with `STORAGE_FULL`.
+    #[doc(hidden)]
+    pub fn set_max_page_count(&self, pages: u64) -> Result<u64> {
+        let conn = lock(&self.conn);
+        let pages = pages.min(i64::MAX as u64) as i64;
+        let n: i64 = conn.pragma_update_and_check(None, "max_page_count", pages, |r| r.get(0))?;
+        Ok(n.max(0) as u64)
+    }
+
     /// Subscribes to events passing `filter`; dropping the subscription ends it.
     pub fn subscribe(&self, filter: Filter) -> Subscription {
         self.bus.subscribe(filter, DEFAULT_CAPACITY)
@@ -298,12 +308,35 @@ fn check_header(path: &Path) -> Result<()> {
             "an SQLite database of another application".into(),
         ));
     }
+    check_size(path, &head)?;
     let version = i32::from_be_bytes([head[60], head[61], head[62], head[63]]) as i64;
     if version > SCHEMA_VERSION {
         return Err(Error::SchemaTooNew {
             found: version,
             supported: SCHEMA_VERSION,
         });
+    }
+    Ok(())
+}
+
+/// A truncated file: shorter than the page count its header gives. Only
+/// checked with no WAL beside it (a WAL may hold the missing pages).
+fn check_size(path: &Path, head: &[u8; 100]) -> Result<()> {
+    let be32 = |o: usize| u32::from_be_bytes([head[o], head[o + 1], head[o + 2], head[o + 3]]);
+    let page_size = match u16::from_be_bytes([head[16], head[17]]) {
+        1 => 65536u64,
+        n => n as u64,
+    };
+    let pages = be32(28) as u64;
+    let size_valid = be32(92) == be32(24) && pages > 0;
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal_len = std::fs::metadata(Path::new(&wal))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    let len = std::fs::metadata(path)?.len();
+    if size_valid && wal_len == 0 && len < pages * page_size {
+        return Err(Error::StoreCorrupt("the file is truncated".into()));
     }
     Ok(())
 }
