@@ -1264,9 +1264,52 @@ fn unknown_group_counts_start_when_members_arrive() {
     let s = mem();
     let m = sent_group_msg(&s, "later", 1, 100);
     assert_eq!(info(&s, &m.id), (0, None, false));
-    s.set_group("later", GroupType::Work, &members(&[OWNER, "bob", "carol"]))
-        .unwrap();
+    let sub = s.subscribe(Filter::All);
+    s.set_group(
+        "later",
+        GroupType::Work,
+        &[
+            Member::new(OWNER),
+            Member::new("bob"),
+            member_at("carol", 100),
+            member_at("dave", 101),
+        ],
+    )
+    .unwrap();
     assert_eq!(info(&s, &m.id), (0, Some(2), false));
+    assert_eq!(
+        all_members(&s, &m.id, MemberFilter::Unread),
+        ids(&["bob", "carol"])
+    );
+    // The count became known: that is a receipt change, with an event.
+    let items = receipt_events(&drain(&sub));
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0].unread_count, Some(2));
+}
+
+/// Messages with equal sequence and time still page without overlap or gaps.
+#[test]
+fn get_message_list_pages_ties_without_overlap() {
+    let s = mem();
+    let msgs: Vec<IncomingMessage> = (0..20)
+        .map(|i| in_c2c(&format!("t{i:02}"), "bob", 0, 0, false))
+        .collect();
+    s.save_messages(&msgs).unwrap();
+    let mut seen = Vec::new();
+    let mut next: Option<String> = None;
+    for _ in 0..10 {
+        let p = s
+            .get_message_list("C2Cbob", next.as_deref(), Some(7))
+            .unwrap();
+        seen.extend(p.message_list.iter().map(|m| m.id.clone()));
+        if p.is_completed {
+            break;
+        }
+        next = Some(p.next_req_message_id);
+    }
+    seen.sort();
+    let expect: Vec<String> = msgs.iter().map(|m| m.id.clone()).collect();
+    assert_eq!(seen, expect, "every message exactly once");
 }
 
 // ---------------------------------------------------------------------------
@@ -1382,7 +1425,7 @@ fn open_as_other_user_is_owner_mismatch() {
     let bytes = file_bytes(&path);
     let e = open_err(&path, "mallory");
     assert_eq!((e.name(), e.code()), ("OWNER_MISMATCH", 2005));
-    assert_eq!(file_bytes(&path), bytes, "the file changed");
+    assert_file_unchanged(&path, &bytes, "opening as another user");
     let s = Store::open(&path, OWNER).unwrap();
     assert_eq!(sent_state(&s, "i1"), Some(ReceiptSentState::Pending));
 }
@@ -1397,7 +1440,7 @@ fn random_bytes_file_is_store_corrupt() {
         std::fs::write(&path, &bytes).unwrap();
         let e = open_err(&path, OWNER);
         assert_eq!((e.name(), e.code()), ("STORE_CORRUPT", 2006), "{n} bytes");
-        assert_eq!(file_bytes(&path), bytes);
+        assert_file_unchanged(&path, &bytes, "after the failed open");
     }
 }
 
@@ -1410,7 +1453,7 @@ fn foreign_sqlite_file_is_store_corrupt() {
     let bytes = file_bytes(&path);
     let e = open_err(&path, OWNER);
     assert_eq!((e.name(), e.code()), ("STORE_CORRUPT", 2006));
-    assert_eq!(file_bytes(&path), bytes);
+    assert_file_unchanged(&path, &bytes, "after the failed open");
 }
 
 /// A store written by a newer schema (user_version above SCHEMA_VERSION) is
@@ -1424,13 +1467,13 @@ fn newer_schema_is_schema_too_new() {
     let bytes = file_bytes(&path);
     let e = open_err(&path, OWNER);
     assert_eq!((e.name(), e.code()), ("SCHEMA_TOO_NEW", 2007));
-    assert_eq!(file_bytes(&path), bytes);
+    assert_file_unchanged(&path, &bytes, "after the failed open");
     // Also for another user: the version is what is wrong.
     assert!(matches!(
         open_err(&path, "mallory").name(),
         "SCHEMA_TOO_NEW" | "OWNER_MISMATCH"
     ));
-    assert_eq!(file_bytes(&path), bytes);
+    assert_file_unchanged(&path, &bytes, "after the failed open");
 }
 
 /// A new store file is created with mode 0600.
@@ -1451,6 +1494,64 @@ fn new_store_file_mode_is_0600() {
     }
     drop(s);
     assert_eq!(mode_of(&path), 0o600);
+}
+
+/// Opening a store as another user after a crash (the last session was
+/// killed, its WAL not checkpointed) is OWNER_MISMATCH and leaves the store
+/// file and its WAL byte-for-byte unchanged: the owner check is read-only.
+#[test]
+#[ignore = "BUG: the OWNER_MISMATCH check runs on a read-write connection whose close checkpoints the WAL into the file"]
+fn open_as_other_user_after_crash_changes_no_file() {
+    let dir = temp_dir();
+    let path = path_in(&dir, "s.db");
+    let wal = path_in(&dir, "s.db-wal");
+    let mut rpc = Rpc::spawn(&path, OWNER);
+    let msg = json!({"ID": "i1", "conversationType": "C2C", "from": "bob", "to": OWNER,
+                     "needReadReceipt": true});
+    rpc.ok("saveMessages", json!({ "messages": [msg] }));
+    rpc.ok("sendMessageReadReceipt", json!({"messageIDs": ["i1"]}));
+    rpc.kill();
+    assert!(wal.exists(), "the crashed session left its WAL");
+    let (main_before, wal_before) = (file_bytes(&path), file_bytes(&wal));
+    let e = open_err(&path, "mallory");
+    assert_eq!((e.name(), e.code()), ("OWNER_MISMATCH", 2005));
+    assert_file_unchanged(&path, &main_before, "the store file changed");
+    assert!(wal.exists(), "the WAL was removed");
+    assert_file_unchanged(&wal, &wal_before, "the WAL changed");
+    let s = Store::open(&path, OWNER).unwrap();
+    assert_eq!(sent_state(&s, "i1"), Some(ReceiptSentState::Pending));
+}
+
+/// A receiptdb store with damaged pages is STORE_CORRUPT, at open or on the
+/// first read; it never answers as if nothing were wrong.
+#[test]
+fn damaged_store_is_store_corrupt() {
+    let dir = temp_dir();
+    let path = path_in(&dir, "s.db");
+    {
+        let s = Store::open(&path, OWNER).unwrap();
+        let msgs: Vec<IncomingMessage> = (0..300)
+            .map(|i| {
+                let mut m = in_c2c(&format!("m{i:03}"), "bob", i, i, true);
+                m.payload = Some(json!({"text": "x".repeat(300)}));
+                m
+            })
+            .collect();
+        s.save_messages(&msgs).unwrap();
+    }
+    let mut bytes = file_bytes(&path);
+    assert!(bytes.len() > 3 * 8192, "the store spans several pages");
+    let keep = 8192;
+    let junk = random_bytes(bytes.len() - keep, 99);
+    bytes[keep..].copy_from_slice(&junk);
+    std::fs::write(&path, &bytes).unwrap();
+    match Store::open(&path, OWNER) {
+        Err(e) => assert_eq!(e.name(), "STORE_CORRUPT", "{e}"),
+        Ok(s) => {
+            let e = err_of(s.get_message_list("C2Cbob", None, Some(100)));
+            assert_eq!((e.name(), e.code()), ("STORE_CORRUPT", 2006), "{e}");
+        }
+    }
 }
 
 /// An empty user ID is refused with INVALID_PARAMS and creates no file.

@@ -963,6 +963,8 @@ fn get_group_message_read_member_list() {
 struct RpcDriver<'a> {
     rpc: &'a mut Rpc,
     id: String,
+    /// Last (readCount, unreadCount) seen in an event.
+    last: Option<(u64, u64)>,
 }
 
 impl MemberListDriver for RpcDriver<'_> {
@@ -986,10 +988,20 @@ impl MemberListDriver for RpcDriver<'_> {
     }
     fn read_by(&mut self, users: &[String]) {
         let r = readers_arrive(self.rpc, &self.id, users);
-        // New readers change the message: the event comes before the response.
-        let fresh = users.len() > 1;
-        if fresh {
-            assert_eq!(r.receipt_items().len(), 1, "{:?}", r.events);
+        // New readers change the message: the event comes before the
+        // response, and its counts never go backwards.
+        if users.len() > 1 {
+            let items = r.receipt_items();
+            assert_eq!(items.len(), 1, "{:?}", r.events);
+            let rc = items[0]["readCount"].as_u64().unwrap();
+            let uc = items[0]["unreadCount"].as_u64().unwrap();
+            if let Some((prc, puc)) = self.last {
+                assert!(
+                    rc > prc && uc < puc,
+                    "counts went ({prc},{puc}) -> ({rc},{uc})"
+                );
+            }
+            self.last = Some((rc, uc));
         }
     }
 }
@@ -1021,6 +1033,7 @@ fn member_list_paging_while_readers_arrive() {
         &mut RpcDriver {
             rpc: &mut rpc,
             id: m1.clone(),
+            last: None,
         },
         true,
         &start,
@@ -1037,6 +1050,7 @@ fn member_list_paging_while_readers_arrive() {
         &mut RpcDriver {
             rpc: &mut rpc,
             id: m2.clone(),
+            last: None,
         },
         false,
         &start,
@@ -1176,6 +1190,32 @@ fn receipt_events_before_response() {
         ),
         (json!(2), json!(1))
     );
+    // Membership calls that change no receipt state emit nothing: the same
+    // setGroup, a new member (unreadCount never rises), removing a non-member.
+    for (m, p) in [
+        (
+            "setGroup",
+            json!({"groupID": "g", "groupType": "Work", "members": [
+            {"userID": OWNER}, {"userID": "bob"}, {"userID": "carol"}, {"userID": "dave"}]}),
+        ),
+        (
+            "addGroupMembers",
+            json!({"groupID": "g", "members": [{"userID": "erin"}]}),
+        ),
+        (
+            "removeGroupMembers",
+            json!({"groupID": "g", "userIDs": ["zed"]}),
+        ),
+    ] {
+        let r = rpc.call(m, p);
+        assert!(r.response.get("result").is_some(), "{}", r.response);
+        assert!(r.events.is_empty(), "{m} emitted {:?}", r.events);
+    }
+    assert_eq!(
+        info(&mut rpc, &g)["unreadCount"],
+        1,
+        "unreadCount never rises"
+    );
     assert!(rpc.close().success());
 }
 
@@ -1262,7 +1302,30 @@ fn open_as_other_user_is_owner_mismatch() {
     make_store(&path);
     let bytes = file_bytes(&path);
     assert_open_failure(&path, "mallory", 2005, "OWNER_MISMATCH");
-    assert_eq!(file_bytes(&path), bytes, "the file changed");
+    assert_file_unchanged(&path, &bytes, "opening as another user");
+    let mut rpc = Rpc::spawn(&path, OWNER);
+    assert_eq!(sent_state(&mut rpc, "i1"), "pending");
+}
+
+/// After a crash (the server killed, its WAL not checkpointed), `receiptdb
+/// rpc` as another user still fails with OWNER_MISMATCH, id null, exit 2,
+/// and leaves the store file and its WAL byte-for-byte unchanged.
+#[test]
+#[ignore = "BUG: the OWNER_MISMATCH check runs on a read-write connection whose close checkpoints the WAL into the file"]
+fn open_as_other_user_after_crash_changes_no_file() {
+    let dir = temp_dir();
+    let path = path_in(&dir, "s.db");
+    let wal = path_in(&dir, "s.db-wal");
+    let mut rpc = Rpc::spawn(&path, OWNER);
+    save(&mut rpc, json!([in_c2c("i1", "bob", 1, 1, true)]));
+    rpc.ok("sendMessageReadReceipt", json!({"messageIDs": ["i1"]}));
+    rpc.kill();
+    assert!(wal.exists(), "the killed server left its WAL");
+    let (main_before, wal_before) = (file_bytes(&path), file_bytes(&wal));
+    assert_open_failure(&path, "mallory", 2005, "OWNER_MISMATCH");
+    assert_file_unchanged(&path, &main_before, "opening as another user");
+    assert!(wal.exists(), "opening as another user removed the WAL");
+    assert_file_unchanged(&wal, &wal_before, "opening as another user");
     let mut rpc = Rpc::spawn(&path, OWNER);
     assert_eq!(sent_state(&mut rpc, "i1"), "pending");
 }
@@ -1275,7 +1338,7 @@ fn random_bytes_file_is_store_corrupt() {
     let bytes = random_bytes(8192, 7);
     std::fs::write(&path, &bytes).unwrap();
     assert_open_failure(&path, OWNER, 2006, "STORE_CORRUPT");
-    assert_eq!(file_bytes(&path), bytes);
+    assert_file_unchanged(&path, &bytes, "after the failed open");
 }
 
 /// Another application's SQLite file (made with rusqlite): STORE_CORRUPT
@@ -1287,7 +1350,7 @@ fn foreign_sqlite_file_is_store_corrupt() {
     write_foreign_sqlite(&path);
     let bytes = file_bytes(&path);
     assert_open_failure(&path, OWNER, 2006, "STORE_CORRUPT");
-    assert_eq!(file_bytes(&path), bytes);
+    assert_file_unchanged(&path, &bytes, "after the failed open");
 }
 
 /// A receiptdb store whose user_version is past SCHEMA_VERSION:
@@ -1300,7 +1363,7 @@ fn newer_schema_is_schema_too_new() {
     set_user_version(&path, receiptdb::SCHEMA_VERSION + 1);
     let bytes = file_bytes(&path);
     assert_open_failure(&path, OWNER, 2007, "SCHEMA_TOO_NEW");
-    assert_eq!(file_bytes(&path), bytes);
+    assert_file_unchanged(&path, &bytes, "after the failed open");
 }
 
 /// A store created by `receiptdb rpc` has mode 0600, and a second server on

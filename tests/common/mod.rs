@@ -531,3 +531,22 @@ pub fn page_while_readers_arrive(
     assert_eq!(all, expect, "{what} paged with no arrivals");
     readers
 }
+
+/// Checks a file still holds exactly `before` (reports the first difference
+/// instead of dumping the bytes).
+pub fn assert_file_unchanged(path: &Path, before: &[u8], what: &str) {
+    let now = file_bytes(path);
+    if now != before {
+        let at = now
+            .iter()
+            .zip(before)
+            .position(|(a, b)| a != b)
+            .unwrap_or(now.len().min(before.len()));
+        panic!(
+            "{what}: {} changed ({} bytes before, {} now, first difference at byte {at})",
+            path.display(),
+            before.len(),
+            now.len()
+        );
+    }
+}
