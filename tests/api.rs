@@ -1627,6 +1627,33 @@ fn receipt_events_carry_merged_values() {
     assert_eq!((items[0].read_count, items[0].unread_count), (1, Some(0)));
 }
 
+/// Events carry the commit sequence of the transaction that made them:
+/// it grows from one committed call to the next (events in commit order).
+#[test]
+fn events_arrive_in_commit_order() {
+    let s = mem();
+    s.set_group("g", GroupType::Work, &members(&[OWNER, "b", "c", "d"]))
+        .unwrap();
+    let m = sent_group_msg(&s, "g", 1, 100);
+    let sub = s.subscribe(Filter::All);
+    for r in ["b", "c", "d"] {
+        readers_arrive(&s, &m.id, &ids(&[r]));
+    }
+    let evs: Vec<receiptdb::Event> = std::iter::from_fn(|| sub.receiver().try_recv().ok())
+        .filter(|e| matches!(e.kind, EventKind::ReceiptsChanged(_)))
+        .collect();
+    assert_eq!(evs.len(), 3);
+    assert!(evs.windows(2).all(|w| w[0].commit_seq < w[1].commit_seq));
+    let reads: Vec<u64> = evs
+        .iter()
+        .map(|e| match &e.kind {
+            EventKind::ReceiptsChanged(items) => items[0].read_count,
+            _ => unreachable!(),
+        })
+        .collect();
+    assert_eq!(reads, vec![1, 2, 3]);
+}
+
 /// Calls that change nothing emit no event of any kind (SPEC §3): getters,
 /// repeated saves of identical messages, a repeated markMessageSent,
 /// setMessageRead on a read conversation, a repeated notification/snapshot.

@@ -238,6 +238,29 @@ fn malformed_params_are_invalid_params() {
         ("setReceiptConfig", json!({"enabled": "yes"})),
         ("setReceiptConfig", json!({"groupTypes": ["Work", "Nope"]})),
     ];
+    // Bad lengths and characters.
+    let long = "x".repeat(300);
+    let big = "y".repeat(70 * 1024);
+    let cases = cases.into_iter().chain([
+        ("findMessage", json!({ "messageID": long })),
+        ("findMessage", json!({"messageID": "a\nb"})),
+        (
+            "createMessage",
+            json!({"to": "bob", "conversationType": "C2C", "payload": {"text": big}}),
+        ),
+        (
+            "createMessage",
+            json!({"to": long, "conversationType": "C2C", "payload": {}}),
+        ),
+        (
+            "setGroup",
+            json!({"groupID": "g", "groupType": "Work", "members": [{"userID": long}]}),
+        ),
+        (
+            "saveMessages",
+            json!({"messages": [in_c2c("ok", "bob", 2, 2, false), in_c2c(&long, "bob", 3, 3, false)]}),
+        ),
+    ]);
     for (m, p) in cases {
         rpc.err_unchanged(m, p, -32602, "INVALID_PARAMS");
     }
