@@ -1,0 +1,1785 @@
+//! Integration tests of the core store through the public Rust API:
+//! SPEC §1 (store, owner, audience), §3.1–§3.3 (setup, messages, read
+//! receipts), §3.5 (events) and §4 (errors), plus opening and reopening files.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use common::*;
+use receiptdb::{
+    ConversationType, Error, EventKind, Filter, Flow, GroupType, IncomingMessage,
+    IncomingReceiptInfo, Member, MemberFilter, Message, MessageStatus, ReceiptConfig,
+    ReceiptNotification, ReceiptSentState, Rejection, Snapshot, SnapshotReceipt, Store,
+    SCHEMA_VERSION,
+};
+use serde_json::json;
+
+// ---------------------------------------------------------------------------
+// helpers
+// ---------------------------------------------------------------------------
+
+fn mem() -> Store {
+    Store::open_in_memory(OWNER).expect("open in memory")
+}
+
+/// The error of a call that must fail.
+fn err_of<T>(r: Result<T, Error>) -> Error {
+    match r {
+        Ok(_) => panic!("the call succeeded but should have failed"),
+        Err(e) => e,
+    }
+}
+
+/// Checks a call failed with the given SPEC §4 name and code.
+fn assert_err<T>(r: Result<T, Error>, name: &str, code: i64) {
+    let e = err_of(r);
+    assert_eq!((e.name(), e.code()), (name, code), "error was {e}");
+}
+
+fn ids(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+fn set(v: &[&str]) -> BTreeSet<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+fn members(v: &[&str]) -> Vec<Member> {
+    v.iter().map(|u| Member::new(*u)).collect()
+}
+
+fn member_at(u: &str, t: i64) -> Member {
+    Member {
+        user_id: u.into(),
+        join_time: Some(t),
+    }
+}
+
+/// An `in` C2C message from `from` to the owner.
+fn in_c2c(id: &str, from: &str, seq: i64, time: i64, need: bool) -> IncomingMessage {
+    IncomingMessage {
+        id: id.into(),
+        conversation_type: Some(ConversationType::C2C),
+        from: from.into(),
+        to: OWNER.into(),
+        time,
+        sequence: seq,
+        need_read_receipt: need,
+        payload: Some(json!({"text": id})),
+        ..Default::default()
+    }
+}
+
+/// An `in` group message from `from` in `group`.
+fn in_group(id: &str, group: &str, from: &str, seq: i64, time: i64, need: bool) -> IncomingMessage {
+    IncomingMessage {
+        id: id.into(),
+        conversation_type: Some(ConversationType::Group),
+        from: from.into(),
+        to: group.into(),
+        time,
+        sequence: seq,
+        need_read_receipt: need,
+        payload: Some(json!({"text": id})),
+        ..Default::default()
+    }
+}
+
+/// Creates an `out` group message needing a receipt and marks it sent.
+fn sent_group_msg(s: &Store, group: &str, seq: i64, time: i64) -> Message {
+    let m = s
+        .create_message(group, ConversationType::Group, &json!({"t": seq}), true)
+        .unwrap();
+    s.mark_message_sent(&m.id, seq, time).unwrap()
+}
+
+/// Creates an `out` C2C message needing a receipt and marks it sent.
+fn sent_c2c_msg(s: &Store, peer: &str, seq: i64, time: i64) -> Message {
+    let m = s
+        .create_message(peer, ConversationType::C2C, &json!({"t": seq}), true)
+        .unwrap();
+    s.mark_message_sent(&m.id, seq, time).unwrap()
+}
+
+fn readers_arrive(s: &Store, id: &str, users: &[String]) -> Vec<String> {
+    s.apply_receipt_notifications(&[ReceiptNotification {
+        message_id: id.into(),
+        reader_ids: Some(users.to_vec()),
+        ..Default::default()
+    }])
+    .unwrap()
+}
+
+fn info(s: &Store, id: &str) -> (u64, Option<u64>, bool) {
+    let i = s
+        .find_message(id)
+        .unwrap()
+        .expect("message held")
+        .read_receipt_info
+        .expect("readReceiptInfo on an out receipt message");
+    (i.read_count, i.unread_count, i.is_peer_read)
+}
+
+fn sent_state(s: &Store, id: &str) -> Option<ReceiptSentState> {
+    s.find_message(id)
+        .unwrap()
+        .expect("held")
+        .receipt_sent_state
+}
+
+fn all_members(s: &Store, id: &str, f: MemberFilter) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let p = s
+            .get_group_message_read_member_list(id, f, &cursor, 100)
+            .unwrap();
+        let list = match f {
+            MemberFilter::Read => p.read_user_id_list.expect("readUserIDList"),
+            MemberFilter::Unread => p.unread_user_id_list.expect("unreadUserIDList"),
+        };
+        out.extend(list);
+        if p.is_completed {
+            return out;
+        }
+        cursor = p.cursor;
+    }
+}
+
+fn unread_count(s: &Store, conv: &str) -> u64 {
+    s.get_conversation(conv).unwrap().unread_count
+}
+
+fn drain(sub: &receiptdb::Subscription) -> Vec<EventKind> {
+    let mut out = Vec::new();
+    while let Ok(e) = sub.receiver().try_recv() {
+        out.push(e.kind);
+    }
+    out
+}
+
+fn receipt_events(kinds: &[EventKind]) -> Vec<receiptdb::ReceiptItem> {
+    kinds
+        .iter()
+        .filter_map(|k| match k {
+            EventKind::ReceiptsChanged(items) => Some(items.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// §3.1 setup
+// ---------------------------------------------------------------------------
+
+/// get_receipt_config starts at the default (enabled; Work, Public, Meeting)
+/// and returns what set_receipt_config stored.
+#[test]
+fn receipt_config_default_and_round_trip() {
+    let s = mem();
+    let c = s.get_receipt_config().unwrap();
+    assert!(c.enabled);
+    let types: BTreeSet<_> = c.group_types.iter().map(|t| format!("{t:?}")).collect();
+    assert_eq!(types, set(&["Meeting", "Public", "Work"]));
+
+    s.set_receipt_config(&ReceiptConfig {
+        enabled: false,
+        group_types: vec![GroupType::Public],
+    })
+    .unwrap();
+    let c = s.get_receipt_config().unwrap();
+    assert!(!c.enabled);
+    assert_eq!(c.group_types, vec![GroupType::Public]);
+}
+
+/// Enabling Community or AVChatRoom is UNSUPPORTED_GROUP_TYPE and leaves the
+/// config as it was.
+#[test]
+fn receipt_config_refuses_community_and_avchatroom() {
+    let s = mem();
+    let before = s.get_receipt_config().unwrap();
+    for t in [GroupType::Community, GroupType::AVChatRoom] {
+        assert_err(
+            s.set_receipt_config(&ReceiptConfig {
+                enabled: true,
+                group_types: vec![GroupType::Work, t],
+            }),
+            "UNSUPPORTED_GROUP_TYPE",
+            2004,
+        );
+        assert_eq!(s.get_receipt_config().unwrap(), before);
+    }
+}
+
+/// set_group replaces the whole member list (seen through the unread list
+/// of a message sent afterwards).
+#[test]
+fn set_group_replaces_members() {
+    let s = mem();
+    s.set_group("g", GroupType::Work, &members(&[OWNER, "bob", "carol"]))
+        .unwrap();
+    s.set_group("g", GroupType::Work, &members(&[OWNER, "carol", "dave"]))
+        .unwrap();
+    let m = sent_group_msg(&s, "g", 1, 1000);
+    assert_eq!(
+        all_members(&s, &m.id, MemberFilter::Unread),
+        ids(&["carol", "dave"])
+    );
+    assert_eq!(info(&s, &m.id), (0, Some(2), false));
+}
+
+/// add_group_members adds to a known group; an unknown group is
+/// INVALID_PARAMS (docs/DESIGN.md) and changes nothing.
+#[test]
+fn add_group_members_extends_the_group() {
+    let s = mem();
+    s.set_group("g", GroupType::Work, &members(&[OWNER, "bob"]))
+        .unwrap();
+    s.add_group_members("g", &members(&["carol", "dave"]))
+        .unwrap();
+    let m = sent_group_msg(&s, "g", 1, 1000);
+    assert_eq!(
+        all_members(&s, &m.id, MemberFilter::Unread),
+        ids(&["bob", "carol", "dave"])
+    );
+    assert_err(
+        s.add_group_members("nope", &members(&["x"])),
+        "INVALID_PARAMS",
+        -32602,
+    );
+    let m2 = s
+        .create_message("nope", ConversationType::Group, &json!({}), true)
+        .unwrap();
+    // The group is still unknown: no member count.
+    assert_eq!(info(&s, &m2.id).1, None);
+}
+
+/// remove_group_members drops members from the unread list and lowers
+/// unreadCount; unknown user IDs are ignored; unknown groups are INVALID_PARAMS.
+#[test]
+fn remove_group_members_lowers_unread_count() {
+    let s = mem();
+    s.set_group(
+        "g",
+        GroupType::Work,
+        &members(&[OWNER, "bob", "carol", "dave"]),
+    )
+    .unwrap();
+    let m = sent_group_msg(&s, "g", 1, 1000);
+    assert_eq!(info(&s, &m.id), (0, Some(3), false));
+    s.remove_group_members("g", &ids(&["carol", "zed"]))
+        .unwrap();
+    assert_eq!(info(&s, &m.id), (0, Some(2), false));
+    assert_eq!(
+        all_members(&s, &m.id, MemberFilter::Unread),
+        ids(&["bob", "dave"])
+    );
+    assert_err(
+        s.remove_group_members("nope", &ids(&["bob"])),
+        "INVALID_PARAMS",
+        -32602,
+    );
+}
+
+/// Group receipts follow the config's group types: switching a type off makes
+/// createMessage (with a receipt) and sendMessageReadReceipt RECEIPTS_DISABLED,
+/// switching it back on allows them; without a receipt createMessage works.
+#[test]
+fn group_types_are_switched_by_config() {
+    let s = mem();
+    s.set_group("m", GroupType::Meeting, &members(&[OWNER, "bob"]))
+        .unwrap();
+    s.save_messages(&[in_group("in1", "m", "bob", 1, 100, true)])
+        .unwrap();
+    s.set_receipt_config(&ReceiptConfig {
+        enabled: true,
+        group_types: vec![GroupType::Work, GroupType::Public],
+    })
+    .unwrap();
+    assert_err(
+        s.create_message("m", ConversationType::Group, &json!({}), true),
+        "RECEIPTS_DISABLED",
+        2003,
+    );
+    assert_err(
+        s.send_message_read_receipt(&ids(&["in1"])),
+        "RECEIPTS_DISABLED",
+        2003,
+    );
+    assert_eq!(sent_state(&s, "in1"), Some(ReceiptSentState::None));
+    s.create_message("m", ConversationType::Group, &json!({}), false)
+        .unwrap();
+
+    s.set_receipt_config(&ReceiptConfig {
+        enabled: true,
+        group_types: vec![GroupType::Meeting],
+    })
+    .unwrap();
+    s.create_message("m", ConversationType::Group, &json!({}), true)
+        .unwrap();
+    assert_eq!(
+        s.send_message_read_receipt(&ids(&["in1"])).unwrap(),
+        ids(&["in1"])
+    );
+}
+
+/// Community and AVChatRoom groups never have receipts: createMessage with a
+/// receipt and sendMessageReadReceipt are UNSUPPORTED_GROUP_TYPE; plain
+/// messages work.
+#[test]
+fn community_groups_refuse_receipts() {
+    let s = mem();
+    for (g, t) in [("c", GroupType::Community), ("av", GroupType::AVChatRoom)] {
+        s.set_group(g, t, &members(&[OWNER, "bob"])).unwrap();
+        assert_err(
+            s.create_message(g, ConversationType::Group, &json!({}), true),
+            "UNSUPPORTED_GROUP_TYPE",
+            2004,
+        );
+        s.create_message(g, ConversationType::Group, &json!({}), false)
+            .unwrap();
+        let id = format!("in-{g}");
+        s.save_messages(&[in_group(&id, g, "bob", 1, 100, true)])
+            .unwrap();
+        assert_err(
+            s.send_message_read_receipt(std::slice::from_ref(&id)),
+            "UNSUPPORTED_GROUP_TYPE",
+            2004,
+        );
+        assert_eq!(sent_state(&s, &id), Some(ReceiptSentState::None));
+    }
+    assert!(s.get_pending_receipts(None).unwrap().is_empty());
+}
+
+/// The switch turns all receipts off (C2C and group); C2C receipts depend
+/// only on the switch, not on the group types.
+#[test]
+fn receipts_switch_controls_c2c() {
+    let s = mem();
+    s.save_messages(&[in_c2c("c1", "bob", 1, 100, true)])
+        .unwrap();
+    s.set_receipt_config(&ReceiptConfig {
+        enabled: true,
+        group_types: vec![],
+    })
+    .unwrap();
+    s.create_message("bob", ConversationType::C2C, &json!({}), true)
+        .unwrap();
+    s.set_receipt_config(&ReceiptConfig {
+        enabled: false,
+        group_types: vec![GroupType::Work],
+    })
+    .unwrap();
+    assert_err(
+        s.create_message("bob", ConversationType::C2C, &json!({}), true),
+        "RECEIPTS_DISABLED",
+        2003,
+    );
+    s.set_group("w", GroupType::Work, &members(&[OWNER, "bob"]))
+        .unwrap();
+    assert_err(
+        s.create_message("w", ConversationType::Group, &json!({}), true),
+        "RECEIPTS_DISABLED",
+        2003,
+    );
+    assert_err(
+        s.send_message_read_receipt(&ids(&["c1"])),
+        "RECEIPTS_DISABLED",
+        2003,
+    );
+    assert_eq!(sent_state(&s, "c1"), Some(ReceiptSentState::None));
+}
+
+// ---------------------------------------------------------------------------
+// §3.2 messages
+// ---------------------------------------------------------------------------
+
+/// createMessage returns a new `out` message, `unSend`, with a fresh unique
+/// ID, which findMessage then returns; receipt info starts at SPEC §2's values.
+#[test]
+fn create_message_returns_unsent_out_message() {
+    let s = mem();
+    s.set_group("g", GroupType::Work, &members(&[OWNER, "bob", "carol"]))
+        .unwrap();
+    let m = s
+        .create_message("bob", ConversationType::C2C, &json!({"text": "hi"}), true)
+        .unwrap();
+    assert_eq!(m.conversation_id, "C2Cbob");
+    assert_eq!(m.conversation_type, ConversationType::C2C);
+    assert_eq!((m.from.as_str(), m.to.as_str()), (OWNER, "bob"));
+    assert_eq!(m.flow, Flow::Out);
+    assert_eq!(m.status, MessageStatus::UnSend);
+    assert!(m.need_read_receipt);
+    assert_eq!(m.payload, json!({"text": "hi"}));
+    assert!(!m.is_peer_read);
+    let i = m.read_receipt_info.expect("receipt info");
+    assert_eq!((i.read_count, i.is_peer_read), (0, false));
+    assert_eq!(m.receipt_sent_state, None);
+    assert_eq!(s.find_message(&m.id).unwrap(), Some(m.clone()));
+
+    let g = s
+        .create_message("g", ConversationType::Group, &json!({}), true)
+        .unwrap();
+    assert_eq!(g.conversation_id, "GROUPg");
+    let i = g.read_receipt_info.unwrap();
+    assert_eq!((i.read_count, i.unread_count), (0, Some(2)));
+
+    let plain = s
+        .create_message("bob", ConversationType::C2C, &json!({}), false)
+        .unwrap();
+    assert_eq!(plain.read_receipt_info, None);
+
+    let mut seen = BTreeSet::new();
+    seen.insert(m.id);
+    seen.insert(g.id);
+    seen.insert(plain.id);
+    for _ in 0..40 {
+        let id = s
+            .create_message("bob", ConversationType::C2C, &json!({}), false)
+            .unwrap()
+            .id;
+        assert!(seen.insert(id.clone()), "createMessage reused ID {id}");
+    }
+}
+
+/// createMessage refuses bad input with INVALID_PARAMS (empty target,
+/// payload that is not an object) and stores nothing.
+#[test]
+fn create_message_refuses_bad_params() {
+    let s = mem();
+    assert_err(
+        s.create_message("", ConversationType::C2C, &json!({}), false),
+        "INVALID_PARAMS",
+        -32602,
+    );
+    assert_err(
+        s.create_message("bob", ConversationType::C2C, &json!([1, 2]), false),
+        "INVALID_PARAMS",
+        -32602,
+    );
+    assert!(s
+        .get_message_list("C2Cbob", None, None)
+        .unwrap()
+        .message_list
+        .is_empty());
+}
+
+/// markMessageSent sets `success`, the server's sequence and time; an unknown
+/// ID is MESSAGE_NOT_FOUND; an `in` message is INVALID_PARAMS.
+#[test]
+fn mark_message_sent_sets_status_sequence_time() {
+    let s = mem();
+    let m = s
+        .create_message("bob", ConversationType::C2C, &json!({}), true)
+        .unwrap();
+    let sent = s.mark_message_sent(&m.id, 77, 1234).unwrap();
+    assert_eq!(sent.status, MessageStatus::Success);
+    assert_eq!((sent.sequence, sent.time), (77, 1234));
+    assert_eq!(s.find_message(&m.id).unwrap(), Some(sent));
+    assert_err(
+        s.mark_message_sent("ghost", 1, 1),
+        "MESSAGE_NOT_FOUND",
+        2001,
+    );
+    s.save_messages(&[in_c2c("in1", "bob", 1, 10, false)])
+        .unwrap();
+    assert_err(s.mark_message_sent("in1", 5, 5), "INVALID_PARAMS", -32602);
+    assert_eq!(s.find_message("in1").unwrap().unwrap().sequence, 1);
+}
+
+/// saveMessages upserts by ID: returns the count, derives `flow`, keeps one
+/// row per ID, and updates fields on re-save.
+#[test]
+fn save_messages_upserts_by_id() {
+    let s = mem();
+    let mine = IncomingMessage {
+        id: "o1".into(),
+        conversation_id: Some("C2Cbob".into()),
+        from: OWNER.into(),
+        to: "bob".into(),
+        time: 50,
+        sequence: 2,
+        need_read_receipt: true,
+        ..Default::default()
+    };
+    let n = s
+        .save_messages(&[in_c2c("i1", "bob", 1, 40, true), mine])
+        .unwrap();
+    assert_eq!(n, 2);
+    let i1 = s.find_message("i1").unwrap().unwrap();
+    assert_eq!(i1.flow, Flow::In);
+    assert_eq!(i1.conversation_id, "C2Cbob");
+    assert_eq!(i1.status, MessageStatus::Success);
+    assert_eq!(i1.receipt_sent_state, Some(ReceiptSentState::None));
+    assert_eq!(i1.read_receipt_info, None);
+    let o1 = s.find_message("o1").unwrap().unwrap();
+    assert_eq!(o1.flow, Flow::Out);
+    assert_eq!(o1.payload, json!({}));
+    assert!(o1.read_receipt_info.is_some());
+    assert_eq!(o1.receipt_sent_state, None);
+
+    let mut again = in_c2c("i1", "bob", 1, 40, true);
+    again.payload = Some(json!({"text": "edited"}));
+    assert_eq!(s.save_messages(&[again]).unwrap(), 1);
+    let list = s
+        .get_message_list("C2Cbob", None, None)
+        .unwrap()
+        .message_list;
+    assert_eq!(list.len(), 2, "upsert keeps one row per ID");
+    assert_eq!(
+        s.find_message("i1").unwrap().unwrap().payload,
+        json!({"text": "edited"})
+    );
+}
+
+/// A saved message must agree with the owner's view of its conversation
+/// (SPEC §3.2); otherwise INVALID_PARAMS, and the whole call saves nothing.
+#[test]
+fn save_messages_refuses_disagreeing_conversations() {
+    let dir = temp_dir();
+    let path = path_in(&dir, "s.db");
+    let s = Store::open(&path, OWNER).unwrap();
+    s.save_messages(&[in_c2c("x", "bob", 1, 1, false)]).unwrap();
+    let good = in_c2c("good", "bob", 2, 2, false);
+    let not_mine = IncomingMessage {
+        id: "nm".into(),
+        conversation_type: Some(ConversationType::C2C),
+        from: "bob".into(),
+        to: "carol".into(),
+        ..Default::default()
+    };
+    let mut wrong_conv = in_c2c("wc", "bob", 3, 3, false);
+    wrong_conv.conversation_id = Some("C2Ccarol".into());
+    let mut group_wrong = in_group("gw", "g1", "bob", 1, 1, false);
+    group_wrong.conversation_id = Some("GROUPg2".into());
+    let other_sender = in_c2c("x", "carol", 1, 1, false);
+    let other_conv = in_group("x", "g1", "bob", 1, 1, false);
+    let mut type_clash = in_c2c("tc", "bob", 1, 1, false);
+    type_clash.conversation_id = Some("GROUPbob".into());
+    let before = dump_db(&path);
+    for bad in [
+        not_mine,
+        wrong_conv,
+        group_wrong,
+        other_sender,
+        other_conv,
+        type_clash,
+    ] {
+        let what = format!("{bad:?}");
+        let e = err_of(s.save_messages(&[good.clone(), bad]));
+        assert_eq!(e.name(), "INVALID_PARAMS", "{what}: {e}");
+        assert_eq!(dump_db(&path), before, "{what} changed the store");
+    }
+    assert_eq!(s.find_message("good").unwrap(), None);
+    assert_eq!(s.find_message("x").unwrap().unwrap().from, "bob");
+}
+
+/// findMessage returns the message, or None for an ID the store does not hold.
+#[test]
+fn find_message_returns_none_for_unknown() {
+    let s = mem();
+    assert_eq!(s.find_message("nobody").unwrap(), None);
+    s.save_messages(&[in_c2c("m", "bob", 1, 1, false)]).unwrap();
+    assert_eq!(s.find_message("m").unwrap().unwrap().id, "m");
+}
+
+/// getMessageList pages back from the newest message: each page is ordered
+/// oldest to newest, nextReqMessageID is the page's oldest, isCompleted is
+/// true exactly on the last page, and pages do not overlap.
+#[test]
+fn get_message_list_pages_newest_first() {
+    let s = mem();
+    let msgs: Vec<IncomingMessage> = (1..=35)
+        .map(|i| in_c2c(&format!("m{i:02}"), "bob", i, 1000 + i, false))
+        .collect();
+    s.save_messages(&msgs).unwrap();
+    let p1 = s.get_message_list("C2Cbob", None, None).unwrap();
+    let seqs = |p: &receiptdb::MessageListPage| -> Vec<i64> {
+        p.message_list.iter().map(|m| m.sequence).collect()
+    };
+    assert_eq!(
+        seqs(&p1),
+        (21..=35).collect::<Vec<_>>(),
+        "default count 15, newest page"
+    );
+    assert!(!p1.is_completed);
+    assert_eq!(p1.next_req_message_id, "m21");
+    let p2 = s
+        .get_message_list("C2Cbob", Some(&p1.next_req_message_id), Some(15))
+        .unwrap();
+    assert_eq!(seqs(&p2), (6..=20).collect::<Vec<_>>());
+    assert!(!p2.is_completed);
+    assert_eq!(p2.next_req_message_id, "m06");
+    let p3 = s
+        .get_message_list("C2Cbob", Some(&p2.next_req_message_id), Some(15))
+        .unwrap();
+    assert_eq!(seqs(&p3), (1..=5).collect::<Vec<_>>());
+    assert!(p3.is_completed);
+
+    // A page that ends exactly at the oldest message is the last one.
+    let q1 = s.get_message_list("C2Cbob", None, Some(20)).unwrap();
+    assert!(!q1.is_completed);
+    let q2 = s
+        .get_message_list("C2Cbob", Some(&q1.next_req_message_id), Some(15))
+        .unwrap();
+    assert_eq!(q2.message_list.len(), 15);
+    assert!(q2.is_completed, "no older message remains");
+
+    let all = s.get_message_list("C2Cbob", None, Some(100)).unwrap();
+    assert_eq!(all.message_list.len(), 35);
+    assert!(all.is_completed);
+    let empty = s.get_message_list("C2Ccarol", None, None).unwrap();
+    assert!(empty.message_list.is_empty());
+    assert!(empty.is_completed);
+}
+
+/// getMessageList orders by sequence, then time; count must be 1..100; a
+/// nextReqMessageID the store does not hold is MESSAGE_NOT_FOUND.
+#[test]
+fn get_message_list_order_and_bounds() {
+    let s = mem();
+    s.save_messages(&[
+        in_c2c("b", "bob", 5, 300, false),
+        in_c2c("a", "bob", 5, 200, false),
+        in_c2c("c", "bob", 9, 100, false),
+        in_c2c("z", "bob", 1, 900, false),
+    ])
+    .unwrap();
+    let p = s.get_message_list("C2Cbob", None, Some(2)).unwrap();
+    let got: Vec<_> = p.message_list.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(got, ["b", "c"]);
+    let p = s
+        .get_message_list("C2Cbob", Some(&p.next_req_message_id), Some(2))
+        .unwrap();
+    let got: Vec<_> = p.message_list.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(got, ["z", "a"]);
+    assert!(p.is_completed);
+    for bad in [0, 101] {
+        assert_err(
+            s.get_message_list("C2Cbob", None, Some(bad)),
+            "INVALID_PARAMS",
+            -32602,
+        );
+    }
+    s.get_message_list("C2Cbob", None, Some(100)).unwrap();
+    s.get_message_list("C2Cbob", None, Some(1)).unwrap();
+    assert_err(
+        s.get_message_list("C2Cbob", Some("ghost"), None),
+        "MESSAGE_NOT_FOUND",
+        2001,
+    );
+    assert_err(
+        s.get_message_list("bob", None, None),
+        "INVALID_PARAMS",
+        -32602,
+    );
+    // A nextReqMessageID of another conversation is refused.
+    s.save_messages(&[in_c2c("other", "carol", 1, 1, false)])
+        .unwrap();
+    let e = err_of(s.get_message_list("C2Cbob", Some("other"), None));
+    assert!(
+        matches!(e.name(), "INVALID_PARAMS" | "MIXED_CONVERSATIONS"),
+        "{e}"
+    );
+}
+
+/// A message created locally sorts newest (its local sequence is above the
+/// conversation's highest) until markMessageSent gives the server's.
+#[test]
+fn created_message_sorts_newest() {
+    let s = mem();
+    s.save_messages(&[in_c2c("a", "bob", 10, 100, false)])
+        .unwrap();
+    let m = s
+        .create_message("bob", ConversationType::C2C, &json!({}), false)
+        .unwrap();
+    let list = s
+        .get_message_list("C2Cbob", None, None)
+        .unwrap()
+        .message_list;
+    assert_eq!(list.last().unwrap().id, m.id);
+    s.mark_message_sent(&m.id, 5, 50).unwrap();
+    let list = s
+        .get_message_list("C2Cbob", None, None)
+        .unwrap()
+        .message_list;
+    assert_eq!(list.last().unwrap().id, "a");
+}
+
+/// The conversation unreadCount rule (SPEC §3.2): an `in` message saved for
+/// the first time adds one (also through a snapshot); re-saving does not;
+/// `out` messages do not; read receipts (sent or received) never change
+/// unreadCount or isPeerRead; setMessageRead sets 0.
+#[test]
+fn conversation_unread_count_rule() {
+    let s = mem();
+    assert_eq!(s.get_conversation("C2Cbob").unwrap().unread_count, 0);
+    s.save_messages(&[in_c2c("i1", "bob", 1, 10, true)])
+        .unwrap();
+    assert_eq!(unread_count(&s, "C2Cbob"), 1);
+    s.save_messages(&[in_c2c("i1", "bob", 1, 10, true)])
+        .unwrap();
+    assert_eq!(unread_count(&s, "C2Cbob"), 1, "re-saving does not add");
+    s.save_messages(&[
+        in_c2c("i2", "bob", 2, 20, true),
+        in_c2c("i2", "bob", 2, 20, true),
+    ])
+    .unwrap();
+    assert_eq!(unread_count(&s, "C2Cbob"), 2, "one ID counts once");
+    let from_me = IncomingMessage {
+        id: "o-other-device".into(),
+        conversation_type: Some(ConversationType::C2C),
+        from: OWNER.into(),
+        to: "bob".into(),
+        sequence: 3,
+        time: 30,
+        ..Default::default()
+    };
+    s.save_messages(&[from_me]).unwrap();
+    let out = sent_c2c_msg(&s, "bob", 4, 40);
+    assert_eq!(unread_count(&s, "C2Cbob"), 2, "out messages do not add");
+
+    // Receipts the owner sends.
+    s.send_message_read_receipt(&ids(&["i1", "i2"])).unwrap();
+    assert_eq!(unread_count(&s, "C2Cbob"), 2);
+    // Receipts the peer sends.
+    s.apply_receipt_notifications(&[ReceiptNotification {
+        message_id: out.id.clone(),
+        user_id: Some("bob".into()),
+        is_peer_read: Some(true),
+        ..Default::default()
+    }])
+    .unwrap();
+    let m = s.find_message(&out.id).unwrap().unwrap();
+    assert!(m.read_receipt_info.unwrap().is_peer_read);
+    assert!(!m.is_peer_read, "receipts never touch isPeerRead");
+    assert!(!s.find_message("i1").unwrap().unwrap().is_peer_read);
+    assert_eq!(unread_count(&s, "C2Cbob"), 2);
+
+    s.set_message_read("C2Cbob").unwrap();
+    let c = s.get_conversation("C2Cbob").unwrap();
+    assert_eq!(c.unread_count, 0);
+    assert_eq!(c.conversation_type, ConversationType::C2C);
+    assert_eq!(c.conversation_id, "C2Cbob");
+    // setMessageRead sends no receipts.
+    assert_eq!(s.get_pending_receipts(None).unwrap().len(), 1);
+
+    s.apply_snapshot(&Snapshot {
+        conversation_id: "C2Cbob".into(),
+        messages: vec![
+            in_c2c("i3", "bob", 5, 50, false),
+            in_c2c("i1", "bob", 1, 10, true),
+        ],
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(
+        unread_count(&s, "C2Cbob"),
+        1,
+        "a snapshot's new in message adds one"
+    );
+
+    s.set_group("g", GroupType::Work, &members(&[OWNER, "bob"]))
+        .unwrap();
+    s.save_messages(&[in_group("gi", "g", "bob", 1, 1, true)])
+        .unwrap();
+    let g = s.get_conversation("GROUPg").unwrap();
+    assert_eq!(
+        (g.unread_count, g.conversation_type),
+        (1, ConversationType::Group)
+    );
+    assert_eq!(unread_count(&s, "C2Cbob"), 1);
+    s.set_message_read("GROUPg").unwrap();
+    assert_eq!(unread_count(&s, "GROUPg"), 0);
+    s.set_message_read("GROUPnever").unwrap();
+    assert_eq!(unread_count(&s, "GROUPnever"), 0);
+    assert_err(s.set_message_read("XYZ"), "INVALID_PARAMS", -32602);
+    assert_err(s.get_conversation(""), "INVALID_PARAMS", -32602);
+}
+
+// ---------------------------------------------------------------------------
+// §3.3 read receipts
+// ---------------------------------------------------------------------------
+
+/// sendMessageReadReceipt queues the `in` messages that need a receipt and
+/// skips (without error) `out` messages, messages that need none, ones
+/// already queued or acked, and repeats; the queued ones become `pending`.
+#[test]
+fn send_message_read_receipt_queues_and_skips() {
+    let s = mem();
+    s.save_messages(&[
+        in_c2c("a", "bob", 1, 1, true),
+        in_c2c("b", "bob", 2, 2, true),
+        in_c2c("plain", "bob", 3, 3, false),
+        in_c2c("c", "bob", 4, 4, true),
+    ])
+    .unwrap();
+    let out = sent_c2c_msg(&s, "bob", 5, 5);
+    let q = s
+        .send_message_read_receipt(&ids(&["a", "plain", &out.id, "a", "b"]))
+        .unwrap();
+    assert_eq!(q, ids(&["a", "b"]));
+    assert_eq!(sent_state(&s, "a"), Some(ReceiptSentState::Pending));
+    assert_eq!(sent_state(&s, "plain"), None);
+    assert_eq!(sent_state(&s, "c"), Some(ReceiptSentState::None));
+    assert!(s
+        .send_message_read_receipt(&ids(&["a", "b"]))
+        .unwrap()
+        .is_empty());
+
+    let batches = s.get_pending_receipts(None).unwrap();
+    assert_eq!(batches.len(), 1);
+    assert_eq!(batches[0].conversation_id, "C2Cbob");
+    assert_eq!(batches[0].message_ids, ids(&["a", "b"]));
+    assert!(s.ack_receipts(&batches[0].batch_id, &[]).unwrap());
+    assert_eq!(sent_state(&s, "a"), Some(ReceiptSentState::Acked));
+    assert!(
+        s.send_message_read_receipt(&ids(&["a", "c"])).unwrap() == ids(&["c"]),
+        "acked receipts are skipped"
+    );
+    // A receipt the server rejected goes back to none and can be sent again.
+    let b = s.get_pending_receipts(None).unwrap();
+    s.ack_receipts(
+        &b[0].batch_id,
+        &[Rejection {
+            message_id: "c".into(),
+            code: 1,
+        }],
+    )
+    .unwrap();
+    assert_eq!(sent_state(&s, "c"), Some(ReceiptSentState::None));
+    assert_eq!(
+        s.send_message_read_receipt(&ids(&["c"])).unwrap(),
+        ids(&["c"])
+    );
+}
+
+/// sendMessageReadReceipt is atomic: an unknown ID (MESSAGE_NOT_FOUND),
+/// another conversation (MIXED_CONVERSATIONS) or a group type not enabled
+/// (RECEIPTS_DISABLED) fails the whole call and queues nothing.
+#[test]
+fn send_message_read_receipt_is_atomic() {
+    let dir = temp_dir();
+    let path = path_in(&dir, "s.db");
+    let s = Store::open(&path, OWNER).unwrap();
+    s.set_group("g", GroupType::Meeting, &members(&[OWNER, "bob"]))
+        .unwrap();
+    s.save_messages(&[
+        in_c2c("a", "bob", 1, 1, true),
+        in_c2c("b", "bob", 2, 2, true),
+        in_c2c("x", "carol", 1, 1, true),
+        in_group("g1", "g", "bob", 1, 1, true),
+        in_group("g2", "g", "bob", 2, 2, true),
+    ])
+    .unwrap();
+    let before = dump_db(&path);
+    assert_err(
+        s.send_message_read_receipt(&ids(&["a", "ghost", "b"])),
+        "MESSAGE_NOT_FOUND",
+        2001,
+    );
+    assert_err(
+        s.send_message_read_receipt(&ids(&["a", "b", "x"])),
+        "MIXED_CONVERSATIONS",
+        2002,
+    );
+    assert_err(
+        s.send_message_read_receipt(&ids(&["a", "g1"])),
+        "MIXED_CONVERSATIONS",
+        2002,
+    );
+    s.set_receipt_config(&ReceiptConfig {
+        enabled: true,
+        group_types: vec![GroupType::Work],
+    })
+    .unwrap();
+    let before_cfg = dump_db(&path);
+    assert_err(
+        s.send_message_read_receipt(&ids(&["g1", "g2"])),
+        "RECEIPTS_DISABLED",
+        2003,
+    );
+    assert_eq!(dump_db(&path), before_cfg);
+    for id in ["a", "b", "x", "g1", "g2"] {
+        assert_eq!(sent_state(&s, id), Some(ReceiptSentState::None), "{id}");
+    }
+    assert!(s.get_pending_receipts(None).unwrap().is_empty());
+    drop(before);
+}
+
+/// sendMessageReadReceipt takes 1..30 IDs: 0 or 31 is INVALID_PARAMS, 30 works.
+#[test]
+fn send_message_read_receipt_takes_1_to_30() {
+    let s = mem();
+    let msgs: Vec<_> = (0..31)
+        .map(|i| in_c2c(&format!("m{i:02}"), "bob", i, i, true))
+        .collect();
+    s.save_messages(&msgs).unwrap();
+    let all: Vec<String> = msgs.iter().map(|m| m.id.clone()).collect();
+    assert_err(s.send_message_read_receipt(&[]), "INVALID_PARAMS", -32602);
+    assert_err(s.send_message_read_receipt(&all), "INVALID_PARAMS", -32602);
+    assert_eq!(sent_state(&s, "m00"), Some(ReceiptSentState::None));
+    assert_eq!(s.send_message_read_receipt(&all[..30]).unwrap().len(), 30);
+    assert_eq!(s.send_message_read_receipt(&all[30..]).unwrap().len(), 1);
+}
+
+/// Queued receipts are durable when the call returns: after closing and
+/// reopening the store they are still pending and handed out.
+#[test]
+fn send_message_read_receipt_is_durable() {
+    let dir = temp_dir();
+    let path = path_in(&dir, "s.db");
+    {
+        let s = Store::open(&path, OWNER).unwrap();
+        s.save_messages(&[
+            in_c2c("a", "bob", 1, 1, true),
+            in_c2c("b", "bob", 2, 2, true),
+        ])
+        .unwrap();
+        s.send_message_read_receipt(&ids(&["a", "b"])).unwrap();
+    }
+    let s = Store::open(&path, OWNER).unwrap();
+    assert_eq!(sent_state(&s, "a"), Some(ReceiptSentState::Pending));
+    let b = s.get_pending_receipts(None).unwrap();
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].message_ids, ids(&["a", "b"]));
+}
+
+/// getMessageReadReceiptList returns the messages with their current
+/// readReceiptInfo; it takes 1..100 IDs of one conversation; unknown IDs are
+/// MESSAGE_NOT_FOUND and mixed conversations MIXED_CONVERSATIONS.
+#[test]
+fn get_message_read_receipt_list_returns_current_info() {
+    let s = mem();
+    s.set_group(
+        "g",
+        GroupType::Work,
+        &members(&[OWNER, "bob", "carol", "dave"]),
+    )
+    .unwrap();
+    let m1 = sent_group_msg(&s, "g", 1, 100);
+    let m2 = sent_group_msg(&s, "g", 2, 200);
+    s.save_messages(&[in_group("gi", "g", "bob", 3, 300, true)])
+        .unwrap();
+    readers_arrive(&s, &m1.id, &ids(&["bob", "carol"]));
+    let list = s
+        .get_message_read_receipt_list(&[m2.id.clone(), m1.id.clone(), "gi".into()])
+        .unwrap();
+    assert_eq!(list.len(), 3);
+    assert_eq!(list[0].id, m2.id);
+    let i1 = list[1].read_receipt_info.unwrap();
+    assert_eq!((i1.read_count, i1.unread_count), (2, Some(1)));
+    let i2 = list[0].read_receipt_info.unwrap();
+    assert_eq!((i2.read_count, i2.unread_count), (0, Some(3)));
+    assert_eq!(
+        list[2].read_receipt_info, None,
+        "in messages carry no readReceiptInfo"
+    );
+
+    let c2c = sent_c2c_msg(&s, "bob", 1, 1);
+    s.apply_receipt_notifications(&[ReceiptNotification {
+        message_id: c2c.id.clone(),
+        is_peer_read: Some(true),
+        ..Default::default()
+    }])
+    .unwrap();
+    let l = s
+        .get_message_read_receipt_list(std::slice::from_ref(&c2c.id))
+        .unwrap();
+    assert!(l[0].read_receipt_info.unwrap().is_peer_read);
+
+    assert_err(
+        s.get_message_read_receipt_list(&[]),
+        "INVALID_PARAMS",
+        -32602,
+    );
+    assert_err(
+        s.get_message_read_receipt_list(&[m1.id.clone(), "ghost".into()]),
+        "MESSAGE_NOT_FOUND",
+        2001,
+    );
+    assert_err(
+        s.get_message_read_receipt_list(&[m1.id.clone(), c2c.id.clone()]),
+        "MIXED_CONVERSATIONS",
+        2002,
+    );
+    let many: Vec<IncomingMessage> = (0..101)
+        .map(|i| in_c2c(&format!("n{i:03}"), "zoe", i, i, false))
+        .collect();
+    s.save_messages(&many).unwrap();
+    let many_ids: Vec<String> = many.iter().map(|m| m.id.clone()).collect();
+    assert_eq!(
+        s.get_message_read_receipt_list(&many_ids[..100])
+            .unwrap()
+            .len(),
+        100
+    );
+    assert_err(
+        s.get_message_read_receipt_list(&many_ids),
+        "INVALID_PARAMS",
+        -32602,
+    );
+}
+
+/// getGroupMessageReadMemberList: filter 0 lists readers, filter 1 the
+/// audience minus readers, both sorted ascending; only `out` group messages
+/// needing a receipt have lists (else RECEIPT_INFO_NOT_FOUND); bad filter,
+/// count or cursor is INVALID_PARAMS; unknown ID MESSAGE_NOT_FOUND.
+#[test]
+fn member_list_read_and_unread() {
+    let s = mem();
+    s.set_group(
+        "g",
+        GroupType::Work,
+        &members(&[OWNER, "erin", "bob", "dave", "carol"]),
+    )
+    .unwrap();
+    let m = sent_group_msg(&s, "g", 1, 100);
+    readers_arrive(&s, &m.id, &ids(&["dave", "bob"]));
+    let r = s
+        .get_group_message_read_member_list(&m.id, MemberFilter::Read, "", 100)
+        .unwrap();
+    assert_eq!(r.read_user_id_list, Some(ids(&["bob", "dave"])));
+    assert_eq!(r.unread_user_id_list, None);
+    assert!(r.is_completed);
+    assert_eq!(r.message_id, m.id);
+    let u = s
+        .get_group_message_read_member_list(&m.id, MemberFilter::Unread, "", 100)
+        .unwrap();
+    assert_eq!(u.unread_user_id_list, Some(ids(&["carol", "erin"])));
+    assert_eq!(u.read_user_id_list, None);
+
+    // Paging by one.
+    let p1 = s
+        .get_group_message_read_member_list(&m.id, MemberFilter::Unread, "", 1)
+        .unwrap();
+    assert_eq!(p1.unread_user_id_list, Some(ids(&["carol"])));
+    assert!(!p1.is_completed);
+    let p2 = s
+        .get_group_message_read_member_list(&m.id, MemberFilter::Unread, &p1.cursor, 1)
+        .unwrap();
+    assert_eq!(p2.unread_user_id_list, Some(ids(&["erin"])));
+    assert!(p2.is_completed);
+
+    // No member list for these.
+    s.save_messages(&[in_group("gi", "g", "bob", 2, 200, true)])
+        .unwrap();
+    let plain = s
+        .create_message("g", ConversationType::Group, &json!({}), false)
+        .unwrap();
+    let c2c = sent_c2c_msg(&s, "bob", 1, 1);
+    for id in ["gi", plain.id.as_str(), c2c.id.as_str()] {
+        for f in [MemberFilter::Read, MemberFilter::Unread] {
+            assert_err(
+                s.get_group_message_read_member_list(id, f, "", 10),
+                "RECEIPT_INFO_NOT_FOUND",
+                10062,
+            );
+        }
+    }
+    assert_err(
+        s.get_group_message_read_member_list("ghost", MemberFilter::Read, "", 10),
+        "MESSAGE_NOT_FOUND",
+        2001,
+    );
+    assert_err(MemberFilter::from_code(2), "INVALID_PARAMS", -32602);
+    for c in [0, 101] {
+        assert_err(
+            s.get_group_message_read_member_list(&m.id, MemberFilter::Read, "", c),
+            "INVALID_PARAMS",
+            -32602,
+        );
+    }
+    assert_err(
+        s.get_group_message_read_member_list(&m.id, MemberFilter::Read, "not-a-cursor", 10),
+        "INVALID_PARAMS",
+        -32602,
+    );
+}
+
+struct ApiDriver<'a> {
+    s: &'a Store,
+    id: String,
+}
+
+impl MemberListDriver for ApiDriver<'_> {
+    fn page(&mut self, read: bool, cursor: &str) -> (Vec<String>, String, bool) {
+        let f = if read {
+            MemberFilter::Read
+        } else {
+            MemberFilter::Unread
+        };
+        let p = self
+            .s
+            .get_group_message_read_member_list(&self.id, f, cursor, 100)
+            .unwrap();
+        let list = if read {
+            assert!(p.unread_user_id_list.is_none());
+            p.read_user_id_list.expect("readUserIDList")
+        } else {
+            assert!(p.read_user_id_list.is_none());
+            p.unread_user_id_list.expect("unreadUserIDList")
+        };
+        (list, p.cursor, p.is_completed)
+    }
+    fn read_by(&mut self, users: &[String]) {
+        readers_arrive(self.s, &self.id, users);
+    }
+}
+
+/// A 250-member group paged 100 at a time (filter 0 and filter 1) while
+/// readers arrive between pages: no one twice, sorted ascending, no one who
+/// was in the list for the whole paging skipped (SPEC §3.3).
+#[test]
+fn member_list_paging_while_readers_arrive() {
+    let s = mem();
+    let users = user_ids(250);
+    let mut all = vec![Member::new(OWNER)];
+    all.extend(users.iter().map(|u| Member::new(u.as_str())));
+    s.set_group("big", GroupType::Public, &all).unwrap();
+    let audience: BTreeSet<String> = users.iter().cloned().collect();
+
+    // filter 0: 200 readers to start.
+    let m1 = sent_group_msg(&s, "big", 1, 1000);
+    let start: BTreeSet<String> = users
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 5 != 0)
+        .map(|(_, u)| u.clone())
+        .collect();
+    readers_arrive(&s, &m1.id, &start.iter().cloned().collect::<Vec<_>>());
+    let mut d = ApiDriver {
+        s: &s,
+        id: m1.id.clone(),
+    };
+    let end = page_while_readers_arrive(&mut d, true, &start, &audience);
+    let n = end.len() as u64;
+    assert_eq!(info(&s, &m1.id), (n, Some(250 - n), false));
+
+    // filter 1: 225 unread to start.
+    let m2 = sent_group_msg(&s, "big", 2, 1001);
+    let start: BTreeSet<String> = users.iter().step_by(10).cloned().collect();
+    readers_arrive(&s, &m2.id, &start.iter().cloned().collect::<Vec<_>>());
+    let mut d = ApiDriver {
+        s: &s,
+        id: m2.id.clone(),
+    };
+    let end = page_while_readers_arrive(&mut d, false, &start, &audience);
+    let n = end.len() as u64;
+    assert_eq!(info(&s, &m2.id), (n, Some(250 - n), false));
+}
+
+/// The audience of a group message (SPEC §1): members whose joinTime ≤ the
+/// message's server time, minus the sender; members without a joinTime count.
+/// Checked through markMessageSent and through a saved `out` message.
+#[test]
+fn audience_rule() {
+    let s = mem();
+    s.set_group(
+        "g",
+        GroupType::Work,
+        &[
+            Member::new(OWNER),
+            Member::new("bob"),
+            member_at("carol", 100),
+            member_at("erin", 150),
+            member_at("dave", 200),
+        ],
+    )
+    .unwrap();
+    let m = s
+        .create_message("g", ConversationType::Group, &json!({}), true)
+        .unwrap();
+    s.mark_message_sent(&m.id, 1, 150).unwrap();
+    assert_eq!(info(&s, &m.id), (0, Some(3), false));
+    assert_eq!(
+        all_members(&s, &m.id, MemberFilter::Unread),
+        ids(&["bob", "carol", "erin"])
+    );
+
+    let saved = |id: &str, time: i64| IncomingMessage {
+        id: id.into(),
+        conversation_id: Some("GROUPg".into()),
+        from: OWNER.into(),
+        to: "g".into(),
+        time,
+        sequence: time,
+        need_read_receipt: true,
+        ..Default::default()
+    };
+    s.save_messages(&[saved("early", 99), saved("late", 500)])
+        .unwrap();
+    assert_eq!(info(&s, "early"), (0, Some(1), false));
+    assert_eq!(
+        all_members(&s, "early", MemberFilter::Unread),
+        ids(&["bob"])
+    );
+    assert_eq!(info(&s, "late"), (0, Some(4), false));
+    assert_eq!(
+        all_members(&s, "late", MemberFilter::Unread),
+        ids(&["bob", "carol", "dave", "erin"])
+    );
+    // Someone joining after the message is not in its audience.
+    s.add_group_members("g", &[member_at("frank", 1000)])
+        .unwrap();
+    assert_eq!(info(&s, "late"), (0, Some(4), false));
+    assert!(!all_members(&s, "late", MemberFilter::Unread).contains(&"frank".to_string()));
+    // Readers leave the unread list; unread = audience − readers.
+    readers_arrive(&s, "late", &ids(&["carol"]));
+    assert_eq!(info(&s, "late"), (1, Some(3), false));
+    assert_eq!(
+        all_members(&s, "late", MemberFilter::Unread),
+        ids(&["bob", "dave", "erin"])
+    );
+    // Removing someone outside the audience, or a reader, changes no count;
+    // removing an unread audience member lowers unreadCount.
+    s.remove_group_members("g", &ids(&["frank", "carol"]))
+        .unwrap();
+    assert_eq!(info(&s, "late"), (1, Some(3), false));
+    assert_eq!(info(&s, "early"), (0, Some(1), false));
+    s.remove_group_members("g", &ids(&["dave"])).unwrap();
+    assert_eq!(info(&s, "late"), (1, Some(2), false));
+    assert_eq!(
+        info(&s, "early"),
+        (0, Some(1), false),
+        "dave was not in early's audience"
+    );
+    // Giving bob a join time after `early` takes him out of its audience.
+    s.add_group_members("g", &[member_at("bob", 120)]).unwrap();
+    assert_eq!(info(&s, "early"), (0, Some(0), false));
+    assert_eq!(
+        all_members(&s, "early", MemberFilter::Unread),
+        Vec::<String>::new()
+    );
+    assert_eq!(info(&s, "late"), (1, Some(2), false));
+}
+
+/// A group message whose members are unknown has unreadCount null until the
+/// group is set (docs/DESIGN.md); then it starts at |audience|.
+#[test]
+fn unknown_group_counts_start_when_members_arrive() {
+    let s = mem();
+    let m = sent_group_msg(&s, "later", 1, 100);
+    assert_eq!(info(&s, &m.id), (0, None, false));
+    let sub = s.subscribe(Filter::All);
+    s.set_group(
+        "later",
+        GroupType::Work,
+        &[
+            Member::new(OWNER),
+            Member::new("bob"),
+            member_at("carol", 100),
+            member_at("dave", 101),
+        ],
+    )
+    .unwrap();
+    assert_eq!(info(&s, &m.id), (0, Some(2), false));
+    assert_eq!(
+        all_members(&s, &m.id, MemberFilter::Unread),
+        ids(&["bob", "carol"])
+    );
+    // The count became known: that is a receipt change, with an event.
+    let items = receipt_events(&drain(&sub));
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0].unread_count, Some(2));
+}
+
+/// Messages with equal sequence and time still page without overlap or gaps.
+#[test]
+fn get_message_list_pages_ties_without_overlap() {
+    let s = mem();
+    let msgs: Vec<IncomingMessage> = (0..20)
+        .map(|i| in_c2c(&format!("t{i:02}"), "bob", 0, 0, false))
+        .collect();
+    s.save_messages(&msgs).unwrap();
+    let mut seen = Vec::new();
+    let mut next: Option<String> = None;
+    for _ in 0..10 {
+        let p = s
+            .get_message_list("C2Cbob", next.as_deref(), Some(7))
+            .unwrap();
+        seen.extend(p.message_list.iter().map(|m| m.id.clone()));
+        if p.is_completed {
+            break;
+        }
+        next = Some(p.next_req_message_id);
+    }
+    seen.sort();
+    let expect: Vec<String> = msgs.iter().map(|m| m.id.clone()).collect();
+    assert_eq!(seen, expect, "every message exactly once");
+}
+
+// ---------------------------------------------------------------------------
+// files: reopen, owner, corrupt, schema, mode
+// ---------------------------------------------------------------------------
+
+/// Closing and reopening a store keeps everything: messages, groups, config,
+/// receipt state (counts, readers), the outbox (a handed-out batch keeps its
+/// ID and contents) and conversation unread counts.
+#[test]
+fn reopen_keeps_everything() {
+    let dir = temp_dir();
+    let path = path_in(&dir, "s.db");
+    let (g_id, c_id, batch);
+    let mut snapshot_before = Vec::new();
+    {
+        let s = Store::open(&path, OWNER).unwrap();
+        s.set_receipt_config(&ReceiptConfig {
+            enabled: true,
+            group_types: vec![GroupType::Work, GroupType::Public],
+        })
+        .unwrap();
+        s.set_group(
+            "g",
+            GroupType::Work,
+            &[
+                Member::new(OWNER),
+                Member::new("bob"),
+                member_at("carol", 10),
+                Member::new("dave"),
+            ],
+        )
+        .unwrap();
+        g_id = sent_group_msg(&s, "g", 1, 100).id;
+        readers_arrive(&s, &g_id, &ids(&["carol"]));
+        c_id = sent_c2c_msg(&s, "bob", 1, 100).id;
+        s.apply_receipt_notifications(&[ReceiptNotification {
+            message_id: c_id.clone(),
+            user_id: Some("bob".into()),
+            ..Default::default()
+        }])
+        .unwrap();
+        s.save_messages(&[
+            in_c2c("i1", "bob", 2, 200, true),
+            in_c2c("i2", "bob", 3, 300, true),
+            in_c2c("i3", "bob", 4, 400, true),
+        ])
+        .unwrap();
+        s.send_message_read_receipt(&ids(&["i1", "i2"])).unwrap();
+        batch = s.get_pending_receipts(None).unwrap();
+        s.send_message_read_receipt(&ids(&["i3"])).unwrap();
+        for conv in ["C2Cbob", "GROUPg"] {
+            snapshot_before.push(format!(
+                "{:?}",
+                s.get_message_list(conv, None, Some(100)).unwrap()
+            ));
+            snapshot_before.push(format!("{:?}", s.get_conversation(conv).unwrap()));
+        }
+    }
+    let dump = dump_db(&path);
+    let s = Store::open(&path, OWNER).unwrap();
+    assert_eq!(dump_db(&path), dump, "opening changed the data");
+    let mut snapshot_after = Vec::new();
+    for conv in ["C2Cbob", "GROUPg"] {
+        snapshot_after.push(format!(
+            "{:?}",
+            s.get_message_list(conv, None, Some(100)).unwrap()
+        ));
+        snapshot_after.push(format!("{:?}", s.get_conversation(conv).unwrap()));
+    }
+    assert_eq!(snapshot_after, snapshot_before);
+    assert_eq!(unread_count(&s, "C2Cbob"), 3);
+    let cfg = s.get_receipt_config().unwrap();
+    assert_eq!(cfg.group_types.len(), 2);
+    assert!(!cfg.group_types.contains(&GroupType::Meeting));
+    assert_eq!(info(&s, &g_id), (1, Some(2), false));
+    assert_eq!(all_members(&s, &g_id, MemberFilter::Read), ids(&["carol"]));
+    assert_eq!(
+        all_members(&s, &g_id, MemberFilter::Unread),
+        ids(&["bob", "dave"])
+    );
+    assert_eq!(info(&s, &c_id), (1, Some(0), true));
+    // Groups are known: a new message counts its audience, and adding to the group works.
+    s.add_group_members("g", &members(&["erin"])).unwrap();
+    assert_eq!(info(&s, &sent_group_msg(&s, "g", 2, 200).id).1, Some(4));
+    // The outbox: the handed-out batch first, unchanged, then the new one.
+    let again = s.get_pending_receipts(None).unwrap();
+    assert_eq!(again[0], batch[0]);
+    assert_eq!(again.len(), 2);
+    assert_eq!(again[1].message_ids, ids(&["i3"]));
+    assert!(s.ack_receipts(&batch[0].batch_id, &[]).unwrap());
+    assert_eq!(sent_state(&s, "i1"), Some(ReceiptSentState::Acked));
+}
+
+fn open_err(path: &Path, user: &str) -> Error {
+    err_of(Store::open(path, user))
+}
+
+/// A closed store with some data in it.
+fn closed_store(path: &Path) {
+    let s = Store::open(path, OWNER).unwrap();
+    s.save_messages(&[in_c2c("i1", "bob", 1, 1, true)]).unwrap();
+    s.send_message_read_receipt(&ids(&["i1"])).unwrap();
+}
+
+/// Opening a store as another user is OWNER_MISMATCH and leaves the file
+/// byte-for-byte unchanged; the owner can still open it afterwards.
+#[test]
+fn open_as_other_user_is_owner_mismatch() {
+    let dir = temp_dir();
+    let path = path_in(&dir, "s.db");
+    closed_store(&path);
+    let bytes = file_bytes(&path);
+    let e = open_err(&path, "mallory");
+    assert_eq!((e.name(), e.code()), ("OWNER_MISMATCH", 2005));
+    assert_file_unchanged(&path, &bytes, "opening as another user");
+    let s = Store::open(&path, OWNER).unwrap();
+    assert_eq!(sent_state(&s, "i1"), Some(ReceiptSentState::Pending));
+}
+
+/// A file of random bytes is STORE_CORRUPT and is left byte-for-byte unchanged.
+#[test]
+fn random_bytes_file_is_store_corrupt() {
+    let dir = temp_dir();
+    for (i, n) in [4096usize, 50, 100_000].into_iter().enumerate() {
+        let path = path_in(&dir, &format!("r{i}.db"));
+        let bytes = random_bytes(n, 42 + i as u64);
+        std::fs::write(&path, &bytes).unwrap();
+        let e = open_err(&path, OWNER);
+        assert_eq!((e.name(), e.code()), ("STORE_CORRUPT", 2006), "{n} bytes");
+        assert_file_unchanged(&path, &bytes, "after the failed open");
+    }
+}
+
+/// Another application's SQLite file is STORE_CORRUPT and left unchanged.
+#[test]
+fn foreign_sqlite_file_is_store_corrupt() {
+    let dir = temp_dir();
+    let path = path_in(&dir, "other.db");
+    write_foreign_sqlite(&path);
+    let bytes = file_bytes(&path);
+    let e = open_err(&path, OWNER);
+    assert_eq!((e.name(), e.code()), ("STORE_CORRUPT", 2006));
+    assert_file_unchanged(&path, &bytes, "after the failed open");
+}
+
+/// A store written by a newer schema (user_version above SCHEMA_VERSION) is
+/// SCHEMA_TOO_NEW and left unchanged.
+#[test]
+fn newer_schema_is_schema_too_new() {
+    let dir = temp_dir();
+    let path = path_in(&dir, "s.db");
+    closed_store(&path);
+    set_user_version(&path, SCHEMA_VERSION + 1);
+    let bytes = file_bytes(&path);
+    let e = open_err(&path, OWNER);
+    assert_eq!((e.name(), e.code()), ("SCHEMA_TOO_NEW", 2007));
+    assert_file_unchanged(&path, &bytes, "after the failed open");
+    // Also for another user: the version is what is wrong.
+    assert!(matches!(
+        open_err(&path, "mallory").name(),
+        "SCHEMA_TOO_NEW" | "OWNER_MISMATCH"
+    ));
+    assert_file_unchanged(&path, &bytes, "after the failed open");
+}
+
+/// A new store file is created with mode 0600.
+#[cfg(unix)]
+#[test]
+fn new_store_file_mode_is_0600() {
+    let dir = temp_dir();
+    let path = path_in(&dir, "new.db");
+    let s = Store::open(&path, OWNER).unwrap();
+    s.save_messages(&[in_c2c("i1", "bob", 1, 1, false)])
+        .unwrap();
+    assert_eq!(mode_of(&path), 0o600);
+    for side in ["new.db-wal", "new.db-shm"] {
+        let p = path_in(&dir, side);
+        if p.exists() {
+            assert_eq!(mode_of(&p), 0o600, "{side}");
+        }
+    }
+    drop(s);
+    assert_eq!(mode_of(&path), 0o600);
+}
+
+/// Opening a store as another user after a crash (the last session was
+/// killed, its WAL not checkpointed) is OWNER_MISMATCH and leaves the store
+/// file and its WAL byte-for-byte unchanged: the owner check is read-only.
+#[test]
+#[ignore = "BUG: the OWNER_MISMATCH check runs on a read-write connection whose close checkpoints the WAL into the file"]
+fn open_as_other_user_after_crash_changes_no_file() {
+    let dir = temp_dir();
+    let path = path_in(&dir, "s.db");
+    let wal = path_in(&dir, "s.db-wal");
+    let mut rpc = Rpc::spawn(&path, OWNER);
+    let msg = json!({"ID": "i1", "conversationType": "C2C", "from": "bob", "to": OWNER,
+                     "needReadReceipt": true});
+    rpc.ok("saveMessages", json!({ "messages": [msg] }));
+    rpc.ok("sendMessageReadReceipt", json!({"messageIDs": ["i1"]}));
+    rpc.kill();
+    assert!(wal.exists(), "the crashed session left its WAL");
+    let (main_before, wal_before) = (file_bytes(&path), file_bytes(&wal));
+    let e = open_err(&path, "mallory");
+    assert_eq!((e.name(), e.code()), ("OWNER_MISMATCH", 2005));
+    assert_file_unchanged(&path, &main_before, "the store file changed");
+    assert!(wal.exists(), "the WAL was removed");
+    assert_file_unchanged(&wal, &wal_before, "the WAL changed");
+    let s = Store::open(&path, OWNER).unwrap();
+    assert_eq!(sent_state(&s, "i1"), Some(ReceiptSentState::Pending));
+}
+
+/// A receiptdb store with damaged pages is STORE_CORRUPT, at open or on the
+/// first read; it never answers as if nothing were wrong.
+#[test]
+fn damaged_store_is_store_corrupt() {
+    let dir = temp_dir();
+    let path = path_in(&dir, "s.db");
+    {
+        let s = Store::open(&path, OWNER).unwrap();
+        let msgs: Vec<IncomingMessage> = (0..300)
+            .map(|i| {
+                let mut m = in_c2c(&format!("m{i:03}"), "bob", i, i, true);
+                m.payload = Some(json!({"text": "x".repeat(300)}));
+                m
+            })
+            .collect();
+        s.save_messages(&msgs).unwrap();
+    }
+    let mut bytes = file_bytes(&path);
+    assert!(bytes.len() > 3 * 8192, "the store spans several pages");
+    let keep = 8192;
+    let junk = random_bytes(bytes.len() - keep, 99);
+    bytes[keep..].copy_from_slice(&junk);
+    std::fs::write(&path, &bytes).unwrap();
+    match Store::open(&path, OWNER) {
+        Err(e) => assert_eq!(e.name(), "STORE_CORRUPT", "{e}"),
+        Ok(s) => {
+            let e = err_of(s.get_message_list("C2Cbob", None, Some(100)));
+            assert_eq!((e.name(), e.code()), ("STORE_CORRUPT", 2006), "{e}");
+        }
+    }
+}
+
+/// An empty user ID is refused with INVALID_PARAMS and creates no file.
+#[test]
+fn open_refuses_empty_user() {
+    let dir = temp_dir();
+    let path = path_in(&dir, "x.db");
+    let e = open_err(&path, "");
+    assert_eq!(e.name(), "INVALID_PARAMS");
+    assert!(!path.exists());
+}
+
+// ---------------------------------------------------------------------------
+// events (§3.5) through subscribe
+// ---------------------------------------------------------------------------
+
+/// Receipt events carry one item per changed `out` message with the merged
+/// (not the incoming) values; C2C items carry the peer as userID and groupID
+/// "", group items the groupID and userID ""; a call that changes nothing
+/// sends none.
+#[test]
+fn receipt_events_carry_merged_values() {
+    let s = mem();
+    s.set_group("g", GroupType::Work, &members(&[OWNER, "bob", "carol"]))
+        .unwrap();
+    let g = sent_group_msg(&s, "g", 1, 100);
+    let c = sent_c2c_msg(&s, "bob", 1, 100);
+    let sub = s.subscribe(Filter::All);
+
+    let changed = s
+        .apply_receipt_notifications(&[
+            ReceiptNotification {
+                message_id: g.id.clone(),
+                reader_ids: Some(ids(&["bob"])),
+                read_count: Some(0),
+                unread_count: Some(7),
+                ..Default::default()
+            },
+            ReceiptNotification {
+                message_id: c.id.clone(),
+                is_peer_read: Some(true),
+                ..Default::default()
+            },
+        ])
+        .unwrap();
+    assert_eq!(changed.len(), 2);
+    let items = receipt_events(&drain(&sub));
+    assert_eq!(items.len(), 2, "{items:?}");
+    let gi = items.iter().find(|i| i.message_id == g.id).unwrap();
+    assert_eq!((gi.group_id.as_str(), gi.user_id.as_str()), ("g", ""));
+    assert_eq!((gi.read_count, gi.unread_count), (1, Some(1)));
+    let ci = items.iter().find(|i| i.message_id == c.id).unwrap();
+    assert_eq!((ci.group_id.as_str(), ci.user_id.as_str()), ("", "bob"));
+    assert!(ci.is_peer_read);
+
+    // A stale / repeated notification changes nothing and sends nothing.
+    let changed = s
+        .apply_receipt_notifications(&[ReceiptNotification {
+            message_id: g.id.clone(),
+            reader_ids: Some(ids(&["bob"])),
+            read_count: Some(1),
+            unread_count: Some(2),
+            ..Default::default()
+        }])
+        .unwrap();
+    assert!(changed.is_empty());
+    assert!(receipt_events(&drain(&sub)).is_empty());
+
+    // Removing a member lowers unreadCount: an event with the new count.
+    s.remove_group_members("g", &ids(&["carol"])).unwrap();
+    let items = receipt_events(&drain(&sub));
+    assert_eq!(items.len(), 1);
+    assert_eq!((items[0].read_count, items[0].unread_count), (1, Some(0)));
+}
+
+/// Events carry the commit sequence of the transaction that made them:
+/// it grows from one committed call to the next (events in commit order).
+#[test]
+fn events_arrive_in_commit_order() {
+    let s = mem();
+    s.set_group("g", GroupType::Work, &members(&[OWNER, "b", "c", "d"]))
+        .unwrap();
+    let m = sent_group_msg(&s, "g", 1, 100);
+    let sub = s.subscribe(Filter::All);
+    for r in ["b", "c", "d"] {
+        readers_arrive(&s, &m.id, &ids(&[r]));
+    }
+    let evs: Vec<receiptdb::Event> = std::iter::from_fn(|| sub.receiver().try_recv().ok())
+        .filter(|e| matches!(e.kind, EventKind::ReceiptsChanged(_)))
+        .collect();
+    assert_eq!(evs.len(), 3);
+    assert!(evs.windows(2).all(|w| w[0].commit_seq < w[1].commit_seq));
+    let reads: Vec<u64> = evs
+        .iter()
+        .map(|e| match &e.kind {
+            EventKind::ReceiptsChanged(items) => items[0].read_count,
+            _ => unreachable!(),
+        })
+        .collect();
+    assert_eq!(reads, vec![1, 2, 3]);
+}
+
+/// Calls that change nothing emit no event of any kind (SPEC §3): getters,
+/// repeated saves of identical messages, a repeated markMessageSent,
+/// setMessageRead on a read conversation, a repeated notification/snapshot.
+#[test]
+#[ignore = "BUG: re-saving an identical message / repeating markMessageSent / a no-op snapshot emits MessagesChanged"]
+fn unchanged_calls_emit_no_events() {
+    let s = mem();
+    s.set_group("g", GroupType::Work, &members(&[OWNER, "bob"]))
+        .unwrap();
+    let g = sent_group_msg(&s, "g", 1, 100);
+    let msg = in_c2c("i1", "bob", 1, 1, true);
+    s.save_messages(std::slice::from_ref(&msg)).unwrap();
+    s.set_message_read("C2Cbob").unwrap();
+    let note = ReceiptNotification {
+        message_id: g.id.clone(),
+        reader_ids: Some(ids(&["bob"])),
+        ..Default::default()
+    };
+    s.apply_receipt_notifications(std::slice::from_ref(&note))
+        .unwrap();
+    let snap = Snapshot {
+        conversation_id: "C2Cbob".into(),
+        messages: vec![msg.clone()],
+        receipts: vec![SnapshotReceipt {
+            message_id: "i1".into(),
+            ..Default::default()
+        }],
+        self_read: vec![],
+    };
+    s.apply_snapshot(&snap).unwrap();
+    let sub = s.subscribe(Filter::All);
+
+    let mut what = Vec::new();
+    let mut step = |name: &str, kinds: Vec<EventKind>| {
+        if !kinds.is_empty() {
+            what.push(format!("{name}: {kinds:?}"));
+        }
+    };
+    s.get_receipt_config().unwrap();
+    s.find_message("i1").unwrap();
+    s.get_message_list("C2Cbob", None, None).unwrap();
+    s.get_conversation("C2Cbob").unwrap();
+    s.get_message_read_receipt_list(std::slice::from_ref(&g.id))
+        .unwrap();
+    s.get_group_message_read_member_list(&g.id, MemberFilter::Read, "", 10)
+        .unwrap();
+    step("getters", drain(&sub));
+    s.save_messages(std::slice::from_ref(&msg)).unwrap();
+    step("re-save identical", drain(&sub));
+    s.mark_message_sent(&g.id, 1, 100).unwrap();
+    step("repeat markMessageSent", drain(&sub));
+    s.set_message_read("C2Cbob").unwrap();
+    step("setMessageRead on read", drain(&sub));
+    s.apply_receipt_notifications(&[note]).unwrap();
+    step("repeat notification", drain(&sub));
+    s.apply_snapshot(&snap).unwrap();
+    step("repeat snapshot", drain(&sub));
+    s.set_group("g", GroupType::Work, &members(&[OWNER, "bob"]))
+        .unwrap();
+    step("same setGroup", drain(&sub));
+    s.send_message_read_receipt(&ids(&["i1"])).unwrap();
+    drain(&sub);
+    s.send_message_read_receipt(&ids(&["i1"])).unwrap();
+    step("repeat sendMessageReadReceipt", drain(&sub));
+    assert!(what.is_empty(), "no-op calls emitted events: {what:#?}");
+}
+
+/// markMessageSent fixes the audience by the server's time (SPEC §1); when
+/// that lowers unreadCount, the receipt state changed, so a
+/// MESSAGE_READ_RECEIPT_RECEIVED item with the new count is sent (SPEC §3.5).
+#[test]
+#[ignore = "BUG: markMessageSent recounting unreadCount from the audience emits no receipt event"]
+fn mark_message_sent_recount_emits_receipt_event() {
+    let s = mem();
+    s.set_group(
+        "g",
+        GroupType::Work,
+        &[
+            Member::new(OWNER),
+            Member::new("bob"),
+            member_at("carol", 500),
+        ],
+    )
+    .unwrap();
+    let m = s
+        .create_message("g", ConversationType::Group, &json!({}), true)
+        .unwrap();
+    assert_eq!(m.read_receipt_info.unwrap().unread_count, Some(2));
+    let sub = s.subscribe(Filter::All);
+    s.mark_message_sent(&m.id, 1, 100).unwrap();
+    assert_eq!(info(&s, &m.id), (0, Some(1), false));
+    let items = receipt_events(&drain(&sub));
+    assert_eq!(items.len(), 1, "one receipt item for the changed message");
+    assert_eq!(items[0].unread_count, Some(1));
+}
+
+/// Saving an `out` message with receipt figures merges them as a lattice:
+/// readCount takes the max, unreadCount the min (SPEC §2).
+#[test]
+fn saved_receipt_figures_merge_as_lattice() {
+    let s = mem();
+    s.set_group("g", GroupType::Work, &members(&[OWNER, "b", "c", "d", "e"]))
+        .unwrap();
+    let out = |rc: u64, uc: u64| IncomingMessage {
+        id: "o".into(),
+        conversation_id: Some("GROUPg".into()),
+        from: OWNER.into(),
+        to: "g".into(),
+        time: 10,
+        sequence: 1,
+        need_read_receipt: true,
+        read_receipt_info: Some(IncomingReceiptInfo {
+            read_count: Some(rc),
+            unread_count: Some(uc),
+            is_peer_read: None,
+        }),
+        ..Default::default()
+    };
+    s.save_messages(&[out(2, 2)]).unwrap();
+    assert_eq!(info(&s, "o"), (2, Some(2), false));
+    s.save_messages(&[out(1, 3)]).unwrap();
+    assert_eq!(
+        info(&s, "o"),
+        (2, Some(2), false),
+        "stale figures change nothing"
+    );
+    s.save_messages(&[out(3, 1)]).unwrap();
+    assert_eq!(info(&s, "o"), (3, Some(1), false));
+}
