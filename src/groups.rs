@@ -281,7 +281,7 @@ fn change_members(
     let mut st = tx.conn.prepare_cached(
         "UPDATE messages SET unread_count = local_unread
          WHERE conversation_id = ?1 AND is_out = 1 AND need_receipt = 1
-           AND local_unread IS NOT NULL
+           AND status <> 'unSend' AND local_unread IS NOT NULL
            AND (unread_count IS NULL OR unread_count > local_unread)
          RETURNING rid",
     )?;

@@ -135,7 +135,10 @@ pub(crate) fn merge_held(
     let reader_count = reader_count + added;
     let local = local.map(|l| l - hits);
     est.read_count = Some(est.read_count.unwrap_or(0).max(reader_count));
-    est.unread_count = min_reg(est.unread_count, local);
+    // An unsent message's audience is not fixed yet (see messages::init_group_counts).
+    if m.status != crate::model::MessageStatus::UnSend {
+        est.unread_count = min_reg(est.unread_count, local);
+    }
     let next = match tx.merge_mode {
         MergeMode::Lattice => state.join(&est, c2c),
         MergeMode::LastWriterWins => ReceiptState {

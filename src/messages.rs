@@ -226,25 +226,29 @@ fn next_local_id(tx: &Tx<'_>) -> Result<String> {
     Ok(format!("{}-{}-{}", tx.owner, nonce, counter))
 }
 
-/// Sets a fresh receipt message's counts from its audience; `reset` also
-/// replaces `unread_count` (when the server's time first fixes the audience).
-fn init_group_counts(tx: &mut Tx<'_>, m: &MsgRow, reset: bool) -> Result<()> {
+/// Recounts a group receipt message's local unread estimate from its
+/// audience. Once the message is sent, `unread_count` takes the min with it
+/// (it is unknown, the top, until the server's time fixes the audience).
+fn init_group_counts(tx: &mut Tx<'_>, m: &MsgRow) -> Result<()> {
     if !(m.is_out && m.need_receipt && m.ctype == ConversationType::Group) {
         return Ok(());
     }
     let local = local_unread(tx.conn, &m.recipient, m.time, &m.sender, m.rid)?;
-    let sql = if reset {
-        "UPDATE messages SET local_unread = ?2, unread_count = ?2 WHERE rid = ?1"
+    let old: Option<i64> = tx
+        .conn
+        .prepare_cached("SELECT unread_count FROM messages WHERE rid = ?1")?
+        .query_row(params![m.rid], |r| r.get(0))?;
+    let new = if m.status == MessageStatus::UnSend {
+        old
     } else {
-        "UPDATE messages SET local_unread = ?2,
-             unread_count = CASE WHEN ?2 IS NULL THEN unread_count
-                                 WHEN unread_count IS NULL OR unread_count > ?2 THEN ?2
-                                 ELSE unread_count END
-         WHERE rid = ?1"
+        merge::min_reg(old, local)
     };
     tx.conn
-        .prepare_cached(sql)?
-        .execute(params![m.rid, local])?;
+        .prepare_cached("UPDATE messages SET local_unread = ?2, unread_count = ?3 WHERE rid = ?1")?
+        .execute(params![m.rid, local, new])?;
+    if new != old {
+        tx.receipt_changed.insert(m.rid);
+    }
     Ok(())
 }
 
@@ -291,7 +295,7 @@ impl Store {
                 ],
             )?;
             if let Some(m) = load_row(tx.conn, &id)? {
-                init_group_counts(tx, &m, true)?;
+                init_group_counts(tx, &m)?;
             }
             tx.events
                 .push(EventKind::MessagesChanged(vec![(conv, id.clone())]));
@@ -319,7 +323,7 @@ impl Store {
                 ..m.clone()
             };
             if first_send || time != m.time {
-                init_group_counts(tx, &m2, first_send && no_readers(tx.conn, m.rid)?)?;
+                init_group_counts(tx, &m2)?;
             }
             let after = require_message(tx.conn, id)?;
             if before.as_ref() != Some(&after) {
@@ -451,15 +455,6 @@ impl Store {
     }
 }
 
-fn no_readers(conn: &Connection, rid: i64) -> Result<bool> {
-    let n: i64 = conn.query_row(
-        "SELECT reader_count + read_count FROM messages WHERE rid = ?1",
-        params![rid],
-        |r| r.get(0),
-    )?;
-    Ok(n == 0)
-}
-
 /// Works out and checks the conversation of an incoming message.
 fn resolve_conversation(owner: &str, m: &IncomingMessage) -> Result<(ConversationType, String)> {
     check_id("ID", &m.id)?;
@@ -571,8 +566,7 @@ pub(crate) fn upsert_message(
                 )?;
             }
             if first_send || became_receipt || new.time != old.time {
-                let reset = (first_send || became_receipt) && no_readers(tx.conn, new.rid)?;
-                init_group_counts(tx, &new, reset)?;
+                init_group_counts(tx, &new)?;
             }
             new
         }
@@ -619,7 +613,7 @@ pub(crate) fn upsert_message(
             }
             let row =
                 load_row(tx.conn, &m.id)?.ok_or_else(|| Error::MessageNotFound(m.id.clone()))?;
-            init_group_counts(tx, &row, true)?;
+            init_group_counts(tx, &row)?;
             merge::flush_early(tx, &row)?;
             row
         }

@@ -108,6 +108,14 @@ impl Store {
         };
         if !fresh {
             check_header(path)?;
+            // Owner and version are checked on a read-only connection, so a
+            // refused open never checkpoints or otherwise writes the file.
+            let ro = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(corrupt_if_open_fails)?;
+            check_existing(&ro, user_id)?;
         }
         let conn = Connection::open_with_flags(
             path,
@@ -115,9 +123,6 @@ impl Store {
         )
         .map_err(corrupt_if_open_fails)?;
         conn.busy_timeout(std::time::Duration::from_millis(opts.busy_timeout_ms))?;
-        if !fresh {
-            check_existing(&conn, user_id)?;
-        }
         let mut conn = conn;
         migrate(&mut conn, user_id)?;
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;

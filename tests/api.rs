@@ -424,7 +424,11 @@ fn create_message_returns_unsent_out_message() {
         .create_message("g", ConversationType::Group, &json!({}), true)
         .unwrap();
     assert_eq!(g.conversation_id, "GROUPg");
+    // Unknown until the server's time fixes the audience (docs/DESIGN.md).
     let i = g.read_receipt_info.unwrap();
+    assert_eq!((i.read_count, i.unread_count), (0, None));
+    let sent = s.mark_message_sent(&g.id, 1, 1).unwrap();
+    let i = sent.read_receipt_info.unwrap();
     assert_eq!((i.read_count, i.unread_count), (0, Some(2)));
 
     let plain = s
@@ -1500,7 +1504,6 @@ fn new_store_file_mode_is_0600() {
 /// killed, its WAL not checkpointed) is OWNER_MISMATCH and leaves the store
 /// file and its WAL byte-for-byte unchanged: the owner check is read-only.
 #[test]
-#[ignore = "BUG: the OWNER_MISMATCH check runs on a read-write connection whose close checkpoints the WAL into the file"]
 fn open_as_other_user_after_crash_changes_no_file() {
     let dir = temp_dir();
     let path = path_in(&dir, "s.db");
@@ -1658,7 +1661,6 @@ fn events_arrive_in_commit_order() {
 /// repeated saves of identical messages, a repeated markMessageSent,
 /// setMessageRead on a read conversation, a repeated notification/snapshot.
 #[test]
-#[ignore = "BUG: re-saving an identical message / repeating markMessageSent / a no-op snapshot emits MessagesChanged"]
 fn unchanged_calls_emit_no_events() {
     let s = mem();
     s.set_group("g", GroupType::Work, &members(&[OWNER, "bob"]))
@@ -1725,7 +1727,6 @@ fn unchanged_calls_emit_no_events() {
 /// that lowers unreadCount, the receipt state changed, so a
 /// MESSAGE_READ_RECEIPT_RECEIVED item with the new count is sent (SPEC §3.5).
 #[test]
-#[ignore = "BUG: markMessageSent recounting unreadCount from the audience emits no receipt event"]
 fn mark_message_sent_recount_emits_receipt_event() {
     let s = mem();
     s.set_group(
@@ -1741,7 +1742,8 @@ fn mark_message_sent_recount_emits_receipt_event() {
     let m = s
         .create_message("g", ConversationType::Group, &json!({}), true)
         .unwrap();
-    assert_eq!(m.read_receipt_info.unwrap().unread_count, Some(2));
+    // Unknown (null) until sent: the audience depends on the server's time.
+    assert_eq!(m.read_receipt_info.unwrap().unread_count, None);
     let sub = s.subscribe(Filter::All);
     s.mark_message_sent(&m.id, 1, 100).unwrap();
     assert_eq!(info(&s, &m.id), (0, Some(1), false));
