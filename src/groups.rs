@@ -8,6 +8,13 @@ use crate::error::{Error, Result};
 use crate::model::{check_id, conversation_id, ConversationType, GroupType, Member, ReceiptConfig};
 use crate::store::{Store, Tx};
 
+/// Moves the local unread estimate of a group's messages by ±1 for one member.
+pub(crate) const MEMBER_DELTA: &str = "UPDATE messages SET local_unread = local_unread + ?4
+     WHERE conversation_id = ?1 AND is_out = 1 AND need_receipt = 1
+       AND local_unread IS NOT NULL AND sender <> ?2
+       AND (?3 IS NULL OR ?3 <= time)
+       AND NOT EXISTS (SELECT 1 FROM readers r WHERE r.rid = messages.rid AND r.user_id = ?2)";
+
 /// Most members accepted in one call.
 pub const MAX_MEMBERS_PER_CALL: usize = 200_000;
 
@@ -256,12 +263,7 @@ fn change_members(
             "INSERT INTO members(group_id, user_id, join_time) VALUES (?1, ?2, ?3)
              ON CONFLICT(group_id, user_id) DO UPDATE SET join_time = excluded.join_time",
         )?;
-        let step = "UPDATE messages SET local_unread = local_unread + ?4
-             WHERE conversation_id = ?1 AND is_out = 1 AND need_receipt = 1
-               AND local_unread IS NOT NULL AND sender <> ?2
-               AND (?3 IS NULL OR ?3 <= time)
-               AND NOT EXISTS (SELECT 1 FROM readers r WHERE r.rid = messages.rid AND r.user_id = ?2)";
-        let mut upd = tx.conn.prepare_cached(step)?;
+        let mut upd = tx.conn.prepare_cached(MEMBER_DELTA)?;
         for (u, jt) in removed {
             del.execute(params![group_id, u])?;
             if incremental {

@@ -39,6 +39,7 @@ pub mod merge;
 mod messages;
 pub mod model;
 mod outbox;
+mod plans;
 mod query;
 pub mod rpc;
 pub mod sim;

@@ -17,6 +17,10 @@ pub const MAX_EARLY_MESSAGES: i64 = 10_000;
 /// Most reader rows buffered for messages not held yet.
 pub const MAX_EARLY_READERS: i64 = 1_000_000;
 
+/// Whether a user was a group member by a given time.
+pub(crate) const MEMBER_BY_TIME: &str = "SELECT 1 FROM members WHERE group_id = ?1 AND user_id = ?2
+       AND (join_time IS NULL OR join_time <= ?3)";
+
 /// The visible receipt state of one `out` message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ReceiptState {
@@ -115,10 +119,7 @@ pub(crate) fn merge_held(
         let mut ins = tx
             .conn
             .prepare_cached("INSERT OR IGNORE INTO readers(rid, user_id) VALUES (?1, ?2)")?;
-        let mut member = tx.conn.prepare_cached(
-            "SELECT 1 FROM members WHERE group_id = ?1 AND user_id = ?2
-               AND (join_time IS NULL OR join_time <= ?3)",
-        )?;
+        let mut member = tx.conn.prepare_cached(MEMBER_BY_TIME)?;
         for r in readers {
             if ins.execute(params![m.rid, r])? == 1 {
                 added += 1;

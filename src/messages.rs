@@ -27,7 +27,14 @@ macro_rules! msg_cols {
 }
 pub(crate) const MSG_COLS: &str = msg_cols!();
 /// One message by ID (a constant, so the statement cache hits without formatting).
-const MSG_BY_ID: &str = concat!("SELECT ", msg_cols!(), " FROM messages WHERE id = ?1");
+pub(crate) const MSG_BY_ID: &str = concat!("SELECT ", msg_cols!(), " FROM messages WHERE id = ?1");
+/// A page of a conversation walking back from a (sequence, time, rid) key.
+pub(crate) const MSG_PAGE: &str = concat!(
+    "SELECT ",
+    msg_cols!(),
+    " FROM messages WHERE conversation_id = ?1 AND (sequence, time, rid) < (?2, ?3, ?4)
+     ORDER BY sequence DESC, time DESC, rid DESC LIMIT ?5"
+);
 
 /// One page of `getMessageList`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -393,12 +400,7 @@ impl Store {
                     (s, t, m.rid)
                 }
             };
-            let sql = format!(
-                "SELECT {MSG_COLS} FROM messages
-                 WHERE conversation_id = ?1 AND (sequence, time, rid) < (?2, ?3, ?4)
-                 ORDER BY sequence DESC, time DESC, rid DESC LIMIT ?5"
-            );
-            let mut st = c.prepare_cached(&sql)?;
+            let mut st = c.prepare_cached(MSG_PAGE)?;
             let mut list: Vec<Message> = st
                 .query_map(
                     params![conversation_id, seq, time, rid, count as i64 + 1],

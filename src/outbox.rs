@@ -43,6 +43,14 @@ pub struct Rejection {
     pub code: i64,
 }
 
+/// The message IDs of one batch, in queue order.
+pub(crate) const BATCH_IDS: &str = "SELECT m.id FROM outbox o JOIN messages m ON m.rid = o.rid
+     WHERE o.batch_id = ?1 ORDER BY o.seq";
+/// Queued receipts not handed out yet, in queue order.
+pub(crate) const LOOSE_RECEIPTS: &str = "SELECT o.rid, o.conversation_id, m.id
+     FROM outbox o JOIN messages m ON m.rid = o.rid
+     WHERE o.batch_id IS NULL ORDER BY o.seq";
+
 fn batch_name(n: i64) -> String {
     format!("b{n}")
 }
@@ -136,13 +144,12 @@ impl Store {
             let c = tx.conn;
             let mut out = Vec::new();
             let existing: Vec<(i64, String)> = c
-                .prepare_cached("SELECT batch_id, conversation_id FROM batches ORDER BY batch_id LIMIT ?1")?
+                .prepare_cached(
+                    "SELECT batch_id, conversation_id FROM batches ORDER BY batch_id LIMIT ?1",
+                )?
                 .query_map(params![limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
-            let mut members = c.prepare_cached(
-                "SELECT m.id FROM outbox o JOIN messages m ON m.rid = o.rid
-                 WHERE o.batch_id = ?1 ORDER BY o.seq",
-            )?;
+            let mut members = c.prepare_cached(BATCH_IDS)?;
             for (b, conv) in existing {
                 let ids = members
                     .query_map(params![b], |r| r.get(0))?
@@ -157,10 +164,7 @@ impl Store {
                 return Ok(out);
             }
             let loose: Vec<(i64, String, String)> = c
-                .prepare_cached(
-                    "SELECT o.rid, o.conversation_id, m.id FROM outbox o JOIN messages m ON m.rid = o.rid
-                     WHERE o.batch_id IS NULL ORDER BY o.seq",
-                )?
+                .prepare_cached(LOOSE_RECEIPTS)?
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<rusqlite::Result<_>>()?;
             // Conversations in order of their oldest queued receipt.

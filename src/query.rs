@@ -8,6 +8,17 @@ use crate::messages::{load_message, load_row, MsgRow};
 use crate::model::{check_id, ConversationType, Message};
 use crate::store::Store;
 
+/// A page of readers by keyset.
+pub(crate) const READ_PAGE: &str =
+    "SELECT user_id FROM readers WHERE rid = ?1 AND user_id > ?2 ORDER BY user_id LIMIT ?3";
+/// A page of the audience minus the readers, by keyset.
+pub(crate) const UNREAD_PAGE: &str = "SELECT mb.user_id FROM members mb
+     WHERE mb.group_id = ?1 AND mb.user_id > ?2
+       AND (mb.join_time IS NULL OR mb.join_time <= ?3)
+       AND mb.user_id <> ?4
+       AND NOT EXISTS (SELECT 1 FROM readers r WHERE r.rid = ?5 AND r.user_id = mb.user_id)
+     ORDER BY mb.user_id LIMIT ?6";
+
 /// Which member list to page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MemberFilter {
@@ -158,22 +169,11 @@ impl Store {
             let limit = count as i64 + 1;
             let mut ids: Vec<String> = match filter {
                 MemberFilter::Read => c
-                    .prepare_cached(
-                        "SELECT user_id FROM readers WHERE rid = ?1 AND user_id > ?2
-                         ORDER BY user_id LIMIT ?3",
-                    )?
+                    .prepare_cached(READ_PAGE)?
                     .query_map(params![m.rid, after, limit], |r| r.get(0))?
                     .collect::<rusqlite::Result<_>>()?,
                 MemberFilter::Unread => c
-                    .prepare_cached(
-                        "SELECT mb.user_id FROM members mb
-                         WHERE mb.group_id = ?1 AND mb.user_id > ?2
-                           AND (mb.join_time IS NULL OR mb.join_time <= ?3)
-                           AND mb.user_id <> ?4
-                           AND NOT EXISTS (SELECT 1 FROM readers r
-                                           WHERE r.rid = ?5 AND r.user_id = mb.user_id)
-                         ORDER BY mb.user_id LIMIT ?6",
-                    )?
+                    .prepare_cached(UNREAD_PAGE)?
                     .query_map(
                         params![m.recipient, after, m.time, m.sender, m.rid, limit],
                         |r| r.get(0),

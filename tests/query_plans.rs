@@ -1,0 +1,34 @@
+//! Hot queries keep their indexes: `EXPLAIN QUERY PLAN` shows a SEARCH, never
+//! a SCAN of a table or a temporary B-tree for sorting.
+
+use receiptdb::{GroupType, Member, Store};
+
+/// Every hot query is an index SEARCH with no full scan and no sort step.
+#[test]
+fn hot_queries_use_their_indexes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path().join("p.db"), "alice").expect("open");
+    store
+        .set_group(
+            "g",
+            GroupType::Work,
+            &[Member::new("alice"), Member::new("bob")],
+        )
+        .expect("group");
+    let plans = store.hot_query_plans().expect("plans");
+    assert!(plans.len() >= 8);
+    for (name, lines) in plans {
+        assert!(!lines.is_empty(), "{name}: no plan");
+        for l in &lines {
+            assert!(!l.starts_with("SCAN"), "{name}: full scan: {lines:?}");
+            assert!(
+                !l.contains("TEMP B-TREE"),
+                "{name}: sorts in a temp b-tree: {lines:?}"
+            );
+        }
+        assert!(
+            lines.iter().any(|l| l.starts_with("SEARCH")),
+            "{name}: no index search: {lines:?}"
+        );
+    }
+}
