@@ -50,12 +50,21 @@ CREATE TABLE messages (
     local_unread      INTEGER,
     peer_read         INTEGER NOT NULL DEFAULT 0,
     reader_count      INTEGER NOT NULL DEFAULT 0,
-    sent_state        INTEGER NOT NULL DEFAULT 0
+    sent_state        INTEGER NOT NULL DEFAULT 0,
+    unread_indexed    INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX messages_by_conv ON messages (conversation_id, sequence, time, rid);
 
 -- Readers of out group messages: a grow-only set.
 CREATE TABLE readers (
+    rid     INTEGER NOT NULL,
+    user_id TEXT NOT NULL,
+    PRIMARY KEY (rid, user_id)
+) WITHOUT ROWID;
+
+-- The unread members of big, mostly-read messages (unread_indexed = 1),
+-- kept so unread pages stay an index seek when readers are dense.
+CREATE TABLE unread_members (
     rid     INTEGER NOT NULL,
     user_id TEXT NOT NULL,
     PRIMARY KEY (rid, user_id)

@@ -268,12 +268,14 @@ fn change_members(
             del.execute(params![group_id, u])?;
             if incremental {
                 upd.execute(params![conv, u, jt, -1])?;
+                crate::unread_index::member_removed(tx, &conv, u)?;
             }
         }
         for (u, jt) in added {
             ins.execute(params![group_id, u, jt])?;
             if incremental {
                 upd.execute(params![conv, u, jt, 1])?;
+                crate::unread_index::member_added(tx, &conv, u, *jt)?;
             }
         }
     }

@@ -45,6 +45,7 @@ pub mod rpc;
 pub mod sim;
 mod store;
 mod sync;
+mod unread_index;
 
 pub use error::{Error, Result};
 pub use events::{Event, EventKind, Filter, ReceiptItem, Subscription};

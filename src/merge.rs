@@ -92,10 +92,10 @@ pub(crate) fn merge_held(
     if !(m.is_out && m.need_receipt) {
         return Ok(false);
     }
-    let (state, local, reader_count) = tx
+    let (state, local, reader_count, indexed) = tx
         .conn
         .prepare_cached(
-            "SELECT read_count, unread_count, peer_read, local_unread, reader_count
+            "SELECT read_count, unread_count, peer_read, local_unread, reader_count, unread_indexed
              FROM messages WHERE rid = ?1",
         )?
         .query_row(params![m.rid], |r| {
@@ -107,6 +107,7 @@ pub(crate) fn merge_held(
                 },
                 r.get::<_, Option<i64>>(3)?,
                 r.get::<_, i64>(4)?,
+                r.get::<_, bool>(5)?,
             ))
         })?;
     let c2c = m.ctype == ConversationType::C2C;
@@ -123,6 +124,9 @@ pub(crate) fn merge_held(
         for r in readers {
             if ins.execute(params![m.rid, r])? == 1 {
                 added += 1;
+                if indexed {
+                    crate::unread_index::reader_added(tx, m.rid, r)?;
+                }
                 // In the audience: a member by the message's time, not its sender.
                 if local.is_some()
                     && *r != m.sender
@@ -164,6 +168,9 @@ pub(crate) fn merge_held(
                 local,
                 reader_count
             ])?;
+    }
+    if !c2c && m.status != crate::model::MessageStatus::UnSend {
+        crate::unread_index::maybe_build(tx, m, local, reader_count, indexed)?;
     }
     if changed {
         tx.receipt_changed.insert(m.rid);

@@ -241,10 +241,13 @@ fn init_group_counts(tx: &mut Tx<'_>, m: &MsgRow) -> Result<()> {
         return Ok(());
     }
     let local = local_unread(tx.conn, &m.recipient, m.time, &m.sender, m.rid)?;
-    let old: Option<i64> = tx
+    let (old, indexed): (Option<i64>, bool) = tx
         .conn
-        .prepare_cached("SELECT unread_count FROM messages WHERE rid = ?1")?
-        .query_row(params![m.rid], |r| r.get(0))?;
+        .prepare_cached("SELECT unread_count, unread_indexed FROM messages WHERE rid = ?1")?
+        .query_row(params![m.rid], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    if indexed {
+        crate::unread_index::rebuild(tx, m)?;
+    }
     let new = if m.status == MessageStatus::UnSend {
         old
     } else {

@@ -10,6 +10,10 @@ const HOT: &[(&str, &str)] = &[
     ("message list page", crate::messages::MSG_PAGE),
     ("read member page", crate::query::READ_PAGE),
     ("unread member page", crate::query::UNREAD_PAGE),
+    (
+        "indexed unread page",
+        crate::unread_index::INDEXED_UNREAD_PAGE,
+    ),
     ("member by time", crate::merge::MEMBER_BY_TIME),
     ("membership delta", crate::groups::MEMBER_DELTA),
     ("batch IDs", crate::outbox::BATCH_IDS),

@@ -167,9 +167,16 @@ impl Store {
                 return Err(Error::ReceiptInfoNotFound(message_id.into()));
             }
             let limit = count as i64 + 1;
+            let indexed: bool = c
+                .prepare_cached("SELECT unread_indexed FROM messages WHERE rid = ?1")?
+                .query_row(params![m.rid], |r| r.get(0))?;
             let mut ids: Vec<String> = match filter {
                 MemberFilter::Read => c
                     .prepare_cached(READ_PAGE)?
+                    .query_map(params![m.rid, after, limit], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?,
+                MemberFilter::Unread if indexed => c
+                    .prepare_cached(crate::unread_index::INDEXED_UNREAD_PAGE)?
                     .query_map(params![m.rid, after, limit], |r| r.get(0))?
                     .collect::<rusqlite::Result<_>>()?,
                 MemberFilter::Unread => c

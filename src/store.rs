@@ -59,6 +59,7 @@ pub struct Store {
     /// Last commit sequence; held while publishing so events leave in commit order.
     dispatch: Mutex<u64>,
     merge_mode: Mutex<MergeMode>,
+    unread_index_min: Mutex<i64>,
 }
 
 /// What [`Store::subscribe_with_snapshot`] returns.
@@ -81,6 +82,8 @@ pub(crate) struct Tx<'a> {
     /// Rowids of `out` messages whose receipt state changed.
     pub receipt_changed: BTreeSet<i64>,
     pub merge_mode: MergeMode,
+    /// Smallest audience whose unread members get indexed.
+    pub unread_index_min: i64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -154,6 +157,7 @@ impl Store {
             bus: Arc::new(Bus::default()),
             dispatch: Mutex::new(0),
             merge_mode: Mutex::new(MergeMode::Lattice),
+            unread_index_min: Mutex::new(crate::unread_index::DEFAULT_MIN_AUDIENCE),
         })
     }
 
@@ -167,6 +171,13 @@ impl Store {
     #[doc(hidden)]
     pub fn set_merge_mode(&self, mode: MergeMode) {
         *lock(&self.merge_mode) = mode;
+    }
+
+    /// Sets the smallest audience whose unread members get indexed (tests
+    /// lower it to exercise the index on small groups).
+    #[doc(hidden)]
+    pub fn set_unread_index_min_audience(&self, n: i64) {
+        *lock(&self.unread_index_min) = n.max(1);
     }
 
     /// Caps the database size in pages (`PRAGMA max_page_count`), to test
@@ -225,6 +236,7 @@ impl Store {
                 events: Vec::new(),
                 receipt_changed: BTreeSet::new(),
                 merge_mode: *lock(&self.merge_mode),
+                unread_index_min: *lock(&self.unread_index_min),
             };
             let out = f(&mut ctx)?;
             let mut kinds = Vec::new();

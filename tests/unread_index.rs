@@ -1,0 +1,109 @@
+//! The unread-member index of big, mostly-read messages stays equal to
+//! audience − readers under readers, joins, leaves and send-time changes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use proptest::prelude::*;
+use receiptdb::{GroupType, IncomingMessage, Member, MemberFilter, ReceiptNotification, Store};
+
+const POOL: usize = 48;
+
+fn user(i: usize) -> String {
+    format!("u{i:02}")
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Read(Vec<usize>),
+    Join(usize, Option<i64>),
+    Leave(usize),
+    Resend(i64),
+}
+
+fn unread_list(s: &Store) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let p = s
+            .get_group_message_read_member_list("m", MemberFilter::Unread, &cursor, 7)
+            .expect("page");
+        out.extend(p.unread_user_id_list.unwrap_or_default());
+        if p.is_completed {
+            return out;
+        }
+        cursor = p.cursor;
+    }
+}
+
+fn indexed_rows(path: &std::path::Path) -> i64 {
+    let c = rusqlite::Connection::open(path).expect("raw");
+    c.query_row("SELECT COUNT(*) FROM unread_members", [], |r| r.get(0))
+        .expect("count")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+    /// After the index is built (40 of 40 read), every later operation keeps
+    /// the unread list equal to a brute-force model.
+    #[test]
+    fn index_matches_model(ops in prop::collection::vec(prop_oneof![
+        3 => prop::collection::vec(0..POOL, 1..4).prop_map(Op::Read),
+        2 => (0..POOL, prop::option::of(0i64..200)).prop_map(|(u, t)| Op::Join(u, t)),
+        2 => (0..POOL).prop_map(Op::Leave),
+        1 => (50i64..150).prop_map(Op::Resend),
+    ], 1..30)) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("u.db");
+        let s = Store::open(&path, "alice").expect("open");
+        s.set_unread_index_min_audience(10);
+        let mut members: BTreeMap<String, Option<i64>> = (0..40).map(|i| (user(i), None)).collect();
+        members.insert("alice".into(), None);
+        let list: Vec<Member> = members.iter().map(|(u, jt)| Member { user_id: u.clone(), join_time: *jt }).collect();
+        s.set_group("g", GroupType::Work, &list).expect("group");
+        s.save_messages(&[IncomingMessage {
+            id: "m".into(), conversation_type: Some(receiptdb::ConversationType::Group),
+            from: "alice".into(), to: "g".into(), time: 100, sequence: 1, need_read_receipt: true,
+            ..Default::default()
+        }]).expect("save");
+        let mut time = 100;
+        let mut readers: BTreeSet<String> = (0..39).map(user).collect();
+        s.apply_receipt_notifications(&[ReceiptNotification {
+            message_id: "m".into(), reader_ids: Some(readers.iter().cloned().collect()), ..Default::default()
+        }]).expect("readers");
+        prop_assert_eq!(indexed_rows(&path), 1, "the index was not built");
+        for op in &ops {
+            match op {
+                Op::Read(ix) => {
+                    let ids: Vec<String> = ix.iter().map(|i| user(*i)).collect();
+                    readers.extend(ids.iter().cloned());
+                    s.apply_receipt_notifications(&[ReceiptNotification {
+                        message_id: "m".into(), reader_ids: Some(ids), ..Default::default()
+                    }]).expect("read");
+                }
+                Op::Join(u, jt) => {
+                    members.insert(user(*u), *jt);
+                    s.add_group_members("g", &[Member { user_id: user(*u), join_time: *jt }]).expect("join");
+                }
+                Op::Leave(u) => {
+                    members.remove(&user(*u));
+                    s.remove_group_members("g", &[user(*u)]).expect("leave");
+                }
+                Op::Resend(t) => {
+                    time = *t;
+                    s.save_messages(&[IncomingMessage {
+                        id: "m".into(), conversation_type: Some(receiptdb::ConversationType::Group),
+                        from: "alice".into(), to: "g".into(), time, sequence: 1, need_read_receipt: true,
+                        ..Default::default()
+                    }]).expect("resave");
+                }
+            }
+            let expect: Vec<String> = members
+                .iter()
+                .filter(|(u, jt)| u.as_str() != "alice" && jt.is_none_or(|j| j <= time) && !readers.contains(*u))
+                .map(|(u, _)| u.clone())
+                .collect();
+            prop_assert_eq!(unread_list(&s), expect, "after {:?}", op);
+        }
+    }
+}
