@@ -619,6 +619,8 @@ pub(crate) fn upsert_message(
             let row =
                 load_row(tx.conn, &m.id)?.ok_or_else(|| Error::MessageNotFound(m.id.clone()))?;
             init_group_counts(tx, &row)?;
+            // A new message's initial counts are not a received receipt.
+            tx.receipt_changed.remove(&row.rid);
             merge::flush_early(tx, &row)?;
             row
         }
