@@ -149,8 +149,11 @@ impl SimArgs {
         if let Some(v) = self.groups {
             sc.groups = v;
         }
-        if let Some(v) = self.members {
-            sc.members = v;
+        match self.members {
+            Some(v) => sc.members = v,
+            // Fewer clients than the defaults assume: shrink the default groups.
+            None if self.scenario.is_none() => sc.members = sc.members.min(sc.users()),
+            None => {}
         }
         if let Some(v) = self.messages {
             sc.messages = v;
