@@ -1,7 +1,9 @@
-//! The final comparison, after quiescence: every client holds exactly the
-//! messages the server sent its user, with the server's receipt figures,
-//! reader and unread member lists and receipt sent states; its outbox is
-//! empty; and the last event of each message agrees with its stored state.
+//! Comparing clients with the server. While running: no client is ever
+//! ahead of the server (soundness). After quiescence: every client holds
+//! exactly the messages the server sent its user, with the server's receipt
+//! figures, reader and unread member lists and receipt sent states; its
+//! outbox is empty; and the last event of each message agrees with its
+//! stored state.
 
 use super::client::{Client, Fail};
 use super::report::{Counters, Invariant};
@@ -13,6 +15,58 @@ const MEMBER_PAGE: u32 = 3;
 
 fn diverged(detail: String) -> Fail {
     Fail::new(Invariant::Convergence, detail)
+}
+
+/// While running, a client may lag behind the server but never lead it: its
+/// `readCount` is at most the server's, its `unreadCount` at least the
+/// server's (the server's counts only move one way), `isPeerRead` and
+/// `acked` only where the server has the reader.
+pub(crate) fn soundness(server: &Server, cl: &mut Client, c: &mut Counters) -> Result<(), Fail> {
+    for conv in server.convs_of(cl.user) {
+        let held: Vec<usize> = server
+            .view(cl.user, &conv)
+            .iter()
+            .copied()
+            .filter(|&i| cl.holds(&server.msgs[i].id))
+            .collect();
+        for chunk in held.chunks(100) {
+            let ids: Vec<String> = chunk.iter().map(|&i| server.msgs[i].id.clone()).collect();
+            let list = cl.call(c, "get_message_read_receipt_list", |s| {
+                s.get_message_read_receipt_list(&ids)
+            })?;
+            for (m, &idx) in list.iter().zip(chunk) {
+                c.soundness_checks += 1;
+                let sm = &server.msgs[idx];
+                let id = &sm.id;
+                let ahead = |what: String| {
+                    Err(Fail::new(
+                        Invariant::Soundness,
+                        format!("{id}: {what} (server: readers {:?})", sm.readers),
+                    ))
+                };
+                if let Some(info) = m.read_receipt_info {
+                    let (rc, uc, peer) = server.figures(sm);
+                    if info.read_count > rc {
+                        return ahead(format!("readCount {} > server's {rc}", info.read_count));
+                    }
+                    if info.unread_count.is_some_and(|u| u < uc) {
+                        return ahead(format!(
+                            "unreadCount {:?} < server's {uc}",
+                            info.unread_count
+                        ));
+                    }
+                    if info.is_peer_read && !peer {
+                        return ahead("isPeerRead without the peer's receipt".into());
+                    }
+                }
+                let acked = m.receipt_sent_state == Some(crate::ReceiptSentState::Acked);
+                if acked && !sm.readers.contains(&cl.user) {
+                    return ahead("acked, but the server has no receipt from this user".into());
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Compares every client with the server.

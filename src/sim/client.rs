@@ -339,6 +339,11 @@ impl Client {
         Ok(())
     }
 
+    /// Whether the device holds this message.
+    pub(crate) fn holds(&self, id: &str) -> bool {
+        self.held.contains(id)
+    }
+
     /// Whether some held message is unread here.
     pub(crate) fn has_unread(&self) -> bool {
         self.unread.values().any(|s| !s.is_empty())

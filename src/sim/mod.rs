@@ -14,6 +14,7 @@
 //!   `unreadCount` never rises, `isPeerRead` is never lost), across crashes too;
 //! - no receipt whose queueing returned is lost by a crash;
 //! - the outbox never hands out an ID twice, never changes or loses a batch;
+//! - no client is ever ahead of the server (checked every few steps);
 //! - after the network heals and everything is delivered and synced, every
 //!   client agrees with the server: counts, reader and unread member lists,
 //!   sent states, and the last event of each message.
@@ -47,7 +48,9 @@ mod client;
 mod network;
 mod report;
 mod rng;
+mod run;
 mod scenario;
+mod script;
 mod server;
 mod world;
 
@@ -57,9 +60,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 pub use report::{Counters, Invariant, Phase, Report, Shrunk, Violation};
-pub use scenario::{
-    parse_faults, Action, FaultKind, Mutation, Rates, Scenario, ScenarioBuilder, ScriptStep,
-};
+pub use scenario::{parse_faults, FaultKind, Mutation, Rates, Scenario, ScenarioBuilder};
+pub use script::{Action, ScriptStep};
 
 use crate::error::{Error, Result};
 

@@ -27,6 +27,9 @@ pub enum Invariant {
     EventState,
     /// A store call failed.
     StoreError,
+    /// A client claimed more than the server knows (a higher `readCount`, a
+    /// lower `unreadCount`, a peer read or an `acked` receipt the server lacks).
+    Soundness,
     /// The clients did not settle within the step cap after the network healed.
     Liveness,
 }
@@ -41,6 +44,7 @@ impl Invariant {
             Invariant::Convergence => "convergence",
             Invariant::EventState => "events agree with state",
             Invariant::StoreError => "store call succeeded",
+            Invariant::Soundness => "never ahead of the server",
             Invariant::Liveness => "quiescence reached",
         }
     }
@@ -153,6 +157,8 @@ pub struct Counters {
     pub reopens: u64,
     /// Receipt states checked after reopening.
     pub durability_checks: u64,
+    /// Message states checked for soundness while running.
+    pub soundness_checks: u64,
     /// Message states compared with the server at the end.
     pub final_checks: u64,
 }
@@ -269,8 +275,8 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "events: {} events, {} receipt items checked for monotonicity, {} lagged",
-            c.events, c.event_items, c.lagged
+            "events: {} events, {} receipt items checked for monotonicity, {} lagged; {} states checked against the server while running",
+            c.events, c.event_items, c.lagged, c.soundness_checks
         )?;
         match self.converge_steps {
             Some(n) => writeln!(

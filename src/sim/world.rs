@@ -1,29 +1,28 @@
-//! The simulation loop: the faulty phase step by step, then healing and
-//! quiescence, then the final comparison; and shrinking a failure to its
-//! shortest failing step prefix.
+//! The simulated world and its faulty phase: setup, one step at a time
+//! (faults, membership churn, new messages, the server's answers and each
+//! client's transport loop).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::check::final_check;
+use super::check::soundness;
 use super::client::{Client, Fail};
 use super::network::{NetConfig, Network, Node, Packet, Payload};
-use super::report::{Counters, Invariant, Phase, Report, Shrunk, Violation};
+use super::report::Counters;
 use super::rng::Rng;
-use super::scenario::{Action, FaultKind, Mutation, Scenario};
+use super::scenario::{FaultKind, Mutation, Scenario};
 use super::server::{SGroup, Server};
-use super::{Progress, ProgressPhase};
 use crate::error::Result;
 use crate::merge::MergeMode;
 use crate::{GroupType, Member, ReceiptNotification};
 
 /// Server time of step 0 (unix seconds); step `s` is `BASE_TIME + s`.
 const BASE_TIME: i64 = 1_700_000_000;
-/// Most steps quiescence may take before the run counts as stuck.
-const QUIESCE_CAP: u64 = 5_000;
+/// A client is checked for soundness every this many steps (clients in turn).
+const SOUNDNESS_EVERY: u64 = 5;
 
 /// A private temporary directory, removed on drop.
-struct SimDir(PathBuf);
+pub(super) struct SimDir(PathBuf);
 
 impl SimDir {
     fn new() -> Result<SimDir> {
@@ -47,34 +46,36 @@ impl Drop for SimDir {
     }
 }
 
-fn tag(name: &str, mut f: Fail) -> Fail {
+/// Names the client a failure came from, unless it is named already.
+pub(super) fn tag(name: &str, mut f: Fail) -> Fail {
     if f.client.is_none() {
         f.client = Some(name.to_string());
     }
     f
 }
 
-struct World<'a> {
-    sc: &'a Scenario,
-    server: Server,
-    net: Network,
-    clients: Vec<Client>,
-    by_user: Vec<Vec<usize>>,
-    rng: Rng,
-    c: Counters,
-    faults: BTreeMap<FaultKind, u64>,
+/// Everything one run holds: the server, the network, the clients.
+pub(super) struct World<'a> {
+    pub(super) sc: &'a Scenario,
+    pub(super) server: Server,
+    pub(super) net: Network,
+    pub(super) clients: Vec<Client>,
+    pub(super) by_user: Vec<Vec<usize>>,
+    pub(super) rng: Rng,
+    pub(super) c: Counters,
+    pub(super) faults: BTreeMap<FaultKind, u64>,
     /// Per client: (ops into its step, steps down) of a crash due this step.
-    crash_due: Vec<Option<(u64, u64)>>,
-    now: u64,
-    made: usize,
-    lost: u64,
-    quiet: bool,
+    pub(super) crash_due: Vec<Option<(u64, u64)>>,
+    pub(super) now: u64,
+    pub(super) made: usize,
+    pub(super) lost: u64,
+    pub(super) quiet: bool,
     // Declared last: the stores close before their directory goes.
-    _dir: SimDir,
+    pub(super) _dir: SimDir,
 }
 
 impl<'a> World<'a> {
-    fn new(sc: &'a Scenario) -> Result<World<'a>> {
+    pub(super) fn new(sc: &'a Scenario) -> Result<World<'a>> {
         let dir = SimDir::new()?;
         let mut rng = Rng::new(sc.seed, 1);
         let users: Vec<String> = (0..sc.users()).map(|u| format!("u{u}")).collect();
@@ -149,11 +150,11 @@ impl<'a> World<'a> {
         })
     }
 
-    fn fault(&mut self, k: FaultKind) {
+    pub(super) fn fault(&mut self, k: FaultKind) {
         *self.faults.entry(k).or_insert(0) += 1;
     }
 
-    fn start(&mut self) -> std::result::Result<(), Fail> {
+    pub(super) fn start(&mut self) -> std::result::Result<(), Fail> {
         for cl in &mut self.clients {
             cl.open(&mut self.c).map_err(|f| tag(&cl.name, f))?;
             cl.set_rosters(&self.server.groups, &self.server.users, &mut self.c)
@@ -162,7 +163,7 @@ impl<'a> World<'a> {
         Ok(())
     }
 
-    fn reopen(&mut self, i: usize) -> std::result::Result<(), Fail> {
+    pub(super) fn reopen(&mut self, i: usize) -> std::result::Result<(), Fail> {
         let cl = &mut self.clients[i];
         cl.down_until = None;
         self.c.reopens += 1;
@@ -177,7 +178,7 @@ impl<'a> World<'a> {
         Ok(())
     }
 
-    fn crash(&mut self, i: usize, down_for: u64) {
+    pub(super) fn crash(&mut self, i: usize, down_for: u64) {
         self.fault(FaultKind::Crash);
         let cl = &mut self.clients[i];
         cl.crash();
@@ -186,7 +187,7 @@ impl<'a> World<'a> {
     }
 
     /// One step of the faulty phase.
-    fn step(&mut self) -> std::result::Result<(), Fail> {
+    pub(super) fn step(&mut self) -> std::result::Result<(), Fail> {
         let now = self.now;
         for i in 0..self.clients.len() {
             if self.clients[i].down_until.is_some_and(|t| t <= now) {
@@ -203,7 +204,16 @@ impl<'a> World<'a> {
         self.random_faults();
         self.churn()?;
         self.new_messages();
-        self.exchange(true)
+        self.exchange(true)?;
+        // Every few steps, one client (in turn) is checked against the server.
+        if now % SOUNDNESS_EVERY == 0 {
+            let i = (now / SOUNDNESS_EVERY) as usize % self.clients.len();
+            let cl = &mut self.clients[i];
+            if cl.is_up() {
+                soundness(&self.server, cl, &mut self.c).map_err(|f| tag(&cl.name, f))?;
+            }
+        }
+        Ok(())
     }
 
     fn random_faults(&mut self) {
@@ -268,7 +278,12 @@ impl<'a> World<'a> {
     }
 
     /// A join or a leave, on the server and at once on every running client.
-    fn membership(&mut self, g: usize, u: usize, join: bool) -> std::result::Result<(), Fail> {
+    pub(super) fn membership(
+        &mut self,
+        g: usize,
+        u: usize,
+        join: bool,
+    ) -> std::result::Result<(), Fail> {
         let time = BASE_TIME + self.now as i64;
         let changed = if join {
             self.server.join(g, u, time)
@@ -325,7 +340,13 @@ impl<'a> World<'a> {
     }
 
     /// The server takes a message and pushes it to every device of its recipients.
-    fn send(&mut self, from: usize, group: Option<usize>, to: Option<usize>, receipt: bool) {
+    pub(super) fn send(
+        &mut self,
+        from: usize,
+        group: Option<usize>,
+        to: Option<usize>,
+        receipt: bool,
+    ) {
         let time = BASE_TIME + self.now as i64;
         let Some(idx) = self.server.send(from, group, to, receipt, time) else {
             return;
@@ -347,72 +368,9 @@ impl<'a> World<'a> {
         }
     }
 
-    fn script(&mut self, a: &Action) -> std::result::Result<(), Fail> {
-        let now = self.now;
-        match a {
-            Action::Send {
-                from,
-                group,
-                to,
-                receipt,
-            } => self.send(*from, *group, *to, *receipt),
-            Action::Read { client } => {
-                let cl = &mut self.clients[*client];
-                if cl.is_up() {
-                    cl.read(&mut self.rng, true, &mut self.c)
-                        .map_err(|f| tag(&cl.name, f))?;
-                }
-            }
-            Action::Crash { client, down_for } => {
-                if self.clients[*client].is_up() {
-                    self.crash(*client, *down_for);
-                }
-            }
-            Action::Offline { client, steps } => {
-                self.clients[*client].offline_until = now + steps;
-                self.fault(FaultKind::Offline);
-            }
-            Action::Partition { clients, steps } => {
-                self.net.partition(clients, now + steps);
-                self.fault(FaultKind::Partition);
-            }
-            Action::Heal => {
-                self.net.heal();
-                for cl in &mut self.clients {
-                    if cl.offline_until > now {
-                        cl.offline_until = now;
-                    }
-                }
-            }
-            Action::Stale { client } => {
-                for snap in self.server.oldest_snapshots(*client) {
-                    self.fault(FaultKind::Stale);
-                    self.net.send(now, snapshot_packet(*client, snap));
-                }
-            }
-            Action::Sync { client } => {
-                let p = self.clients[*client].sync_request();
-                self.net.send(now, p);
-            }
-            Action::Recall { message } => {
-                let n = self.server.msgs.len();
-                let idx = match message {
-                    Some(m) => (*m as usize).wrapping_sub(1),
-                    None => n.wrapping_sub(1),
-                };
-                if self.server.recall(idx) {
-                    self.fault(FaultKind::Reject);
-                }
-            }
-            Action::Join { group, user } => self.membership(*group, *user, true)?,
-            Action::Leave { group, user } => self.membership(*group, *user, false)?,
-        }
-        Ok(())
-    }
-
     /// Delivers this step's packets: the server answers, then each client
     /// runs its transport loop (and, when `active`, its user reads and syncs).
-    fn exchange(&mut self, active: bool) -> std::result::Result<(), Fail> {
+    pub(super) fn exchange(&mut self, active: bool) -> std::result::Result<(), Fail> {
         let mut inbox: Vec<Vec<Payload>> = vec![Vec::new(); self.clients.len()];
         for p in self.net.due(self.now) {
             match p.dst {
@@ -558,186 +516,13 @@ impl<'a> World<'a> {
         }
         Ok(())
     }
-
-    /// Heals everything, lets the traffic drain, syncs every client once
-    /// more, and returns the steps it took.
-    fn quiesce(&mut self, progress: &mut dyn FnMut(Progress)) -> std::result::Result<u64, Fail> {
-        self.quiet = true;
-        self.net.heal();
-        self.net.cfg.drop = 0.0;
-        self.net.cfg.duplicate = 0.0;
-        self.crash_due.iter_mut().for_each(|c| *c = None);
-        let start = self.now;
-        for i in 0..self.clients.len() {
-            self.clients[i].offline_until = 0;
-            if !self.clients[i].is_up() {
-                self.reopen(i)?;
-            }
-            self.clients[i].outbox_dirty = true;
-        }
-        let mut final_sync = false;
-        loop {
-            self.now += 1;
-            let took = self.now - start;
-            if took > QUIESCE_CAP {
-                return Err(Fail::new(
-                    Invariant::Liveness,
-                    format!("still busy {QUIESCE_CAP} steps after healing"),
-                ));
-            }
-            progress(Progress {
-                phase: ProgressPhase::Quiesce,
-                step: took,
-                total: 0,
-            });
-            self.exchange(false)?;
-            if !self.net.is_empty() {
-                continue;
-            }
-            let mut busy = false;
-            for cl in &mut self.clients {
-                let pending = cl.pending(&mut self.c).map_err(|f| tag(&cl.name, f))?;
-                if pending > 0 || cl.live_batches() > 0 {
-                    busy = true;
-                    cl.outbox_dirty = true;
-                }
-            }
-            if busy {
-                continue;
-            }
-            if final_sync {
-                return Ok(took);
-            }
-            final_sync = true;
-            for i in 0..self.clients.len() {
-                let p = self.clients[i].sync_request();
-                self.net.send(self.now, p);
-            }
-        }
-    }
-
-    fn violation(&self, f: Fail, phase: Phase) -> Violation {
-        Violation {
-            invariant: f.invariant,
-            phase,
-            step: self.now,
-            client: f.client,
-            detail: f.detail,
-        }
-    }
-
-    fn report(mut self, violation: Option<Violation>, converge: Option<u64>) -> Report {
-        let s = self.net.stats;
-        self.c.packets_sent = s.sent;
-        self.c.packets_delivered = s.delivered.saturating_sub(self.lost);
-        self.c.packets_lost = s.dropped + s.partitioned + self.lost;
-        let mut faults = std::mem::take(&mut self.faults);
-        for (k, n) in [
-            (FaultKind::Delay, s.delayed),
-            (FaultKind::Reorder, s.reordered),
-            (FaultKind::Duplicate, s.duplicated),
-            (FaultKind::Drop, s.dropped),
-        ] {
-            *faults.entry(k).or_insert(0) += n;
-        }
-        Report {
-            scenario: self.sc.clone(),
-            users: self.server.users.len(),
-            faults,
-            counters: self.c,
-            converge_steps: converge,
-            passed: violation.is_none(),
-            violation,
-            shrunk: None,
-        }
-    }
 }
 
-fn snapshot_packet(client: usize, snap: crate::Snapshot) -> Packet {
+/// A packet carrying a snapshot from the server to `client`.
+pub(super) fn snapshot_packet(client: usize, snap: crate::Snapshot) -> Packet {
     Packet {
         src: Node::Server,
         dst: Node::Client(client),
         payload: Payload::Snapshot(Box::new(snap)),
     }
-}
-
-/// Runs a scenario once, stopping at the first violated invariant.
-fn run_once(sc: &Scenario, progress: &mut dyn FnMut(Progress)) -> Result<Report> {
-    let mut w = World::new(sc)?;
-    if let Err(f) = w.start() {
-        let v = w.violation(f, Phase::Run);
-        return Ok(w.report(Some(v), None));
-    }
-    let total = sc.effective_steps();
-    for step in 0..total {
-        w.now = step;
-        w.c.steps = step + 1;
-        if let Err(f) = w.step() {
-            let v = w.violation(f, Phase::Run);
-            return Ok(w.report(Some(v), None));
-        }
-        progress(Progress {
-            phase: ProgressPhase::Run,
-            step: step + 1,
-            total,
-        });
-    }
-    let converge = match w.quiesce(progress) {
-        Ok(n) => n,
-        Err(f) => {
-            let v = w.violation(f, Phase::Quiesce);
-            return Ok(w.report(Some(v), None));
-        }
-    };
-    if let Err(f) = final_check(&w.server, &mut w.clients, &mut w.c) {
-        let v = w.violation(f, Phase::Final);
-        return Ok(w.report(Some(v), Some(converge)));
-    }
-    Ok(w.report(None, Some(converge)))
-}
-
-/// Runs a scenario; on failure, bisects the step prefix for the shortest
-/// one that still fails (prefixes replay exactly, so the search is sound
-/// whenever failing is monotone in the prefix; it always returns a failing one).
-pub(crate) fn run_and_shrink(sc: &Scenario, progress: &mut dyn FnMut(Progress)) -> Result<Report> {
-    let mut report = run_once(sc, progress)?;
-    let Some(v) = report.violation.clone() else {
-        return Ok(report);
-    };
-    if !sc.shrink {
-        return Ok(report);
-    }
-    let mut hi = match v.phase {
-        Phase::Run => (v.step + 1).min(sc.effective_steps()),
-        _ => sc.effective_steps(),
-    };
-    let mut lo = 0;
-    let mut best = v;
-    let mut runs = 0;
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        let mut probe = sc.clone();
-        probe.prefix = Some(mid);
-        probe.shrink = false;
-        progress(Progress {
-            phase: ProgressPhase::Shrink,
-            step: mid,
-            total: hi,
-        });
-        let r = run_once(&probe, &mut |_| {})?;
-        runs += 1;
-        match r.violation {
-            Some(v) => {
-                hi = mid;
-                best = v;
-            }
-            None => lo = mid + 1,
-        }
-    }
-    report.shrunk = Some(Shrunk {
-        prefix: hi,
-        runs,
-        violation: best,
-    });
-    Ok(report)
 }
