@@ -38,11 +38,11 @@ impl World<'_> {
                 }
             }
             Action::Offline { client, steps } => {
-                self.clients[*client].offline_until = now + steps;
+                self.clients[*client].offline_until = now.saturating_add(*steps);
                 self.fault(FaultKind::Offline);
             }
             Action::Partition { clients, steps } => {
-                self.net.partition(clients, now + steps);
+                self.net.partition(clients, now.saturating_add(*steps));
                 self.fault(FaultKind::Partition);
             }
             Action::Heal => {

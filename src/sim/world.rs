@@ -182,7 +182,7 @@ impl<'a> World<'a> {
         self.fault(FaultKind::Crash);
         let cl = &mut self.clients[i];
         cl.crash();
-        cl.down_until = Some(self.now + down_for.max(1));
+        cl.down_until = Some(self.now.saturating_add(down_for.max(1)));
         self.crash_due[i] = None;
     }
 
