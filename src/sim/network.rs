@@ -1,0 +1,223 @@
+//! The simulated network: packets between the server and the clients, with
+//! seeded delay, reordering, duplication, loss and partitions. Links are FIFO
+//! unless a packet is picked for reordering.
+
+use std::collections::BTreeMap;
+
+use super::rng::Rng;
+use crate::{IncomingMessage, ReceiptNotification, Rejection, Snapshot};
+
+/// An end of a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Node {
+    Server,
+    Client(usize),
+}
+
+/// What a packet carries.
+#[derive(Debug, Clone)]
+pub(crate) enum Payload {
+    /// Server → client: messages to save.
+    Messages(Vec<IncomingMessage>),
+    /// Server → client: pushed receipt notifications.
+    Notify(Vec<ReceiptNotification>),
+    /// Server → client: a sync snapshot (fresh, or a stale replay).
+    Snapshot(Box<Snapshot>),
+    /// Server → client: the answer to a receipt batch.
+    Ack {
+        batch_id: String,
+        rejected: Vec<Rejection>,
+    },
+    /// Client → server: a batch of receipts.
+    Receipts { batch_id: String, ids: Vec<String> },
+    /// Client → server: please send snapshots of all my conversations.
+    SyncRequest,
+}
+
+/// A packet in flight.
+#[derive(Debug, Clone)]
+pub(crate) struct Packet {
+    pub src: Node,
+    pub dst: Node,
+    pub payload: Payload,
+}
+
+/// Fault rates the network applies (zero when a kind is off).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct NetConfig {
+    pub max_delay: u64,
+    pub reorder: f64,
+    pub duplicate: f64,
+    pub drop: f64,
+}
+
+/// What the network did, for the report.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct NetStats {
+    pub sent: u64,
+    pub delivered: u64,
+    pub delayed: u64,
+    pub reordered: u64,
+    pub duplicated: u64,
+    pub dropped: u64,
+    pub partitioned: u64,
+}
+
+/// Packets in flight, keyed by (delivery step, send order).
+#[derive(Debug)]
+pub(crate) struct Network {
+    queue: BTreeMap<(u64, u64), Packet>,
+    seq: u64,
+    link_last: BTreeMap<(Node, Node), u64>,
+    /// Client → first step it is reachable again.
+    cut_until: BTreeMap<usize, u64>,
+    rng: Rng,
+    pub cfg: NetConfig,
+    pub stats: NetStats,
+}
+
+impl Network {
+    pub(crate) fn new(rng: Rng, cfg: NetConfig) -> Network {
+        Network {
+            queue: BTreeMap::new(),
+            seq: 0,
+            link_last: BTreeMap::new(),
+            cut_until: BTreeMap::new(),
+            rng,
+            cfg,
+            stats: NetStats::default(),
+        }
+    }
+
+    fn client_of(p: &Packet) -> Option<usize> {
+        match (p.src, p.dst) {
+            (Node::Client(c), _) | (_, Node::Client(c)) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// Whether `client` is cut off from the server at step `now`.
+    pub(crate) fn is_cut(&self, client: usize, now: u64) -> bool {
+        self.cut_until.get(&client).is_some_and(|&t| now < t)
+    }
+
+    fn cut(&self, p: &Packet, now: u64) -> bool {
+        Network::client_of(p).is_some_and(|c| self.is_cut(c, now))
+    }
+
+    /// Sends a packet at step `now`: it may be lost, duplicated, delayed or
+    /// reordered as configured.
+    pub(crate) fn send(&mut self, now: u64, p: Packet) {
+        self.send_after(now, 0, p);
+    }
+
+    /// Like [`Network::send`], with `extra` steps of delay on top.
+    pub(crate) fn send_after(&mut self, now: u64, extra: u64, p: Packet) {
+        self.stats.sent += 1;
+        if self.cut(&p, now) {
+            self.stats.partitioned += 1;
+            return;
+        }
+        if self.rng.chance(self.cfg.drop) {
+            self.stats.dropped += 1;
+            return;
+        }
+        if self.rng.chance(self.cfg.duplicate) {
+            self.stats.duplicated += 1;
+            self.enqueue(now, extra, p.clone());
+        }
+        self.enqueue(now, extra, p);
+    }
+
+    fn enqueue(&mut self, now: u64, extra: u64, p: Packet) {
+        let delay = self.rng.range(1, self.cfg.max_delay.max(1));
+        if delay > 1 {
+            self.stats.delayed += 1;
+        }
+        let mut at = now + delay + extra;
+        if self.rng.chance(self.cfg.reorder) {
+            self.stats.reordered += 1;
+        } else {
+            let last = self.link_last.entry((p.src, p.dst)).or_insert(0);
+            at = at.max(*last);
+            *last = at;
+        }
+        self.seq += 1;
+        self.queue.insert((at, self.seq), p);
+    }
+
+    /// Takes every packet due by step `now`, in delivery order; packets to or
+    /// from a client cut off now are lost.
+    pub(crate) fn due(&mut self, now: u64) -> Vec<Packet> {
+        let later = self.queue.split_off(&(now + 1, 0));
+        let due = std::mem::replace(&mut self.queue, later);
+        let mut out = Vec::with_capacity(due.len());
+        for (_, p) in due {
+            if self.cut(&p, now) {
+                self.stats.partitioned += 1;
+            } else {
+                self.stats.delivered += 1;
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    /// Nothing in flight.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// Cuts `clients` off from the server until step `until`.
+    pub(crate) fn partition(&mut self, clients: &[usize], until: u64) {
+        for &c in clients {
+            let t = self.cut_until.entry(c).or_insert(0);
+            *t = (*t).max(until);
+        }
+    }
+
+    /// Ends every partition.
+    pub(crate) fn heal(&mut self) {
+        self.cut_until.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkt(c: usize) -> Packet {
+        Packet {
+            src: Node::Server,
+            dst: Node::Client(c),
+            payload: Payload::SyncRequest,
+        }
+    }
+
+    #[test]
+    fn fifo_without_reorder_and_partitions_lose_packets() {
+        let cfg = NetConfig {
+            max_delay: 5,
+            ..Default::default()
+        };
+        let mut n = Network::new(Rng::new(1, 1), cfg);
+        for i in 0..50 {
+            n.send(i / 10, pkt(i as usize % 2));
+        }
+        let mut got = Vec::new();
+        for now in 0..100 {
+            got.extend(n.due(now));
+        }
+        assert_eq!(got.len(), 50);
+        assert!(n.is_empty());
+        n.partition(&[1], 10);
+        n.send(5, pkt(1));
+        n.send(5, pkt(0));
+        let mut got = Vec::new();
+        for now in 5..20 {
+            got.extend(n.due(now));
+        }
+        assert_eq!(got.len(), 1);
+        assert_eq!(n.stats.partitioned, 1);
+    }
+}

@@ -1,0 +1,317 @@
+//! What a run found: counters, faults injected, convergence, and the first
+//! violated invariant. Everything here is a function of the scenario alone,
+//! so the same seed gives the same report (wall-clock figures are kept out;
+//! the command line prints them on a separate, labelled line).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use super::scenario::{FaultKind, Scenario};
+
+/// The invariants the simulator checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Invariant {
+    /// A message's event stream went backwards (`readCount` fell,
+    /// `unreadCount` rose, `isPeerRead` was lost), within or across crashes.
+    Monotone,
+    /// A receipt whose queueing (or ack) had returned was missing after a crash.
+    Durability,
+    /// The outbox handed out an ID twice, changed a handed-out batch, or lost one.
+    Outbox,
+    /// After quiescence a client disagrees with the server.
+    Convergence,
+    /// A message's last event disagrees with its stored receipt state.
+    EventState,
+    /// A store call failed.
+    StoreError,
+    /// A client claimed more than the server knows (a higher `readCount`, a
+    /// lower `unreadCount`, a peer read or an `acked` receipt the server lacks).
+    Soundness,
+    /// The clients did not settle within the step cap after the network healed.
+    Liveness,
+}
+
+impl Invariant {
+    /// A short name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Invariant::Monotone => "monotone events",
+            Invariant::Durability => "no acknowledged receipt lost",
+            Invariant::Outbox => "outbox integrity",
+            Invariant::Convergence => "convergence",
+            Invariant::EventState => "events agree with state",
+            Invariant::StoreError => "store call succeeded",
+            Invariant::Soundness => "never ahead of the server",
+            Invariant::Liveness => "quiescence reached",
+        }
+    }
+}
+
+/// When a violation was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Phase {
+    /// The faulty phase.
+    Run,
+    /// After healing, while delivering what is left.
+    Quiesce,
+    /// The final comparison with the server.
+    Final,
+}
+
+/// The first violated invariant of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Violation {
+    /// Which invariant.
+    pub invariant: Invariant,
+    /// The phase it was found in.
+    pub phase: Phase,
+    /// The step it was found at.
+    pub step: u64,
+    /// The client that showed it, if one did.
+    pub client: Option<String>,
+    /// What exactly was wrong.
+    pub detail: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let phase = match self.phase {
+            Phase::Run => "run",
+            Phase::Quiesce => "quiescence",
+            Phase::Final => "final check",
+        };
+        write!(
+            f,
+            "[{}] at step {} ({phase}",
+            self.invariant.name(),
+            self.step
+        )?;
+        if let Some(c) = &self.client {
+            write!(f, ", client {c}")?;
+        }
+        write!(f, "): {}", self.detail)
+    }
+}
+
+/// The shortest failing step prefix found by shrinking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Shrunk {
+    /// Run only this many steps (`--prefix N`) and it still fails.
+    pub prefix: u64,
+    /// Runs the search took.
+    pub runs: u64,
+    /// The violation of the shortest failing prefix.
+    pub violation: Violation,
+}
+
+/// Counters of one run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Counters {
+    /// Faulty-phase steps run.
+    pub steps: u64,
+    /// Messages the server accepted.
+    pub messages: u64,
+    /// Group membership changes.
+    pub membership_changes: u64,
+    /// Packets sent / delivered / lost (dropped, partitioned, or to a client
+    /// that was down or offline).
+    pub packets_sent: u64,
+    /// Packets delivered.
+    pub packets_delivered: u64,
+    /// Packets lost.
+    pub packets_lost: u64,
+    /// Store calls made.
+    pub store_ops: u64,
+    /// Events received.
+    pub events: u64,
+    /// Receipt items in those events (each checked for monotonicity).
+    pub event_items: u64,
+    /// Events missed by a lagging subscription.
+    pub lagged: u64,
+    /// Receipts queued by `sendMessageReadReceipt`.
+    pub receipts_queued: u64,
+    /// Receipts the server took (a new reader).
+    pub receipts_accepted: u64,
+    /// Repeated receipts the server ignored.
+    pub receipts_repeated: u64,
+    /// Receipts the server rejected.
+    pub receipts_rejected: u64,
+    /// Receipt batches sent (retries included).
+    pub batches_sent: u64,
+    /// Acks that the store took.
+    pub acks_applied: u64,
+    /// Acks that the store ignored as repeated.
+    pub acks_repeated: u64,
+    /// Notifications applied.
+    pub notifications: u64,
+    /// Snapshots applied (stale replays included).
+    pub snapshots: u64,
+    /// Stores reopened after a crash.
+    pub reopens: u64,
+    /// Receipt states checked after reopening.
+    pub durability_checks: u64,
+    /// Message states checked for soundness while running.
+    pub soundness_checks: u64,
+    /// Message states compared with the server at the end.
+    pub final_checks: u64,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// The scenario that ran.
+    pub scenario: Scenario,
+    /// Users behind the clients.
+    pub users: usize,
+    /// Faults injected, by kind (random and scripted).
+    pub faults: BTreeMap<FaultKind, u64>,
+    /// Counters.
+    pub counters: Counters,
+    /// Steps from healing the network to a quiet, fully synced state.
+    pub converge_steps: Option<u64>,
+    /// No invariant was violated.
+    pub passed: bool,
+    /// The first violated invariant.
+    pub violation: Option<Violation>,
+    /// The shortest failing step prefix, when the run failed and shrinking was on.
+    pub shrunk: Option<Shrunk>,
+}
+
+/// `all`, `none`, or the enabled fault kinds separated by commas.
+fn fault_list(sc: &Scenario) -> String {
+    if sc.faults.len() == FaultKind::ALL.len() {
+        return "all".into();
+    }
+    if sc.faults.is_empty() {
+        return "none".into();
+    }
+    let names: Vec<&str> = sc.faults.iter().map(|f| f.name()).collect();
+    names.join(",")
+}
+
+impl Report {
+    /// The command that replays the shortest failing prefix.
+    pub fn replay_command(&self) -> Option<String> {
+        let s = self.shrunk.as_ref()?;
+        let sc = &self.scenario;
+        let mut cmd = format!(
+            "receiptdb sim --seed {} --clients {} --groups {} --members {} --messages {} --steps {} --faults {} --prefix {}",
+            sc.seed,
+            sc.clients,
+            sc.groups,
+            sc.members,
+            sc.messages,
+            sc.steps,
+            fault_list(sc),
+            s.prefix
+        );
+        if sc.mutate.is_some() {
+            cmd.push_str(" --mutate lww");
+        }
+        if !sc.script.is_empty() || sc.rates != super::Rates::default() {
+            cmd.push_str(" --scenario FILE.json");
+        }
+        Some(cmd)
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sc = &self.scenario;
+        let c = &self.counters;
+        writeln!(f, "receiptdb sim: seed {}", sc.seed)?;
+        writeln!(
+            f,
+            "parameters: clients {} (users {}, {} with two devices), groups {}, members {}, messages {}, steps {}{}, mode {}",
+            sc.clients,
+            self.users,
+            sc.clients / 3,
+            sc.groups,
+            sc.members,
+            sc.messages,
+            sc.steps,
+            sc.prefix.map(|p| format!(" (prefix {p})")).unwrap_or_default(),
+            if sc.mutate.is_some() { "lww (mutated)" } else { "lattice" }
+        )?;
+        writeln!(
+            f,
+            "faults enabled: {}; scripted actions: {}",
+            fault_list(sc),
+            sc.script.len()
+        )?;
+        let injected: Vec<String> = FaultKind::ALL
+            .iter()
+            .map(|k| format!("{} {}", k.name(), self.faults.get(k).copied().unwrap_or(0)))
+            .collect();
+        writeln!(f, "faults injected: {}", injected.join(", "))?;
+        writeln!(
+            f,
+            "traffic: {} messages, {} membership changes, packets {} sent / {} delivered / {} lost",
+            c.messages, c.membership_changes, c.packets_sent, c.packets_delivered, c.packets_lost
+        )?;
+        writeln!(
+            f,
+            "receipts: {} queued, {} accepted, {} repeated, {} rejected; {} batches sent, {} acks applied, {} repeated acks",
+            c.receipts_queued,
+            c.receipts_accepted,
+            c.receipts_repeated,
+            c.receipts_rejected,
+            c.batches_sent,
+            c.acks_applied,
+            c.acks_repeated
+        )?;
+        writeln!(
+            f,
+            "sync: {} notifications, {} snapshots applied; {} reopens after crashes ({} receipt states re-checked)",
+            c.notifications, c.snapshots, c.reopens, c.durability_checks
+        )?;
+        writeln!(
+            f,
+            "events: {} events, {} receipt items checked for monotonicity, {} lagged; {} states checked against the server while running",
+            c.events, c.event_items, c.lagged, c.soundness_checks
+        )?;
+        match self.converge_steps {
+            Some(n) => writeln!(
+                f,
+                "convergence: quiet and synced {n} steps after healing; {} message states compared",
+                c.final_checks
+            )?,
+            None => writeln!(f, "convergence: not reached")?,
+        }
+        let steps = (c.steps + self.converge_steps.unwrap_or(0)).max(1);
+        writeln!(
+            f,
+            "throughput: {} store calls in {} steps ({:.1} calls/step, {:.2} receipts accepted/step)",
+            c.store_ops,
+            steps,
+            c.store_ops as f64 / steps as f64,
+            c.receipts_accepted as f64 / steps as f64
+        )?;
+        match &self.violation {
+            None => write!(f, "result: PASS"),
+            Some(v) => {
+                writeln!(f, "result: FAIL (seed {})", sc.seed)?;
+                writeln!(f, "first violation: {v}")?;
+                match &self.shrunk {
+                    Some(s) => {
+                        writeln!(
+                            f,
+                            "shortest failing prefix: {} steps (found in {} runs): {}",
+                            s.prefix, s.runs, s.violation
+                        )?;
+                        write!(f, "replay: {}", self.replay_command().unwrap_or_default())
+                    }
+                    None => write!(f, "shortest failing prefix: not searched"),
+                }
+            }
+        }
+    }
+}

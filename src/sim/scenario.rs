@@ -1,0 +1,454 @@
+//! What to simulate: parameters, fault kinds and rates, the JSON scenario
+//! format, and the builder of the library API.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+use super::report::Report;
+use super::script::{Action, ScriptStep};
+
+/// One kind of fault the simulator can inject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum FaultKind {
+    /// Packets take 1..=`maxDelay` steps instead of 1 (links stay FIFO).
+    Delay,
+    /// Some packets leave their link's FIFO order and overtake others.
+    Reorder,
+    /// Some packets are delivered twice.
+    Duplicate,
+    /// Some packets are lost; clients retry batches, syncs repair the rest.
+    Drop,
+    /// The server sometimes also answers a sync with an old snapshot.
+    Stale,
+    /// Groups of clients are cut off from the server for a while.
+    Partition,
+    /// A client goes offline: it reads locally but sends and receives nothing.
+    Offline,
+    /// A client process dies at a random point (its `Store` is dropped) and
+    /// reopens its file later.
+    Crash,
+    /// The sender recalls a message; the server then rejects new receipts for it.
+    Reject,
+}
+
+impl FaultKind {
+    /// Every fault kind, in report order.
+    pub const ALL: [FaultKind; 9] = [
+        FaultKind::Delay,
+        FaultKind::Reorder,
+        FaultKind::Duplicate,
+        FaultKind::Drop,
+        FaultKind::Stale,
+        FaultKind::Partition,
+        FaultKind::Offline,
+        FaultKind::Crash,
+        FaultKind::Reject,
+    ];
+
+    /// The name used on the command line and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Delay => "delay",
+            FaultKind::Reorder => "reorder",
+            FaultKind::Duplicate => "duplicate",
+            FaultKind::Drop => "drop",
+            FaultKind::Stale => "stale",
+            FaultKind::Partition => "partition",
+            FaultKind::Offline => "offline",
+            FaultKind::Crash => "crash",
+            FaultKind::Reject => "reject",
+        }
+    }
+
+    /// Parses a fault name.
+    pub fn parse(s: &str) -> Result<FaultKind> {
+        FaultKind::ALL
+            .iter()
+            .copied()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = FaultKind::ALL.iter().map(|f| f.name()).collect();
+                Error::InvalidParams(format!(
+                    "unknown fault {s:?} (known: all, none, {})",
+                    names.join(", ")
+                ))
+            })
+    }
+}
+
+/// Parses a fault list: `all`, `none`, or names separated by commas; a name
+/// prefixed with `-` removes that kind (`all,-crash`).
+pub fn parse_faults(list: &str) -> Result<BTreeSet<FaultKind>> {
+    let mut set = BTreeSet::new();
+    for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        match item {
+            "all" => set.extend(FaultKind::ALL),
+            "none" => set.clear(),
+            _ => match item.strip_prefix('-') {
+                Some(name) => {
+                    set.remove(&FaultKind::parse(name)?);
+                }
+                None => {
+                    set.insert(FaultKind::parse(item)?);
+                }
+            },
+        }
+    }
+    Ok(set)
+}
+
+/// A deliberate bug to plant in the clients, to show the checks catch it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Mutation {
+    /// Last writer wins: incoming receipt figures overwrite instead of merging.
+    Lww,
+}
+
+/// How often things happen. Probabilities are per step (per client where it
+/// says so) and must lie in 0..=1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct Rates {
+    /// Largest packet delay in steps with `delay` (1..=50).
+    pub max_delay: u64,
+    /// Chance a packet leaves FIFO order (`reorder`).
+    pub reorder: f64,
+    /// Chance a packet is delivered twice (`duplicate`).
+    pub duplicate: f64,
+    /// Chance a packet is lost (`drop`).
+    pub drop: f64,
+    /// Chance a sync answer also replays an old snapshot (`stale`).
+    pub stale: f64,
+    /// Chance per step that a partition starts (`partition`).
+    pub partition: f64,
+    /// Chance per client and step of going offline (`offline`).
+    pub offline: f64,
+    /// Chance per client and step of crashing (`crash`).
+    pub crash: f64,
+    /// Chance per step that a message is recalled (`reject`).
+    pub recall: f64,
+    /// Longest partition, offline period or crash downtime, in steps.
+    pub max_outage: u64,
+    /// Chance per client and step that its user reads messages.
+    pub read: f64,
+    /// Chance per step of a group membership change (a join or a leave).
+    pub churn: f64,
+    /// Share of new messages that are one-to-one (the rest go to groups).
+    pub c2c_share: f64,
+    /// Share of new messages that ask for read receipts.
+    pub receipt_share: f64,
+    /// Each client syncs every this many steps (with a per-client phase).
+    pub sync_every: u64,
+    /// A handed-out batch not acked after this many steps is sent again.
+    pub retry_after: u64,
+}
+
+impl Default for Rates {
+    fn default() -> Self {
+        Rates {
+            max_delay: 4,
+            reorder: 0.3,
+            duplicate: 0.05,
+            drop: 0.05,
+            stale: 0.3,
+            partition: 0.01,
+            offline: 0.004,
+            crash: 0.005,
+            recall: 0.01,
+            max_outage: 12,
+            read: 0.15,
+            churn: 0.01,
+            c2c_share: 0.4,
+            receipt_share: 0.9,
+            sync_every: 25,
+            retry_after: 8,
+        }
+    }
+}
+
+impl Rates {
+    fn validate(&self) -> Result<()> {
+        let probs = [
+            ("reorder", self.reorder),
+            ("duplicate", self.duplicate),
+            ("drop", self.drop),
+            ("stale", self.stale),
+            ("partition", self.partition),
+            ("offline", self.offline),
+            ("crash", self.crash),
+            ("recall", self.recall),
+            ("read", self.read),
+            ("churn", self.churn),
+            ("c2cShare", self.c2c_share),
+            ("receiptShare", self.receipt_share),
+        ];
+        for (name, p) in probs {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(invalid(format!("rates.{name} must be within 0..=1")));
+            }
+        }
+        if !(1..=50).contains(&self.max_delay) {
+            return Err(invalid("rates.maxDelay must be 1..=50"));
+        }
+        if !(1..=10_000).contains(&self.max_outage) {
+            return Err(invalid("rates.maxOutage must be 1..=10000"));
+        }
+        if !(1..=10_000).contains(&self.sync_every) {
+            return Err(invalid("rates.syncEvery must be 1..=10000"));
+        }
+        if !(1..=10_000).contains(&self.retry_after) {
+            return Err(invalid("rates.retryAfter must be 1..=10000"));
+        }
+        Ok(())
+    }
+}
+
+/// A whole simulation: the JSON scenario format of `receiptdb sim --scenario`.
+/// Every field is optional in JSON; missing ones take the defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct Scenario {
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Client devices (2..=64); every third one is a second device of a user.
+    pub clients: usize,
+    /// Groups (0..=16).
+    pub groups: usize,
+    /// Initial members of each group (2..=users).
+    pub members: usize,
+    /// Messages the random workload sends over the run (at most).
+    pub messages: usize,
+    /// Steps of the faulty phase, before the network heals and the clients
+    /// are brought to quiescence.
+    pub steps: u64,
+    /// Fault kinds injected at random (scripted actions happen regardless).
+    pub faults: BTreeSet<FaultKind>,
+    /// Rates of faults and of the workload.
+    pub rates: Rates,
+    /// A planted bug, for mutation testing.
+    pub mutate: Option<Mutation>,
+    /// Scripted actions.
+    pub script: Vec<ScriptStep>,
+    /// Run only the first `prefix` steps (then heal and converge), exactly as
+    /// the full run would have run them. Used to shrink failures.
+    pub prefix: Option<u64>,
+    /// On failure, look for the shortest failing step prefix (default true).
+    pub shrink: bool,
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Scenario {
+            seed: 42,
+            clients: 10,
+            groups: 4,
+            members: 5,
+            messages: 1000,
+            steps: 1500,
+            faults: FaultKind::ALL.into_iter().collect(),
+            rates: Rates::default(),
+            mutate: None,
+            script: Vec::new(),
+            prefix: None,
+            shrink: true,
+        }
+    }
+}
+
+fn invalid(msg: impl Into<String>) -> Error {
+    Error::InvalidParams(msg.into())
+}
+
+impl Scenario {
+    /// A builder starting from the defaults.
+    pub fn builder() -> ScenarioBuilder {
+        ScenarioBuilder {
+            scenario: Scenario::default(),
+        }
+    }
+
+    /// Parses the JSON scenario format and validates it.
+    pub fn from_json(text: &str) -> Result<Scenario> {
+        let s: Scenario =
+            serde_json::from_str(text).map_err(|e| invalid(format!("bad scenario JSON: {e}")))?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// How many users the clients belong to: every third client is the
+    /// second device of one of the first users.
+    pub fn users(&self) -> usize {
+        self.clients - self.clients / 3
+    }
+
+    /// The steps this run executes (`prefix` when set and shorter).
+    pub fn effective_steps(&self) -> u64 {
+        self.prefix.map_or(self.steps, |p| p.min(self.steps))
+    }
+
+    /// Checks every bound; the error says which field is wrong.
+    pub fn validate(&self) -> Result<()> {
+        if !(2..=64).contains(&self.clients) {
+            return Err(invalid("clients must be 2..=64"));
+        }
+        if self.groups > 16 {
+            return Err(invalid("groups must be 0..=16"));
+        }
+        let users = self.users();
+        if self.groups > 0 && !(2..=users).contains(&self.members) {
+            return Err(invalid(format!(
+                "members must be 2..={users} (the number of users for {} clients)",
+                self.clients
+            )));
+        }
+        if self.messages > 50_000 {
+            return Err(invalid("messages must be 0..=50000"));
+        }
+        if self.steps > 1_000_000 {
+            return Err(invalid("steps must be 0..=1000000"));
+        }
+        self.rates.validate()?;
+        for (i, s) in self.script.iter().enumerate() {
+            s.action
+                .check(self.clients, self.users(), self.groups)
+                .map_err(|e| invalid(format!("script[{i}]: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Runs the scenario (and, on failure, shrinks it when `shrink` is set).
+    /// Errors are setup failures (invalid scenario, no temporary directory);
+    /// a failed invariant is a [`Report`] with `passed: false`.
+    pub fn run(&self) -> Result<Report> {
+        self.run_with_progress(&mut |_| {})
+    }
+
+    /// Like [`Scenario::run`], calling `progress` as the run advances.
+    pub fn run_with_progress(&self, progress: &mut dyn FnMut(super::Progress)) -> Result<Report> {
+        self.validate()?;
+        super::run::run_and_shrink(self, progress)
+    }
+}
+
+/// Builds a [`Scenario`] step by step; see [`Scenario::builder`].
+#[derive(Debug, Clone)]
+pub struct ScenarioBuilder {
+    scenario: Scenario,
+}
+
+impl ScenarioBuilder {
+    /// The seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.scenario.seed = seed;
+        self
+    }
+    /// Client devices.
+    pub fn clients(mut self, n: usize) -> Self {
+        self.scenario.clients = n;
+        self
+    }
+    /// Groups.
+    pub fn groups(mut self, n: usize) -> Self {
+        self.scenario.groups = n;
+        self
+    }
+    /// Initial members of each group.
+    pub fn members(mut self, n: usize) -> Self {
+        self.scenario.members = n;
+        self
+    }
+    /// Messages of the random workload.
+    pub fn messages(mut self, n: usize) -> Self {
+        self.scenario.messages = n;
+        self
+    }
+    /// Steps of the faulty phase.
+    pub fn steps(mut self, n: u64) -> Self {
+        self.scenario.steps = n;
+        self
+    }
+    /// The fault kinds injected at random.
+    pub fn faults(mut self, kinds: impl IntoIterator<Item = FaultKind>) -> Self {
+        self.scenario.faults = kinds.into_iter().collect();
+        self
+    }
+    /// The rates.
+    pub fn rates(mut self, rates: Rates) -> Self {
+        self.scenario.rates = rates;
+        self
+    }
+    /// Plants a bug in the clients.
+    pub fn mutate(mut self, m: Mutation) -> Self {
+        self.scenario.mutate = Some(m);
+        self
+    }
+    /// Adds a scripted action at step `at`.
+    pub fn step(mut self, at: u64, action: Action) -> Self {
+        self.scenario.script.push(ScriptStep { at, action });
+        self
+    }
+    /// Runs only the first `n` steps.
+    pub fn prefix(mut self, n: u64) -> Self {
+        self.scenario.prefix = Some(n);
+        self
+    }
+    /// Whether to shrink a failure to its shortest failing prefix.
+    pub fn shrink(mut self, on: bool) -> Self {
+        self.scenario.shrink = on;
+        self
+    }
+    /// The validated scenario.
+    pub fn build(self) -> Result<Scenario> {
+        self.scenario.validate()?;
+        Ok(self.scenario)
+    }
+    /// Builds and runs it.
+    pub fn run(self) -> Result<Report> {
+        self.build()?.run()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_lists_parse() {
+        assert_eq!(parse_faults("all").ok().map(|s| s.len()), Some(9));
+        assert_eq!(parse_faults("none").ok().map(|s| s.len()), Some(0));
+        let s = parse_faults("all,-crash").ok().unwrap_or_default();
+        assert!(!s.contains(&FaultKind::Crash) && s.contains(&FaultKind::Drop));
+        assert!(parse_faults("delay,bogus").is_err());
+    }
+
+    #[test]
+    fn json_round_trips_with_script() {
+        let text = r#"{"seed": 3, "clients": 4, "groups": 1, "members": 3,
+            "faults": ["drop", "stale"],
+            "script": [{"at": 2, "action": "crash", "client": 1, "downFor": 3},
+                       {"at": 4, "action": "send", "from": 0, "to": 1}]}"#;
+        let s = Scenario::from_json(text);
+        assert!(s.is_ok(), "{s:?}");
+        let s = s.unwrap_or_default();
+        assert_eq!(s.script.len(), 2);
+        assert_eq!(
+            s.script[0].action,
+            Action::Crash {
+                client: 1,
+                down_for: 3
+            }
+        );
+        let back = serde_json::to_string(&s).unwrap_or_default();
+        assert_eq!(Scenario::from_json(&back).ok(), Some(s));
+        assert!(Scenario::from_json(r#"{"clientz": 3}"#).is_err());
+        assert!(
+            Scenario::from_json(r#"{"script": [{"at": 1, "action": "crash", "client": 99}]}"#)
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,225 @@
+//! The simulator: many seeds pass, a planted bug fails, runs are deterministic.
+
+use std::process::Command;
+
+use receiptdb::sim::{Action, FaultKind, Mutation, Rates, Scenario};
+
+fn small(seed: u64) -> Scenario {
+    let built = Scenario::builder()
+        .seed(seed)
+        .clients(4 + (seed % 3) as usize)
+        .groups(1 + (seed % 2) as usize)
+        .members(3)
+        .messages(30)
+        .steps(80)
+        .build();
+    match built {
+        Ok(s) => s,
+        Err(e) => panic!("seed {seed}: {e}"),
+    }
+}
+
+/// 200 seeds of small scenarios. The runs wait on the disk (each store open
+/// and close syncs its file) more than they compute, so a few threads share them.
+#[test]
+fn two_hundred_seeds_pass() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Mutex;
+    let next = AtomicU64::new(1);
+    let failed = Mutex::new(Vec::new());
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4));
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let seed = next.fetch_add(1, Ordering::Relaxed);
+                if seed > 200 {
+                    break;
+                }
+                let bad = match small(seed).run() {
+                    Ok(r) if r.passed => continue,
+                    Ok(r) => format!("{r}"),
+                    Err(e) => format!("seed {seed}: {e}"),
+                };
+                if let Ok(mut f) = failed.lock() {
+                    f.push((seed, bad));
+                }
+            });
+        }
+    });
+    let mut failed = failed.into_inner().unwrap_or_default();
+    failed.sort();
+    let text: Vec<String> = failed.into_iter().map(|(_, r)| r).collect();
+    assert!(text.is_empty(), "{}", text.join("\n\n"));
+}
+
+#[test]
+fn scripted_scenario_covers_self_read_crash_recall_and_membership() {
+    // 4 clients: users u0, u1, u2; client 3 is u0's second device.
+    let rates = Rates {
+        read: 0.0,
+        ..Rates::default()
+    };
+    let send = |from, group, to| Action::Send {
+        from,
+        group,
+        to,
+        receipt: true,
+    };
+    let report = Scenario::builder()
+        .seed(3)
+        .clients(4)
+        .groups(1)
+        .members(3)
+        .messages(0)
+        .steps(40)
+        .faults([])
+        .rates(rates)
+        .step(0, send(1, None, Some(0))) // m1
+        .step(0, send(1, Some(0), None)) // m2
+        .step(0, send(0, Some(0), None)) // m3
+        .step(1, send(1, None, Some(0))) // m4
+        .step(2, Action::Recall { message: Some(4) })
+        .step(4, Action::Read { client: 0 })
+        .step(
+            4,
+            Action::Crash {
+                client: 0,
+                down_for: 3,
+            },
+        )
+        .step(5, Action::Read { client: 1 })
+        .step(8, Action::Sync { client: 1 })
+        .step(12, Action::Stale { client: 1 })
+        .step(
+            14,
+            Action::Partition {
+                clients: vec![3],
+                steps: 5,
+            },
+        )
+        .step(20, Action::Leave { group: 0, user: 2 })
+        .step(22, Action::Join { group: 0, user: 2 })
+        .step(23, send(2, Some(0), None))
+        .step(25, Action::Read { client: 0 })
+        .step(
+            26,
+            Action::Offline {
+                client: 2,
+                steps: 6,
+            },
+        )
+        .run();
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => panic!("{e}"),
+    };
+    assert!(report.passed, "{report}");
+    let c = &report.counters;
+    assert_eq!(c.messages, 5, "{report}");
+    assert!(c.receipts_rejected >= 1, "m4 was recalled: {report}");
+    assert!(c.reopens >= 1 && c.durability_checks >= 1, "{report}");
+    assert_eq!(c.membership_changes, 2, "{report}");
+    assert!(
+        report.faults.get(&FaultKind::Stale).copied().unwrap_or(0) >= 1,
+        "{report}"
+    );
+}
+
+#[test]
+fn lww_fails_in_the_library_and_the_shrunk_prefix_replays_the_failure() {
+    let report = match Scenario::builder().mutate(Mutation::Lww).run() {
+        Ok(r) => r,
+        Err(e) => panic!("{e}"),
+    };
+    assert!(!report.passed, "{report}");
+    let v = report.violation.as_ref().map(|v| v.step).unwrap_or(0);
+    let Some(shrunk) = report.shrunk.clone() else {
+        panic!("no shrink: {report}");
+    };
+    assert!(shrunk.prefix <= v + 1, "{report}");
+    let replay = Scenario::builder()
+        .mutate(Mutation::Lww)
+        .prefix(shrunk.prefix)
+        .shrink(false)
+        .run();
+    match replay {
+        Ok(r) => assert_eq!(r.violation, Some(shrunk.violation), "{r}"),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn sim(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_receiptdb"))
+        .arg("sim")
+        .args(args)
+        .output();
+    match out {
+        Ok(o) => (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        ),
+        Err(e) => panic!("cannot run receiptdb: {e}"),
+    }
+}
+
+#[test]
+fn cli_lww_mutation_exits_1_with_seed_violation_and_prefix() {
+    let (code, out, err) = sim(&["--mutate", "lww"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("result: FAIL (seed 42)"), "{out}");
+    assert!(out.contains("first violation: ["), "{out}");
+    assert!(out.contains("shortest failing prefix: "), "{out}");
+    assert!(out.contains("--prefix "), "{out}");
+}
+
+#[test]
+fn cli_same_seed_prints_the_same_report_twice() {
+    let args = [
+        "--seed",
+        "9",
+        "--steps",
+        "150",
+        "--messages",
+        "80",
+        "--clients",
+        "6",
+    ];
+    let (c1, a, e1) = sim(&args);
+    let (c2, b, _) = sim(&args);
+    assert_eq!((c1, c2), (0, 0), "{a}\n{e1}");
+    assert!(a.contains("result: PASS"), "{a}");
+    assert_eq!(a, b);
+    assert!(e1.contains("wall-clock"), "{e1}");
+}
+
+#[test]
+fn cli_json_report_and_bad_arguments() {
+    let (code, out, _) = sim(&["--seed", "4", "--steps", "60", "--messages", "20", "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let v: serde_json::Value = match serde_json::from_str(&out) {
+        Ok(v) => v,
+        Err(e) => panic!("{e}: {out}"),
+    };
+    assert_eq!(v["report"]["passed"], serde_json::json!(true), "{out}");
+    assert!(v["wall"]["runSeconds"].is_number(), "{out}");
+    let (code, _, err) = sim(&["--faults", "delay,bogus"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("bogus"), "{err}");
+    let (code, _, err) = sim(&["--scenario", "/nonexistent/scenario.json"]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn example_scenario_file_runs_and_passes() {
+    let text = include_str!("../examples/scenario.json");
+    let sc = match Scenario::from_json(text) {
+        Ok(s) => s,
+        Err(e) => panic!("{e}"),
+    };
+    assert!(!sc.script.is_empty());
+    match sc.run() {
+        Ok(r) => assert!(r.passed, "{r}"),
+        Err(e) => panic!("{e}"),
+    }
+}
