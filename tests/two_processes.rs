@@ -9,6 +9,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use common::{path_in, temp_dir, Rpc, OWNER};
@@ -16,7 +17,7 @@ use receiptdb::{ConversationType, Error, IncomingMessage, OpenOptions, ReceiptSe
 use serde_json::{json, Value};
 
 const PEERS: [&str; 3] = ["bob", "carol", "dave"];
-const ROUNDS: usize = 150;
+const ROUNDS: usize = 200;
 
 fn in_json(id: &str, from: &str, seq: usize) -> Value {
     json!({"ID": id, "conversationType": "C2C", "from": from, "to": OWNER,
@@ -37,12 +38,17 @@ struct Log {
     saved: Vec<(String, usize)>,
 }
 
-/// One process's workload: each round saves one message of its own and
+/// One process's workload (after both are up): each round saves one message of its own and
 /// one that the other process saves too (same ID), queues receipts for
 /// the round's shared messages, and every tenth round asks for batches.
-fn workload(mut rpc: Rpc, me: &'static str) -> Log {
+fn workload(mut rpc: Rpc, me: &'static str, start: &Barrier) -> Log {
     let mut log = Log::default();
-    for r in 0..ROUNDS {
+    rpc.ok("getReceiptConfig", json!({}));
+    start.wait();
+    for i in 0..ROUNDS {
+        // The two walk the shared messages from opposite ends, so they
+        // contend for the same receipts in the middle.
+        let r = if me == "a" { i } else { ROUNDS - 1 - i };
         let peer = r % 3;
         let own = format!("{me}{r:03}");
         let both = format!("n{r:03}");
@@ -100,8 +106,10 @@ fn two_rpc_processes_write_at_once() {
     }
     let a = Rpc::spawn(&path, OWNER);
     let b = Rpc::spawn(&path, OWNER);
-    let ta = std::thread::spawn(move || workload(a, "a"));
-    let tb = std::thread::spawn(move || workload(b, "b"));
+    let start = Arc::new(Barrier::new(2));
+    let sa = Arc::clone(&start);
+    let ta = std::thread::spawn(move || workload(a, "a", &sa));
+    let tb = std::thread::spawn(move || workload(b, "b", &start));
     let la = ta.join().expect("process a's driver");
     let lb = tb.join().expect("process b's driver");
 
