@@ -728,7 +728,7 @@ impl Harness {
 fn proptest_lines_through_rpc() {
     let h = RefCell::new(Harness::new());
     let mut runner = TestRunner::new(Config {
-        cases: 800,
+        cases: 1_500,
         failure_persistence: None,
         ..Config::default()
     });
@@ -757,7 +757,7 @@ fn mutation_fuzz_through_rpc() {
     let tpl = templates(&h.seeded);
     let mut r = Rng(0x5EED_F022);
     let mut accepted = 0;
-    for case in 0..1_500 {
+    for case in 0..3_000 {
         let mut v = r.pick(&tpl).clone();
         for _ in 0..1 + r.below(3) {
             mutate_value(&mut v, &mut r);
@@ -809,7 +809,7 @@ fn proptest_session_handle_line() {
     let store = Store::open(&path, OWNER).unwrap();
     let session = RefCell::new(Session::new(&store));
     let mut runner = TestRunner::new(Config {
-        cases: 3_000,
+        cases: 5_000,
         failure_persistence: None,
         ..Config::default()
     });

@@ -31,7 +31,10 @@ fuzz_target!(|data: &[u8]| {
         let out = session.handle_line(line);
         let (last, events) = out.split_last().expect("at least one line");
         let resp: Value = serde_json::from_str(last).expect("response is JSON");
-        assert!(resp.get("id").is_some(), "last line is the response: {last}");
+        assert!(
+            resp.get("id").is_some(),
+            "last line is the response: {last}"
+        );
         assert!(
             resp.get("result").is_some() != resp.get("error").is_some(),
             "exactly one of result/error: {last}"
@@ -41,5 +44,8 @@ fuzz_target!(|data: &[u8]| {
             assert!(v.get("id").is_none(), "only one response per line: {e}");
         }
     }
-    assert_eq!(store.integrity_check().expect("check"), vec!["ok".to_string()]);
+    assert_eq!(
+        store.integrity_check().expect("check"),
+        vec!["ok".to_string()]
+    );
 });
