@@ -266,6 +266,15 @@ fn matrix(
             run.confirmed()
         );
         assert!(done <= requests.len(), "{what}: more done than sent");
+        // Whatever the method, the outbox holds each pending ID once.
+        let batches = store.get_pending_receipts(Some(100)).expect("batches");
+        let mut seen = BTreeSet::new();
+        for b in &batches {
+            for id in &b.message_ids {
+                assert!(seen.insert(id.clone()), "{what}: {id} in two batches");
+            }
+        }
+        assert!(seen.len() as u64 <= store.pending_receipt_count().unwrap());
         if done < requests.len() {
             mid_stream += 1;
         }
@@ -1040,4 +1049,54 @@ fn crash_apply_snapshot() {
         assert_eq!(in_batches, qs[p..].to_vec(), "{what}: outbox");
         p
     });
+}
+
+/// Killed while it creates a new store (file creation, migration, WAL
+/// switch): the file is then either absent, empty, or a sound store for
+/// its owner; `Store::open` always succeeds on it afterwards.
+#[test]
+#[ignore = "BUG: a kill during creation (rollback-journal phase) leaves a store that never opens again (STORE_CORRUPT)"]
+fn crash_while_creating_the_store() {
+    let mut rng = Rng(0xC4EA7E);
+    // How long a first response takes, to spread the kills over it.
+    let dir = common_dir();
+    let t = std::time::Instant::now();
+    let probe = dir.path().join("probe.db");
+    let out = Command::new(env!("CARGO_BIN_EXE_receiptdb"))
+        .arg("rpc")
+        .arg("--db")
+        .arg(&probe)
+        .args(["--user", OWNER])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let span = t.elapsed().as_micros() as u64 + 1_000;
+    for k in 0..100 {
+        let path = dir.path().join(format!("new{k}.db"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_receiptdb"))
+            .arg("rpc")
+            .arg("--db")
+            .arg(&path)
+            .args(["--user", OWNER])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(Duration::from_micros(rng.below(span)));
+        let _ = child.kill();
+        let _ = child.wait();
+        let what = format!("kill {k} while creating");
+        let store = Store::open(&path, OWNER)
+            .unwrap_or_else(|e| panic!("{what}: reopen failed: {} {e}", e.name()));
+        assert_eq!(
+            store.integrity_check().unwrap(),
+            vec!["ok".to_string()],
+            "{what}"
+        );
+        store
+            .set_message_read("C2Cbob")
+            .unwrap_or_else(|e| panic!("{what}: write failed: {e}"));
+    }
 }
