@@ -279,13 +279,7 @@ fn expected_id(line: &[u8]) -> Value {
         .and_then(|s| serde_json::from_str(s.trim_end_matches('\r')).ok());
     match v {
         Some(Value::Object(o)) => match o.get("id") {
-            Some(id @ (Value::Number(_) | Value::String(_))) if o.get("method").is_some() => {
-                id.clone()
-            }
-            Some(id @ (Value::Number(_) | Value::String(_))) => {
-                // Without a method the server may still echo the id.
-                id.clone()
-            }
+            Some(id @ (Value::Number(_) | Value::String(_))) => id.clone(),
             _ => Value::Null,
         },
         _ => Value::Null,
