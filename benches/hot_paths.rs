@@ -71,56 +71,69 @@ fn dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
 }
 
-/// applyReceiptNotifications with 1,000 new readers a call vs raw INSERT OR IGNORE.
+/// applyReceiptNotifications with 1,000 new readers a call vs raw INSERT OR
+/// IGNORE of the same rows in one transaction; with both durability settings.
 fn notify(c: &mut Criterion) {
-    let d = dir();
-    let s = store(&d.path().join("s.db"), false);
-    set_group(&s, "g", 2000);
-    let readers = users(1000);
-    let n = Cell::new(0u64);
-    let mut g = c.benchmark_group("notify_1000_readers");
-    g.sample_size(30);
-    g.bench_function("receiptdb", |b| {
-        b.iter_batched(
-            || {
-                n.set(n.get() + 1);
-                let id = format!("m{}", n.get());
-                s.save_messages(&[group_msg(&id, "g")]).expect("save");
-                id
-            },
-            |id| {
-                let r = s
-                    .apply_receipt_notifications(&[ReceiptNotification {
-                        message_id: id,
-                        reader_ids: Some(readers.clone()),
-                        ..Default::default()
-                    }])
-                    .expect("apply");
-                assert_eq!(r.len(), 1);
-            },
-            BatchSize::PerIteration,
+    for full in [false, true] {
+        let d = dir();
+        let s = store(&d.path().join("s.db"), full);
+        set_group(&s, "g", 2000);
+        let readers = users(1000);
+        let n = Cell::new(0u64);
+        let name = if full {
+            "notify_1000_readers_full"
+        } else {
+            "notify_1000_readers"
+        };
+        let mut g = c.benchmark_group(name);
+        g.sample_size(30);
+        g.bench_function("receiptdb", |b| {
+            b.iter_batched(
+                || {
+                    n.set(n.get() + 1);
+                    let id = format!("m{}", n.get());
+                    s.save_messages(&[group_msg(&id, "g")]).expect("save");
+                    id
+                },
+                |id| {
+                    let r = s
+                        .apply_receipt_notifications(&[ReceiptNotification {
+                            message_id: id,
+                            reader_ids: Some(readers.clone()),
+                            ..Default::default()
+                        }])
+                        .expect("apply");
+                    assert_eq!(r.len(), 1);
+                },
+                BatchSize::PerIteration,
+            )
+        });
+        let rc = raw(&d.path().join("raw.db"), full);
+        rc.execute_batch(
+            "CREATE TABLE readers (rid INTEGER NOT NULL, user_id TEXT NOT NULL,
+             PRIMARY KEY (rid, user_id)) WITHOUT ROWID",
         )
-    });
-    let rc = raw(&d.path().join("raw.db"), false);
-    rc.execute_batch("CREATE TABLE readers (rid INTEGER NOT NULL, user_id TEXT NOT NULL, PRIMARY KEY (rid, user_id)) WITHOUT ROWID")
         .expect("schema");
-    let rid = Cell::new(0i64);
-    g.bench_function("raw", |b| {
-        b.iter(|| {
-            rid.set(rid.get() + 1);
-            let tx = rc.unchecked_transaction().expect("tx");
-            {
-                let mut st = tx
-                    .prepare_cached("INSERT OR IGNORE INTO readers(rid, user_id) VALUES (?1, ?2)")
-                    .expect("prep");
-                for r in &readers {
-                    st.execute(params![rid.get(), r]).expect("ins");
+        let rid = Cell::new(0i64);
+        g.bench_function("raw", |b| {
+            b.iter(|| {
+                rid.set(rid.get() + 1);
+                rc.execute_batch("BEGIN IMMEDIATE").expect("begin");
+                {
+                    let mut st = rc
+                        .prepare_cached(
+                            "INSERT OR IGNORE INTO readers(rid, user_id) VALUES (?1, ?2)",
+                        )
+                        .expect("prep");
+                    for r in &readers {
+                        st.execute(params![rid.get(), r]).expect("ins");
+                    }
                 }
-            }
-            tx.commit().expect("commit");
-        })
-    });
-    g.finish();
+                rc.execute_batch("COMMIT").expect("commit");
+            })
+        });
+        g.finish();
+    }
 }
 
 /// applySnapshot of 100,000 receipt states (every one changes) vs a raw upsert.
@@ -584,6 +597,7 @@ fn report() {
     let pairs: Vec<(String, &str, &str)> = {
         let mut v: Vec<(String, &str, &str)> = [
             "notify_1000_readers",
+            "notify_1000_readers_full",
             "snapshot_100k_states",
             "send_receipt_30_normal",
             "send_receipt_30_full",

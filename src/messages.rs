@@ -385,6 +385,9 @@ impl Store {
             return Err(Error::invalid("count must be 1..100"));
         }
         let next = next_req_message_id.filter(|s| !s.is_empty());
+        if let Some(id) = next {
+            check_id("nextReqMessageID", id)?;
+        }
         self.read(|c| {
             let (seq, time, rid) = match next {
                 None => (i64::MAX, i64::MAX, i64::MAX),

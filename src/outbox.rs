@@ -51,6 +51,9 @@ pub(crate) const LOOSE_RECEIPTS: &str = "SELECT o.rid, o.conversation_id, m.id
      FROM outbox o JOIN messages m ON m.rid = o.rid
      WHERE o.batch_id IS NULL ORDER BY o.seq";
 
+/// A queued receipt not handed out yet: (rowid, conversation, message ID).
+type Loose = (i64, String, String);
+
 fn batch_name(n: i64) -> String {
     format!("b{n}")
 }
@@ -163,24 +166,25 @@ impl Store {
             if out.len() >= limit {
                 return Ok(out);
             }
-            let loose: Vec<(i64, String, String)> = c
+            let loose: Vec<Loose> = c
                 .prepare_cached(LOOSE_RECEIPTS)?
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<rusqlite::Result<_>>()?;
             // Conversations in order of their oldest queued receipt.
-            let mut convs: Vec<String> = Vec::new();
-            for (_, conv, _) in &loose {
-                if !convs.contains(conv) {
-                    convs.push(conv.clone());
-                }
+            let mut convs: Vec<(&str, Vec<&Loose>)> = Vec::new();
+            let mut slot: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+            for item in &loose {
+                let i = *slot.entry(item.1.as_str()).or_insert_with(|| {
+                    convs.push((item.1.as_str(), Vec::new()));
+                    convs.len() - 1
+                });
+                convs[i].1.push(item);
             }
             let mut new_batch = c.prepare_cached(
                 "INSERT INTO batches(conversation_id) VALUES (?1) RETURNING batch_id",
             )?;
             let mut assign = c.prepare_cached("UPDATE outbox SET batch_id = ?2 WHERE rid = ?1")?;
-            'convs: for conv in convs {
-                let items: Vec<&(i64, String, String)> =
-                    loose.iter().filter(|(_, c2, _)| *c2 == conv).collect();
+            'convs: for (conv, items) in convs {
                 for chunk in items.chunks(MAX_BATCH) {
                     if out.len() >= limit {
                         break 'convs;
@@ -191,7 +195,7 @@ impl Store {
                     }
                     out.push(Batch {
                         batch_id: batch_name(b),
-                        conversation_id: conv.clone(),
+                        conversation_id: conv.to_string(),
                         message_ids: chunk.iter().map(|(_, _, id)| id.clone()).collect(),
                     });
                 }

@@ -46,9 +46,19 @@ fn to_value<T: serde::Serialize>(v: &T) -> Result<Value> {
     serde_json::to_value(v).map_err(|e| Error::Sqlite(e.to_string()))
 }
 
+/// Longest error message, so bad input is never echoed back in full.
+const MAX_MESSAGE_CHARS: usize = 200;
+
+fn clip(s: &str) -> String {
+    match s.char_indices().nth(MAX_MESSAGE_CHARS) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
 /// The error object of a failed call.
 pub fn error_object(e: &Error) -> Value {
-    json!({"code": e.code(), "message": e.to_string(), "data": e.data()})
+    json!({"code": e.code(), "message": clip(&e.to_string()), "data": e.data()})
 }
 
 fn response(id: &Value, body: std::result::Result<Value, Value>) -> Value {
@@ -59,7 +69,7 @@ fn response(id: &Value, body: std::result::Result<Value, Value>) -> Value {
 }
 
 fn plain_error(code: i64, name: &str, message: &str) -> Value {
-    json!({"code": code, "message": message, "data": {"name": name}})
+    json!({"code": code, "message": clip(message), "data": {"name": name}})
 }
 
 #[derive(Deserialize)]

@@ -101,32 +101,24 @@ impl Store {
     pub fn open_with(path: impl AsRef<Path>, user_id: &str, opts: OpenOptions) -> Result<Store> {
         check_id("userID", user_id)?;
         let path = path.as_ref();
-        let fresh = match std::fs::metadata(path) {
-            Ok(m) => m.len() == 0,
+        match std::fs::metadata(path) {
+            Ok(m) if m.len() == 0 => create_atomically(path, user_id, true)?,
+            Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                create_private(path)?;
-                true
+                create_atomically(path, user_id, false)?
             }
             Err(e) => return Err(e.into()),
-        };
-        if !fresh {
-            check_header(path)?;
-            // Owner and version are checked on a read-only connection, so a
-            // refused open never checkpoints or otherwise writes the file.
-            let ro = Connection::open_with_flags(
-                path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )
-            .map_err(corrupt_if_open_fails)?;
-            check_existing(&ro, user_id)?;
         }
-        let conn = Connection::open_with_flags(
+        check_header(path)?;
+        // Owner and version are checked read-only, so a refused open never
+        // writes the file (nor leaves -wal/-shm files beside it).
+        check_existing(&open_read_only(path)?, user_id)?;
+        let mut conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(corrupt_if_open_fails)?;
         conn.busy_timeout(std::time::Duration::from_millis(opts.busy_timeout_ms))?;
-        let mut conn = conn;
         migrate(&mut conn, user_id)?;
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
@@ -305,6 +297,93 @@ fn create_private(path: &Path) -> Result<()> {
     }
 }
 
+/// Builds a new store in a private temporary file beside `path` and moves it
+/// into place only when complete, so a crash mid-creation never leaves a
+/// half-made store. `replace` swaps out an empty file already at `path`.
+fn create_atomically(path: &Path, user_id: &str, replace: bool) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let tmp = dir.join(format!(".{name}.{}.{nanos}.creating", std::process::id()));
+    let result = build_new_store(&tmp, user_id).and_then(|()| {
+        let placed = if replace {
+            std::fs::rename(&tmp, path)
+        } else {
+            match std::fs::hard_link(&tmp, path) {
+                // Another process created it first: use theirs.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+                Err(_) => std::fs::rename(&tmp, path),
+                Ok(()) => Ok(()),
+            }
+        };
+        placed.map_err(Error::from)
+    });
+    let _ = std::fs::remove_file(&tmp);
+    if let Ok(d) = std::fs::File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    result
+}
+
+fn build_new_store(tmp: &Path, user_id: &str) -> Result<()> {
+    create_private(tmp)?;
+    let mut conn = Connection::open_with_flags(
+        tmp,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    migrate(&mut conn, user_id)?;
+    let _: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    conn.close().map_err(|(_, e)| Error::from(e))?;
+    std::fs::File::open(tmp)?.sync_all()?;
+    Ok(())
+}
+
+/// A read-only connection that creates no files: `immutable` when no WAL
+/// sits beside the store (then the main file is the whole truth).
+fn open_read_only(path: &Path) -> Result<Connection> {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = if Path::new(&wal).exists() {
+        Connection::open_with_flags(path, flags)
+    } else {
+        Connection::open_with_flags(
+            file_uri(path) + "?mode=ro&immutable=1",
+            flags | OpenFlags::SQLITE_OPEN_URI,
+        )
+    };
+    conn.map_err(corrupt_if_open_fails)
+}
+
+/// `file:` URI of a path, percent-encoding every byte outside the unreserved set.
+fn file_uri(path: &Path) -> String {
+    #[cfg(unix)]
+    let bytes = {
+        use std::os::unix::ffi::OsStrExt;
+        path.as_os_str().as_bytes().to_vec()
+    };
+    #[cfg(not(unix))]
+    let bytes = path.to_string_lossy().as_bytes().to_vec();
+    let mut s = String::from("file:");
+    for b in bytes {
+        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+            s.push(b as char);
+        } else {
+            s.push_str(&format!("%{b:02X}"));
+        }
+    }
+    s
+}
+
 /// Reads the SQLite header without letting SQLite touch the file.
 fn check_header(path: &Path) -> Result<()> {
     let mut head = [0u8; 100];
@@ -391,6 +470,11 @@ fn check_existing(conn: &Connection, user_id: &str) -> Result<()> {
 
 /// Brings the schema up to date in one transaction; records the owner on creation.
 fn migrate(conn: &mut Connection, user_id: &str) -> Result<()> {
+    // Take the write lock only when there is something to migrate.
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current >= SCHEMA_VERSION {
+        return Ok(());
+    }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version < SCHEMA_VERSION {
@@ -450,11 +534,7 @@ pub fn check_file(path: impl AsRef<Path>, user_id: Option<&str>) -> Result<Vec<S
         return Err(Error::Io("the file does not exist".into()));
     }
     check_header(path)?;
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(corrupt_if_open_fails)?;
+    let conn = open_read_only(path)?;
     if let Some(u) = user_id {
         check_existing(&conn, u)?;
     }

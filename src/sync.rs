@@ -1,5 +1,7 @@
 //! What the server says: notifications and snapshots, merged by SPEC §2.
 
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -86,6 +88,21 @@ pub struct Snapshot {
     pub self_read: Vec<String>,
 }
 
+/// IDs in first-change order, each once.
+#[derive(Default)]
+struct Changed {
+    ids: Vec<String>,
+    seen: HashSet<String>,
+}
+
+impl Changed {
+    fn add(&mut self, id: &str) {
+        if self.seen.insert(id.to_string()) {
+            self.ids.push(id.to_string());
+        }
+    }
+}
+
 fn estimate(rc: Option<u64>, uc: Option<u64>, pr: Option<bool>) -> Estimate {
     Estimate {
         read_count: rc.map(clamp),
@@ -112,13 +129,13 @@ fn apply_one(
     conv: Option<&str>,
     est: &Estimate,
     readers: &[String],
-    changed: &mut Vec<String>,
+    changed: &mut Changed,
 ) -> Result<()> {
     match held(tx.conn, id)? {
         Some(m) => {
             check_conv(&m, conv)?;
-            if merge::merge_held(tx, &m, est, readers)? && !changed.iter().any(|c| c == id) {
-                changed.push(id.to_string());
+            if merge::merge_held(tx, &m, est, readers)? {
+                changed.add(id);
             }
         }
         None => merge::merge_early(tx, id, est, readers, false)?,
@@ -140,7 +157,7 @@ fn apply_receipt(
     tx: &mut Tx<'_>,
     conv: &str,
     r: &SnapshotReceipt,
-    changed: &mut Vec<String>,
+    changed: &mut Changed,
 ) -> Result<()> {
     let est = estimate(r.read_count, r.unread_count, r.is_peer_read);
     let readers = r.reader_ids.as_deref().unwrap_or(&[]);
@@ -162,12 +179,13 @@ impl Store {
     {
         parse_conversation_id(conversation_id)?;
         self.write(|tx| {
-            let mut changed = Vec::new();
+            let mut changed = Changed::default();
             for r in receipts {
                 check_id("messageID", &r.message_id)?;
                 check_readers(r.reader_ids.as_deref().unwrap_or(&[]), &mut 0)?;
                 apply_receipt(tx, conversation_id, &r, &mut changed)?;
             }
+            let changed = changed.ids;
             if !changed.is_empty() {
                 tx.events.push(EventKind::SnapshotApplied {
                     conversation_id: conversation_id.to_string(),
@@ -203,7 +221,7 @@ impl Store {
             check_readers(n.reader_ids.as_deref().unwrap_or(&[]), &mut total)?;
         }
         self.write(|tx| {
-            let mut changed = Vec::new();
+            let mut changed = Changed::default();
             for n in notes {
                 let from_group = n
                     .group_id
@@ -222,7 +240,7 @@ impl Store {
                 let est = estimate(n.read_count, n.unread_count, n.is_peer_read);
                 apply_one(tx, &n.message_id, conv, &est, &readers, &mut changed)?;
             }
-            Ok(changed)
+            Ok(changed.ids)
         })
     }
 
@@ -259,7 +277,7 @@ impl Store {
                     saved.push((row.conversation_id, row.id));
                 }
             }
-            let mut changed = Vec::new();
+            let mut changed = Changed::default();
             for r in &snap.receipts {
                 apply_receipt(tx, conv, r, &mut changed)?;
             }
@@ -267,8 +285,8 @@ impl Store {
                 match held(tx.conn, id)? {
                     Some(m) => {
                         check_conv(&m, Some(conv))?;
-                        if mark_self_read(tx, &m)? && !changed.contains(id) {
-                            changed.push(id.clone());
+                        if mark_self_read(tx, &m)? {
+                            changed.add(id);
                         }
                     }
                     None => merge::merge_early(tx, id, &Estimate::default(), &[], true)?,
@@ -277,6 +295,7 @@ impl Store {
             if !saved.is_empty() {
                 tx.events.push(EventKind::MessagesChanged(saved));
             }
+            let changed = changed.ids;
             if !changed.is_empty() {
                 tx.events.push(EventKind::SnapshotApplied {
                     conversation_id: conv.to_string(),

@@ -1055,7 +1055,6 @@ fn crash_apply_snapshot() {
 /// switch): the file is then either absent, empty, or a sound store for
 /// its owner; `Store::open` always succeeds on it afterwards.
 #[test]
-#[ignore = "BUG: a kill during creation (rollback-journal phase) leaves a store that never opens again (STORE_CORRUPT)"]
 fn crash_while_creating_the_store() {
     let mut rng = Rng(0xC4EA7E);
     // How long a first response takes, to spread the kills over it.

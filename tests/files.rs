@@ -390,7 +390,6 @@ fn rpc_on_damaged_store(path: &Path, ids: &[String], what: &str, must_see: bool)
 /// call fails with anything but STORE_CORRUPT; `receiptdb check` never
 /// crashes. (A few flipped bytes inside a text value are undetectable.)
 #[test]
-#[ignore = "BUG: a damaged text value (invalid UTF-8) fails with INTERNAL -32603, not STORE_CORRUPT"]
 fn many_flipped_pages_never_panic_nor_internal_error() {
     let dir = temp_dir();
     let base = path_in(&dir, "base.db");

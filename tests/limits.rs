@@ -487,7 +487,6 @@ fn pending_receipts_limit_out_of_range() {
 /// getMessageList's `nextReqMessageID` over 256 bytes is a bad length:
 /// INVALID_PARAMS like every other ID, not MESSAGE_NOT_FOUND.
 #[test]
-#[ignore = "BUG: a 257-byte nextReqMessageID gives MESSAGE_NOT_FOUND (2001), not INVALID_PARAMS"]
 fn next_req_message_id_over_256_bytes() {
     let (_d, mut rpc) = start();
     save_many(&mut rpc, "m", 3);

@@ -387,7 +387,6 @@ fn errors_do_not_reveal_absolute_paths() {
 /// A refused open (another owner, a newer schema) writes nothing at all:
 /// no -wal or -shm file appears beside the store.
 #[test]
-#[ignore = "BUG: the read-only owner check creates empty -wal and -shm files beside the store"]
 fn refused_open_creates_no_sidecar_files() {
     let dir = temp_dir();
     let path = path_in(&dir, "owned.db");

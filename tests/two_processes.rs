@@ -221,7 +221,6 @@ fn lock_past_busy_timeout_is_store_busy_then_retry_succeeds() {
 /// The brief's order: the lock is taken first, then the store is opened
 /// (opening an up-to-date store needs no write lock), then as above.
 #[test]
-#[ignore = "BUG: Store::open needs the write lock even when no migration is due (StoreBusy at open)"]
 fn open_while_another_holds_the_write_lock() {
     let dir = temp_dir();
     let path = path_in(&dir, "busy-open.db");
