@@ -183,6 +183,10 @@ impl Bus {
         }
     }
 
+    pub(crate) fn has_subscribers(&self) -> bool {
+        self.subs.lock().map(|s| !s.is_empty()).unwrap_or(true)
+    }
+
     fn unsubscribe(&self, id: u64) {
         if let Ok(mut subs) = self.subs.lock() {
             subs.retain(|s| s.id != id);

@@ -92,24 +92,56 @@ pub(crate) fn merge_held(
     if !(m.is_out && m.need_receipt) {
         return Ok(false);
     }
-    let (state, local, reader_count, indexed) = tx
+    let rec = tx
         .conn
         .prepare_cached(
             "SELECT read_count, unread_count, peer_read, local_unread, reader_count, unread_indexed
              FROM messages WHERE rid = ?1",
         )?
-        .query_row(params![m.rid], |r| {
-            Ok((
-                ReceiptState {
-                    read_count: r.get(0)?,
-                    unread_count: r.get(1)?,
-                    peer_read: r.get(2)?,
-                },
-                r.get::<_, Option<i64>>(3)?,
-                r.get::<_, i64>(4)?,
-                r.get::<_, bool>(5)?,
-            ))
-        })?;
+        .query_row(params![m.rid], |r| stored_receipt(r, 0))?;
+    merge_loaded(tx, m, rec, est, readers)
+}
+
+/// Receipt columns of a message row as read for a merge.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StoredReceipt {
+    state: ReceiptState,
+    local: Option<i64>,
+    reader_count: i64,
+    indexed: bool,
+}
+
+/// Reads [`StoredReceipt`] from columns `at..at + 6` of a row.
+pub(crate) fn stored_receipt(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<StoredReceipt> {
+    Ok(StoredReceipt {
+        state: ReceiptState {
+            read_count: r.get(at)?,
+            unread_count: r.get(at + 1)?,
+            peer_read: r.get(at + 2)?,
+        },
+        local: r.get(at + 3)?,
+        reader_count: r.get(at + 4)?,
+        indexed: r.get(at + 5)?,
+    })
+}
+
+/// [`merge_held`] on receipt columns the caller read in the same transaction.
+pub(crate) fn merge_loaded(
+    tx: &mut Tx<'_>,
+    m: &MsgRow,
+    rec: StoredReceipt,
+    est: &Estimate,
+    readers: &[String],
+) -> Result<bool> {
+    if !(m.is_out && m.need_receipt) {
+        return Ok(false);
+    }
+    let StoredReceipt {
+        state,
+        local,
+        reader_count,
+        indexed,
+    } = rec;
     let c2c = m.ctype == ConversationType::C2C;
     let mut est = *est;
     let mut added = 0i64;

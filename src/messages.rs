@@ -113,6 +113,40 @@ pub(crate) struct MsgRow {
     pub sent_state: i64,
 }
 
+/// A held message with its receipt columns, in one lookup (for merges).
+pub(crate) fn load_for_merge(
+    conn: &Connection,
+    id: &str,
+) -> Result<Option<(MsgRow, merge::StoredReceipt)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT rid, id, conversation_id, conversation_type, sender, recipient, time,
+                    is_out, need_receipt, status, sent_state,
+                    read_count, unread_count, peer_read, local_unread, reader_count, unread_indexed
+             FROM messages WHERE id = ?1",
+        )?
+        .query_row(params![id], |r| {
+            Ok((msg_row(r)?, merge::stored_receipt(r, 11)?))
+        })
+        .optional()?)
+}
+
+fn msg_row(r: &Row<'_>) -> rusqlite::Result<MsgRow> {
+    Ok(MsgRow {
+        rid: r.get(0)?,
+        id: r.get(1)?,
+        conversation_id: r.get(2)?,
+        ctype: ConversationType::from_db(&r.get::<_, String>(3)?),
+        sender: r.get(4)?,
+        recipient: r.get(5)?,
+        time: r.get(6)?,
+        is_out: r.get(7)?,
+        need_receipt: r.get(8)?,
+        status: MessageStatus::from_db(&r.get::<_, String>(9)?),
+        sent_state: r.get(10)?,
+    })
+}
+
 pub(crate) fn load_row(conn: &Connection, id: &str) -> Result<Option<MsgRow>> {
     Ok(conn
         .prepare_cached(
@@ -120,21 +154,7 @@ pub(crate) fn load_row(conn: &Connection, id: &str) -> Result<Option<MsgRow>> {
                     is_out, need_receipt, status, sent_state
              FROM messages WHERE id = ?1",
         )?
-        .query_row(params![id], |r| {
-            Ok(MsgRow {
-                rid: r.get(0)?,
-                id: r.get(1)?,
-                conversation_id: r.get(2)?,
-                ctype: ConversationType::from_db(&r.get::<_, String>(3)?),
-                sender: r.get(4)?,
-                recipient: r.get(5)?,
-                time: r.get(6)?,
-                is_out: r.get(7)?,
-                need_receipt: r.get(8)?,
-                status: MessageStatus::from_db(&r.get::<_, String>(9)?),
-                sent_state: r.get(10)?,
-            })
-        })
+        .query_row(params![id], msg_row)
         .optional()?)
 }
 

@@ -184,11 +184,13 @@ impl Store {
 
     /// Subscribes to events passing `filter`; dropping the subscription ends it.
     pub fn subscribe(&self, filter: Filter) -> Subscription {
+        let _order = lock(&self.dispatch);
         self.bus.subscribe(filter, DEFAULT_CAPACITY)
     }
 
     /// Like [`Store::subscribe`] with a chosen channel capacity.
     pub fn subscribe_with_capacity(&self, filter: Filter, capacity: usize) -> Subscription {
+        let _order = lock(&self.dispatch);
         self.bus.subscribe(filter, capacity)
     }
 
@@ -221,7 +223,7 @@ impl Store {
     pub(crate) fn write<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         let mut conn = lock(&self.conn);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (out, kinds) = {
+        let (out, changed, mut kinds) = {
             let mut ctx = Tx {
                 conn: &tx,
                 owner: &self.owner,
@@ -231,23 +233,30 @@ impl Store {
                 unread_index_min: *lock(&self.unread_index_min),
             };
             let out = f(&mut ctx)?;
-            let mut kinds = Vec::new();
-            if !ctx.receipt_changed.is_empty() {
-                let items = receipt_items(ctx.conn, &ctx.receipt_changed)?;
-                kinds.push(EventKind::ReceiptsChanged(items));
-            }
-            kinds.append(&mut ctx.events);
-            (out, kinds)
+            (out, ctx.receipt_changed, ctx.events)
         };
         tx.commit()?;
-        if kinds.is_empty() {
+        if changed.is_empty() && kinds.is_empty() {
             return Ok(out);
         }
         // Take the dispatch lock before releasing the connection so the next
         // commit cannot publish ahead of this one; sends never block.
         let mut seq = lock(&self.dispatch);
-        drop(conn);
         *seq += 1;
+        // Subscribing takes the dispatch lock too, so nobody can join between
+        // this check and the publish below.
+        if !self.bus.has_subscribers() {
+            return Ok(out);
+        }
+        if !changed.is_empty() {
+            // Still holding the connection: these are the committed values.
+            let item = match read_items(&mut conn, &changed) {
+                Ok(items) => EventKind::ReceiptsChanged(items),
+                Err(_) => EventKind::Lagged { missed: 1 },
+            };
+            kinds.insert(0, item);
+        }
+        drop(conn);
         let events: Vec<Event> = kinds
             .into_iter()
             .map(|kind| Event {
@@ -492,6 +501,13 @@ fn migrate(conn: &mut Connection, user_id: &str) -> Result<()> {
     }
     tx.commit()?;
     Ok(())
+}
+
+fn read_items(conn: &mut Connection, rids: &BTreeSet<i64>) -> Result<Vec<ReceiptItem>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+    let items = receipt_items(&tx, rids)?;
+    tx.commit()?;
+    Ok(items)
 }
 
 /// Merged receipt values of the given `out` messages, for events.

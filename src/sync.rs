@@ -131,10 +131,10 @@ fn apply_one(
     readers: &[String],
     changed: &mut Changed,
 ) -> Result<()> {
-    match held(tx.conn, id)? {
-        Some(m) => {
+    match crate::messages::load_for_merge(tx.conn, id)? {
+        Some((m, rec)) => {
             check_conv(&m, conv)?;
-            if merge::merge_held(tx, &m, est, readers)? {
+            if merge::merge_loaded(tx, &m, rec, est, readers)? {
                 changed.add(id);
             }
         }
