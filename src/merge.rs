@@ -17,9 +17,12 @@ pub const MAX_EARLY_MESSAGES: i64 = 10_000;
 /// Most reader rows buffered for messages not held yet.
 pub const MAX_EARLY_READERS: i64 = 1_000_000;
 
-/// Whether a user was a group member by a given time.
-pub(crate) const MEMBER_BY_TIME: &str = "SELECT 1 FROM members WHERE group_id = ?1 AND user_id = ?2
-       AND (join_time IS NULL OR join_time <= ?3)";
+/// How many of a JSON list of readers are new and in the audience (members
+/// by the message's time, not its sender); run before inserting them.
+pub(crate) const NEW_AUDIENCE_READERS: &str = "SELECT COUNT(DISTINCT j.value) FROM json_each(?2) j
+     JOIN members mb ON mb.group_id = ?3 AND mb.user_id = j.value
+     WHERE (mb.join_time IS NULL OR mb.join_time <= ?4) AND j.value <> ?5
+       AND NOT EXISTS (SELECT 1 FROM readers r WHERE r.rid = ?1 AND r.user_id = j.value)";
 
 /// The visible receipt state of one `out` message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -149,24 +152,26 @@ pub(crate) fn merge_loaded(
     if c2c {
         est.peer_read |= readers.contains(&m.recipient);
     } else if !readers.is_empty() {
-        let mut ins = tx
+        // The whole list goes to SQLite as one JSON array: set-based
+        // statements instead of two round trips a reader.
+        let list =
+            serde_json::to_string(readers).map_err(|e| crate::Error::Sqlite(e.to_string()))?;
+        if local.is_some() {
+            hits = tx
+                .conn
+                .prepare_cached(NEW_AUDIENCE_READERS)?
+                .query_row(params![m.rid, list, m.recipient, m.time, m.sender], |r| {
+                    r.get(0)
+                })?;
+        }
+        added = tx
             .conn
-            .prepare_cached("INSERT OR IGNORE INTO readers(rid, user_id) VALUES (?1, ?2)")?;
-        let mut member = tx.conn.prepare_cached(MEMBER_BY_TIME)?;
-        for r in readers {
-            if ins.execute(params![m.rid, r])? == 1 {
-                added += 1;
-                if indexed {
-                    crate::unread_index::reader_added(tx, m.rid, r)?;
-                }
-                // In the audience: a member by the message's time, not its sender.
-                if local.is_some()
-                    && *r != m.sender
-                    && member.exists(params![m.recipient, r, m.time])?
-                {
-                    hits += 1;
-                }
-            }
+            .prepare_cached(
+                "INSERT OR IGNORE INTO readers(rid, user_id) SELECT ?1, value FROM json_each(?2)",
+            )?
+            .execute(params![m.rid, list])? as i64;
+        if indexed && added > 0 {
+            crate::unread_index::readers_added(tx, m.rid, &list)?;
         }
     }
     let reader_count = reader_count + added;

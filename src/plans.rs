@@ -14,7 +14,7 @@ const HOT: &[(&str, &str)] = &[
         "indexed unread page",
         crate::unread_index::INDEXED_UNREAD_PAGE,
     ),
-    ("member by time", crate::merge::MEMBER_BY_TIME),
+    ("new audience readers", crate::merge::NEW_AUDIENCE_READERS),
     ("membership delta", crate::groups::MEMBER_DELTA),
     ("batch IDs", crate::outbox::BATCH_IDS),
     ("loose receipts", crate::outbox::LOOSE_RECEIPTS),

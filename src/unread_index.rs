@@ -59,11 +59,13 @@ pub(crate) fn rebuild(tx: &Tx<'_>, m: &MsgRow) -> Result<()> {
     Ok(())
 }
 
-/// A new reader of an indexed message is no longer unread.
-pub(crate) fn reader_added(tx: &Tx<'_>, rid: i64, user: &str) -> Result<()> {
+/// New readers (a JSON array) of an indexed message are no longer unread.
+pub(crate) fn readers_added(tx: &Tx<'_>, rid: i64, list: &str) -> Result<()> {
     tx.conn
-        .prepare_cached("DELETE FROM unread_members WHERE rid = ?1 AND user_id = ?2")?
-        .execute(params![rid, user])?;
+        .prepare_cached(
+            "DELETE FROM unread_members WHERE rid = ?1 AND user_id IN (SELECT value FROM json_each(?2))",
+        )?
+        .execute(params![rid, list])?;
     Ok(())
 }
 
