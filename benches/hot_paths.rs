@@ -629,7 +629,7 @@ fn report() {
         v.push((
             "writer_100k_changes".into(),
             "with_full_subscriber",
-            "no_subscriber",
+            "with_draining_subscriber",
         ));
         v.push((
             "rpc_20k_small_calls".into(),
