@@ -24,6 +24,8 @@ fn raw(path: &Path, full: bool) -> Connection {
         .expect("wal");
     c.pragma_update(None, "synchronous", if full { "FULL" } else { "NORMAL" })
         .expect("sync");
+    // The same page cache as a receiptdb store.
+    c.pragma_update(None, "cache_size", -16_384).expect("cache");
     c
 }
 
