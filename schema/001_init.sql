@@ -24,12 +24,7 @@ CREATE TABLE conversations (
     unread_count    INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 
--- rid is the compact internal key used by readers and the outbox.
--- Receipt state lives on the row so every count is read, never computed:
---   read_count    max-register (>= reader_count)
---   unread_count  min-register, NULL = not known yet (no members, no server word)
---   local_unread  |audience| - |readers in audience|, NULL when members unknown
---   peer_read     C2C receipt flag (or)
+-- rid is the compact internal key used by readers, receipts and the outbox.
 --   sent_state    0 none, 1 pending, 2 acked (in messages)
 CREATE TABLE messages (
     rid               INTEGER PRIMARY KEY,
@@ -45,15 +40,27 @@ CREATE TABLE messages (
     need_receipt      INTEGER NOT NULL,
     payload           TEXT NOT NULL,
     is_peer_read      INTEGER NOT NULL DEFAULT 0,
-    read_count        INTEGER NOT NULL DEFAULT 0,
-    unread_count      INTEGER,
-    local_unread      INTEGER,
-    peer_read         INTEGER NOT NULL DEFAULT 0,
-    reader_count      INTEGER NOT NULL DEFAULT 0,
-    sent_state        INTEGER NOT NULL DEFAULT 0,
-    unread_indexed    INTEGER NOT NULL DEFAULT 0
+    sent_state        INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX messages_by_conv ON messages (conversation_id, sequence, time, rid);
+
+-- Receipt state of each message (one row per message, same rid), in a narrow
+-- table so a merge rewrites a few bytes, not the message; every count is read,
+-- never computed:
+--   read_count     max-register (>= reader_count)
+--   unread_count   min-register, NULL = not known yet
+--   local_unread   |audience| - |readers in audience|, NULL when members unknown
+--   peer_read      C2C receipt flag (or)
+--   unread_indexed 1 when unread_members holds this message's unread list
+CREATE TABLE receipts (
+    rid            INTEGER PRIMARY KEY,
+    read_count     INTEGER NOT NULL DEFAULT 0,
+    unread_count   INTEGER,
+    local_unread   INTEGER,
+    peer_read      INTEGER NOT NULL DEFAULT 0,
+    reader_count   INTEGER NOT NULL DEFAULT 0,
+    unread_indexed INTEGER NOT NULL DEFAULT 0
+);
 
 -- Readers of out group messages: a grow-only set.
 CREATE TABLE readers (

@@ -9,11 +9,12 @@ use crate::model::{check_id, conversation_id, ConversationType, GroupType, Membe
 use crate::store::{Store, Tx};
 
 /// Moves the local unread estimate of a group's messages by ±1 for one member.
-pub(crate) const MEMBER_DELTA: &str = "UPDATE messages SET local_unread = local_unread + ?4
-     WHERE conversation_id = ?1 AND is_out = 1 AND need_receipt = 1
-       AND local_unread IS NOT NULL AND sender <> ?2
-       AND (?3 IS NULL OR ?3 <= time)
-       AND NOT EXISTS (SELECT 1 FROM readers r WHERE r.rid = messages.rid AND r.user_id = ?2)";
+pub(crate) const MEMBER_DELTA: &str = "UPDATE receipts SET local_unread = local_unread + ?4
+     WHERE local_unread IS NOT NULL
+       AND rid IN (SELECT rid FROM messages
+                   WHERE conversation_id = ?1 AND is_out = 1 AND need_receipt = 1
+                     AND sender <> ?2 AND (?3 IS NULL OR ?3 <= time))
+       AND NOT EXISTS (SELECT 1 FROM readers r WHERE r.rid = receipts.rid AND r.user_id = ?2)";
 
 /// Most members accepted in one call.
 pub const MAX_MEMBERS_PER_CALL: usize = 200_000;
@@ -283,9 +284,11 @@ fn change_members(
         recompute_local_unread(tx.conn, &conv, group_id)?;
     }
     let mut st = tx.conn.prepare_cached(
-        "UPDATE messages SET unread_count = local_unread
-         WHERE conversation_id = ?1 AND is_out = 1 AND need_receipt = 1
-           AND status <> 'unSend' AND local_unread IS NOT NULL
+        "UPDATE receipts SET unread_count = local_unread
+         WHERE rid IN (SELECT rid FROM messages
+                       WHERE conversation_id = ?1 AND is_out = 1 AND need_receipt = 1
+                         AND status <> 'unSend')
+           AND local_unread IS NOT NULL
            AND (unread_count IS NULL OR unread_count > local_unread)
          RETURNING rid",
     )?;
@@ -305,7 +308,7 @@ fn recompute_local_unread(conn: &Connection, conv: &str, group_id: &str) -> Resu
     let msgs: Vec<(i64, i64, String)> = st
         .query_map(params![conv], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    let mut upd = conn.prepare_cached("UPDATE messages SET local_unread = ?2 WHERE rid = ?1")?;
+    let mut upd = conn.prepare_cached("UPDATE receipts SET local_unread = ?2 WHERE rid = ?1")?;
     for (rid, time, sender) in msgs {
         let n = local_unread(conn, group_id, time, &sender, rid)?;
         upd.execute(params![rid, n])?;

@@ -99,7 +99,7 @@ pub(crate) fn merge_held(
         .conn
         .prepare_cached(
             "SELECT read_count, unread_count, peer_read, local_unread, reader_count, unread_indexed
-             FROM messages WHERE rid = ?1",
+             FROM receipts WHERE rid = ?1",
         )?
         .query_row(params![m.rid], |r| stored_receipt(r, 0))?;
     merge_loaded(tx, m, rec, est, readers)
@@ -193,7 +193,7 @@ pub(crate) fn merge_loaded(
     if changed || hits > 0 {
         tx.conn
             .prepare_cached(
-                "UPDATE messages SET read_count = ?2, unread_count = ?3, peer_read = ?4,
+                "UPDATE receipts SET read_count = ?2, unread_count = ?3, peer_read = ?4,
                     local_unread = ?5, reader_count = ?6
                  WHERE rid = ?1",
             )?

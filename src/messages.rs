@@ -20,20 +20,33 @@ pub const MAX_MESSAGES_PER_CALL: usize = 1000;
 /// Columns read by [`row_to_message`], in order.
 macro_rules! msg_cols {
     () => {
-        "rid, id, conversation_id, conversation_type, sender, recipient,
-         time, sequence, is_out, status, need_receipt, payload, is_peer_read,
-         read_count, unread_count, peer_read, sent_state"
+        "m.rid, m.id, m.conversation_id, m.conversation_type, m.sender, m.recipient,
+         m.time, m.sequence, m.is_out, m.status, m.need_receipt, m.payload, m.is_peer_read,
+         r.read_count, r.unread_count, r.peer_read, m.sent_state"
     };
 }
-pub(crate) const MSG_COLS: &str = msg_cols!();
+/// Messages with their receipt rows.
+macro_rules! MSG_FROM {
+    () => {
+        " FROM messages m JOIN receipts r ON r.rid = m.rid"
+    };
+}
+const MSG_ALL: &str = concat!("SELECT ", msg_cols!(), MSG_FROM!(), " ORDER BY m.rid");
+const MSG_OF_CONV: &str = concat!(
+    "SELECT ",
+    msg_cols!(),
+    MSG_FROM!(),
+    " WHERE m.conversation_id = ?1 ORDER BY m.sequence, m.time, m.rid"
+);
 /// One message by ID (a constant, so the statement cache hits without formatting).
-pub(crate) const MSG_BY_ID: &str = concat!("SELECT ", msg_cols!(), " FROM messages WHERE id = ?1");
+pub(crate) const MSG_BY_ID: &str = concat!("SELECT ", msg_cols!(), MSG_FROM!(), " WHERE m.id = ?1");
 /// A page of a conversation walking back from a (sequence, time, rid) key.
 pub(crate) const MSG_PAGE: &str = concat!(
     "SELECT ",
     msg_cols!(),
-    " FROM messages WHERE conversation_id = ?1 AND (sequence, time, rid) < (?2, ?3, ?4)
-     ORDER BY sequence DESC, time DESC, rid DESC LIMIT ?5"
+    MSG_FROM!(),
+    " WHERE m.conversation_id = ?1 AND (m.sequence, m.time, m.rid) < (?2, ?3, ?4)
+     ORDER BY m.sequence DESC, m.time DESC, m.rid DESC LIMIT ?5"
 );
 
 /// One page of `getMessageList`.
@@ -120,10 +133,11 @@ pub(crate) fn load_for_merge(
 ) -> Result<Option<(MsgRow, merge::StoredReceipt)>> {
     Ok(conn
         .prepare_cached(
-            "SELECT rid, id, conversation_id, conversation_type, sender, recipient, time,
-                    is_out, need_receipt, status, sent_state,
-                    read_count, unread_count, peer_read, local_unread, reader_count, unread_indexed
-             FROM messages WHERE id = ?1",
+            "SELECT m.rid, m.id, m.conversation_id, m.conversation_type, m.sender, m.recipient,
+                    m.time, m.is_out, m.need_receipt, m.status, m.sent_state,
+                    r.read_count, r.unread_count, r.peer_read, r.local_unread, r.reader_count,
+                    r.unread_indexed
+             FROM messages m JOIN receipts r ON r.rid = m.rid WHERE m.id = ?1",
         )?
         .query_row(params![id], |r| {
             Ok((msg_row(r)?, merge::stored_receipt(r, 11)?))
@@ -174,18 +188,13 @@ pub(crate) fn messages_for_filter(
     let mut out = Vec::new();
     match f {
         Filter::All => {
-            let sql = format!("SELECT {MSG_COLS} FROM messages ORDER BY rid");
-            let mut st = conn.prepare(&sql)?;
+            let mut st = conn.prepare(MSG_ALL)?;
             for m in st.query_map([], row_to_message)? {
                 out.push(m?);
             }
         }
         Filter::Conversation(c) => {
-            let sql = format!(
-                "SELECT {MSG_COLS} FROM messages WHERE conversation_id = ?1
-                 ORDER BY sequence, time, rid"
-            );
-            let mut st = conn.prepare(&sql)?;
+            let mut st = conn.prepare(MSG_OF_CONV)?;
             for m in st.query_map(params![c], row_to_message)? {
                 out.push(m?);
             }
@@ -203,6 +212,13 @@ pub(crate) fn messages_for_filter(
 
 fn require_message(conn: &Connection, id: &str) -> Result<Message> {
     load_message(conn, id)?.ok_or_else(|| Error::MessageNotFound(id.to_string()))
+}
+
+/// The receipt row of the message just inserted on this connection.
+fn insert_receipt_row(conn: &Connection, unread: Option<i64>) -> Result<()> {
+    conn.prepare_cached("INSERT INTO receipts(rid, unread_count) VALUES (?1, ?2)")?
+        .execute(params![conn.last_insert_rowid(), unread])?;
+    Ok(())
 }
 
 fn ensure_conversation(conn: &Connection, conv: &str, ctype: ConversationType) -> Result<()> {
@@ -263,7 +279,7 @@ fn init_group_counts(tx: &mut Tx<'_>, m: &MsgRow) -> Result<()> {
     let local = local_unread(tx.conn, &m.recipient, m.time, &m.sender, m.rid)?;
     let (old, indexed): (Option<i64>, bool) = tx
         .conn
-        .prepare_cached("SELECT unread_count, unread_indexed FROM messages WHERE rid = ?1")?
+        .prepare_cached("SELECT unread_count, unread_indexed FROM receipts WHERE rid = ?1")?
         .query_row(params![m.rid], |r| Ok((r.get(0)?, r.get(1)?)))?;
     if indexed {
         crate::unread_index::rebuild(tx, m)?;
@@ -274,7 +290,7 @@ fn init_group_counts(tx: &mut Tx<'_>, m: &MsgRow) -> Result<()> {
         merge::min_reg(old, local)
     };
     tx.conn
-        .prepare_cached("UPDATE messages SET local_unread = ?2, unread_count = ?3 WHERE rid = ?1")?
+        .prepare_cached("UPDATE receipts SET local_unread = ?2, unread_count = ?3 WHERE rid = ?1")?
         .execute(params![m.rid, local, new])?;
     if new != old {
         tx.receipt_changed.insert(m.rid);
@@ -309,8 +325,8 @@ impl Store {
             let c2c = conversation_type == ConversationType::C2C;
             tx.conn.execute(
                 "INSERT INTO messages(id, conversation_id, conversation_type, sender, recipient,
-                    time, sequence, is_out, status, need_receipt, payload, unread_count)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, 'unSend', ?8, ?9, ?10)",
+                    time, sequence, is_out, status, need_receipt, payload)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, 'unSend', ?8, ?9)",
                 params![
                     id,
                     conv,
@@ -320,10 +336,10 @@ impl Store {
                     now,
                     seq,
                     need_read_receipt,
-                    payload,
-                    (c2c && need_read_receipt).then_some(1)
+                    payload
                 ],
             )?;
+            insert_receipt_row(tx.conn, (c2c && need_read_receipt).then_some(1))?;
             if let Some(m) = load_row(tx.conn, &id)? {
                 init_group_counts(tx, &m)?;
             }
@@ -589,7 +605,7 @@ pub(crate) fn upsert_message(
             let became_receipt = new.need_receipt && !old.need_receipt;
             if became_receipt && new.ctype == ConversationType::C2C && new.is_out {
                 tx.conn.execute(
-                    "UPDATE messages SET unread_count = CASE WHEN peer_read THEN 0 ELSE 1 END WHERE rid = ?1",
+                    "UPDATE receipts SET unread_count = CASE WHEN peer_read THEN 0 ELSE 1 END WHERE rid = ?1",
                     params![new.rid],
                 )?;
             }
@@ -603,8 +619,8 @@ pub(crate) fn upsert_message(
             tx.conn
                 .prepare_cached(
                     "INSERT INTO messages(id, conversation_id, conversation_type, sender, recipient,
-                        time, sequence, is_out, status, need_receipt, payload, is_peer_read, unread_count)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                        time, sequence, is_out, status, need_receipt, payload, is_peer_read)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 )?
                 .execute(params![
                     m.id,
@@ -618,9 +634,9 @@ pub(crate) fn upsert_message(
                     status.as_str(),
                     m.need_read_receipt,
                     payload.unwrap_or_else(|| "{}".to_string()),
-                    m.is_peer_read,
-                    c2c_receipt.then_some(1)
+                    m.is_peer_read
                 ])?;
+            insert_receipt_row(tx.conn, c2c_receipt.then_some(1))?;
             if !is_out {
                 tx.conn
                     .prepare_cached(

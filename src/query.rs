@@ -168,7 +168,7 @@ impl Store {
             }
             let limit = count as i64 + 1;
             let indexed: bool = c
-                .prepare_cached("SELECT unread_indexed FROM messages WHERE rid = ?1")?
+                .prepare_cached("SELECT unread_indexed FROM receipts WHERE rid = ?1")?
                 .query_row(params![m.rid], |r| r.get(0))?;
             let mut ids: Vec<String> = match filter {
                 MemberFilter::Read => c

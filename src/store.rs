@@ -516,9 +516,9 @@ fn read_items(conn: &mut Connection, rids: &BTreeSet<i64>) -> Result<Vec<Receipt
 /// Merged receipt values of the given `out` messages, for events.
 pub(crate) fn receipt_items(conn: &Connection, rids: &BTreeSet<i64>) -> Result<Vec<ReceiptItem>> {
     let mut st = conn.prepare_cached(
-        "SELECT id, conversation_id, conversation_type, recipient, sender,
-                read_count, unread_count, peer_read
-         FROM messages WHERE rid = ?1",
+        "SELECT m.id, m.conversation_id, m.conversation_type, m.recipient, m.sender,
+                r.read_count, r.unread_count, r.peer_read
+         FROM messages m JOIN receipts r ON r.rid = m.rid WHERE m.rid = ?1",
     )?;
     let mut out = Vec::with_capacity(rids.len());
     for rid in rids {

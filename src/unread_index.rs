@@ -54,7 +54,7 @@ pub(crate) fn rebuild(tx: &Tx<'_>, m: &MsgRow) -> Result<()> {
         )?
         .execute(params![m.rid, m.recipient, m.time, m.sender])?;
     tx.conn
-        .prepare_cached("UPDATE messages SET unread_indexed = 1 WHERE rid = ?1")?
+        .prepare_cached("UPDATE receipts SET unread_indexed = 1 WHERE rid = ?1")?
         .execute(params![m.rid])?;
     Ok(())
 }
@@ -74,7 +74,8 @@ pub(crate) fn member_removed(tx: &Tx<'_>, conv: &str, user: &str) -> Result<()> 
     tx.conn
         .prepare_cached(
             "DELETE FROM unread_members WHERE user_id = ?2 AND rid IN
-                (SELECT rid FROM messages WHERE conversation_id = ?1 AND unread_indexed = 1)",
+                (SELECT m.rid FROM messages m JOIN receipts r ON r.rid = m.rid
+                 WHERE m.conversation_id = ?1 AND r.unread_indexed = 1)",
         )?
         .execute(params![conv, user])?;
     Ok(())
@@ -90,10 +91,10 @@ pub(crate) fn member_added(
     tx.conn
         .prepare_cached(
             "INSERT OR IGNORE INTO unread_members(rid, user_id)
-             SELECT rid, ?2 FROM messages
-             WHERE conversation_id = ?1 AND unread_indexed = 1 AND sender <> ?2
-               AND (?3 IS NULL OR ?3 <= time)
-               AND NOT EXISTS (SELECT 1 FROM readers r WHERE r.rid = messages.rid AND r.user_id = ?2)",
+             SELECT m.rid, ?2 FROM messages m JOIN receipts rc ON rc.rid = m.rid
+             WHERE m.conversation_id = ?1 AND rc.unread_indexed = 1 AND m.sender <> ?2
+               AND (?3 IS NULL OR ?3 <= m.time)
+               AND NOT EXISTS (SELECT 1 FROM readers r WHERE r.rid = m.rid AND r.user_id = ?2)",
         )?
         .execute(params![conv, user, join_time])?;
     Ok(())
