@@ -317,10 +317,11 @@ fn receipt_list(c: &mut Criterion) {
                 // The same columns the API returns, read into owned values.
                 let mut st = tx
                     .prepare_cached(
-                        "SELECT rid, id, conversation_id, conversation_type, sender, recipient,
-                            time, sequence, is_out, status, need_receipt, payload, is_peer_read,
-                            read_count, unread_count, peer_read, sent_state
-                         FROM messages WHERE id = ?1",
+                        "SELECT m.rid, m.id, m.conversation_id, m.conversation_type, m.sender,
+                            m.recipient, m.time, m.sequence, m.is_out, m.status, m.need_receipt,
+                            m.payload, m.is_peer_read, r.read_count, r.unread_count, r.peer_read,
+                            m.sent_state
+                         FROM messages m JOIN receipts r ON r.rid = m.rid WHERE m.id = ?1",
                     )
                     .expect("prep");
                 for id in &ids {
