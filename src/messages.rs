@@ -123,7 +123,6 @@ pub(crate) struct MsgRow {
     pub is_out: bool,
     pub need_receipt: bool,
     pub status: MessageStatus,
-    pub sent_state: i64,
 }
 
 /// A held message with its receipt columns, in one lookup (for merges).
@@ -134,13 +133,13 @@ pub(crate) fn load_for_merge(
     Ok(conn
         .prepare_cached(
             "SELECT m.rid, m.id, m.conversation_id, m.conversation_type, m.sender, m.recipient,
-                    m.time, m.is_out, m.need_receipt, m.status, m.sent_state,
+                    m.time, m.is_out, m.need_receipt, m.status,
                     r.read_count, r.unread_count, r.peer_read, r.local_unread, r.reader_count,
                     r.unread_indexed
              FROM messages m JOIN receipts r ON r.rid = m.rid WHERE m.id = ?1",
         )?
         .query_row(params![id], |r| {
-            Ok((msg_row(r)?, merge::stored_receipt(r, 11)?))
+            Ok((msg_row(r)?, merge::stored_receipt(r, 10)?))
         })
         .optional()?)
 }
@@ -157,7 +156,6 @@ fn msg_row(r: &Row<'_>) -> rusqlite::Result<MsgRow> {
         is_out: r.get(7)?,
         need_receipt: r.get(8)?,
         status: MessageStatus::from_db(&r.get::<_, String>(9)?),
-        sent_state: r.get(10)?,
     })
 }
 
@@ -165,7 +163,7 @@ pub(crate) fn load_row(conn: &Connection, id: &str) -> Result<Option<MsgRow>> {
     Ok(conn
         .prepare_cached(
             "SELECT rid, id, conversation_id, conversation_type, sender, recipient, time,
-                    is_out, need_receipt, status, sent_state
+                    is_out, need_receipt, status
              FROM messages WHERE id = ?1",
         )?
         .query_row(params![id], msg_row)

@@ -102,7 +102,8 @@ impl Store {
     pub fn send_message_read_receipt(&self, message_ids: &[String]) -> Result<Vec<String>> {
         self.write(|tx| {
             let rows = load_one_conversation(tx.conn, message_ids, MAX_BATCH)?;
-            check_receipts_allowed(tx.conn, rows[0].ctype, &rows[0].recipient)?;
+            let (ctype, target) = crate::model::parse_conversation_id(&rows[0].conversation_id)?;
+            check_receipts_allowed(tx.conn, ctype, target)?;
             let mut queued = Vec::new();
             let mut seen = HashSet::new();
             let mut set = tx.conn.prepare_cached(
@@ -111,13 +112,13 @@ impl Store {
             let mut ins = tx
                 .conn
                 .prepare_cached("INSERT INTO outbox(rid, conversation_id) VALUES (?1, ?2)")?;
-            for m in &rows {
+            for (id, m) in message_ids.iter().zip(&rows) {
                 if m.is_out || !m.need_receipt || m.sent_state != 0 || !seen.insert(m.rid) {
                     continue;
                 }
                 set.execute(params![m.rid])?;
                 ins.execute(params![m.rid, m.conversation_id])?;
-                queued.push(m.id.clone());
+                queued.push(id.clone());
             }
             drop((set, ins));
             if !queued.is_empty() {
