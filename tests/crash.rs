@@ -3,6 +3,9 @@
 //! whose call returned success is pending, in exactly one batch, and the
 //! store passes `PRAGMA integrity_check`.
 
+mod common;
+use common::Rng;
+
 use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -13,21 +16,6 @@ use receiptdb::{ConversationType, IncomingMessage, ReceiptSentState, Store};
 use serde_json::{json, Value};
 
 const MESSAGES: usize = 1500;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // splitmix64
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn conv_of(i: usize) -> usize {
     i % 3

@@ -13,6 +13,9 @@
 //!
 //! 13 methods × 12 kill points = 156 kill points.
 
+mod common;
+use common::Rng;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -31,21 +34,6 @@ const OWNER: &str = "alice";
 const KILLS: u64 = 12;
 /// Guard against a hung child; no assertion is about time.
 const HANG_GUARD: Duration = Duration::from_secs(60);
-
-/// splitmix64, so every kill point replays from its seed.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
 
 /// What one killed run produced.
 struct Run {

@@ -13,7 +13,7 @@ mod common;
 use std::cell::RefCell;
 use std::path::Path;
 
-use common::{dump_db, temp_dir, Reply, Rpc, OWNER};
+use common::{dump_db, temp_dir, Reply, Rng, Rpc, OWNER};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use receiptdb::rpc::Session;
@@ -455,34 +455,16 @@ fn templates(s: &Seeded) -> Vec<Value> {
         .collect()
 }
 
-/// splitmix64 for the mutation fuzzer.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
-        &v[self.below(v.len())]
-    }
-}
-
 /// A random nasty JSON value (depth-bounded).
 fn nasty_value(r: &mut Rng, depth: usize) -> Value {
-    match r.below(if depth == 0 { 5 } else { 8 }) {
+    match r.index(if depth == 0 { 5 } else { 8 }) {
         0 => Value::Null,
-        1 => Value::Bool(r.below(2) == 0),
-        2 => serde_json::from_str(NUMBERS[r.below(NUMBERS.len())]).unwrap(),
+        1 => Value::Bool(r.index(2) == 0),
+        2 => serde_json::from_str(NUMBERS[r.index(NUMBERS.len())]).unwrap(),
         3 | 4 => Value::String(r.pick(&nasty_strings()).clone()),
-        5 => Value::Array((0..r.below(4)).map(|_| nasty_value(r, depth - 1)).collect()),
+        5 => Value::Array((0..r.index(4)).map(|_| nasty_value(r, depth - 1)).collect()),
         6 => {
-            let n = r.below(4);
+            let n = r.index(4);
             Value::Object(
                 (0..n)
                     .map(|_| (r.pick(KEYS).to_string(), nasty_value(r, depth - 1)))
@@ -491,7 +473,7 @@ fn nasty_value(r: &mut Rng, depth: usize) -> Value {
         }
         _ => {
             // Deep nesting, sometimes past serde_json's recursion limit.
-            let n = [10, 100, 127, 129, 1_000][r.below(5)];
+            let n = [10, 100, 127, 129, 1_000][r.index(5)];
             let s = "[".repeat(n) + &"]".repeat(n);
             serde_json::from_str(&s).unwrap_or(Value::Null)
         }
@@ -539,12 +521,12 @@ fn mutate_value(v: &mut Value, r: &mut Rng) {
     paths(v, Vec::new(), &mut ps);
     let path = r.pick(&ps).clone();
     let node = node_mut(v, &path);
-    match r.below(7) {
+    match r.index(7) {
         0 | 1 => *node = nasty_value(r, 2),
         2 => {
             if let Value::Object(o) = node {
                 if !o.is_empty() {
-                    let k = o.keys().nth(r.below(o.len())).unwrap().clone();
+                    let k = o.keys().nth(r.index(o.len())).unwrap().clone();
                     o.remove(&k);
                 }
             }
@@ -558,7 +540,7 @@ fn mutate_value(v: &mut Value, r: &mut Rng) {
             // Grow a list past a limit (31, 101, 1001 items).
             if let Value::Array(a) = node {
                 if let Some(x) = a.first().cloned() {
-                    let n = [31, 101, 1_001][r.below(3)];
+                    let n = [31, 101, 1_001][r.index(3)];
                     a.resize(n, x);
                 }
             }
@@ -598,33 +580,33 @@ const TOKENS: &[&str] = &[
 /// One byte-level mutation of a line.
 fn mutate_bytes(b: &mut Vec<u8>, r: &mut Rng) {
     let len = b.len().max(1);
-    match r.below(6) {
+    match r.index(6) {
         0 => {
-            let i = r.below(len);
+            let i = r.index(len);
             if i < b.len() {
                 b[i] = r.next() as u8;
             }
         }
-        1 => b.truncate(r.below(len)),
+        1 => b.truncate(r.index(len)),
         2 => {
-            let i = r.below(len).min(b.len());
-            let j = (i + r.below(16)).min(b.len());
+            let i = r.index(len).min(b.len());
+            let j = (i + r.index(16)).min(b.len());
             b.drain(i..j);
         }
         3 => {
-            let i = r.below(len).min(b.len());
+            let i = r.index(len).min(b.len());
             let t = r.pick(TOKENS).as_bytes().to_vec();
             b.splice(i..i, t);
         }
         4 => {
-            let i = r.below(len).min(b.len());
-            let j = (i + r.below(32)).min(b.len());
+            let i = r.index(len).min(b.len());
+            let j = (i + r.index(32)).min(b.len());
             let d = b[i..j].to_vec();
             b.splice(j..j, d);
         }
         _ => {
-            let i = r.below(len).min(b.len());
-            let junk: Vec<u8> = (0..1 + r.below(8)).map(|_| r.next() as u8).collect();
+            let i = r.index(len).min(b.len());
+            let junk: Vec<u8> = (0..1 + r.index(8)).map(|_| r.next() as u8).collect();
             b.splice(i..i, junk);
         }
     }
@@ -753,12 +735,12 @@ fn mutation_fuzz_through_rpc() {
     let mut accepted = 0;
     for case in 0..3_000 {
         let mut v = r.pick(&tpl).clone();
-        for _ in 0..1 + r.below(3) {
+        for _ in 0..1 + r.index(3) {
             mutate_value(&mut v, &mut r);
         }
         let mut b = v.to_string().into_bytes();
-        if r.below(2) == 0 {
-            for _ in 0..1 + r.below(3) {
+        if r.index(2) == 0 {
+            for _ in 0..1 + r.index(3) {
                 mutate_bytes(&mut b, &mut r);
             }
         }
