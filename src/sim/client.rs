@@ -251,7 +251,7 @@ impl Client {
             c.durability_checks += 1;
             let m = self.call(c, "find_message", |s| s.find_message(&id))?;
             let got = m.and_then(|m| m.receipt_sent_state);
-            if got.map_or(true, |g| g < want) {
+            if got.is_none_or(|g| g < want) {
                 return Err(Fail::new(
                     Invariant::Durability,
                     format!(
@@ -410,7 +410,7 @@ impl Client {
         retry_after: u64,
         c: &mut Counters,
     ) -> Result<Vec<Packet>, Fail> {
-        let due = |sent: Option<&u64>| sent.map_or(true, |t| now >= t + retry_after);
+        let due = |sent: Option<&u64>| sent.is_none_or(|t| now >= t + retry_after);
         let any_due = self.live.keys().any(|b| due(self.sent_at.get(b)));
         if !self.outbox_dirty && !any_due {
             return Ok(Vec::new());

@@ -166,7 +166,7 @@ impl Server {
             (Some(g), _) => self.groups[g]
                 .members
                 .iter()
-                .filter(|(u, jt)| **u != m.from && jt.map_or(true, |t| t <= m.time))
+                .filter(|(u, jt)| **u != m.from && jt.is_none_or(|t| t <= m.time))
                 .map(|(u, _)| *u)
                 .collect(),
             (None, Some(t)) => [t].into_iter().collect(),
