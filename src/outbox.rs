@@ -8,9 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::events::EventKind;
 use crate::groups::check_receipts_allowed;
-use crate::messages::{load_row, MsgRow};
+use crate::messages::MsgRow;
 use crate::model::check_id;
-use crate::query::load_one_conversation;
 use crate::store::{Store, Tx};
 
 /// Most message IDs in one batch (and one `sendMessageReadReceipt`).
@@ -72,6 +71,55 @@ fn bump_count(conn: &Connection, delta: i64) -> Result<u64> {
     )?
     .execute(params![delta])?;
     pending_count(conn)
+}
+
+/// The few facts `sendMessageReadReceipt` needs about a message.
+pub(crate) struct SendRow {
+    pub rid: i64,
+    pub conversation_id: String,
+    pub is_out: bool,
+    pub need_receipt: bool,
+    pub sent_state: i64,
+}
+
+/// Checks a list of message IDs: its length, that all are held, and that
+/// they share one conversation. Returns the rows in the given order.
+fn load_one_conversation(
+    conn: &rusqlite::Connection,
+    ids: &[String],
+    max: usize,
+) -> Result<Vec<SendRow>> {
+    if ids.is_empty() || ids.len() > max {
+        return Err(Error::invalid(format!("messageIDs must hold 1..{max} IDs")));
+    }
+    for id in ids {
+        check_id("messageID", id)?;
+    }
+    let mut st = conn.prepare_cached(
+        "SELECT rid, conversation_id, is_out, need_receipt, sent_state FROM messages WHERE id = ?1",
+    )?;
+    let mut rows = Vec::with_capacity(ids.len());
+    for id in ids {
+        let row = st
+            .query_row(params![id], |r| {
+                Ok(SendRow {
+                    rid: r.get(0)?,
+                    conversation_id: r.get(1)?,
+                    is_out: r.get(2)?,
+                    need_receipt: r.get(3)?,
+                    sent_state: r.get(4)?,
+                })
+            })
+            .optional()?;
+        rows.push(row.ok_or_else(|| Error::MessageNotFound(id.clone()))?);
+    }
+    if rows
+        .iter()
+        .any(|r| r.conversation_id != rows[0].conversation_id)
+    {
+        return Err(Error::MixedConversations);
+    }
+    Ok(rows)
 }
 
 /// Marks an `in` message as read by the owner elsewhere: `acked`, and out of
@@ -269,10 +317,4 @@ impl Store {
     pub fn pending_receipt_count(&self) -> Result<u64> {
         self.read(pending_count)
     }
-}
-
-/// Loads a held message for `selfRead`, or `None`.
-pub(crate) fn held(conn: &Connection, id: &str) -> Result<Option<MsgRow>> {
-    check_id("messageID", id)?;
-    load_row(conn, id)
 }

@@ -1,6 +1,6 @@
 //! Offline receipt queries: receipt lists and group member lists (SPEC §3.3).
 
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -89,55 +89,6 @@ fn decode_cursor(f: MemberFilter, c: &str) -> Result<String> {
         .collect::<std::result::Result<Vec<u8>, _>>()
         .map_err(|_| bad())?;
     String::from_utf8(bytes).map_err(|_| bad())
-}
-
-/// Checks a list of message IDs: its length, that all are held, and that
-/// they share one conversation. Returns the rows in the given order.
-/// The few facts `sendMessageReadReceipt` needs about a message.
-pub(crate) struct SendRow {
-    pub rid: i64,
-    pub conversation_id: String,
-    pub is_out: bool,
-    pub need_receipt: bool,
-    pub sent_state: i64,
-}
-
-pub(crate) fn load_one_conversation(
-    conn: &rusqlite::Connection,
-    ids: &[String],
-    max: usize,
-) -> Result<Vec<SendRow>> {
-    if ids.is_empty() || ids.len() > max {
-        return Err(Error::invalid(format!("messageIDs must hold 1..{max} IDs")));
-    }
-    for id in ids {
-        check_id("messageID", id)?;
-    }
-    let mut st = conn.prepare_cached(
-        "SELECT rid, conversation_id, is_out, need_receipt, sent_state FROM messages WHERE id = ?1",
-    )?;
-    let mut rows = Vec::with_capacity(ids.len());
-    for id in ids {
-        let row = st
-            .query_row(params![id], |r| {
-                Ok(SendRow {
-                    rid: r.get(0)?,
-                    conversation_id: r.get(1)?,
-                    is_out: r.get(2)?,
-                    need_receipt: r.get(3)?,
-                    sent_state: r.get(4)?,
-                })
-            })
-            .optional()?;
-        rows.push(row.ok_or_else(|| Error::MessageNotFound(id.clone()))?);
-    }
-    if rows
-        .iter()
-        .any(|r| r.conversation_id != rows[0].conversation_id)
-    {
-        return Err(Error::MixedConversations);
-    }
-    Ok(rows)
 }
 
 impl Store {

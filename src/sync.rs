@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::events::EventKind;
 use crate::merge::{self, Estimate};
-use crate::messages::{clamp, upsert_message, MsgRow, MAX_MESSAGES_PER_CALL};
+use crate::messages::{clamp, load_row, upsert_message, MsgRow, MAX_MESSAGES_PER_CALL};
 use crate::model::{
     check_id, conversation_id, parse_conversation_id, ConversationType, IncomingMessage,
 };
-use crate::outbox::{held, mark_self_read};
+use crate::outbox::mark_self_read;
 use crate::store::{Store, Tx};
 
 /// Most notifications or receipt states in one call.
@@ -282,7 +282,7 @@ impl Store {
                 apply_receipt(tx, conv, r, &mut changed)?;
             }
             for id in &snap.self_read {
-                match held(tx.conn, id)? {
+                match load_row(tx.conn, id)? {
                     Some(m) => {
                         check_conv(&m, Some(conv))?;
                         if mark_self_read(tx, &m)? {
