@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use receiptdb::{rpc, Store};
+use receiptdb::rpc;
 
 #[derive(Parser)]
 #[command(
@@ -46,7 +46,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Rpc { db, user } => {
-            let store = match Store::open(&db, &user) {
+            let mut session = match rpc::Session::open(&db, &user) {
                 Ok(s) => s,
                 Err(e) => {
                     println!("{}", rpc::open_error_line(&e));
@@ -55,7 +55,7 @@ fn main() -> ExitCode {
             };
             let stdin = io::stdin();
             let out = BufWriter::new(io::stdout().lock());
-            match rpc::serve(&store, BufReader::new(stdin.lock()), out) {
+            match rpc::serve(&mut session, BufReader::new(stdin.lock()), out) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("receiptdb rpc: i/o error: {e}");

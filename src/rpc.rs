@@ -7,6 +7,7 @@
 
 use std::collections::HashSet;
 use std::io::{self, BufRead, Write};
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -31,9 +32,11 @@ pub const OPTIONAL_EVENTS: &[&str] = &[
     "SNAPSHOT_APPLIED",
 ];
 
-/// A JSON-RPC session over one store.
-pub struct Session<'a> {
-    store: &'a Store,
+/// A JSON-RPC session over one shared store: the one in-process request
+/// handler behind `receiptdb rpc` and every binding (Node, C). It owns its
+/// event subscription, so each call returns the events it caused.
+pub struct Session {
+    store: Arc<Store>,
     sub: Subscription,
     enabled: HashSet<&'static str>,
 }
@@ -172,13 +175,42 @@ fn count_in(v: i64, what: &str) -> Result<u32> {
     }
 }
 
-impl<'a> Session<'a> {
+impl Session {
     /// Starts a session; receipt events are forwarded from now on.
-    pub fn new(store: &'a Store) -> Session<'a> {
+    pub fn new(store: Arc<Store>) -> Session {
+        let sub = store.subscribe_with_capacity(Filter::All, 1 << 16);
         Session {
             store,
-            sub: store.subscribe_with_capacity(Filter::All, 1 << 16),
+            sub,
             enabled: HashSet::new(),
+        }
+    }
+
+    /// Opens the store at `path` for `user_id` and starts a session on it.
+    /// On failure the error is what [`open_error_line`] writes.
+    pub fn open(path: impl AsRef<std::path::Path>, user_id: &str) -> Result<Session> {
+        Ok(Session::new(Arc::new(Store::open(path, user_id)?)))
+    }
+
+    /// The store this session serves.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// Handles one request given as raw bytes (no trailing newline), as a
+    /// binding receives it: not UTF-8 or blank is `-32700`, over
+    /// [`MAX_LINE_BYTES`] is `INVALID_PARAMS`; otherwise [`Session::handle_line`].
+    pub fn handle_bytes(&mut self, bytes: &[u8]) -> Vec<String> {
+        if bytes.len() > MAX_LINE_BYTES {
+            return vec![too_long_line(bytes.len())];
+        }
+        match std::str::from_utf8(bytes) {
+            Err(_) => vec![not_utf8_line()],
+            Ok(text) if text.trim().is_empty() => {
+                let err = plain_error(-32700, "PARSE_ERROR", "parse error: empty request");
+                vec![response(&Value::Null, Err(err)).to_string()]
+            }
+            Ok(text) => self.handle_line(text.trim_end_matches(['\r', '\n'])),
         }
     }
 
@@ -278,7 +310,7 @@ impl<'a> Session<'a> {
 
     /// Runs one method; `Ok(None)` when the method is unknown.
     fn call(&mut self, method: &str, p: Value) -> Result<Option<Value>> {
-        let s = self.store;
+        let s = Arc::clone(&self.store);
         let v = match method {
             "setReceiptConfig" => {
                 let c: ConfigP = params(p)?;
@@ -468,24 +500,30 @@ fn read_line<R: BufRead>(
     Ok(Some(if too_long > 0 { Err(too_long) } else { Ok(()) }))
 }
 
+fn too_long_line(len: usize) -> String {
+    let e = Error::invalid(format!(
+        "request line of {len} bytes is over the {MAX_LINE_BYTES}-byte limit"
+    ));
+    response(&Value::Null, Err(error_object(&e))).to_string()
+}
+
+fn not_utf8_line() -> String {
+    let err = plain_error(-32700, "PARSE_ERROR", "parse error: the line is not UTF-8");
+    response(&Value::Null, Err(err)).to_string()
+}
+
 /// Serves requests from `input` until it closes, writing to `output`.
-pub fn serve<R: BufRead, W: Write>(store: &Store, mut input: R, mut output: W) -> io::Result<()> {
-    let mut session = Session::new(store);
+pub fn serve<R: BufRead, W: Write>(
+    session: &mut Session,
+    mut input: R,
+    mut output: W,
+) -> io::Result<()> {
     let mut buf = Vec::new();
     while let Some(line) = read_line(&mut input, &mut buf, MAX_LINE_BYTES)? {
         let lines = match line {
-            Err(len) => {
-                let e = Error::invalid(format!(
-                    "request line of {len} bytes is over the {MAX_LINE_BYTES}-byte limit"
-                ));
-                vec![response(&Value::Null, Err(error_object(&e))).to_string()]
-            }
+            Err(len) => vec![too_long_line(len)],
             Ok(()) => match std::str::from_utf8(&buf) {
-                Err(_) => {
-                    let err =
-                        plain_error(-32700, "PARSE_ERROR", "parse error: the line is not UTF-8");
-                    vec![response(&Value::Null, Err(err)).to_string()]
-                }
+                Err(_) => vec![not_utf8_line()],
                 Ok(text) => {
                     let text = text.trim_end_matches('\r');
                     if text.trim().is_empty() {

@@ -782,8 +782,8 @@ fn proptest_session_handle_line() {
     let dir = temp_dir();
     let path = dir.path().join("session.db");
     seed_store(&path);
-    let store = Store::open(&path, OWNER).unwrap();
-    let session = RefCell::new(Session::new(&store));
+    let store = std::sync::Arc::new(Store::open(&path, OWNER).unwrap());
+    let session = RefCell::new(Session::new(store.clone()));
     let mut runner = TestRunner::new(Config {
         cases: 5_000,
         failure_persistence: None,

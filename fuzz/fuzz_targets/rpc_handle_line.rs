@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let store = Store::open_in_memory("alice").expect("in-memory store");
-    let mut session = Session::new(&store);
+    let mut session = Session::new(std::sync::Arc::new(store));
     for line in SEED {
         session.handle_line(line);
     }
