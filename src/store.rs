@@ -101,18 +101,11 @@ impl Store {
     pub fn open_with(path: impl AsRef<Path>, user_id: &str, opts: OpenOptions) -> Result<Store> {
         check_id("userID", user_id)?;
         let path = path.as_ref();
-        match std::fs::metadata(path) {
-            Ok(m) if m.len() == 0 => create_atomically(path, user_id, true)?,
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                create_atomically(path, user_id, false)?
-            }
-            Err(e) => return Err(e.into()),
-        }
+        ensure_store_file(path, user_id, &opts)?;
         check_header(path)?;
         // Owner and version are checked read-only, so a refused open never
         // writes the file (nor leaves -wal/-shm files beside it).
-        check_existing(&open_read_only(path)?, user_id)?;
+        check_existing(&open_read_only(path)?, Some(user_id))?;
         let mut conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -294,6 +287,7 @@ impl Store {
     }
 }
 
+/// Creates `path` as an empty private (0600) file unless something is there.
 fn create_private(path: &Path) -> Result<()> {
     let mut o = std::fs::OpenOptions::new();
     o.write(true).create_new(true);
@@ -303,59 +297,159 @@ fn create_private(path: &Path) -> Result<()> {
         o.mode(0o600);
     }
     match o.open(path) {
-        Ok(_) => Ok(()),
+        Ok(f) => {
+            f.sync_all()?;
+            sync_parent(path);
+            Ok(())
+        }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e.into()),
     }
 }
 
-/// Builds a new store in a private temporary file beside `path` and moves it
-/// into place only when complete, so a crash mid-creation never leaves a
-/// half-made store. `replace` swaps out an empty file already at `path`.
-fn create_atomically(path: &Path, user_id: &str, replace: bool) -> Result<()> {
+fn sync_parent(path: &Path) {
     let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
     };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let tmp = dir.join(format!(".{name}.{}.{nanos}.creating", std::process::id()));
-    let result = build_new_store(&tmp, user_id).and_then(|()| {
-        let placed = if replace {
-            std::fs::rename(&tmp, path)
-        } else {
-            match std::fs::hard_link(&tmp, path) {
-                // Another process created it first: use theirs.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-                Err(_) => std::fs::rename(&tmp, path),
-                Ok(()) => Ok(()),
-            }
-        };
-        placed.map_err(Error::from)
-    });
-    let _ = std::fs::remove_file(&tmp);
-    if let Ok(d) = std::fs::File::open(&dir) {
+    if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
-    result
 }
 
-fn build_new_store(tmp: &Path, user_id: &str) -> Result<()> {
-    create_private(tmp)?;
+/// What kind of thing other than a regular file sits at a path.
+fn not_a_regular_file(m: &std::fs::Metadata) -> Option<&'static str> {
+    let t = m.file_type();
+    if t.is_file() {
+        return None;
+    }
+    if t.is_dir() {
+        return Some("a directory");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return Some("a FIFO");
+        }
+        if t.is_block_device() || t.is_char_device() {
+            return Some("a device");
+        }
+        if t.is_socket() {
+            return Some("a socket");
+        }
+    }
+    Some("not a regular file")
+}
+
+/// Makes sure a store file exists at `path` (following a symlink to the
+/// file it names) without ever replacing or truncating anything: a missing
+/// file is created empty with `O_EXCL`, and an empty regular file becomes a
+/// store in place, under SQLite's own lock, so two processes creating it at
+/// once end up on the same file. Anything that is not a regular file is
+/// refused untouched.
+fn ensure_store_file(path: &Path, user_id: &str, opts: &OpenOptions) -> Result<()> {
+    // A few rounds: another process may create or fill the file meanwhile.
+    for _ in 0..4 {
+        match std::fs::metadata(path) {
+            Ok(m) => {
+                if let Some(kind) = not_a_regular_file(&m) {
+                    return Err(Error::StoreCorrupt(format!(
+                        "the path is {kind}, not a store file"
+                    )));
+                }
+                if m.len() > 0 && !is_empty_database(path)? {
+                    return Ok(());
+                }
+                // Then look again: the header must now be in the file.
+                create_in_place_retrying(path, user_id, opts)?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if std::fs::symlink_metadata(path).is_ok() {
+                    return Err(Error::Io("the path is a symlink to a missing file".into()));
+                }
+                create_private(path)?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::Io(
+        "the store file kept changing while it was opened".into(),
+    ))
+}
+
+/// An SQLite database of one page with no application ID and no version:
+/// no table can exist in it (each needs a page of its own). Another process
+/// creating the store in place leaves one for a moment (switching to WAL
+/// writes the header before the schema commits).
+fn is_empty_database(path: &Path) -> Result<bool> {
+    let (n, head) = read_header(path)?;
+    if n < 100 || &head[..16] != b"SQLite format 3\0" {
+        return Ok(false);
+    }
+    let be32 = |o: usize| u32::from_be_bytes([head[o], head[o + 1], head[o + 2], head[o + 3]]);
+    Ok(be32(68) == 0 && be32(60) == 0 && be32(28) <= 1)
+}
+
+/// [`create_in_place`], retried while another process holds the lock in a
+/// way SQLite reports at once (a journal-mode switch does not wait).
+fn create_in_place_retrying(path: &Path, user_id: &str, opts: &OpenOptions) -> Result<()> {
+    let deadline =
+        std::time::Instant::now() + std::time::Duration::from_millis(opts.busy_timeout_ms);
+    loop {
+        match create_in_place(path, user_id, opts) {
+            Err(Error::StoreBusy) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Turns an empty file into a store where it is. The schema goes into the
+/// WAL in one transaction, so a crash leaves an empty database that the next
+/// open completes; the checkpoint then writes the header into the file.
+fn create_in_place(path: &Path, user_id: &str, opts: &OpenOptions) -> Result<()> {
     let mut conn = Connection::open_with_flags(
-        tmp,
+        path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(corrupt_if_open_fails)?;
+    conn.busy_timeout(std::time::Duration::from_millis(opts.busy_timeout_ms))?;
+    // Someone else's database may have landed here meanwhile: only an empty
+    // one is made a store (and one of ours is left as it is).
+    // One statement, one snapshot: the three agree even while another
+    // process commits the schema.
+    let (version, app, tables): (i64, i64, i64) = conn.query_row(
+        "SELECT (SELECT user_version FROM pragma_user_version),
+                (SELECT application_id FROM pragma_application_id),
+                (SELECT count(*) FROM sqlite_master)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
+    if !(version == 0 && tables == 0) && app != i64::from(APPLICATION_ID) {
+        return Err(Error::StoreCorrupt(
+            "an SQLite database of another application".into(),
+        ));
+    }
+    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Error::Sqlite(format!("could not enable WAL (got {mode})")));
+    }
     migrate(&mut conn, user_id)?;
-    let _: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    // Another process may be checkpointing the same WAL: wait for the
+    // header to reach the file, which the next look at it relies on.
+    let deadline =
+        std::time::Instant::now() + std::time::Duration::from_millis(opts.busy_timeout_ms);
+    loop {
+        let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        if busy == 0 || std::time::Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     conn.close().map_err(|(_, e)| Error::from(e))?;
-    std::fs::File::open(tmp)?.sync_all()?;
+    sync_parent(path);
     Ok(())
 }
 
@@ -397,7 +491,7 @@ fn file_uri(path: &Path) -> String {
 }
 
 /// Reads the SQLite header without letting SQLite touch the file.
-fn check_header(path: &Path) -> Result<()> {
+fn read_header(path: &Path) -> Result<(usize, [u8; 100])> {
     let mut head = [0u8; 100];
     let mut f = std::fs::File::open(path)?;
     let mut n = 0;
@@ -407,6 +501,11 @@ fn check_header(path: &Path) -> Result<()> {
             k => n += k,
         }
     }
+    Ok((n, head))
+}
+
+fn check_header(path: &Path) -> Result<()> {
+    let (n, head) = read_header(path)?;
     if n < 100 || &head[..16] != b"SQLite format 3\0" {
         return Err(Error::StoreCorrupt("not an SQLite database".into()));
     }
@@ -418,6 +517,11 @@ fn check_header(path: &Path) -> Result<()> {
     }
     check_size(path, &head)?;
     let version = i32::from_be_bytes([head[60], head[61], head[62], head[63]]) as i64;
+    if version < 1 {
+        return Err(Error::StoreCorrupt(format!(
+            "schema version {version} is not valid"
+        )));
+    }
     if version > SCHEMA_VERSION {
         return Err(Error::SchemaTooNew {
             found: version,
@@ -456,11 +560,17 @@ fn corrupt_if_open_fails(e: rusqlite::Error) -> Error {
     }
 }
 
-/// Read-only checks on an existing file: schema version and owner.
-fn check_existing(conn: &Connection, user_id: &str) -> Result<()> {
+/// Read-only checks on an existing file: schema version and owner (any
+/// owner when `user_id` is `None`).
+fn check_existing(conn: &Connection, user_id: Option<&str>) -> Result<()> {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(corrupt_if_open_fails)?;
+    if version < 1 {
+        return Err(Error::StoreCorrupt(format!(
+            "schema version {version} is not valid"
+        )));
+    }
     if version > SCHEMA_VERSION {
         return Err(Error::SchemaTooNew {
             found: version,
@@ -474,7 +584,7 @@ fn check_existing(conn: &Connection, user_id: &str) -> Result<()> {
         .optional()
         .map_err(corrupt_if_open_fails)?;
     match owner {
-        Some(o) if o == user_id => Ok(()),
+        Some(o) if user_id.is_none_or(|u| u == o) => Ok(()),
         Some(_) => Err(Error::OwnerMismatch),
         None => Err(Error::StoreCorrupt("the store has no owner".into())),
     }
@@ -489,11 +599,23 @@ fn migrate(conn: &mut Connection, user_id: &str) -> Result<()> {
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    // A version from the file is input: never an index before it is checked.
+    let pending = usize::try_from(version)
+        .ok()
+        .and_then(|v| MIGRATIONS.get(v..))
+        .ok_or_else(|| Error::StoreCorrupt(format!("schema version {version} is not valid")))?;
     if version < SCHEMA_VERSION {
         if version == 0 {
+            let tables: i64 =
+                tx.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+            if tables > 0 {
+                return Err(Error::StoreCorrupt(
+                    "an SQLite database of another application".into(),
+                ));
+            }
             tx.pragma_update(None, "application_id", APPLICATION_ID)?;
         }
-        for sql in &MIGRATIONS[version as usize..] {
+        for sql in pending {
             tx.execute_batch(sql)?;
         }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
@@ -554,9 +676,7 @@ pub fn check_file(path: impl AsRef<Path>, user_id: Option<&str>) -> Result<Vec<S
     }
     check_header(path)?;
     let conn = open_read_only(path)?;
-    if let Some(u) = user_id {
-        check_existing(&conn, u)?;
-    }
+    check_existing(&conn, user_id)?;
     let mut st = conn
         .prepare("PRAGMA integrity_check")
         .map_err(corrupt_if_open_fails)?;
