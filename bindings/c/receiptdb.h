@@ -58,9 +58,9 @@ rdb_store *rdb_open(const char *path, const char *user_id, char **error_json);
  *   - longer than 64 MiB: -32602 (INVALID_PARAMS);
  *   - `store` NULL: -32602 (INVALID_PARAMS).
  * (`receiptdb rpc` skips a blank line; rdb_call answers it with -32700, so
- * every call has a response.) Events: MESSAGE_READ_RECEIPT_RECEIVED,
- * MESSAGE_READ_BY_PEER and TOTAL_UNREAD_MESSAGE_COUNT_UPDATED by default, the
- * others after a `subscribe` request on this store.
+ * every call has a response.) Events: those `receiptdb rpc` forwards by
+ * default (SPEC section 3.5), and the others after a `subscribe` request on
+ * this store; each store handle has its own subscriptions.
  *
  * Thread safety: a store may be called from several threads at once; the calls
  * run one at a time, each seeing the effects of those before it. Do not call

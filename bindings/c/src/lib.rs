@@ -129,8 +129,11 @@ pub unsafe extern "C" fn rdb_open(
 /// `store` is NULL or a handle from [`rdb_open`] not yet closed;
 /// `request_json` is NULL or a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn rdb_call(store: *mut rdb_store, request_json: *const c_char) -> *mut c_char {
-    let out = catch_unwind(AssertUnwindSafe(|| {
+pub unsafe extern "C" fn rdb_call(
+    store: *mut rdb_store,
+    request_json: *const c_char,
+) -> *mut c_char {
+    call_guarded(|| {
         if store.is_null() {
             let e = Error::InvalidParams("store is NULL".into());
             return vec![rpc::open_error_line(&e)];
@@ -141,15 +144,19 @@ pub unsafe extern "C" fn rdb_call(store: *mut rdb_store, request_json: *const c_
             return vec![error_line(e)];
         }
         let bytes = CStr::from_ptr(request_json).to_bytes();
-        // A panic in an earlier call poisons the lock; the session holds no
-        // half-done state (SQLite rolled back), so carry on with it.
+        // A panic in an earlier call poisons the lock. The store's transactions
+        // roll back on drop, so no half-done write remains: carry on.
         let mut session = match (*store).session.lock() {
             Ok(s) => s,
             Err(poisoned) => poisoned.into_inner(),
         };
         session.handle_bytes(bytes)
-    }));
-    let lines = match out {
+    })
+}
+
+/// Runs `f` and hands its lines to C; a panic becomes one `-32603` line.
+fn call_guarded(f: impl FnOnce() -> Vec<String>) -> *mut c_char {
+    let lines = match catch_unwind(AssertUnwindSafe(f)) {
         Ok(lines) => lines,
         Err(p) => vec![error_line(internal_error_object(&panic_message(
             p.as_ref(),
@@ -195,11 +202,22 @@ pub extern "C" fn rdb_version() -> *const c_char {
 mod tests {
     use super::*;
 
+    /// Takes a string from the library as Rust text and frees it.
+    fn take(p: *mut c_char) -> String {
+        assert!(!p.is_null());
+        let s = unsafe { CStr::from_ptr(p) }.to_str().unwrap().to_string();
+        unsafe { rdb_free(p) };
+        s
+    }
+
     #[test]
     fn a_panic_becomes_an_internal_error_line() {
-        let caught = catch_unwind(|| panic!("boom")).unwrap_err();
-        let line = error_line(internal_error_object(&panic_message(caught.as_ref())));
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let out = take(call_guarded(|| panic!("boom")));
+        assert!(
+            out.ends_with('\n') && out.matches('\n').count() == 1,
+            "{out}"
+        );
+        let v: serde_json::Value = serde_json::from_str(out.trim_end()).unwrap();
         assert_eq!(v["error"]["code"], -32603);
         assert_eq!(v["error"]["data"]["name"], "INTERNAL");
         assert!(v["error"]["message"].as_str().unwrap().contains("boom"));
@@ -207,11 +225,28 @@ mod tests {
     }
 
     #[test]
+    fn a_poisoned_store_still_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = CString::new(dir.path().join("a.db").to_str().unwrap()).unwrap();
+        let user = CString::new("alice").unwrap();
+        let store = unsafe { rdb_open(path.as_ptr(), user.as_ptr(), ptr::null_mut()) };
+        assert!(!store.is_null());
+        // Panic while holding the lock, as a bug inside a call would.
+        let poisoned = catch_unwind(AssertUnwindSafe(|| {
+            let _held = unsafe { &*store }.session.lock().unwrap();
+            panic!("bug inside a call");
+        }));
+        assert!(poisoned.is_err());
+        assert!(unsafe { &*store }.session.is_poisoned());
+        let req = CString::new(r#"{"jsonrpc":"2.0","id":1,"method":"getReceiptConfig"}"#).unwrap();
+        let out = take(unsafe { rdb_call(store, req.as_ptr()) });
+        assert!(out.contains(r#""result":{"enabled":true"#), "{out}");
+        unsafe { rdb_close(store) };
+    }
+
+    #[test]
     fn an_interior_nul_is_dropped_not_a_panic() {
-        let p = into_c_string("a\0b".to_string());
-        let s = unsafe { CStr::from_ptr(p) }.to_str().unwrap().to_string();
-        unsafe { rdb_free(p) };
-        assert_eq!(s, "ab");
+        assert_eq!(take(into_c_string("a\0b".to_string())), "ab");
     }
 
     #[test]
