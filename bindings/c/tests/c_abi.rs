@@ -250,3 +250,25 @@ fn python_ctypes_example_runs() {
         "{stdout}"
     );
 }
+
+#[test]
+fn header_is_valid_cpp_too() {
+    if !on_path("c++") {
+        eprintln!("SKIPPED: c++ is not on PATH");
+        return;
+    }
+    let out = Command::new("c++")
+        .args([
+            "-fsyntax-only",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pedantic",
+            "-x",
+            "c++",
+        ])
+        .arg(crate_dir().join("receiptdb.h"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+}
