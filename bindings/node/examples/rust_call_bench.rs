@@ -52,19 +52,29 @@ fn main() -> ExitCode {
     // Warm up the statement cache and the page cache, as the other two do.
     let mut bytes = 0usize;
     for _ in 0..iters.min(1000) {
-        bytes += session.handle_line(timed).iter().map(String::len).sum::<usize>();
+        bytes += session
+            .handle_line(timed)
+            .iter()
+            .map(String::len)
+            .sum::<usize>();
     }
     let mut per_call = Vec::new();
     for _ in 0..rounds {
         let t = Instant::now();
         for _ in 0..iters {
-            bytes += session.handle_line(timed).iter().map(String::len).sum::<usize>();
+            bytes += session
+                .handle_line(timed)
+                .iter()
+                .map(String::len)
+                .sum::<usize>();
         }
         per_call.push(t.elapsed().as_nanos() as f64 / f64::from(iters));
     }
     per_call.sort_by(f64::total_cmp);
     let median = per_call[per_call.len() / 2];
     // `bytes` keeps the optimiser from dropping the work.
-    println!("{{\"rustNsPerCall\":{median:.0},\"rounds\":{rounds},\"iters\":{iters},\"bytes\":{bytes}}}");
+    println!(
+        "{{\"rustNsPerCall\":{median:.0},\"rounds\":{rounds},\"iters\":{iters},\"bytes\":{bytes}}}"
+    );
     ExitCode::SUCCESS
 }
