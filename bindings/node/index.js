@@ -1,0 +1,132 @@
+'use strict';
+// The `receiptdb` package: the whole store in-process through a Node-API addon
+// (SPEC §6.1). The addon hands back the JSON-RPC lines a request produced; this
+// file emits the events, then returns the result or throws the error.
+
+const path = require('path');
+const { METHODS, EVENTS, ReceiptDBError, CLOSED_ERROR, reportListenerError, defineMethods } =
+  require('./lib/common');
+
+const ADDON_PATH = path.join(__dirname, 'receiptdb.node');
+
+let native = null;
+function loadNative() {
+  if (native) return native;
+  try {
+    native = require(ADDON_PATH);
+  } catch (e) {
+    const err = new Error(`receiptdb: cannot load the addon ${ADDON_PATH} (run \`npm run build\` in ` +
+      `${__dirname}): ${e.message}`);
+    err.cause = e;
+    throw err;
+  }
+  return native;
+}
+
+/**
+ * One user's store, opened in this thread. Synchronous, like better-sqlite3.
+ * Each worker thread opens its own; two stores on one file work as two processes do.
+ */
+class ReceiptStore {
+  /**
+   * @param {string} file the store file (created if missing)
+   * @param {string} userID the logged-in user who owns it
+   * @param {{events?: string[]}} [options] `events`: opt-in events to turn on at once (`subscribe`)
+   */
+  constructor(file, userID, options = {}) {
+    if (typeof file !== 'string' || typeof userID !== 'string') {
+      throw new TypeError('new ReceiptStore(path, userID, options?): path and userID are strings');
+    }
+    const { NativeStore } = loadNative();
+    const n = new NativeStore();
+    const failure = n.open(file, userID);
+    if (failure !== null && failure !== undefined) {
+      throw new ReceiptDBError(JSON.parse(failure).error);
+    }
+    this._native = n;
+    this._nextID = 1;
+    this._listeners = new Map();
+    // One queue per store: a call made from inside a listener appends its
+    // events here and the outermost emitter drains them, in commit order.
+    this._queue = [];
+    this._draining = false;
+    if (options && Array.isArray(options.events) && options.events.length > 0) {
+      this.call('subscribe', { events: options.events });
+    }
+  }
+
+  /** Whether the store is open. */
+  get isOpen() { return this._native !== null; }
+
+  /**
+   * Sends one JSON-RPC request through the same handler as `receiptdb rpc`.
+   * Emits the events it caused, then returns `result` or throws a ReceiptDBError.
+   */
+  call(method, params) {
+    if (this._native === null) throw new ReceiptDBError(CLOSED_ERROR);
+    if (typeof method !== 'string') throw new TypeError('call(method, params): method is a string');
+    const req = { jsonrpc: '2.0', id: this._nextID++, method };
+    if (params !== undefined) req.params = params;
+    const lines = this._native.call(JSON.stringify(req));
+    let response = null;
+    for (const line of lines) {
+      const msg = JSON.parse(line);
+      if (msg.id === undefined && typeof msg.method === 'string') this._queue.push(msg);
+      else response = msg;
+    }
+    this._drain();
+    if (response === null) throw new ReceiptDBError({ code: -32603, message: 'no response', data: { name: 'INTERNAL' } });
+    if (response.error) throw new ReceiptDBError(response.error);
+    return response.result;
+  }
+
+  _drain() {
+    if (this._draining) return; // the outer emitter is draining: it will reach our events
+    this._draining = true;
+    try {
+      while (this._queue.length > 0) {
+        const ev = this._queue.shift();
+        const ls = this._listeners.get(ev.method);
+        if (!ls) continue;
+        // A copy, so `off` inside a listener does not skip the next one.
+        for (const fn of [...ls]) {
+          try { fn(ev.params); } catch (e) { reportListenerError(e); }
+        }
+      }
+    } finally {
+      this._draining = false;
+    }
+  }
+
+  /** Adds a listener for `event` (params as in SPEC §3.5). Returns this. */
+  on(event, listener) {
+    if (typeof listener !== 'function') throw new TypeError('on(event, listener): listener is a function');
+    let ls = this._listeners.get(event);
+    if (!ls) { ls = []; this._listeners.set(event, ls); }
+    ls.push(listener);
+    return this;
+  }
+
+  /** Removes one registration of `listener` for `event`. Returns this. */
+  off(event, listener) {
+    const ls = this._listeners.get(event);
+    if (ls) {
+      const i = ls.lastIndexOf(listener);
+      if (i >= 0) ls.splice(i, 1);
+      if (ls.length === 0) this._listeners.delete(event);
+    }
+    return this;
+  }
+
+  /** Closes the store. Idempotent; later calls throw STORE_CLOSED. */
+  close() {
+    if (this._native === null) return;
+    const n = this._native;
+    this._native = null;
+    n.close();
+  }
+}
+
+defineMethods(ReceiptStore.prototype);
+
+module.exports = { ReceiptStore, ReceiptDBError, METHODS, EVENTS };

@@ -1,0 +1,60 @@
+'use strict';
+// What the in-process addon and the rpc client share: the method names of
+// SPEC §3, the event names of §3.5 and the error type of §4.
+
+/** Every SPEC §3 method, plus subscribe/unsubscribe (§6.1), in SPEC order. */
+const METHODS = Object.freeze([
+  // §3.1 Setup
+  'setReceiptConfig', 'getReceiptConfig', 'setGroup', 'addGroupMembers', 'removeGroupMembers',
+  // §3.2 Messages
+  'createMessage', 'markMessageSent', 'saveMessages', 'findMessage', 'getMessageList',
+  'getConversation', 'getConversationList', 'setMessageRead', 'setAllMessageRead',
+  'getTotalUnreadMessageCount',
+  // §3.3 Read receipts
+  'sendMessageReadReceipt', 'getMessageReadReceiptList', 'getGroupMessageReadMemberList',
+  // §3.4 Sync
+  'getPendingReceipts', 'ackReadReports', 'ackReceipts', 'applyReceiptNotifications',
+  'applySnapshot', 'applyReadReports',
+  // §6.1: the opt-in events
+  'subscribe', 'unsubscribe',
+]);
+
+/** The events of SPEC §3.5, the opt-in ones, and LAGGED (a subscriber fell behind). */
+const EVENTS = Object.freeze([
+  'MESSAGE_READ_RECEIPT_RECEIVED', 'MESSAGE_READ_BY_PEER', 'TOTAL_UNREAD_MESSAGE_COUNT_UPDATED',
+  'MESSAGES_CHANGED', 'CONVERSATION_CHANGED', 'OUTBOX_CHANGED', 'SNAPSHOT_APPLIED', 'LAGGED',
+]);
+
+/** A failed call: `code` is the SPEC §4 number, `codeName` its name (`error.data.name`). */
+class ReceiptDBError extends Error {
+  /** @param {{code: number, message: string, data?: {name?: string}}} obj a JSON-RPC error object */
+  constructor(obj) {
+    super(obj && typeof obj.message === 'string' ? obj.message : 'receiptdb error');
+    this.name = 'ReceiptDBError';
+    this.code = obj && typeof obj.code === 'number' ? obj.code : -32603;
+    this.codeName = (obj && obj.data && obj.data.name) || 'INTERNAL';
+    if (obj && obj.data !== undefined) this.data = obj.data;
+  }
+}
+
+/** The error of a call on a closed store (not a §4 error; same object in the addon and the rpc server). */
+const CLOSED_ERROR = Object.freeze({
+  code: -32000, message: 'the store is closed', data: { name: 'STORE_CLOSED' },
+});
+
+/** A listener threw: report it the way an unhandled error would be, without losing the call's result. */
+function reportListenerError(err) {
+  queueMicrotask(() => { throw err; });
+}
+
+/** Adds a camelCase method per entry of METHODS to `proto`, each `(params) => this.call(name, params)`. */
+function defineMethods(proto) {
+  for (const name of METHODS) {
+    Object.defineProperty(proto, name, {
+      value: { [name](params) { return this.call(name, params); } }[name],
+      writable: true, configurable: true, enumerable: false,
+    });
+  }
+}
+
+module.exports = { METHODS, EVENTS, ReceiptDBError, CLOSED_ERROR, reportListenerError, defineMethods };

@@ -1,0 +1,122 @@
+//! The Node-API addon behind the `receiptdb` npm package (SPEC §6.1).
+//!
+//! One class, `NativeStore`, wraps one [`receiptdb::rpc::Session`]: the same
+//! in-process request handler as `receiptdb rpc`, so a request line gives
+//! exactly the lines the rpc server would write for it (events first, the
+//! response last). The JavaScript side (`index.js`) builds request lines,
+//! emits the events and turns error responses into exceptions.
+//!
+//! Design rules, each from a binding that got hurt without it:
+//! - no native thread ever calls into JavaScript and no thread-safe function
+//!   is kept, so an open store never keeps the event loop alive;
+//! - every export catches panics: a panic unwinding into Node aborts the
+//!   whole (Electron) process;
+//! - only strings cross the boundary, never buffers backed by Rust memory
+//!   (Electron refuses external buffers).
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Mutex, MutexGuard};
+
+use napi_derive::napi;
+use receiptdb::rpc::{open_error_line, Session};
+
+/// The error response written when a call panicked: the store stays usable
+/// because SQLite rolls the unfinished transaction back.
+fn panic_line(what: &str) -> String {
+    open_error_line(&receiptdb::Error::Sqlite(format!(
+        "internal error: {what} panicked"
+    )))
+}
+
+/// The response to a call on a closed store. Not a SPEC §4 error: the code
+/// is from JSON-RPC's range for implementation-defined server errors.
+const CLOSED_LINE: &str = r#"{"error":{"code":-32000,"data":{"name":"STORE_CLOSED"},"message":"the store is closed"},"id":null,"jsonrpc":"2.0"}"#;
+
+/// One open store, or none after `close()`.
+#[napi]
+pub struct NativeStore {
+    session: Mutex<Option<Session>>,
+}
+
+impl NativeStore {
+    /// Locks the session. A poisoned lock only means an earlier call
+    /// panicked; its transaction was rolled back, so the session is usable.
+    fn lock(&self) -> MutexGuard<'_, Option<Session>> {
+        self.session.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[napi]
+impl NativeStore {
+    /// An unopened store; `open` opens it. (Opening in the constructor would
+    /// leave no clean way to hand back a numeric error code.)
+    #[napi(constructor)]
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        NativeStore {
+            session: Mutex::new(None),
+        }
+    }
+
+    /// Opens the store file at `path` for `userID`. Returns `null` on
+    /// success, or on failure the JSON-RPC error response line that
+    /// `receiptdb rpc` would write (`id: null`). Opening an open store closes
+    /// the previous one first.
+    #[napi]
+    pub fn open(&self, path: String, user_id: String) -> Option<String> {
+        let opened = catch_unwind(AssertUnwindSafe(|| Session::open(&path, &user_id)));
+        let mut slot = self.lock();
+        match opened {
+            Ok(Ok(session)) => {
+                *slot = Some(session);
+                None
+            }
+            Ok(Err(e)) => Some(open_error_line(&e)),
+            Err(_) => Some(panic_line("open")),
+        }
+    }
+
+    /// Handles one JSON-RPC request line; returns every line it produces,
+    /// event notifications first and the response last. On a closed store
+    /// the one line is a `STORE_CLOSED` error response.
+    #[napi]
+    pub fn call(&self, request: String) -> Vec<String> {
+        let mut slot = self.lock();
+        let Some(session) = slot.as_mut() else {
+            return vec![CLOSED_LINE.to_string()];
+        };
+        catch_unwind(AssertUnwindSafe(|| {
+            session.handle_bytes(request.as_bytes())
+        }))
+        .unwrap_or_else(|_| vec![panic_line("call")])
+    }
+
+    /// Closes the store; returns whether it was open. Idempotent.
+    #[napi]
+    pub fn close(&self) -> bool {
+        let taken = self.lock().take();
+        let was_open = taken.is_some();
+        // Dropping the session closes the SQLite connection; a panic there
+        // must not reach Node.
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(taken)));
+        was_open
+    }
+
+    /// Whether the store is open.
+    #[napi(getter)]
+    pub fn is_open(&self) -> bool {
+        self.lock().is_some()
+    }
+}
+
+impl Drop for NativeStore {
+    /// The finalizer of a store garbage-collected without `close()`.
+    fn drop(&mut self) {
+        let taken = self
+            .session
+            .get_mut()
+            .map(Option::take)
+            .unwrap_or_else(|p| p.into_inner().take());
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(taken)));
+    }
+}
