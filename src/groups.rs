@@ -23,24 +23,41 @@ impl Store {
     /// Sets the receipt switch and the group types with group receipts.
     /// Enabling `Community` or `AVChatRoom` fails with `UNSUPPORTED_GROUP_TYPE`.
     pub fn set_receipt_config(&self, config: &ReceiptConfig) -> Result<()> {
-        if let Some(t) = config.group_types.iter().find(|t| !t.supports_receipts()) {
+        self.update_receipt_config(Some(config.enabled), Some(&config.group_types))?;
+        Ok(())
+    }
+
+    /// Changes the given fields of the receipt config and keeps the others,
+    /// reading and writing in one write transaction (so two processes
+    /// changing different fields lose neither change). Returns the new config.
+    pub fn update_receipt_config(
+        &self,
+        enabled: Option<bool>,
+        group_types: Option<&[GroupType]>,
+    ) -> Result<ReceiptConfig> {
+        if let Some(t) = group_types
+            .unwrap_or(&[])
+            .iter()
+            .find(|t| !t.supports_receipts())
+        {
             return Err(Error::UnsupportedGroupType(t.as_str().into()));
         }
-        let mut types = config.group_types.clone();
-        types.sort_by_key(|t| t.as_str());
-        types.dedup();
-        let json = serde_json::to_string(&ReceiptConfig {
-            enabled: config.enabled,
-            group_types: types,
-        })
-        .map_err(|e| Error::Sqlite(e.to_string()))?;
         self.write(|tx| {
+            let cur = load_config(tx.conn)?;
+            let mut types = group_types.map_or(cur.group_types, <[GroupType]>::to_vec);
+            types.sort_by_key(|t| t.as_str());
+            types.dedup();
+            let next = ReceiptConfig {
+                enabled: enabled.unwrap_or(cur.enabled),
+                group_types: types,
+            };
+            let json = serde_json::to_string(&next).map_err(|e| Error::Sqlite(e.to_string()))?;
             tx.conn.execute(
                 "INSERT INTO meta(key, value) VALUES ('receipt_config', ?1)
                  ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 params![json],
             )?;
-            Ok(())
+            Ok(next)
         })
     }
 

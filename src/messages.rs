@@ -38,6 +38,13 @@ const MSG_OF_CONV: &str = concat!(
     MSG_FROM!(),
     " WHERE m.conversation_id = ?1 ORDER BY m.sequence, m.time, m.rid"
 );
+/// The messages of a JSON array of IDs, oldest first.
+const MSG_IN_LIST: &str = concat!(
+    "SELECT ",
+    msg_cols!(),
+    MSG_FROM!(),
+    " WHERE m.id IN (SELECT value FROM json_each(?1)) ORDER BY m.rid"
+);
 /// One message by ID (a constant, so the statement cache hits without formatting).
 pub(crate) const MSG_BY_ID: &str = concat!("SELECT ", msg_cols!(), MSG_FROM!(), " WHERE m.id = ?1");
 /// A page of a conversation walking back from a (sequence, time, rid) key.
@@ -198,10 +205,12 @@ pub(crate) fn messages_for_filter(
             }
         }
         Filter::Messages(ids) => {
-            for id in ids {
-                if let Some(m) = load_message(conn, id)? {
-                    out.push(m);
-                }
+            // A set has no order: the stored order (as for `All`) makes it oldest first.
+            let ids: Vec<&String> = ids.iter().collect();
+            let list = serde_json::to_string(&ids).map_err(|e| Error::Sqlite(e.to_string()))?;
+            let mut st = conn.prepare(MSG_IN_LIST)?;
+            for m in st.query_map(params![list], row_to_message)? {
+                out.push(m?);
             }
         }
     }

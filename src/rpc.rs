@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
 use crate::events::{EventKind, Filter, Subscription};
-use crate::model::{ConversationType, GroupType, IncomingMessage, Member, ReceiptConfig};
+use crate::model::{ConversationType, GroupType, IncomingMessage, Member};
 use crate::outbox::Rejection;
 use crate::query::MemberFilter;
 use crate::store::Store;
@@ -314,15 +314,16 @@ impl Session {
         let v = match method {
             "setReceiptConfig" => {
                 let c: ConfigP = params(p)?;
-                let cur = s.get_receipt_config()?;
                 let group_types = match c.group_types {
-                    Some(v) => v.iter().map(|t| group_type(t)).collect::<Result<_>>()?,
-                    None => cur.group_types,
+                    Some(v) => Some(
+                        v.iter()
+                            .map(|t| group_type(t))
+                            .collect::<Result<Vec<_>>>()?,
+                    ),
+                    None => None,
                 };
-                s.set_receipt_config(&ReceiptConfig {
-                    enabled: c.enabled.unwrap_or(cur.enabled),
-                    group_types,
-                })?;
+                // One write transaction: a concurrent change to the other field survives.
+                s.update_receipt_config(c.enabled, group_types.as_deref())?;
                 json!({})
             }
             "getReceiptConfig" => to_value(&s.get_receipt_config()?)?,

@@ -180,9 +180,11 @@ impl Store {
         parse_conversation_id(conversation_id)?;
         self.write(|tx| {
             let mut changed = Changed::default();
+            // The reader cap is per call, over all items of the stream.
+            let mut total = 0;
             for r in receipts {
                 check_id("messageID", &r.message_id)?;
-                check_readers(r.reader_ids.as_deref().unwrap_or(&[]), &mut 0)?;
+                check_readers(r.reader_ids.as_deref().unwrap_or(&[]), &mut total)?;
                 apply_receipt(tx, conversation_id, &r, &mut changed)?;
             }
             let changed = changed.ids;
