@@ -13,13 +13,10 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::error::{Error, Result};
-use crate::events::{EventKind, Filter, Subscription};
-use crate::model::{ConversationType, GroupType, IncomingMessage, Member};
-use crate::outbox::Rejection;
-use crate::query::MemberFilter;
-use crate::store::Store;
-use crate::sync::{ReceiptNotification, Snapshot};
+use crate::{
+    ConversationType, Error, EventKind, Filter, GroupType, IncomingMessage, Member, MemberFilter,
+    ReceiptNotification, Rejection, Result, Snapshot, Store, Subscription,
+};
 
 /// Longest request line accepted, in bytes.
 pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;

@@ -9,7 +9,7 @@ use super::network::{Node, Packet, Payload};
 use super::report::{Counters, Invariant};
 use super::rng::Rng;
 use super::server::SGroup;
-use crate::merge::MergeMode;
+use crate::MergeMode;
 use crate::{
     Batch, EventKind, Filter, Member, ReceiptItem, ReceiptSentState, Rejection, Store, Subscription,
 };

@@ -63,7 +63,7 @@ pub use report::{Counters, Invariant, Phase, Report, Shrunk, Violation};
 pub use scenario::{parse_faults, FaultKind, Mutation, Rates, Scenario, ScenarioBuilder};
 pub use script::{Action, ScriptStep};
 
-use crate::error::{Error, Result};
+use crate::{Error, Result};
 
 /// Where a run is, for progress display.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

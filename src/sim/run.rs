@@ -9,7 +9,7 @@ use super::scenario::{FaultKind, Scenario};
 use super::script::Action;
 use super::world::{snapshot_packet, tag, World};
 use super::{Progress, ProgressPhase};
-use crate::error::Result;
+use crate::Result;
 
 /// Most steps quiescence may take before the run counts as stuck.
 const QUIESCE_CAP: u64 = 5_000;
