@@ -37,6 +37,7 @@ pub struct ReceiptItem {
 
 /// What an event says.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum EventKind {
     /// Receipt state of `out` messages changed (`MESSAGE_READ_RECEIPT_RECEIVED`).
     ReceiptsChanged(Vec<ReceiptItem>),

@@ -43,7 +43,7 @@ fn params<T: DeserializeOwned>(p: Value) -> Result<T> {
 }
 
 fn to_value<T: serde::Serialize>(v: &T) -> Result<Value> {
-    serde_json::to_value(v).map_err(|e| Error::Sqlite(e.to_string()))
+    serde_json::to_value(v).map_err(|e| Error::Sqlite(e.to_string(), None))
 }
 
 /// Longest error message, so bad input is never echoed back in full.
@@ -56,9 +56,14 @@ fn clip(s: &str) -> String {
     }
 }
 
+/// `error.data` of a failed call: the symbolic name of SPEC §4.
+fn error_data(e: &Error) -> Value {
+    json!({ "name": e.name() })
+}
+
 /// The error object of a failed call.
 pub fn error_object(e: &Error) -> Value {
-    json!({"code": e.code(), "message": clip(&e.to_string()), "data": e.data()})
+    json!({"code": e.code(), "message": clip(&e.to_string()), "data": error_data(e)})
 }
 
 fn response(id: &Value, body: std::result::Result<Value, Value>) -> Value {

@@ -1,6 +1,6 @@
 //! The concern modules: the rules of receiptdb on top of the storage layer.
 //! Each calls only modules listed above it here and the layers below
-//! (storage, lattice, model, events, error); none knows [`crate::Store`].
+//! (storage, lattice, model, events, error); none knows the `Store` type.
 
 pub(crate) mod early;
 pub(crate) mod groups;

@@ -52,8 +52,8 @@ pub(crate) fn merge_loaded(
     } else if !readers.is_empty() {
         // The whole list goes to SQLite as one JSON array: set-based
         // statements instead of two round trips a reader.
-        let list =
-            serde_json::to_string(readers).map_err(|e| crate::Error::Sqlite(e.to_string()))?;
+        let list = serde_json::to_string(readers)
+            .map_err(|e| crate::error::Error::Sqlite(e.to_string(), None))?;
         if local.is_some() {
             hits = unread::new_audience_readers(tx, m, &list)?;
         }

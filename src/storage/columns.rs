@@ -1,5 +1,5 @@
 //! Enum ⇄ column conversions. A stored value outside the enum is damage:
-//! reading it fails (`STORE_CORRUPT` through [`crate::Error`]'s conversion)
+//! reading it fails (`STORE_CORRUPT` through [`crate::error::Error`]'s conversion)
 //! instead of falling back to a default.
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
@@ -90,8 +90,8 @@ mod tests {
         assert_eq!(get("SELECT 2").ok(), Some(ReceiptSentState::Acked));
         let err = get("SELECT 3").expect_err("3 is no sent state");
         assert!(matches!(
-            crate::Error::from(err),
-            crate::Error::StoreCorrupt(_)
+            crate::error::Error::from(err),
+            crate::error::Error::StoreCorrupt(_)
         ));
         let st = c.query_row("SELECT 'sent'", [], |r| r.get::<_, MessageStatus>(0));
         assert!(st.is_err());

@@ -6,13 +6,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{Connection, TransactionBehavior};
 
+use super::options::OpenOptions;
 use super::rows::receipt_items;
 use crate::error::Result;
 use crate::events::{Bus, Event, EventKind, Filter, ReceiptItem, Subscription};
 use crate::lattice::MergeMode;
-
-/// Default smallest audience whose unread members get indexed.
-pub(crate) const DEFAULT_UNREAD_INDEX_MIN: i64 = 2_000;
 
 /// The connection, its event bus and the knobs of one open store.
 pub(crate) struct Db {
@@ -21,8 +19,8 @@ pub(crate) struct Db {
     bus: Arc<Bus>,
     /// Last commit sequence; held while publishing so events leave in commit order.
     dispatch: Mutex<u64>,
-    merge_mode: Mutex<MergeMode>,
-    unread_index_min: Mutex<i64>,
+    merge_mode: MergeMode,
+    unread_index_min: i64,
 }
 
 /// The context of one write transaction.
@@ -44,29 +42,25 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Db {
     /// Wraps an open, migrated connection.
-    pub(crate) fn new(conn: Connection, owner: &str) -> Db {
+    pub(crate) fn new(conn: Connection, owner: &str, opts: &OpenOptions) -> Result<Db> {
         conn.set_prepared_statement_cache_capacity(256);
-        Db {
+        let db = Db {
             conn: Mutex::new(conn),
             owner: owner.to_string(),
             bus: Arc::new(Bus::default()),
             dispatch: Mutex::new(0),
-            merge_mode: Mutex::new(MergeMode::Lattice),
-            unread_index_min: Mutex::new(DEFAULT_UNREAD_INDEX_MIN),
+            merge_mode: opts.merge_mode,
+            unread_index_min: opts.unread_index_min_audience.max(1),
+        };
+        if let Some(pages) = opts.max_page_count {
+            db.set_max_page_count(pages)?;
         }
+        Ok(db)
     }
 
     /// The user this store belongs to.
     pub(crate) fn owner(&self) -> &str {
         &self.owner
-    }
-
-    pub(crate) fn set_merge_mode(&self, mode: MergeMode) {
-        *lock(&self.merge_mode) = mode;
-    }
-
-    pub(crate) fn set_unread_index_min(&self, n: i64) {
-        *lock(&self.unread_index_min) = n.max(1);
     }
 
     /// `PRAGMA max_page_count`; returns the limit now in force.
@@ -113,8 +107,8 @@ impl Db {
                 owner: &self.owner,
                 events: Vec::new(),
                 receipt_changed: BTreeSet::new(),
-                merge_mode: *lock(&self.merge_mode),
-                unread_index_min: *lock(&self.unread_index_min),
+                merge_mode: self.merge_mode,
+                unread_index_min: self.unread_index_min,
             };
             let out = f(&mut ctx)?;
             (out, ctx.receipt_changed, ctx.events)

@@ -41,7 +41,10 @@ pub(crate) fn open_connection(
     migrate(&mut conn, user_id)?;
     let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(Error::Sqlite(format!("could not enable WAL (got {mode})")));
+        return Err(Error::Sqlite(
+            format!("could not enable WAL (got {mode})"),
+            None,
+        ));
     }
     let sync = match opts.durability {
         Durability::Normal => "NORMAL",
@@ -140,7 +143,10 @@ fn ensure_store_file(path: &Path, user_id: &str, opts: &OpenOptions) -> Result<(
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if std::fs::symlink_metadata(path).is_ok() {
-                    return Err(Error::Io("the path is a symlink to a missing file".into()));
+                    return Err(Error::Io(
+                        "the path is a symlink to a missing file".into(),
+                        None,
+                    ));
                 }
                 create_private(path)?;
             }
@@ -149,6 +155,7 @@ fn ensure_store_file(path: &Path, user_id: &str, opts: &OpenOptions) -> Result<(
     }
     Err(Error::Io(
         "the store file kept changing while it was opened".into(),
+        None,
     ))
 }
 
@@ -208,7 +215,10 @@ fn create_in_place(path: &Path, user_id: &str, opts: &OpenOptions) -> Result<()>
     }
     let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(Error::Sqlite(format!("could not enable WAL (got {mode})")));
+        return Err(Error::Sqlite(
+            format!("could not enable WAL (got {mode})"),
+            None,
+        ));
     }
     migrate(&mut conn, user_id)?;
     // Another process may be checkpointing the same WAL: wait for the
@@ -329,7 +339,7 @@ fn check_size(path: &Path, head: &[u8; 100]) -> Result<()> {
 
 fn corrupt_if_open_fails(e: rusqlite::Error) -> Error {
     match Error::from(e) {
-        Error::Sqlite(m) => Error::StoreCorrupt(m),
+        Error::Sqlite(m, _) => Error::StoreCorrupt(m),
         other => other,
     }
 }
@@ -409,7 +419,7 @@ fn migrate(conn: &mut Connection, user_id: &str) -> Result<()> {
 pub fn check_file(path: impl AsRef<Path>, user_id: Option<&str>) -> Result<Vec<String>> {
     let path = path.as_ref();
     if !path.exists() {
-        return Err(Error::Io("the file does not exist".into()));
+        return Err(Error::Io("the file does not exist".into(), None));
     }
     check_header(path)?;
     let conn = open_read_only(path)?;

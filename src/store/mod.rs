@@ -13,7 +13,6 @@ use crate::concerns::sync::{ReceiptNotification, Snapshot, SnapshotReceipt};
 use crate::concerns::{groups, messages, outbox, plans, queries, sync};
 use crate::error::Result;
 use crate::events::{Filter, Subscription, DEFAULT_CAPACITY};
-use crate::lattice::MergeMode;
 use crate::model::{
     check_id, ConversationType, GroupType, IncomingMessage, Member, Message, ReceiptConfig,
 };
@@ -53,16 +52,21 @@ impl Store {
         check_id("userID", user_id)?;
         let conn = open_connection(path.as_ref(), user_id, &opts)?;
         Ok(Store {
-            db: Db::new(conn, user_id),
+            db: Db::new(conn, user_id, &opts)?,
         })
     }
 
     /// A store in memory, for tests and tools.
     pub fn open_in_memory(user_id: &str) -> Result<Store> {
+        Store::open_in_memory_with(user_id, OpenOptions::default())
+    }
+
+    /// A store in memory with options (durability and busy timeout do not apply).
+    pub fn open_in_memory_with(user_id: &str, opts: OpenOptions) -> Result<Store> {
         check_id("userID", user_id)?;
         let conn = open_memory_connection(user_id)?;
         Ok(Store {
-            db: Db::new(conn, user_id),
+            db: Db::new(conn, user_id, &opts)?,
         })
     }
 
@@ -71,22 +75,9 @@ impl Store {
         self.db.owner()
     }
 
-    /// Swaps the merge rule; only the simulator's mutation testing should
-    /// ever leave [`MergeMode::Lattice`].
-    #[doc(hidden)]
-    pub fn set_merge_mode(&self, mode: MergeMode) {
-        self.db.set_merge_mode(mode);
-    }
-
-    /// Sets the smallest audience whose unread members get indexed (tests
-    /// lower it to exercise the index on small groups).
-    #[doc(hidden)]
-    pub fn set_unread_index_min_audience(&self, n: i64) {
-        self.db.set_unread_index_min(n);
-    }
-
-    /// Caps the database size in pages (`PRAGMA max_page_count`), to test
-    /// and to bound disk use; a write past it fails with `STORAGE_FULL`.
+    /// Changes the page cap of [`OpenOptions::max_page_count`] on the open
+    /// store (tests raise it after filling the store); returns the cap in
+    /// force, never below the current size.
     #[doc(hidden)]
     pub fn set_max_page_count(&self, pages: u64) -> Result<u64> {
         self.db.set_max_page_count(pages)
