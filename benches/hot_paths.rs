@@ -35,15 +35,7 @@ fn store(path: &Path, full: bool) -> Store {
     } else {
         Durability::Normal
     };
-    Store::open_with(
-        path,
-        "alice",
-        OpenOptions {
-            durability,
-            ..OpenOptions::default()
-        },
-    )
-    .expect("open")
+    Store::open_with(path, "alice", OpenOptions::new().durability(durability)).expect("open")
 }
 
 fn users(n: usize) -> Vec<String> {

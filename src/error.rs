@@ -1,10 +1,9 @@
 //! The one error type of receiptdb, with the names and codes of SPEC §4.
 
-use serde_json::Value;
-
 /// Every failure a receiptdb call can report. Each variant has the symbolic
 /// name and numeric code of SPEC §4 (see [`Error::name`], [`Error::code`]).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// Malformed params, bad lengths, bad `filter`, `count` out of range.
     #[error("invalid params: {0}")]
@@ -44,12 +43,14 @@ pub enum Error {
     /// Another process held the database lock past the busy timeout; retry.
     #[error("the store is busy (locked by another connection); retry")]
     StoreBusy,
-    /// An unexpected SQLite failure.
+    /// An unexpected SQLite failure (or one of encoding a value for it);
+    /// the SQLite error, when there is one, is the source.
     #[error("storage error: {0}")]
-    Sqlite(String),
-    /// An I/O failure outside SQLite.
+    Sqlite(String, #[source] Option<rusqlite::Error>),
+    /// An I/O failure outside SQLite; the I/O error, when there is one, is
+    /// the source. The message never holds a path.
     #[error("i/o error: {0}")]
-    Io(String),
+    Io(String, #[source] Option<std::io::Error>),
 }
 
 impl Error {
@@ -67,12 +68,12 @@ impl Error {
             Error::ReceiptInfoNotFound(_) => "RECEIPT_INFO_NOT_FOUND",
             Error::StorageFull => "STORAGE_FULL",
             Error::StoreBusy => "STORE_BUSY",
-            Error::Sqlite(_) => "INTERNAL",
-            Error::Io(_) => "IO_ERROR",
+            Error::Sqlite(..) => "INTERNAL",
+            Error::Io(..) => "IO_ERROR",
         }
     }
 
-    /// The numeric code used in JSON-RPC `error.code`.
+    /// The numeric code of SPEC §4 (what JSON-RPC `error.code` carries).
     pub fn code(&self) -> i64 {
         match self {
             Error::InvalidParams(_) => -32602,
@@ -86,14 +87,9 @@ impl Error {
             Error::StorageFull => 2008,
             Error::StoreBusy => 2009,
             Error::ReceiptInfoNotFound(_) => 10062,
-            Error::Sqlite(_) => -32603,
-            Error::Io(_) => -32603,
+            Error::Sqlite(..) => -32603,
+            Error::Io(..) => -32603,
         }
-    }
-
-    /// `error.data` for JSON-RPC.
-    pub fn data(&self) -> Value {
-        serde_json::json!({ "name": self.name() })
     }
 
     pub(crate) fn invalid(msg: impl Into<String>) -> Error {
@@ -124,13 +120,14 @@ impl From<rusqlite::Error> for Error {
                 _ => {}
             }
         }
-        Error::Sqlite(e.to_string())
+        Error::Sqlite(e.to_string(), Some(e))
     }
 }
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
-        Error::Io(e.kind().to_string())
+        // The kind only: an OS message may name a path.
+        Error::Io(e.kind().to_string(), Some(e))
     }
 }
 

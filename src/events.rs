@@ -37,6 +37,7 @@ pub struct ReceiptItem {
 
 /// What an event says.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum EventKind {
     /// Receipt state of `out` messages changed (`MESSAGE_READ_RECEIPT_RECEIVED`).
     ReceiptsChanged(Vec<ReceiptItem>),
@@ -145,7 +146,8 @@ impl Filter {
                 _ => self.conv_ok(conversation_id).then(|| kind.clone()),
             },
             EventKind::OutboxChanged { .. } => None,
-            EventKind::Lagged { .. } => None,
+            // A miss may concern any message: every subscriber must re-read.
+            EventKind::Lagged { .. } => Some(kind.clone()),
         }
     }
 }
@@ -250,6 +252,40 @@ impl Drop for Subscription {
     fn drop(&mut self) {
         if let Some(bus) = self.bus.upgrade() {
             bus.unsubscribe(self.id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `Lagged` published for everyone (the re-read after a commit
+    /// failed) reaches filtered subscribers too: they missed something.
+    #[test]
+    fn lagged_reaches_filtered_subscribers() {
+        let bus = Arc::new(Bus::default());
+        let subs = [
+            bus.subscribe(Filter::All, 4),
+            bus.subscribe(Filter::Conversation("GROUPg1".into()), 4),
+            bus.subscribe(
+                Filter::Messages(["m1".to_string()].into_iter().collect()),
+                4,
+            ),
+        ];
+        bus.publish(&[Event {
+            commit_seq: 7,
+            kind: EventKind::Lagged { missed: 1 },
+        }]);
+        for s in &subs {
+            let got: Vec<Event> = s.receiver().try_iter().collect();
+            assert_eq!(
+                got,
+                vec![Event {
+                    commit_seq: 7,
+                    kind: EventKind::Lagged { missed: 1 }
+                }]
+            );
         }
     }
 }

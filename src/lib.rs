@@ -32,30 +32,34 @@
 //! ```
 #![deny(missing_docs)]
 
-pub mod error;
-pub mod events;
-mod groups;
-pub mod merge;
-mod messages;
-pub mod model;
-mod outbox;
-mod plans;
-mod query;
+// Layers, bottom up (docs/DESIGN.md has the rule of what may import what):
+// error, model, events, lattice → storage → concerns → store → rpc, sim.
+mod concerns;
+mod error;
+mod events;
+mod lattice;
+mod model;
 pub mod rpc;
 pub mod sim;
+mod storage;
 mod store;
-mod sync;
-mod unread_index;
 
-pub use error::{Error, Result};
-pub use events::{Event, EventKind, Filter, ReceiptItem, Subscription};
-pub use groups::MAX_MEMBERS_PER_CALL;
-pub use messages::{Conversation, MessageListPage, MAX_MESSAGES_PER_CALL};
-pub use model::{
-    ConversationType, Flow, GroupType, IncomingMessage, IncomingReceiptInfo, Member, Message,
-    MessageStatus, ReadReceiptInfo, ReceiptConfig, ReceiptSentState,
+pub use concerns::early::{MAX_EARLY_MESSAGES, MAX_EARLY_READERS};
+pub use concerns::groups::MAX_MEMBERS_PER_CALL;
+pub use concerns::messages::{Conversation, MessageListPage, MAX_MESSAGES_PER_CALL};
+pub use concerns::outbox::{Batch, Rejection, MAX_BATCH};
+pub use concerns::queries::{MemberFilter, MemberPage};
+pub use concerns::sync::{
+    ReceiptNotification, Snapshot, SnapshotReceipt, MAX_READERS_PER_CALL, MAX_RECEIPTS_PER_CALL,
 };
-pub use outbox::{Batch, Rejection, MAX_BATCH};
-pub use query::{MemberFilter, MemberPage};
-pub use store::{check_file, Durability, OpenOptions, StateSubscription, Store, SCHEMA_VERSION};
-pub use sync::{ReceiptNotification, Snapshot, SnapshotReceipt};
+pub use error::{Error, Result};
+pub use events::{Event, EventKind, Filter, ReceiptItem, Subscription, DEFAULT_CAPACITY};
+pub use lattice::{min_reg, Estimate, MergeMode, ReceiptState};
+pub use model::{
+    conversation_id, parse_conversation_id, ConversationType, Flow, GroupType, IncomingMessage,
+    IncomingReceiptInfo, Member, Message, MessageStatus, ReadReceiptInfo, ReceiptConfig,
+    ReceiptSentState, MAX_ID_LEN, MAX_PAYLOAD_BYTES,
+};
+pub use storage::file::{check_file, APPLICATION_ID, SCHEMA_VERSION};
+pub use storage::options::{Durability, OpenOptions};
+pub use store::{StateSubscription, Store};

@@ -29,16 +29,6 @@ impl ConversationType {
             ConversationType::Group => "GROUP",
         }
     }
-    pub(crate) fn as_str(self) -> &'static str {
-        self.prefix()
-    }
-    pub(crate) fn from_db(s: &str) -> ConversationType {
-        if s == "GROUP" {
-            ConversationType::Group
-        } else {
-            ConversationType::C2C
-        }
-    }
 }
 
 /// Splits `C2C<peer>` / `GROUP<groupID>` into its type and target.
@@ -186,13 +176,6 @@ impl MessageStatus {
             MessageStatus::Fail => "fail",
         }
     }
-    pub(crate) fn from_db(s: &str) -> MessageStatus {
-        match s {
-            "unSend" => MessageStatus::UnSend,
-            "fail" => MessageStatus::Fail,
-            _ => MessageStatus::Success,
-        }
-    }
 }
 
 /// `in` or `out` relative to the store's owner.
@@ -218,16 +201,6 @@ pub enum ReceiptSentState {
     /// The server has it.
     #[serde(rename = "acked")]
     Acked,
-}
-
-impl ReceiptSentState {
-    pub(crate) fn from_db(v: i64) -> ReceiptSentState {
-        match v {
-            1 => ReceiptSentState::Pending,
-            2 => ReceiptSentState::Acked,
-            _ => ReceiptSentState::None,
-        }
-    }
 }
 
 /// Receipt state of an `out` message that needs a receipt.

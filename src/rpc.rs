@@ -13,13 +13,10 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::error::{Error, Result};
-use crate::events::{EventKind, Filter, Subscription};
-use crate::model::{ConversationType, GroupType, IncomingMessage, Member, ReceiptConfig};
-use crate::outbox::Rejection;
-use crate::query::MemberFilter;
-use crate::store::Store;
-use crate::sync::{ReceiptNotification, Snapshot};
+use crate::{
+    ConversationType, Error, EventKind, Filter, GroupType, IncomingMessage, Member, MemberFilter,
+    ReceiptNotification, Rejection, Result, Snapshot, Store, Subscription,
+};
 
 /// Longest request line accepted, in bytes.
 pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
@@ -46,7 +43,7 @@ fn params<T: DeserializeOwned>(p: Value) -> Result<T> {
 }
 
 fn to_value<T: serde::Serialize>(v: &T) -> Result<Value> {
-    serde_json::to_value(v).map_err(|e| Error::Sqlite(e.to_string()))
+    serde_json::to_value(v).map_err(|e| Error::Sqlite(e.to_string(), None))
 }
 
 /// Longest error message, so bad input is never echoed back in full.
@@ -59,9 +56,14 @@ fn clip(s: &str) -> String {
     }
 }
 
+/// `error.data` of a failed call: the symbolic name of SPEC §4.
+fn error_data(e: &Error) -> Value {
+    json!({ "name": e.name() })
+}
+
 /// The error object of a failed call.
 pub fn error_object(e: &Error) -> Value {
-    json!({"code": e.code(), "message": clip(&e.to_string()), "data": e.data()})
+    json!({"code": e.code(), "message": clip(&e.to_string()), "data": error_data(e)})
 }
 
 fn response(id: &Value, body: std::result::Result<Value, Value>) -> Value {
@@ -314,15 +316,16 @@ impl Session {
         let v = match method {
             "setReceiptConfig" => {
                 let c: ConfigP = params(p)?;
-                let cur = s.get_receipt_config()?;
                 let group_types = match c.group_types {
-                    Some(v) => v.iter().map(|t| group_type(t)).collect::<Result<_>>()?,
-                    None => cur.group_types,
+                    Some(v) => Some(
+                        v.iter()
+                            .map(|t| group_type(t))
+                            .collect::<Result<Vec<_>>>()?,
+                    ),
+                    None => None,
                 };
-                s.set_receipt_config(&ReceiptConfig {
-                    enabled: c.enabled.unwrap_or(cur.enabled),
-                    group_types,
-                })?;
+                // One write transaction: a concurrent change to the other field survives.
+                s.update_receipt_config(c.enabled, group_types.as_deref())?;
                 json!({})
             }
             "getReceiptConfig" => to_value(&s.get_receipt_config()?)?,

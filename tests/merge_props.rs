@@ -262,7 +262,7 @@ proptest! {
 /// Lattice laws of the pure join: commutative, idempotent, monotone.
 mod laws {
     use super::*;
-    use receiptdb::merge::{Estimate, ReceiptState};
+    use receiptdb::{Estimate, ReceiptState};
 
     fn est() -> impl Strategy<Value = Estimate> {
         (

@@ -209,10 +209,7 @@ fn lock_past_busy_timeout_is_store_busy_then_retry_succeeds() {
     let dir = temp_dir();
     let path = path_in(&dir, "busy.db");
     seed(&path);
-    let opts = OpenOptions {
-        busy_timeout_ms: 200,
-        ..Default::default()
-    };
+    let opts = OpenOptions::new().busy_timeout_ms(200);
     let s = Store::open_with(&path, OWNER, opts).unwrap();
     let raw = hold_write_lock(&path);
     busy_then_retry(&s, raw);
@@ -226,10 +223,7 @@ fn open_while_another_holds_the_write_lock() {
     let path = path_in(&dir, "busy-open.db");
     seed(&path);
     let raw = hold_write_lock(&path);
-    let opts = OpenOptions {
-        busy_timeout_ms: 200,
-        ..Default::default()
-    };
+    let opts = OpenOptions::new().busy_timeout_ms(200);
     let s = Store::open_with(&path, OWNER, opts).expect("open while another holds the lock");
     busy_then_retry(&s, raw);
 }
@@ -265,10 +259,7 @@ fn every_write_is_store_busy_under_a_held_lock() {
     let dir = temp_dir();
     let path = path_in(&dir, "busy2.db");
     seed(&path);
-    let opts = OpenOptions {
-        busy_timeout_ms: 100,
-        ..Default::default()
-    };
+    let opts = OpenOptions::new().busy_timeout_ms(100);
     let s = Store::open_with(&path, OWNER, opts).unwrap();
     s.send_message_read_receipt(&["m3".to_string()]).unwrap();
     let raw = hold_write_lock(&path);

@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
-use receiptdb::{GroupType, IncomingMessage, Member, MemberFilter, ReceiptNotification, Store};
+use receiptdb::{
+    GroupType, IncomingMessage, Member, MemberFilter, OpenOptions, ReceiptNotification, Store,
+};
 
 const POOL: usize = 48;
 
@@ -55,8 +57,8 @@ proptest! {
     ], 1..30)) {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("u.db");
-        let s = Store::open(&path, "alice").expect("open");
-        s.set_unread_index_min_audience(10);
+        let opts = OpenOptions::new().unread_index_min_audience(10);
+        let s = Store::open_with(&path, "alice", opts).expect("open");
         let mut members: BTreeMap<String, Option<i64>> = (0..40).map(|i| (user(i), None)).collect();
         members.insert("alice".into(), None);
         let list: Vec<Member> = members.iter().map(|(u, jt)| Member { user_id: u.clone(), join_time: *jt }).collect();

@@ -9,10 +9,10 @@ use super::network::{Node, Packet, Payload};
 use super::report::{Counters, Invariant};
 use super::rng::Rng;
 use super::server::SGroup;
-use crate::merge::MergeMode;
 use crate::{
     Batch, EventKind, Filter, Member, ReceiptItem, ReceiptSentState, Rejection, Store, Subscription,
 };
+use crate::{MergeMode, OpenOptions};
 
 /// Capacity of a client's event subscription; it is drained after every call.
 const EVENT_CAPACITY: usize = 4096;
@@ -201,8 +201,9 @@ impl Client {
     /// Opens (or reopens) the store and subscribes to all its events.
     pub(crate) fn open(&mut self, c: &mut Counters) -> Result<(), Fail> {
         c.store_ops += 1;
-        let store = Store::open(&self.path, &self.user_id).map_err(|e| store_fail("open", &e))?;
-        store.set_merge_mode(self.mode);
+        let opts = OpenOptions::new().merge_mode(self.mode);
+        let store = Store::open_with(&self.path, &self.user_id, opts)
+            .map_err(|e| store_fail("open", &e))?;
         self.sub = Some(store.subscribe_with_capacity(Filter::All, EVENT_CAPACITY));
         self.store = Some(store);
         self.sent_at.clear();

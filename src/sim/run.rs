@@ -4,12 +4,12 @@
 
 use super::check::final_check;
 use super::client::Fail;
+use super::progress::{Progress, ProgressPhase};
 use super::report::{Invariant, Phase, Report, Shrunk, Violation};
-use super::scenario::{FaultKind, Scenario};
+use super::scenario::{FaultKind, Scenario, ScenarioBuilder};
 use super::script::Action;
 use super::world::{snapshot_packet, tag, World};
-use super::{Progress, ProgressPhase};
-use crate::error::Result;
+use crate::Result;
 
 /// Most steps quiescence may take before the run counts as stuck.
 const QUIESCE_CAP: u64 = 5_000;
@@ -259,4 +259,27 @@ pub(crate) fn run_and_shrink(sc: &Scenario, progress: &mut dyn FnMut(Progress)) 
         violation: best,
     });
     Ok(report)
+}
+
+// Running lives here, not in scenario.rs, so a scenario knows nothing of runs.
+impl Scenario {
+    /// Runs the scenario (and, on failure, shrinks it when `shrink` is set).
+    /// Errors are setup failures (invalid scenario, no temporary directory);
+    /// a failed invariant is a [`Report`] with `passed: false`.
+    pub fn run(&self) -> Result<Report> {
+        self.run_with_progress(&mut |_| {})
+    }
+
+    /// Like [`Scenario::run`], calling `progress` as the run advances.
+    pub fn run_with_progress(&self, progress: &mut dyn FnMut(Progress)) -> Result<Report> {
+        self.validate()?;
+        run_and_shrink(self, progress)
+    }
+}
+
+impl ScenarioBuilder {
+    /// Builds and runs it.
+    pub fn run(self) -> Result<Report> {
+        self.build()?.run()
+    }
 }

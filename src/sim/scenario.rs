@@ -5,9 +5,8 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::{Error, Result};
 
-use super::report::Report;
 use super::script::{Action, ScriptStep};
 
 /// One kind of fault the simulator can inject.
@@ -320,19 +319,6 @@ impl Scenario {
         }
         Ok(())
     }
-
-    /// Runs the scenario (and, on failure, shrinks it when `shrink` is set).
-    /// Errors are setup failures (invalid scenario, no temporary directory);
-    /// a failed invariant is a [`Report`] with `passed: false`.
-    pub fn run(&self) -> Result<Report> {
-        self.run_with_progress(&mut |_| {})
-    }
-
-    /// Like [`Scenario::run`], calling `progress` as the run advances.
-    pub fn run_with_progress(&self, progress: &mut dyn FnMut(super::Progress)) -> Result<Report> {
-        self.validate()?;
-        super::run::run_and_shrink(self, progress)
-    }
 }
 
 /// Builds a [`Scenario`] step by step; see [`Scenario::builder`].
@@ -406,10 +392,6 @@ impl ScenarioBuilder {
     pub fn build(self) -> Result<Scenario> {
         self.scenario.validate()?;
         Ok(self.scenario)
-    }
-    /// Builds and runs it.
-    pub fn run(self) -> Result<Report> {
-        self.build()?.run()
     }
 }
 

@@ -12,8 +12,8 @@ use super::report::Counters;
 use super::rng::Rng;
 use super::scenario::{FaultKind, Mutation, Scenario};
 use super::server::{SGroup, Server};
-use crate::error::Result;
-use crate::merge::MergeMode;
+use crate::MergeMode;
+use crate::Result;
 use crate::{GroupType, Member, ReceiptNotification};
 
 /// Server time of step 0 (unix seconds); step `s` is `BASE_TIME + s`.

@@ -1,290 +1,67 @@
-//! The store: opening a file safely, migrations, transactions, and event dispatch.
+//! Opening a store file safely: create in place, header and owner checks,
+//! migrations, and the read-only `check`. Nothing here knows the tables
+//! beyond `meta`'s owner row.
 
-use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
+use super::meta::Key;
+use super::options::{Durability, OpenOptions};
 use crate::error::{Error, Result};
-use crate::events::{Bus, Event, EventKind, Filter, ReceiptItem, Subscription, DEFAULT_CAPACITY};
-use crate::merge::MergeMode;
-use crate::model::check_id;
 
 /// `PRAGMA application_id` of receiptdb files ("RCPT").
 pub const APPLICATION_ID: i32 = 0x5243_5054;
 
 /// Numbered migrations; index + 1 is the `user_version` each one reaches.
-const MIGRATIONS: &[&str] = &[include_str!("../schema/001_init.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("../../schema/001_init.sql")];
 
 /// The newest schema version this build knows.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// How hard a commit tries to reach the disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Durability {
-    /// WAL with `synchronous=NORMAL`: a commit survives a crash of the
-    /// process (kill -9); the last commits may be lost on power failure.
-    #[default]
-    Normal,
-    /// WAL with `synchronous=FULL`: a commit also survives power loss.
-    Full,
+/// Opens (or creates) the store file at `path` for `user_id`: the checks,
+/// the migration and the pragmas of an open connection.
+pub(crate) fn open_connection(
+    path: &Path,
+    user_id: &str,
+    opts: &OpenOptions,
+) -> Result<Connection> {
+    ensure_store_file(path, user_id, opts)?;
+    check_header(path)?;
+    // Owner and version are checked read-only, so a refused open never
+    // writes the file (nor leaves -wal/-shm files beside it).
+    check_existing(&open_read_only(path)?, Some(user_id))?;
+    let mut conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(corrupt_if_open_fails)?;
+    conn.busy_timeout(std::time::Duration::from_millis(opts.busy_timeout_ms))?;
+    migrate(&mut conn, user_id)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Error::Sqlite(
+            format!("could not enable WAL (got {mode})"),
+            None,
+        ));
+    }
+    let sync = match opts.durability {
+        Durability::Normal => "NORMAL",
+        Durability::Full => "FULL",
+    };
+    conn.pragma_update(None, "synchronous", sync)?;
+    // 16 MiB of page cache (SQLite's default is 2 MiB): big groups'
+    // member and reader trees stay in memory.
+    conn.pragma_update(None, "cache_size", -16_384)?;
+    Ok(conn)
 }
 
-/// Options for [`Store::open_with`].
-#[derive(Debug, Clone, Copy)]
-pub struct OpenOptions {
-    /// Commit durability.
-    pub durability: Durability,
-    /// How long to wait for another connection's lock, in milliseconds.
-    pub busy_timeout_ms: u64,
-}
-
-impl Default for OpenOptions {
-    fn default() -> Self {
-        OpenOptions {
-            durability: Durability::Normal,
-            busy_timeout_ms: 5000,
-        }
-    }
-}
-
-/// One user's receipt store on one SQLite file. Cheap to share behind an
-/// `Arc`: calls are serialized on one connection.
-pub struct Store {
-    conn: Mutex<Connection>,
-    owner: String,
-    bus: Arc<Bus>,
-    /// Last commit sequence; held while publishing so events leave in commit order.
-    dispatch: Mutex<u64>,
-    merge_mode: Mutex<MergeMode>,
-    unread_index_min: Mutex<i64>,
-}
-
-/// What [`Store::subscribe_with_snapshot`] returns.
-pub struct StateSubscription {
-    /// The last commit included in `messages`; every later event has a larger one.
-    pub commit_seq: u64,
-    /// The selected messages as of `commit_seq`.
-    pub messages: Vec<crate::model::Message>,
-    /// Receipts queued and not yet acked, as of `commit_seq`.
-    pub pending_receipts: u64,
-    /// Changes after `commit_seq`.
-    pub subscription: Subscription,
-}
-
-/// The context of one write transaction.
-pub(crate) struct Tx<'a> {
-    pub conn: &'a Connection,
-    pub owner: &'a str,
-    pub events: Vec<EventKind>,
-    /// Rowids of `out` messages whose receipt state changed.
-    pub receipt_changed: BTreeSet<i64>,
-    pub merge_mode: MergeMode,
-    /// Smallest audience whose unread members get indexed.
-    pub unread_index_min: i64,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic mid-transaction rolls back on drop, so the data stays sound.
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-impl Store {
-    /// Opens (or creates) the store at `path` for `user_id`.
-    pub fn open(path: impl AsRef<Path>, user_id: &str) -> Result<Store> {
-        Store::open_with(path, user_id, OpenOptions::default())
-    }
-
-    /// Opens with explicit options.
-    pub fn open_with(path: impl AsRef<Path>, user_id: &str, opts: OpenOptions) -> Result<Store> {
-        check_id("userID", user_id)?;
-        let path = path.as_ref();
-        ensure_store_file(path, user_id, &opts)?;
-        check_header(path)?;
-        // Owner and version are checked read-only, so a refused open never
-        // writes the file (nor leaves -wal/-shm files beside it).
-        check_existing(&open_read_only(path)?, Some(user_id))?;
-        let mut conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(corrupt_if_open_fails)?;
-        conn.busy_timeout(std::time::Duration::from_millis(opts.busy_timeout_ms))?;
-        migrate(&mut conn, user_id)?;
-        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(Error::Sqlite(format!("could not enable WAL (got {mode})")));
-        }
-        let sync = match opts.durability {
-            Durability::Normal => "NORMAL",
-            Durability::Full => "FULL",
-        };
-        conn.pragma_update(None, "synchronous", sync)?;
-        // 16 MiB of page cache (SQLite's default is 2 MiB): big groups'
-        // member and reader trees stay in memory.
-        conn.pragma_update(None, "cache_size", -16_384)?;
-        Store::finish(conn, user_id)
-    }
-
-    /// A store in memory, for tests and tools.
-    pub fn open_in_memory(user_id: &str) -> Result<Store> {
-        check_id("userID", user_id)?;
-        let mut conn = Connection::open_in_memory()?;
-        migrate(&mut conn, user_id)?;
-        Store::finish(conn, user_id)
-    }
-
-    fn finish(conn: Connection, user_id: &str) -> Result<Store> {
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.set_prepared_statement_cache_capacity(256);
-        Ok(Store {
-            conn: Mutex::new(conn),
-            owner: user_id.to_string(),
-            bus: Arc::new(Bus::default()),
-            dispatch: Mutex::new(0),
-            merge_mode: Mutex::new(MergeMode::Lattice),
-            unread_index_min: Mutex::new(crate::unread_index::DEFAULT_MIN_AUDIENCE),
-        })
-    }
-
-    /// The user this store belongs to.
-    pub fn owner(&self) -> &str {
-        &self.owner
-    }
-
-    /// Swaps the merge rule; only the simulator's mutation testing should
-    /// ever leave [`MergeMode::Lattice`].
-    #[doc(hidden)]
-    pub fn set_merge_mode(&self, mode: MergeMode) {
-        *lock(&self.merge_mode) = mode;
-    }
-
-    /// Sets the smallest audience whose unread members get indexed (tests
-    /// lower it to exercise the index on small groups).
-    #[doc(hidden)]
-    pub fn set_unread_index_min_audience(&self, n: i64) {
-        *lock(&self.unread_index_min) = n.max(1);
-    }
-
-    /// Caps the database size in pages (`PRAGMA max_page_count`), to test
-    /// and to bound disk use; a write past it fails with `STORAGE_FULL`.
-    #[doc(hidden)]
-    pub fn set_max_page_count(&self, pages: u64) -> Result<u64> {
-        let conn = lock(&self.conn);
-        let pages = pages.min(i64::MAX as u64) as i64;
-        let n: i64 = conn.pragma_update_and_check(None, "max_page_count", pages, |r| r.get(0))?;
-        Ok(n.max(0) as u64)
-    }
-
-    /// Subscribes to events passing `filter`; dropping the subscription ends it.
-    pub fn subscribe(&self, filter: Filter) -> Subscription {
-        let _order = lock(&self.dispatch);
-        self.bus.subscribe(filter, DEFAULT_CAPACITY)
-    }
-
-    /// Like [`Store::subscribe`] with a chosen channel capacity.
-    pub fn subscribe_with_capacity(&self, filter: Filter, capacity: usize) -> Subscription {
-        let _order = lock(&self.dispatch);
-        self.bus.subscribe(filter, capacity)
-    }
-
-    /// The current state of the messages `filter` selects and a subscription
-    /// to later changes, taken together: no commit falls between them.
-    pub fn subscribe_with_snapshot(&self, filter: Filter) -> Result<StateSubscription> {
-        let mut conn = lock(&self.conn);
-        // Lock order conn -> dispatch, as in `write`: no commit can run, and
-        // none committed earlier is still being published.
-        let seq = lock(&self.dispatch);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-        let messages = crate::messages::messages_for_filter(&tx, &filter)?;
-        let pending: i64 = tx.query_row(
-            "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'outbox_count'",
-            [],
-            |r| r.get(0),
-        )?;
-        tx.commit()?;
-        let subscription = self.bus.subscribe(filter, DEFAULT_CAPACITY);
-        Ok(StateSubscription {
-            commit_seq: *seq,
-            messages,
-            pending_receipts: pending.max(0) as u64,
-            subscription,
-        })
-    }
-
-    /// Runs `f` in one IMMEDIATE transaction; on success commits and then
-    /// publishes its events in commit order.
-    pub(crate) fn write<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = lock(&self.conn);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (out, changed, mut kinds) = {
-            let mut ctx = Tx {
-                conn: &tx,
-                owner: &self.owner,
-                events: Vec::new(),
-                receipt_changed: BTreeSet::new(),
-                merge_mode: *lock(&self.merge_mode),
-                unread_index_min: *lock(&self.unread_index_min),
-            };
-            let out = f(&mut ctx)?;
-            (out, ctx.receipt_changed, ctx.events)
-        };
-        tx.commit()?;
-        if changed.is_empty() && kinds.is_empty() {
-            return Ok(out);
-        }
-        // Take the dispatch lock before releasing the connection so the next
-        // commit cannot publish ahead of this one; sends never block.
-        let mut seq = lock(&self.dispatch);
-        *seq += 1;
-        // Subscribing takes the dispatch lock too, so nobody can join between
-        // this check and the publish below.
-        if !self.bus.has_subscribers() {
-            return Ok(out);
-        }
-        if !changed.is_empty() {
-            // Still holding the connection: these are the committed values.
-            let item = match read_items(&mut conn, &changed) {
-                Ok(items) => EventKind::ReceiptsChanged(items),
-                Err(_) => EventKind::Lagged { missed: 1 },
-            };
-            kinds.insert(0, item);
-        }
-        drop(conn);
-        let events: Vec<Event> = kinds
-            .into_iter()
-            .map(|kind| Event {
-                commit_seq: *seq,
-                kind,
-            })
-            .collect();
-        self.bus.publish(&events);
-        Ok(out)
-    }
-
-    /// Runs `f` in a read transaction (one consistent view).
-    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let mut conn = lock(&self.conn);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
-    }
-
-    /// Runs `PRAGMA integrity_check` and returns its report lines ("ok" when sound).
-    pub fn integrity_check(&self) -> Result<Vec<String>> {
-        self.read(|c| {
-            let mut st = c.prepare("PRAGMA integrity_check")?;
-            let rows = st.query_map([], |r| r.get::<_, String>(0))?;
-            let mut out = Vec::new();
-            for r in rows {
-                out.push(r?);
-            }
-            Ok(out)
-        })
-    }
+/// A migrated store in memory, for tests and tools.
+pub(crate) fn open_memory_connection(user_id: &str) -> Result<Connection> {
+    let mut conn = Connection::open_in_memory()?;
+    migrate(&mut conn, user_id)?;
+    Ok(conn)
 }
 
 /// Creates `path` as an empty private (0600) file unless something is there.
@@ -366,7 +143,10 @@ fn ensure_store_file(path: &Path, user_id: &str, opts: &OpenOptions) -> Result<(
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if std::fs::symlink_metadata(path).is_ok() {
-                    return Err(Error::Io("the path is a symlink to a missing file".into()));
+                    return Err(Error::Io(
+                        "the path is a symlink to a missing file".into(),
+                        None,
+                    ));
                 }
                 create_private(path)?;
             }
@@ -375,6 +155,7 @@ fn ensure_store_file(path: &Path, user_id: &str, opts: &OpenOptions) -> Result<(
     }
     Err(Error::Io(
         "the store file kept changing while it was opened".into(),
+        None,
     ))
 }
 
@@ -434,7 +215,10 @@ fn create_in_place(path: &Path, user_id: &str, opts: &OpenOptions) -> Result<()>
     }
     let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(Error::Sqlite(format!("could not enable WAL (got {mode})")));
+        return Err(Error::Sqlite(
+            format!("could not enable WAL (got {mode})"),
+            None,
+        ));
     }
     migrate(&mut conn, user_id)?;
     // Another process may be checkpointing the same WAL: wait for the
@@ -555,7 +339,7 @@ fn check_size(path: &Path, head: &[u8; 100]) -> Result<()> {
 
 fn corrupt_if_open_fails(e: rusqlite::Error) -> Error {
     match Error::from(e) {
-        Error::Sqlite(m) => Error::StoreCorrupt(m),
+        Error::Sqlite(m, _) => Error::StoreCorrupt(m),
         other => other,
     }
 }
@@ -578,9 +362,11 @@ fn check_existing(conn: &Connection, user_id: Option<&str>) -> Result<()> {
         });
     }
     let owner: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'owner'", [], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT value FROM meta WHERE key = ?1",
+            params![Key::Owner.as_str()],
+            |r| r.get(0),
+        )
         .optional()
         .map_err(corrupt_if_open_fails)?;
     match owner {
@@ -620,51 +406,12 @@ fn migrate(conn: &mut Connection, user_id: &str) -> Result<()> {
         }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.execute(
-            "INSERT OR IGNORE INTO meta(key, value) VALUES ('owner', ?1)",
-            params![user_id],
+            "INSERT OR IGNORE INTO meta(key, value) VALUES (?1, ?2)",
+            params![Key::Owner.as_str(), user_id],
         )?;
     }
     tx.commit()?;
     Ok(())
-}
-
-fn read_items(conn: &mut Connection, rids: &BTreeSet<i64>) -> Result<Vec<ReceiptItem>> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-    let items = receipt_items(&tx, rids)?;
-    tx.commit()?;
-    Ok(items)
-}
-
-/// Merged receipt values of the given `out` messages, for events.
-pub(crate) fn receipt_items(conn: &Connection, rids: &BTreeSet<i64>) -> Result<Vec<ReceiptItem>> {
-    let mut st = conn.prepare_cached(
-        "SELECT m.id, m.conversation_id, m.conversation_type, m.recipient, m.sender,
-                r.read_count, r.unread_count, r.peer_read
-         FROM messages m JOIN receipts r ON r.rid = m.rid WHERE m.rid = ?1",
-    )?;
-    let mut out = Vec::with_capacity(rids.len());
-    for rid in rids {
-        let item = st
-            .query_row(params![rid], |r| {
-                let ctype: String = r.get(2)?;
-                let to: String = r.get(3)?;
-                let group = ctype == "GROUP";
-                Ok(ReceiptItem {
-                    message_id: r.get(0)?,
-                    conversation_id: r.get(1)?,
-                    group_id: if group { to.clone() } else { String::new() },
-                    user_id: if group { String::new() } else { to },
-                    read_count: r.get::<_, i64>(5)?.max(0) as u64,
-                    unread_count: r.get::<_, Option<i64>>(6)?.map(|v| v.max(0) as u64),
-                    is_peer_read: r.get(7)?,
-                })
-            })
-            .optional()?;
-        if let Some(i) = item {
-            out.push(i);
-        }
-    }
-    Ok(out)
 }
 
 /// Opens a store file read-only and runs the full `PRAGMA integrity_check`;
@@ -672,7 +419,7 @@ pub(crate) fn receipt_items(conn: &Connection, rids: &BTreeSet<i64>) -> Result<V
 pub fn check_file(path: impl AsRef<Path>, user_id: Option<&str>) -> Result<Vec<String>> {
     let path = path.as_ref();
     if !path.exists() {
-        return Err(Error::Io("the file does not exist".into()));
+        return Err(Error::Io("the file does not exist".into(), None));
     }
     check_header(path)?;
     let conn = open_read_only(path)?;

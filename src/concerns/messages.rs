@@ -1,0 +1,475 @@
+//! Messages and conversations: create, send, save (upsert), find, page, unread counts.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::early::flush_early;
+use super::groups::check_receipts_allowed;
+use super::receipts::merge_held;
+use super::unread::init_group_counts;
+use crate::error::{Error, Result};
+use crate::events::EventKind;
+use crate::lattice::Estimate;
+use crate::model::{
+    check_id, check_payload, conversation_id, parse_conversation_id, ConversationType,
+    IncomingMessage, Message, MessageStatus,
+};
+use crate::storage::db::{Db, Tx};
+use crate::storage::meta;
+use crate::storage::rows::{load_message, load_row, row_to_message, MsgRow, MSG_PAGE};
+
+/// Most messages accepted by one `saveMessages` or snapshot.
+pub const MAX_MESSAGES_PER_CALL: usize = 1000;
+
+/// One page of `getMessageList`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageListPage {
+    /// Oldest to newest.
+    pub message_list: Vec<Message>,
+    /// Pass back to get the next (older) page; `""` when the page is empty.
+    #[serde(rename = "nextReqMessageID")]
+    pub next_req_message_id: String,
+    /// No older messages remain.
+    pub is_completed: bool,
+}
+
+/// A conversation's summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Conversation {
+    /// `C2C<peer>` or `GROUP<groupID>`.
+    #[serde(rename = "conversationID")]
+    pub conversation_id: String,
+    /// `C2C` or `GROUP`.
+    #[serde(rename = "type")]
+    pub conversation_type: ConversationType,
+    /// `in` messages not yet marked read.
+    #[serde(rename = "unreadCount")]
+    pub unread_count: u64,
+}
+
+fn require_message(conn: &Connection, id: &str) -> Result<Message> {
+    load_message(conn, id)?.ok_or_else(|| Error::MessageNotFound(id.to_string()))
+}
+
+/// The receipt row of the message just inserted on this connection.
+fn insert_receipt_row(conn: &Connection, unread: Option<i64>) -> Result<()> {
+    conn.prepare_cached("INSERT INTO receipts(rid, unread_count) VALUES (?1, ?2)")?
+        .execute(params![conn.last_insert_rowid(), unread])?;
+    Ok(())
+}
+
+fn ensure_conversation(conn: &Connection, conv: &str, ctype: ConversationType) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO conversations(conversation_id, type, unread_count) VALUES (?1, ?2, 0)",
+    )?
+    .execute(params![conv, ctype])?;
+    Ok(())
+}
+
+/// A fresh message ID: owner, a per-store random nonce, and a counter.
+fn next_local_id(tx: &Tx<'_>) -> Result<String> {
+    let nonce = match meta::get(tx.conn, meta::Key::DeviceNonce)? {
+        Some(n) => n,
+        None => {
+            use std::hash::{BuildHasher, Hasher};
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u128(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0),
+            );
+            h.write_u32(std::process::id());
+            let n = format!("{:016x}", h.finish());
+            meta::set(tx.conn, meta::Key::DeviceNonce, &n)?;
+            n
+        }
+    };
+    let counter = meta::next(tx.conn, meta::Key::NextLocalId)?;
+    Ok(format!("{}-{}-{}", tx.owner, nonce, counter))
+}
+
+/// Creates an `out` message (`status: unSend`) with a fresh unique ID.
+pub(crate) fn create_message(
+    db: &Db,
+    to: &str,
+    conversation_type: ConversationType,
+    payload: &Value,
+    need_read_receipt: bool,
+) -> Result<Message> {
+    check_id("to", to)?;
+    let payload = check_payload(payload)?;
+    db.write(|tx| {
+        if need_read_receipt {
+            check_receipts_allowed(tx.conn, conversation_type, to)?;
+        }
+        let conv = conversation_id(conversation_type, to);
+        ensure_conversation(tx.conn, &conv, conversation_type)?;
+        let id = next_local_id(tx)?;
+        let seq: i64 = tx.conn.query_row(
+            "SELECT COALESCE(MAX(sequence), 0) + 1 FROM messages WHERE conversation_id = ?1",
+            params![conv],
+            |r| r.get(0),
+        )?;
+        let now = chrono::Utc::now().timestamp();
+        let c2c = conversation_type == ConversationType::C2C;
+        tx.conn.execute(
+            "INSERT INTO messages(id, conversation_id, conversation_type, sender, recipient,
+                time, sequence, is_out, status, need_receipt, payload)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, 'unSend', ?8, ?9)",
+            params![
+                id,
+                conv,
+                conversation_type,
+                tx.owner,
+                to,
+                now,
+                seq,
+                need_read_receipt,
+                payload
+            ],
+        )?;
+        insert_receipt_row(tx.conn, (c2c && need_read_receipt).then_some(1))?;
+        if let Some(m) = load_row(tx.conn, &id)? {
+            init_group_counts(tx, &m)?;
+        }
+        tx.events
+            .push(EventKind::MessagesChanged(vec![(conv, id.clone())]));
+        require_message(tx.conn, &id)
+    })
+}
+
+/// Records that the server accepted an `out` message: its sequence and time.
+pub(crate) fn mark_message_sent(db: &Db, id: &str, sequence: i64, time: i64) -> Result<Message> {
+    check_id("ID", id)?;
+    db.write(|tx| {
+        let m = load_row(tx.conn, id)?.ok_or_else(|| Error::MessageNotFound(id.into()))?;
+        if !m.is_out {
+            return Err(Error::invalid("only out messages can be marked sent"));
+        }
+        let before = load_message(tx.conn, id)?;
+        tx.conn.execute(
+            "UPDATE messages SET status = 'success', sequence = ?2, time = ?3 WHERE rid = ?1",
+            params![m.rid, sequence, time],
+        )?;
+        let first_send = m.status != MessageStatus::Success;
+        let m2 = MsgRow {
+            time,
+            status: MessageStatus::Success,
+            ..m.clone()
+        };
+        if first_send || time != m.time {
+            init_group_counts(tx, &m2)?;
+        }
+        let after = require_message(tx.conn, id)?;
+        if before.as_ref() != Some(&after) {
+            tx.events
+                .push(EventKind::MessagesChanged(vec![(m.conversation_id, m.id)]));
+        }
+        Ok(after)
+    })
+}
+
+/// Saves messages from the transport (upsert by `ID`); returns how many were saved.
+pub(crate) fn save_messages(db: &Db, messages: &[IncomingMessage]) -> Result<usize> {
+    if messages.len() > MAX_MESSAGES_PER_CALL {
+        return Err(Error::invalid(format!(
+            "at most {MAX_MESSAGES_PER_CALL} messages a call"
+        )));
+    }
+    db.write(|tx| {
+        let mut changed = Vec::new();
+        for m in messages {
+            let (row, did) = upsert_message(tx, m, None)?;
+            if did {
+                changed.push((row.conversation_id, row.id));
+            }
+        }
+        if !changed.is_empty() {
+            tx.events.push(EventKind::MessagesChanged(changed));
+        }
+        Ok(messages.len())
+    })
+}
+
+/// The message with this ID, if held.
+pub(crate) fn find_message(db: &Db, id: &str) -> Result<Option<Message>> {
+    check_id("messageID", id)?;
+    db.read(|c| load_message(c, id))
+}
+
+/// A page of a conversation's messages, walking back from the newest.
+pub(crate) fn get_message_list(
+    db: &Db,
+    conversation_id: &str,
+    next_req_message_id: Option<&str>,
+    count: Option<u32>,
+) -> Result<MessageListPage> {
+    parse_conversation_id(conversation_id)?;
+    let count = count.unwrap_or(15);
+    if !(1..=100).contains(&count) {
+        return Err(Error::invalid("count must be 1..100"));
+    }
+    let next = next_req_message_id.filter(|s| !s.is_empty());
+    if let Some(id) = next {
+        check_id("nextReqMessageID", id)?;
+    }
+    db.read(|c| {
+        let (seq, time, rid) = match next {
+            None => (i64::MAX, i64::MAX, i64::MAX),
+            Some(id) => {
+                let m = load_row(c, id)?.ok_or_else(|| Error::MessageNotFound(id.into()))?;
+                if m.conversation_id != conversation_id {
+                    return Err(Error::invalid(
+                        "nextReqMessageID is in another conversation",
+                    ));
+                }
+                let (s, t): (i64, i64) = c.query_row(
+                    "SELECT sequence, time FROM messages WHERE rid = ?1",
+                    params![m.rid],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
+                (s, t, m.rid)
+            }
+        };
+        let mut st = c.prepare_cached(MSG_PAGE)?;
+        let mut list: Vec<Message> = st
+            .query_map(
+                params![conversation_id, seq, time, rid, count as i64 + 1],
+                row_to_message,
+            )?
+            .collect::<rusqlite::Result<_>>()?;
+        let is_completed = list.len() <= count as usize;
+        list.truncate(count as usize);
+        list.reverse();
+        Ok(MessageListPage {
+            next_req_message_id: list.first().map(|m| m.id.clone()).unwrap_or_default(),
+            message_list: list,
+            is_completed,
+        })
+    })
+}
+
+/// A conversation's type and unread count (0 for one never seen).
+pub(crate) fn get_conversation(db: &Db, conversation_id: &str) -> Result<Conversation> {
+    let (ctype, _) = parse_conversation_id(conversation_id)?;
+    db.read(|c| {
+        let n: Option<i64> = c
+            .query_row(
+                "SELECT unread_count FROM conversations WHERE conversation_id = ?1",
+                params![conversation_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(Conversation {
+            conversation_id: conversation_id.to_string(),
+            conversation_type: ctype,
+            unread_count: n.unwrap_or(0).max(0) as u64,
+        })
+    })
+}
+
+/// Marks a conversation read: its unread count becomes 0. Sends no receipts.
+pub(crate) fn set_message_read(db: &Db, conversation_id: &str) -> Result<()> {
+    parse_conversation_id(conversation_id)?;
+    db.write(|tx| {
+        let n = tx.conn.execute(
+            "UPDATE conversations SET unread_count = 0
+             WHERE conversation_id = ?1 AND unread_count <> 0",
+            params![conversation_id],
+        )?;
+        if n > 0 {
+            tx.events.push(EventKind::ConversationChanged {
+                conversation_id: conversation_id.to_string(),
+                unread_count: 0,
+            });
+        }
+        Ok(())
+    })
+}
+
+/// Works out and checks the conversation of an incoming message.
+fn resolve_conversation(owner: &str, m: &IncomingMessage) -> Result<(ConversationType, String)> {
+    check_id("ID", &m.id)?;
+    check_id("from", &m.from)?;
+    check_id("to", &m.to)?;
+    let given = match &m.conversation_id {
+        Some(c) => Some(parse_conversation_id(c)?.0),
+        None => None,
+    };
+    let ctype = match (m.conversation_type, given) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(Error::invalid(
+                "conversationType disagrees with conversationID",
+            ))
+        }
+        (Some(a), _) => a,
+        (None, Some(b)) => b,
+        (None, None) => {
+            return Err(Error::invalid(
+                "conversationType or conversationID is required",
+            ))
+        }
+    };
+    let conv = match ctype {
+        ConversationType::Group => conversation_id(ctype, &m.to),
+        ConversationType::C2C => {
+            let peer = if m.from == owner {
+                &m.to
+            } else if m.to == owner {
+                &m.from
+            } else {
+                return Err(Error::invalid(format!(
+                    "C2C message {} is neither from nor to the owner",
+                    m.id
+                )));
+            };
+            conversation_id(ctype, peer)
+        }
+    };
+    if let Some(c) = &m.conversation_id {
+        if *c != conv {
+            return Err(Error::invalid(format!(
+                "message {} has conversationID {c} but belongs to {conv}",
+                m.id
+            )));
+        }
+    }
+    Ok((ctype, conv))
+}
+
+/// Upserts one transport message; `expect_conv` restricts it to one conversation.
+pub(crate) fn upsert_message(
+    tx: &mut Tx<'_>,
+    m: &IncomingMessage,
+    expect_conv: Option<&str>,
+) -> Result<(MsgRow, bool)> {
+    let (ctype, conv) = resolve_conversation(tx.owner, m)?;
+    if let Some(e) = expect_conv {
+        if e != conv {
+            return Err(Error::invalid(format!(
+                "message {} belongs to {conv}, not {e}",
+                m.id
+            )));
+        }
+    }
+    let payload = match &m.payload {
+        Some(p) => Some(check_payload(p)?),
+        None => None,
+    };
+    let status = m.status.unwrap_or(MessageStatus::Success);
+    let is_out = m.from == tx.owner;
+    ensure_conversation(tx.conn, &conv, ctype)?;
+    let before = load_message(tx.conn, &m.id)?;
+    let row = match load_row(tx.conn, &m.id)? {
+        Some(old) => {
+            if old.conversation_id != conv || old.sender != m.from {
+                return Err(Error::invalid(format!(
+                    "message {} already exists with another conversation or sender",
+                    m.id
+                )));
+            }
+            tx.conn
+                .prepare_cached(
+                    "UPDATE messages SET time = ?2, sequence = ?3,
+                        status = CASE WHEN status = 'success' THEN status ELSE ?4 END,
+                        need_receipt = need_receipt | ?5,
+                        payload = COALESCE(?6, payload),
+                        is_peer_read = is_peer_read | ?7
+                     WHERE rid = ?1",
+                )?
+                .execute(params![
+                    old.rid,
+                    m.time,
+                    m.sequence,
+                    status,
+                    m.need_read_receipt,
+                    payload,
+                    m.is_peer_read
+                ])?;
+            let new =
+                load_row(tx.conn, &m.id)?.ok_or_else(|| Error::MessageNotFound(m.id.clone()))?;
+            let first_send =
+                old.status != MessageStatus::Success && new.status == MessageStatus::Success;
+            let became_receipt = new.need_receipt && !old.need_receipt;
+            if became_receipt && new.ctype == ConversationType::C2C && new.is_out {
+                tx.conn.execute(
+                    "UPDATE receipts SET unread_count = CASE WHEN peer_read THEN 0 ELSE 1 END WHERE rid = ?1",
+                    params![new.rid],
+                )?;
+            }
+            if first_send || became_receipt || new.time != old.time {
+                init_group_counts(tx, &new)?;
+            }
+            new
+        }
+        None => {
+            let c2c_receipt = ctype == ConversationType::C2C && is_out && m.need_read_receipt;
+            tx.conn
+                .prepare_cached(
+                    "INSERT INTO messages(id, conversation_id, conversation_type, sender, recipient,
+                        time, sequence, is_out, status, need_receipt, payload, is_peer_read)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                )?
+                .execute(params![
+                    m.id,
+                    conv,
+                    ctype,
+                    m.from,
+                    m.to,
+                    m.time,
+                    m.sequence,
+                    is_out,
+                    status,
+                    m.need_read_receipt,
+                    payload.unwrap_or_else(|| "{}".to_string()),
+                    m.is_peer_read
+                ])?;
+            insert_receipt_row(tx.conn, c2c_receipt.then_some(1))?;
+            if !is_out {
+                tx.conn
+                    .prepare_cached(
+                        "UPDATE conversations SET unread_count = unread_count + 1 WHERE conversation_id = ?1",
+                    )?
+                    .execute(params![conv])?;
+                tx.events.push(EventKind::ConversationChanged {
+                    conversation_id: conv.clone(),
+                    unread_count: tx
+                        .conn
+                        .query_row(
+                            "SELECT unread_count FROM conversations WHERE conversation_id = ?1",
+                            params![conv],
+                            |r| r.get::<_, i64>(0),
+                        )?
+                        .max(0) as u64,
+                });
+            }
+            let row =
+                load_row(tx.conn, &m.id)?.ok_or_else(|| Error::MessageNotFound(m.id.clone()))?;
+            init_group_counts(tx, &row)?;
+            // A new message's initial counts are not a received receipt.
+            tx.receipt_changed.remove(&row.rid);
+            flush_early(tx, &row)?;
+            row
+        }
+    };
+    if let Some(info) = &m.read_receipt_info {
+        let est = Estimate {
+            read_count: info.read_count.map(clamp),
+            unread_count: info.unread_count.map(clamp),
+            peer_read: info.is_peer_read.unwrap_or(false),
+        };
+        merge_held(tx, &row, &est, &[])?;
+    }
+    let changed = match before {
+        None => true,
+        Some(b) => load_message(tx.conn, &m.id)?.as_ref() != Some(&b),
+    };
+    Ok((row, changed))
+}
+
+pub(crate) fn clamp(v: u64) -> i64 {
+    v.min(i64::MAX as u64) as i64
+}

@@ -1,0 +1,13 @@
+//! The concern modules: the rules of receiptdb on top of the storage layer.
+//! Each calls only modules listed above it here and the layers below
+//! (storage, lattice, model, events, error); none knows the `Store` type.
+
+pub(crate) mod early;
+pub(crate) mod groups;
+pub(crate) mod messages;
+pub(crate) mod outbox;
+pub(crate) mod plans;
+pub(crate) mod queries;
+pub(crate) mod receipts;
+pub(crate) mod sync;
+pub(crate) mod unread;

@@ -1,0 +1,36 @@
+//! The hot queries, listed so tests can check their plans with
+//! `EXPLAIN QUERY PLAN` and a later change cannot silently lose an index.
+
+use crate::error::Result;
+use crate::storage::db::Db;
+
+/// (name, SQL) of every hot query.
+const HOT: &[(&str, &str)] = &[
+    ("message by ID", crate::storage::rows::MSG_BY_ID),
+    ("message list page", crate::storage::rows::MSG_PAGE),
+    ("read member page", super::queries::READ_PAGE),
+    ("unread member page", super::queries::UNREAD_PAGE),
+    ("indexed unread page", super::unread::INDEXED_UNREAD_PAGE),
+    ("new audience readers", super::unread::NEW_AUDIENCE_READERS),
+    ("membership delta", super::unread::MEMBER_DELTA),
+    ("batch IDs", super::outbox::BATCH_IDS),
+    ("loose receipts", super::outbox::LOOSE_RECEIPTS),
+];
+
+/// `EXPLAIN QUERY PLAN` of each hot query: (name, plan lines).
+#[doc(hidden)]
+pub(crate) fn hot_query_plans(db: &Db) -> Result<Vec<(&'static str, Vec<String>)>> {
+    db.read(|c| {
+        let mut out = Vec::new();
+        for (name, sql) in HOT {
+            let mut st = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+            let n = st.parameter_count();
+            let nulls: Vec<rusqlite::types::Null> = vec![rusqlite::types::Null; n];
+            let lines = st
+                .query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            out.push((*name, lines));
+        }
+        Ok(out)
+    })
+}

@@ -1,0 +1,109 @@
+//! Receipt state with readers: merging an estimate and a reader list into a
+//! held `out` message by the lattice ([`crate::lattice`]), and recording the
+//! change for events. The unread side goes through [`super::unread`].
+
+use rusqlite::params;
+
+use super::unread;
+use crate::error::Result;
+use crate::lattice::{min_reg, Estimate, MergeMode, ReceiptState};
+use crate::model::{ConversationType, MessageStatus};
+use crate::storage::db::Tx;
+use crate::storage::rows::{load_receipt, MsgRow, StoredReceipt};
+
+/// Merges an estimate and readers into a held message. Returns whether its
+/// receipt state (counts, flag or readers) changed; records it for events.
+pub(crate) fn merge_held(
+    tx: &mut Tx<'_>,
+    m: &MsgRow,
+    est: &Estimate,
+    readers: &[String],
+) -> Result<bool> {
+    if !(m.is_out && m.need_receipt) {
+        return Ok(false);
+    }
+    let rec = load_receipt(tx.conn, m.rid)?;
+    merge_loaded(tx, m, rec, est, readers)
+}
+
+/// [`merge_held`] on receipt columns the caller read in the same transaction.
+pub(crate) fn merge_loaded(
+    tx: &mut Tx<'_>,
+    m: &MsgRow,
+    rec: StoredReceipt,
+    est: &Estimate,
+    readers: &[String],
+) -> Result<bool> {
+    if !(m.is_out && m.need_receipt) {
+        return Ok(false);
+    }
+    let StoredReceipt {
+        state,
+        local,
+        reader_count,
+        indexed,
+    } = rec;
+    let c2c = m.ctype == ConversationType::C2C;
+    let mut est = *est;
+    let mut added = 0i64;
+    let mut hits = 0i64;
+    if c2c {
+        est.peer_read |= readers.contains(&m.recipient);
+    } else if !readers.is_empty() {
+        // The whole list goes to SQLite as one JSON array: set-based
+        // statements instead of two round trips a reader.
+        let list = serde_json::to_string(readers)
+            .map_err(|e| crate::error::Error::Sqlite(e.to_string(), None))?;
+        if local.is_some() {
+            hits = unread::new_audience_readers(tx, m, &list)?;
+        }
+        added = tx
+            .conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO readers(rid, user_id) SELECT ?1, value FROM json_each(?2)",
+            )?
+            .execute(params![m.rid, list])? as i64;
+        if indexed && added > 0 {
+            unread::readers_added(tx, m.rid, &list)?;
+        }
+    }
+    let reader_count = reader_count + added;
+    let local = local.map(|l| l - hits);
+    est.read_count = Some(est.read_count.unwrap_or(0).max(reader_count));
+    // An unsent message's audience is not fixed yet (see unread::init_group_counts).
+    if m.status != MessageStatus::UnSend {
+        est.unread_count = min_reg(est.unread_count, local);
+    }
+    let next = match tx.merge_mode {
+        MergeMode::Lattice => state.join(&est, c2c),
+        MergeMode::LastWriterWins => ReceiptState {
+            read_count: est.read_count.unwrap_or(state.read_count),
+            unread_count: est.unread_count.or(state.unread_count),
+            peer_read: est.peer_read,
+        },
+    };
+    let changed = next != state || added > 0;
+    if changed || hits > 0 {
+        tx.conn
+            .prepare_cached(
+                "UPDATE receipts SET read_count = ?2, unread_count = ?3, peer_read = ?4,
+                    local_unread = ?5, reader_count = ?6
+                 WHERE rid = ?1",
+            )?
+            .execute(params![
+                m.rid,
+                next.read_count,
+                next.unread_count,
+                next.peer_read,
+                local,
+                reader_count
+            ])?;
+    }
+    if !c2c && m.status != MessageStatus::UnSend {
+        unread::maybe_build(tx, m, local, reader_count, indexed)?;
+    }
+    if changed {
+        tx.receipt_changed.insert(m.rid);
+    }
+    Ok(changed)
+}

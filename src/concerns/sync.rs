@@ -1,0 +1,309 @@
+//! What the server says: notifications and snapshots, merged by SPEC §2.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::early::merge_early;
+use super::messages::{clamp, upsert_message, MAX_MESSAGES_PER_CALL};
+use super::outbox::mark_self_read;
+use super::receipts::merge_loaded;
+use crate::error::{Error, Result};
+use crate::events::EventKind;
+use crate::lattice::Estimate;
+use crate::model::{
+    check_id, conversation_id, parse_conversation_id, ConversationType, IncomingMessage,
+};
+use crate::storage::db::{Db, Tx};
+use crate::storage::rows::{load_for_merge, load_row, MsgRow};
+
+/// Most notifications or receipt states in one call.
+pub const MAX_RECEIPTS_PER_CALL: usize = 200_000;
+/// Most reader IDs in one call, over all its items.
+pub const MAX_READERS_PER_CALL: usize = 2_000_000;
+
+/// A pushed receipt notification.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptNotification {
+    /// The message read.
+    #[serde(rename = "messageID")]
+    pub message_id: String,
+    /// Checked against the held message when given.
+    #[serde(rename = "conversationID", default)]
+    pub conversation_id: Option<String>,
+    /// Checked against the held message when given.
+    #[serde(rename = "groupID", default)]
+    pub group_id: Option<String>,
+    /// A user who read it (the peer, in C2C).
+    #[serde(rename = "userID", default)]
+    pub user_id: Option<String>,
+    /// Server's read count.
+    #[serde(default)]
+    pub read_count: Option<u64>,
+    /// Server's unread count.
+    #[serde(default)]
+    pub unread_count: Option<u64>,
+    /// Server's C2C peer-read flag.
+    #[serde(default)]
+    pub is_peer_read: Option<bool>,
+    /// Users who read it.
+    #[serde(rename = "readerIDs", default)]
+    pub reader_ids: Option<Vec<String>>,
+}
+
+/// A receipt state inside a snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotReceipt {
+    /// The message.
+    #[serde(rename = "messageID")]
+    pub message_id: String,
+    /// Server's read count.
+    #[serde(default)]
+    pub read_count: Option<u64>,
+    /// Server's unread count.
+    #[serde(default)]
+    pub unread_count: Option<u64>,
+    /// Server's C2C peer-read flag.
+    #[serde(default)]
+    pub is_peer_read: Option<bool>,
+    /// Users who read it.
+    #[serde(rename = "readerIDs", default)]
+    pub reader_ids: Option<Vec<String>>,
+}
+
+/// A sync snapshot of one conversation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Snapshot {
+    /// The conversation.
+    #[serde(rename = "conversationID")]
+    pub conversation_id: String,
+    /// Messages to upsert.
+    #[serde(default)]
+    pub messages: Vec<IncomingMessage>,
+    /// Receipt states to merge.
+    #[serde(default)]
+    pub receipts: Vec<SnapshotReceipt>,
+    /// Messages the server records the owner as having read.
+    #[serde(default)]
+    pub self_read: Vec<String>,
+}
+
+/// IDs in first-change order, each once.
+#[derive(Default)]
+struct Changed {
+    ids: Vec<String>,
+    seen: HashSet<String>,
+}
+
+impl Changed {
+    fn add(&mut self, id: &str) {
+        if self.seen.insert(id.to_string()) {
+            self.ids.push(id.to_string());
+        }
+    }
+}
+
+fn estimate(rc: Option<u64>, uc: Option<u64>, pr: Option<bool>) -> Estimate {
+    Estimate {
+        read_count: rc.map(clamp),
+        unread_count: uc.map(clamp),
+        peer_read: pr.unwrap_or(false),
+    }
+}
+
+fn check_readers(ids: &[String], total: &mut usize) -> Result<()> {
+    *total += ids.len();
+    if *total > MAX_READERS_PER_CALL {
+        return Err(Error::invalid(format!(
+            "at most {MAX_READERS_PER_CALL} reader IDs a call"
+        )));
+    }
+    ids.iter().try_for_each(|r| check_id("readerID", r))
+}
+
+/// Applies one receipt estimate: merged into a held message of `conv`
+/// (when given), or buffered until the message arrives.
+fn apply_one(
+    tx: &mut Tx<'_>,
+    id: &str,
+    conv: Option<&str>,
+    est: &Estimate,
+    readers: &[String],
+    changed: &mut Changed,
+) -> Result<()> {
+    match load_for_merge(tx.conn, id)? {
+        Some((m, rec)) => {
+            check_conv(&m, conv)?;
+            if merge_loaded(tx, &m, rec, est, readers)? {
+                changed.add(id);
+            }
+        }
+        None => merge_early(tx, id, est, readers, false)?,
+    }
+    Ok(())
+}
+
+fn check_conv(m: &MsgRow, conv: Option<&str>) -> Result<()> {
+    match conv {
+        Some(c) if c != m.conversation_id => Err(Error::invalid(format!(
+            "message {} belongs to {}, not {c}",
+            m.id, m.conversation_id
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn apply_receipt(
+    tx: &mut Tx<'_>,
+    conv: &str,
+    r: &SnapshotReceipt,
+    changed: &mut Changed,
+) -> Result<()> {
+    let est = estimate(r.read_count, r.unread_count, r.is_peer_read);
+    let readers = r.reader_ids.as_deref().unwrap_or(&[]);
+    apply_one(tx, &r.message_id, Some(conv), &est, readers, changed)
+}
+
+/// Merges a stream of snapshot receipt states of one conversation in one
+/// transaction, holding one item in memory at a time (for snapshots too
+/// big to build as one [`Snapshot`]). Same merge and events as
+/// [`Store::apply_snapshot`].
+pub(crate) fn apply_snapshot_receipts<I>(
+    db: &Db,
+    conversation_id: &str,
+    receipts: I,
+) -> Result<Vec<String>>
+where
+    I: IntoIterator<Item = SnapshotReceipt>,
+{
+    parse_conversation_id(conversation_id)?;
+    db.write(|tx| {
+        let mut changed = Changed::default();
+        // The reader cap is per call, over all items of the stream.
+        let mut total = 0;
+        for r in receipts {
+            check_id("messageID", &r.message_id)?;
+            check_readers(r.reader_ids.as_deref().unwrap_or(&[]), &mut total)?;
+            apply_receipt(tx, conversation_id, &r, &mut changed)?;
+        }
+        let changed = changed.ids;
+        if !changed.is_empty() {
+            tx.events.push(EventKind::SnapshotApplied {
+                conversation_id: conversation_id.to_string(),
+                changed: changed.clone(),
+            });
+        }
+        Ok(changed)
+    })
+}
+
+/// Merges pushed receipt notifications; returns the IDs whose state changed.
+pub(crate) fn apply_receipt_notifications(
+    db: &Db,
+    notes: &[ReceiptNotification],
+) -> Result<Vec<String>> {
+    if notes.len() > MAX_RECEIPTS_PER_CALL {
+        return Err(Error::invalid(format!(
+            "at most {MAX_RECEIPTS_PER_CALL} notifications a call"
+        )));
+    }
+    let mut total = 0;
+    for n in notes {
+        check_id("messageID", &n.message_id)?;
+        if let Some(c) = &n.conversation_id {
+            parse_conversation_id(c)?;
+        }
+        if let Some(g) = &n.group_id {
+            check_id("groupID", g)?;
+        }
+        if let Some(u) = &n.user_id {
+            check_id("userID", u)?;
+        }
+        check_readers(n.reader_ids.as_deref().unwrap_or(&[]), &mut total)?;
+    }
+    db.write(|tx| {
+        let mut changed = Changed::default();
+        for n in notes {
+            let from_group = n
+                .group_id
+                .as_deref()
+                .map(|g| conversation_id(ConversationType::Group, g));
+            if let (Some(a), Some(b)) = (&n.conversation_id, &from_group) {
+                if a != b {
+                    return Err(Error::invalid("conversationID and groupID disagree"));
+                }
+            }
+            let conv = n.conversation_id.as_deref().or(from_group.as_deref());
+            let mut readers = n.reader_ids.clone().unwrap_or_default();
+            if let Some(u) = &n.user_id {
+                readers.push(u.clone());
+            }
+            let est = estimate(n.read_count, n.unread_count, n.is_peer_read);
+            apply_one(tx, &n.message_id, conv, &est, &readers, &mut changed)?;
+        }
+        Ok(changed.ids)
+    })
+}
+
+/// Merges a sync snapshot of one conversation; returns the IDs whose
+/// receipt state (or the owner's sent state) changed.
+pub(crate) fn apply_snapshot(db: &Db, snap: &Snapshot) -> Result<Vec<String>> {
+    let conv = snap.conversation_id.as_str();
+    parse_conversation_id(conv)?;
+    if snap.messages.len() > MAX_MESSAGES_PER_CALL {
+        return Err(Error::invalid(format!(
+            "at most {MAX_MESSAGES_PER_CALL} messages a snapshot"
+        )));
+    }
+    if snap.receipts.len() > MAX_RECEIPTS_PER_CALL || snap.self_read.len() > MAX_RECEIPTS_PER_CALL {
+        return Err(Error::invalid(format!(
+            "at most {MAX_RECEIPTS_PER_CALL} receipts and selfRead IDs a snapshot"
+        )));
+    }
+    let mut total = 0;
+    for r in &snap.receipts {
+        check_id("messageID", &r.message_id)?;
+        check_readers(r.reader_ids.as_deref().unwrap_or(&[]), &mut total)?;
+    }
+    for id in &snap.self_read {
+        check_id("messageID", id)?;
+    }
+    db.write(|tx| {
+        let mut saved = Vec::new();
+        for m in &snap.messages {
+            let (row, did) = upsert_message(tx, m, Some(conv))?;
+            if did {
+                saved.push((row.conversation_id, row.id));
+            }
+        }
+        let mut changed = Changed::default();
+        for r in &snap.receipts {
+            apply_receipt(tx, conv, r, &mut changed)?;
+        }
+        for id in &snap.self_read {
+            match load_row(tx.conn, id)? {
+                Some(m) => {
+                    check_conv(&m, Some(conv))?;
+                    if mark_self_read(tx, &m)? {
+                        changed.add(id);
+                    }
+                }
+                None => merge_early(tx, id, &Estimate::default(), &[], true)?,
+            }
+        }
+        if !saved.is_empty() {
+            tx.events.push(EventKind::MessagesChanged(saved));
+        }
+        let changed = changed.ids;
+        if !changed.is_empty() {
+            tx.events.push(EventKind::SnapshotApplied {
+                conversation_id: conv.to_string(),
+                changed: changed.clone(),
+            });
+        }
+        Ok(changed)
+    })
+}

@@ -1,0 +1,204 @@
+//! The command-line glue of `receiptdb sim` (feature `cli`): arguments,
+//! progress bar and output. The simulator itself needs none of it.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use super::progress::ProgressPhase;
+use super::report::Report;
+use super::scenario::{parse_faults, Mutation, Scenario};
+use crate::{Error, Result};
+
+/// Command-line arguments of `receiptdb sim`. Options given here override
+/// the scenario file, which overrides the defaults.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SimArgs {
+    /// Seed of every random choice (default 42).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Client devices; every third is a user's second device (default 10).
+    #[arg(long)]
+    pub clients: Option<usize>,
+    /// Groups (default 4).
+    #[arg(long)]
+    pub groups: Option<usize>,
+    /// Initial members per group (default 5).
+    #[arg(long)]
+    pub members: Option<usize>,
+    /// Messages sent over the run (default 1000).
+    #[arg(long)]
+    pub messages: Option<usize>,
+    /// Fault kinds: all, none, or a comma list of delay, reorder, duplicate,
+    /// drop, stale, partition, offline, crash, reject ("-kind" removes one).
+    #[arg(long, value_name = "LIST")]
+    pub faults: Option<String>,
+    /// Steps of the faulty phase (default 1500).
+    #[arg(long)]
+    pub steps: Option<u64>,
+    /// Run only the first N steps, exactly as the full run runs them.
+    #[arg(long, value_name = "N")]
+    pub prefix: Option<u64>,
+    /// A JSON scenario file (see docs/SIM.md).
+    #[arg(long, value_name = "FILE.json")]
+    pub scenario: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Plant a bug to check the simulator catches it: `lww`.
+    #[arg(long, value_name = "MUTATION", value_parser = ["lww"])]
+    pub mutate: Option<String>,
+    /// Do not search for the shortest failing prefix.
+    #[arg(long)]
+    pub no_shrink: bool,
+}
+
+impl SimArgs {
+    /// The scenario these arguments describe.
+    pub fn scenario(&self) -> Result<Scenario> {
+        let mut sc = match &self.scenario {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    Error::Io(
+                        format!("cannot read scenario {}: {e}", path.display()),
+                        None,
+                    )
+                })?;
+                Scenario::from_json(&text)?
+            }
+            None => Scenario::default(),
+        };
+        if let Some(v) = self.seed {
+            sc.seed = v;
+        }
+        if let Some(v) = self.clients {
+            sc.clients = v;
+        }
+        if let Some(v) = self.groups {
+            sc.groups = v;
+        }
+        match self.members {
+            Some(v) => sc.members = v,
+            // Fewer clients than the defaults assume: shrink the default groups.
+            None if self.scenario.is_none() => sc.members = sc.members.min(sc.users()),
+            None => {}
+        }
+        if let Some(v) = self.messages {
+            sc.messages = v;
+        }
+        if let Some(v) = self.steps {
+            sc.steps = v;
+        }
+        if let Some(v) = self.prefix {
+            sc.prefix = Some(v);
+        }
+        if let Some(f) = &self.faults {
+            sc.faults = parse_faults(f)?;
+        }
+        if self.mutate.is_some() {
+            sc.mutate = Some(Mutation::Lww);
+        }
+        if self.no_shrink {
+            sc.shrink = false;
+        }
+        sc.validate()?;
+        Ok(sc)
+    }
+}
+
+fn progress_bar(hidden: bool, len: u64) -> indicatif::ProgressBar {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    let target = if hidden || !std::io::stderr().is_terminal() {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr()
+    };
+    let bar = ProgressBar::with_draw_target(Some(len), target);
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg:12} [{bar:40}] {pos}/{len} steps {elapsed}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message("simulating");
+    bar
+}
+
+/// `--json` output: the deterministic report, and wall-clock figures apart.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonOut<'a> {
+    report: &'a Report,
+    wall: Wall,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Wall {
+    run_seconds: f64,
+    total_seconds: f64,
+    store_calls_per_second: f64,
+}
+
+/// Runs `receiptdb sim`: prints the report (deterministic) on standard
+/// output and the wall-clock time on standard error; exit status 0 on PASS,
+/// 1 on FAIL, 2 when the scenario is invalid or the run could not start.
+pub fn run_cli(args: &SimArgs) -> ExitCode {
+    let sc = match args.scenario() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("receiptdb sim: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let bar = progress_bar(args.json, sc.effective_steps());
+    let started = Instant::now();
+    let mut main_run: Option<Duration> = None;
+    let result = sc.run_with_progress(&mut |p| match p.phase {
+        ProgressPhase::Run => bar.set_position(p.step),
+        ProgressPhase::Quiesce => bar.set_message(format!("quiesce {}", p.step)),
+        ProgressPhase::Shrink => {
+            main_run.get_or_insert_with(|| started.elapsed());
+            bar.set_message(format!("shrink {}", p.step));
+        }
+    });
+    bar.finish_and_clear();
+    let total = started.elapsed();
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("receiptdb sim: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let run = main_run.unwrap_or(total).as_secs_f64();
+    let per_sec = report.counters.store_ops as f64 / run.max(1e-9);
+    if args.json {
+        let out = JsonOut {
+            report: &report,
+            wall: Wall {
+                run_seconds: run,
+                total_seconds: total.as_secs_f64(),
+                store_calls_per_second: per_sec,
+            },
+        };
+        match serde_json::to_string(&out) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("receiptdb sim: cannot write the report: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        println!("{report}");
+        eprintln!(
+            "wall-clock (not part of the deterministic report): run {run:.2} s, {per_sec:.0} store calls/s; total {:.2} s",
+            total.as_secs_f64()
+        );
+    }
+    if report.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}

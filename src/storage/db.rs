@@ -1,0 +1,165 @@
+//! The one connection of an open store: read and write transactions, the
+//! write context [`Tx`], and publishing a commit's events in commit order.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::options::OpenOptions;
+use super::rows::receipt_items;
+use crate::error::Result;
+use crate::events::{Bus, Event, EventKind, Filter, ReceiptItem, Subscription};
+use crate::lattice::MergeMode;
+
+/// The connection, its event bus and the knobs of one open store.
+pub(crate) struct Db {
+    conn: Mutex<Connection>,
+    owner: String,
+    bus: Arc<Bus>,
+    /// Last commit sequence; held while publishing so events leave in commit order.
+    dispatch: Mutex<u64>,
+    merge_mode: MergeMode,
+    unread_index_min: i64,
+}
+
+/// The context of one write transaction.
+pub(crate) struct Tx<'a> {
+    pub conn: &'a Connection,
+    pub owner: &'a str,
+    pub events: Vec<EventKind>,
+    /// Rowids of `out` messages whose receipt state changed.
+    pub receipt_changed: BTreeSet<i64>,
+    pub merge_mode: MergeMode,
+    /// Smallest audience whose unread members get indexed.
+    pub unread_index_min: i64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic mid-transaction rolls back on drop, so the data stays sound.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Db {
+    /// Wraps an open, migrated connection.
+    pub(crate) fn new(conn: Connection, owner: &str, opts: &OpenOptions) -> Result<Db> {
+        conn.set_prepared_statement_cache_capacity(256);
+        let db = Db {
+            conn: Mutex::new(conn),
+            owner: owner.to_string(),
+            bus: Arc::new(Bus::default()),
+            dispatch: Mutex::new(0),
+            merge_mode: opts.merge_mode,
+            unread_index_min: opts.unread_index_min_audience.max(1),
+        };
+        if let Some(pages) = opts.max_page_count {
+            db.set_max_page_count(pages)?;
+        }
+        Ok(db)
+    }
+
+    /// The user this store belongs to.
+    pub(crate) fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// `PRAGMA max_page_count`; returns the limit now in force.
+    pub(crate) fn set_max_page_count(&self, pages: u64) -> Result<u64> {
+        let conn = lock(&self.conn);
+        let pages = pages.min(i64::MAX as u64) as i64;
+        let n: i64 = conn.pragma_update_and_check(None, "max_page_count", pages, |r| r.get(0))?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// Subscribes with a channel of `capacity` events.
+    pub(crate) fn subscribe(&self, filter: Filter, capacity: usize) -> Subscription {
+        let _order = lock(&self.dispatch);
+        self.bus.subscribe(filter, capacity)
+    }
+
+    /// Reads with `f` and subscribes with no commit between the two;
+    /// returns the last commit sequence `f` saw.
+    pub(crate) fn read_and_subscribe<T>(
+        &self,
+        filter: Filter,
+        capacity: usize,
+        f: impl FnOnce(&Connection, &Filter) -> Result<T>,
+    ) -> Result<(u64, T, Subscription)> {
+        let mut conn = lock(&self.conn);
+        // Lock order conn -> dispatch, as in `write`: no commit can run, and
+        // none committed earlier is still being published.
+        let seq = lock(&self.dispatch);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let out = f(&tx, &filter)?;
+        tx.commit()?;
+        let subscription = self.bus.subscribe(filter, capacity);
+        Ok((*seq, out, subscription))
+    }
+
+    /// Runs `f` in one IMMEDIATE transaction; on success commits and then
+    /// publishes its events in commit order.
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = lock(&self.conn);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (out, changed, mut kinds) = {
+            let mut ctx = Tx {
+                conn: &tx,
+                owner: &self.owner,
+                events: Vec::new(),
+                receipt_changed: BTreeSet::new(),
+                merge_mode: self.merge_mode,
+                unread_index_min: self.unread_index_min,
+            };
+            let out = f(&mut ctx)?;
+            (out, ctx.receipt_changed, ctx.events)
+        };
+        tx.commit()?;
+        if changed.is_empty() && kinds.is_empty() {
+            return Ok(out);
+        }
+        // Take the dispatch lock before releasing the connection so the next
+        // commit cannot publish ahead of this one; sends never block.
+        let mut seq = lock(&self.dispatch);
+        *seq += 1;
+        // Subscribing takes the dispatch lock too, so nobody can join between
+        // this check and the publish below.
+        if !self.bus.has_subscribers() {
+            return Ok(out);
+        }
+        if !changed.is_empty() {
+            // Still holding the connection: these are the committed values.
+            // When they cannot be read, every subscriber learns it missed one.
+            let item = match read_items(&mut conn, &changed) {
+                Ok(items) => EventKind::ReceiptsChanged(items),
+                Err(_) => EventKind::Lagged { missed: 1 },
+            };
+            kinds.insert(0, item);
+        }
+        drop(conn);
+        let events: Vec<Event> = kinds
+            .into_iter()
+            .map(|kind| Event {
+                commit_seq: *seq,
+                kind,
+            })
+            .collect();
+        self.bus.publish(&events);
+        Ok(out)
+    }
+
+    /// Runs `f` in a read transaction (one consistent view).
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let mut conn = lock(&self.conn);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+fn read_items(conn: &mut Connection, rids: &BTreeSet<i64>) -> Result<Vec<ReceiptItem>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+    let items = receipt_items(&tx, rids)?;
+    tx.commit()?;
+    Ok(items)
+}

@@ -1,0 +1,94 @@
+//! Options of an open store.
+
+use crate::lattice::MergeMode;
+
+/// Default smallest audience whose unread members get indexed.
+pub(crate) const DEFAULT_UNREAD_INDEX_MIN: i64 = 2_000;
+
+/// How hard a commit tries to reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// WAL with `synchronous=NORMAL`: a commit survives a crash of the
+    /// process (kill -9); the last commits may be lost on power failure.
+    #[default]
+    Normal,
+    /// WAL with `synchronous=FULL`: a commit also survives power loss.
+    Full,
+}
+
+/// Options of [`crate::Store::open_with`]. Build with [`OpenOptions::new`]
+/// and the setters (new options may be added without breaking callers).
+///
+/// ```
+/// use receiptdb::{Durability, OpenOptions};
+/// let opts = OpenOptions::new().durability(Durability::Full).busy_timeout_ms(200);
+/// assert_eq!(opts.busy_timeout_ms, 200);
+/// ```
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct OpenOptions {
+    /// Commit durability.
+    pub durability: Durability,
+    /// How long to wait for another connection's lock, in milliseconds.
+    pub busy_timeout_ms: u64,
+    /// Smallest audience whose unread members get indexed (tests lower it
+    /// to exercise the index on small groups).
+    pub unread_index_min_audience: i64,
+    /// Caps the database size in pages (`PRAGMA max_page_count`) for this
+    /// connection; a write past it fails with `STORAGE_FULL`.
+    pub max_page_count: Option<u64>,
+    /// The merge rule; only the simulator's mutation testing should ever
+    /// leave [`MergeMode::Lattice`].
+    #[doc(hidden)]
+    pub merge_mode: MergeMode,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            durability: Durability::Normal,
+            busy_timeout_ms: 5000,
+            unread_index_min_audience: DEFAULT_UNREAD_INDEX_MIN,
+            max_page_count: None,
+            merge_mode: MergeMode::Lattice,
+        }
+    }
+}
+
+impl OpenOptions {
+    /// The defaults: [`Durability::Normal`], a 5 s busy timeout.
+    pub fn new() -> OpenOptions {
+        OpenOptions::default()
+    }
+
+    /// Sets the commit durability.
+    pub fn durability(mut self, d: Durability) -> OpenOptions {
+        self.durability = d;
+        self
+    }
+
+    /// Sets the busy timeout, in milliseconds.
+    pub fn busy_timeout_ms(mut self, ms: u64) -> OpenOptions {
+        self.busy_timeout_ms = ms;
+        self
+    }
+
+    /// Sets the smallest audience whose unread members get indexed (at least 1).
+    pub fn unread_index_min_audience(mut self, n: i64) -> OpenOptions {
+        self.unread_index_min_audience = n.max(1);
+        self
+    }
+
+    /// Caps the database size in pages.
+    pub fn max_page_count(mut self, pages: u64) -> OpenOptions {
+        self.max_page_count = Some(pages);
+        self
+    }
+
+    /// Sets the merge rule (the simulator's `--mutate lww` only).
+    #[doc(hidden)]
+    pub fn merge_mode(mut self, mode: MergeMode) -> OpenOptions {
+        self.merge_mode = mode;
+        self
+    }
+}

@@ -1,0 +1,229 @@
+//! Typed row loaders: each SELECT sits next to the code that reads its
+//! columns, so no column position is shared across files.
+
+use std::collections::BTreeSet;
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde_json::Value;
+
+use crate::error::Result;
+use crate::events::ReceiptItem;
+use crate::lattice::ReceiptState;
+use crate::model::{
+    ConversationType, Flow, GroupType, Message, MessageStatus, ReadReceiptInfo, ReceiptSentState,
+};
+
+/// Columns read by [`row_to_message`], in order.
+macro_rules! msg_cols {
+    () => {
+        "m.rid, m.id, m.conversation_id, m.conversation_type, m.sender, m.recipient,
+         m.time, m.sequence, m.is_out, m.status, m.need_receipt, m.payload, m.is_peer_read,
+         r.read_count, r.unread_count, r.peer_read, m.sent_state"
+    };
+}
+/// Messages with their receipt rows.
+macro_rules! MSG_FROM {
+    () => {
+        " FROM messages m JOIN receipts r ON r.rid = m.rid"
+    };
+}
+pub(crate) const MSG_ALL: &str = concat!("SELECT ", msg_cols!(), MSG_FROM!(), " ORDER BY m.rid");
+pub(crate) const MSG_OF_CONV: &str = concat!(
+    "SELECT ",
+    msg_cols!(),
+    MSG_FROM!(),
+    " WHERE m.conversation_id = ?1 ORDER BY m.sequence, m.time, m.rid"
+);
+/// The messages of a JSON array of IDs, oldest first.
+pub(crate) const MSG_IN_LIST: &str = concat!(
+    "SELECT ",
+    msg_cols!(),
+    MSG_FROM!(),
+    " WHERE m.id IN (SELECT value FROM json_each(?1)) ORDER BY m.rid"
+);
+/// One message by ID (a constant, so the statement cache hits without formatting).
+pub(crate) const MSG_BY_ID: &str = concat!("SELECT ", msg_cols!(), MSG_FROM!(), " WHERE m.id = ?1");
+/// A page of a conversation walking back from a (sequence, time, rid) key.
+pub(crate) const MSG_PAGE: &str = concat!(
+    "SELECT ",
+    msg_cols!(),
+    MSG_FROM!(),
+    " WHERE m.conversation_id = ?1 AND (m.sequence, m.time, m.rid) < (?2, ?3, ?4)
+     ORDER BY m.sequence DESC, m.time DESC, m.rid DESC LIMIT ?5"
+);
+
+pub(crate) fn row_to_message(r: &Row<'_>) -> rusqlite::Result<Message> {
+    let out: bool = r.get(8)?;
+    let need: bool = r.get(10)?;
+    let payload: String = r.get(11)?;
+    let ctype: ConversationType = r.get(3)?;
+    Ok(Message {
+        id: r.get(1)?,
+        conversation_id: r.get(2)?,
+        conversation_type: ctype,
+        from: r.get(4)?,
+        to: r.get(5)?,
+        time: r.get(6)?,
+        sequence: r.get(7)?,
+        flow: if out { Flow::Out } else { Flow::In },
+        status: r.get(9)?,
+        need_read_receipt: need,
+        payload: serde_json::from_str::<Value>(&payload).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(11, rusqlite::types::Type::Text, Box::new(e))
+        })?,
+        is_peer_read: r.get(12)?,
+        read_receipt_info: (out && need)
+            .then(|| -> rusqlite::Result<ReadReceiptInfo> {
+                Ok(ReadReceiptInfo {
+                    read_count: r.get::<_, i64>(13)?.max(0) as u64,
+                    unread_count: r.get::<_, Option<i64>>(14)?.map(|v| v.max(0) as u64),
+                    is_peer_read: r.get(15)?,
+                })
+            })
+            .transpose()?,
+        receipt_sent_state: (!out && need)
+            .then(|| r.get::<_, ReceiptSentState>(16))
+            .transpose()?,
+    })
+}
+
+/// Internal facts about a held message.
+#[derive(Debug, Clone)]
+pub(crate) struct MsgRow {
+    pub rid: i64,
+    pub id: String,
+    pub conversation_id: String,
+    pub ctype: ConversationType,
+    pub sender: String,
+    pub recipient: String,
+    pub time: i64,
+    pub is_out: bool,
+    pub need_receipt: bool,
+    pub status: MessageStatus,
+}
+
+/// A held message with its receipt columns, in one lookup (for merges).
+pub(crate) fn load_for_merge(
+    conn: &Connection,
+    id: &str,
+) -> Result<Option<(MsgRow, StoredReceipt)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT m.rid, m.id, m.conversation_id, m.conversation_type, m.sender, m.recipient,
+                    m.time, m.is_out, m.need_receipt, m.status,
+                    r.read_count, r.unread_count, r.peer_read, r.local_unread, r.reader_count,
+                    r.unread_indexed
+             FROM messages m JOIN receipts r ON r.rid = m.rid WHERE m.id = ?1",
+        )?
+        .query_row(params![id], |r| Ok((msg_row(r)?, stored_receipt(r, 10)?)))
+        .optional()?)
+}
+
+fn msg_row(r: &Row<'_>) -> rusqlite::Result<MsgRow> {
+    Ok(MsgRow {
+        rid: r.get(0)?,
+        id: r.get(1)?,
+        conversation_id: r.get(2)?,
+        ctype: r.get(3)?,
+        sender: r.get(4)?,
+        recipient: r.get(5)?,
+        time: r.get(6)?,
+        is_out: r.get(7)?,
+        need_receipt: r.get(8)?,
+        status: r.get(9)?,
+    })
+}
+
+pub(crate) fn load_row(conn: &Connection, id: &str) -> Result<Option<MsgRow>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT rid, id, conversation_id, conversation_type, sender, recipient, time,
+                    is_out, need_receipt, status
+             FROM messages WHERE id = ?1",
+        )?
+        .query_row(params![id], msg_row)
+        .optional()?)
+}
+
+pub(crate) fn load_message(conn: &Connection, id: &str) -> Result<Option<Message>> {
+    Ok(conn
+        .prepare_cached(MSG_BY_ID)?
+        .query_row(params![id], row_to_message)
+        .optional()?)
+}
+
+/// Receipt columns of a message row as read for a merge.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StoredReceipt {
+    pub state: ReceiptState,
+    /// `local_unread`: |audience| − |readers in audience|, `None` while members are unknown.
+    pub local: Option<i64>,
+    pub reader_count: i64,
+    /// Whether `unread_members` holds this message's unread list.
+    pub indexed: bool,
+}
+
+/// The receipt columns of one message.
+pub(crate) fn load_receipt(conn: &Connection, rid: i64) -> Result<StoredReceipt> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT read_count, unread_count, peer_read, local_unread, reader_count, unread_indexed
+             FROM receipts WHERE rid = ?1",
+        )?
+        .query_row(params![rid], |r| stored_receipt(r, 0))?)
+}
+
+/// Reads [`StoredReceipt`] from columns `at..at + 6` of a row (the SELECTs
+/// of this file only).
+fn stored_receipt(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<StoredReceipt> {
+    Ok(StoredReceipt {
+        state: ReceiptState {
+            read_count: r.get(at)?,
+            unread_count: r.get(at + 1)?,
+            peer_read: r.get(at + 2)?,
+        },
+        local: r.get(at + 3)?,
+        reader_count: r.get(at + 4)?,
+        indexed: r.get(at + 5)?,
+    })
+}
+
+/// The group's type, or `None` when the group is unknown.
+pub(crate) fn group_type_of(conn: &Connection, group_id: &str) -> Result<Option<GroupType>> {
+    Ok(conn
+        .prepare_cached("SELECT group_type FROM groups WHERE group_id = ?1")?
+        .query_row(params![group_id], |r| r.get(0))
+        .optional()?)
+}
+
+/// Merged receipt values of the given `out` messages, for events.
+pub(crate) fn receipt_items(conn: &Connection, rids: &BTreeSet<i64>) -> Result<Vec<ReceiptItem>> {
+    let mut st = conn.prepare_cached(
+        "SELECT m.id, m.conversation_id, m.conversation_type, m.recipient, m.sender,
+                r.read_count, r.unread_count, r.peer_read
+         FROM messages m JOIN receipts r ON r.rid = m.rid WHERE m.rid = ?1",
+    )?;
+    let mut out = Vec::with_capacity(rids.len());
+    for rid in rids {
+        let item = st
+            .query_row(params![rid], |r| {
+                let ctype: ConversationType = r.get(2)?;
+                let to: String = r.get(3)?;
+                let group = ctype == ConversationType::Group;
+                Ok(ReceiptItem {
+                    message_id: r.get(0)?,
+                    conversation_id: r.get(1)?,
+                    group_id: if group { to.clone() } else { String::new() },
+                    user_id: if group { String::new() } else { to },
+                    read_count: r.get::<_, i64>(5)?.max(0) as u64,
+                    unread_count: r.get::<_, Option<i64>>(6)?.map(|v| v.max(0) as u64),
+                    is_peer_read: r.get(7)?,
+                })
+            })
+            .optional()?;
+        if let Some(i) = item {
+            out.push(i);
+        }
+    }
+    Ok(out)
+}

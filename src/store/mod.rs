@@ -1,0 +1,303 @@
+//! [`Store`]: every public method of the store, in one place. Each one
+//! checks nothing itself and delegates to the concern module named in its
+//! section; see docs/DESIGN.md for the layers.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::concerns::messages::{Conversation, MessageListPage};
+use crate::concerns::outbox::{Batch, Rejection};
+use crate::concerns::queries::{MemberFilter, MemberPage};
+use crate::concerns::sync::{ReceiptNotification, Snapshot, SnapshotReceipt};
+use crate::concerns::{groups, messages, outbox, plans, queries, sync};
+use crate::error::Result;
+use crate::events::{Filter, Subscription, DEFAULT_CAPACITY};
+use crate::model::{
+    check_id, ConversationType, GroupType, IncomingMessage, Member, Message, ReceiptConfig,
+};
+use crate::storage::db::Db;
+use crate::storage::file::{open_connection, open_memory_connection};
+use crate::storage::meta;
+use crate::storage::options::OpenOptions;
+
+/// One user's receipt store on one SQLite file. Cheap to share behind an
+/// `Arc`: calls are serialized on one connection.
+pub struct Store {
+    db: Db,
+}
+
+/// What [`Store::subscribe_with_snapshot`] returns.
+pub struct StateSubscription {
+    /// The last commit included in `messages`; every later event has a larger one.
+    pub commit_seq: u64,
+    /// The selected messages as of `commit_seq`.
+    pub messages: Vec<Message>,
+    /// Receipts queued and not yet acked, as of `commit_seq`.
+    pub pending_receipts: u64,
+    /// Changes after `commit_seq`.
+    pub subscription: Subscription,
+}
+
+impl Store {
+    // ----- Opening (storage::file) -----
+
+    /// Opens (or creates) the store at `path` for `user_id`.
+    pub fn open(path: impl AsRef<Path>, user_id: &str) -> Result<Store> {
+        Store::open_with(path, user_id, OpenOptions::default())
+    }
+
+    /// Opens with explicit options.
+    pub fn open_with(path: impl AsRef<Path>, user_id: &str, opts: OpenOptions) -> Result<Store> {
+        check_id("userID", user_id)?;
+        let conn = open_connection(path.as_ref(), user_id, &opts)?;
+        Ok(Store {
+            db: Db::new(conn, user_id, &opts)?,
+        })
+    }
+
+    /// A store in memory, for tests and tools.
+    pub fn open_in_memory(user_id: &str) -> Result<Store> {
+        Store::open_in_memory_with(user_id, OpenOptions::default())
+    }
+
+    /// A store in memory with options (durability and busy timeout do not apply).
+    pub fn open_in_memory_with(user_id: &str, opts: OpenOptions) -> Result<Store> {
+        check_id("userID", user_id)?;
+        let conn = open_memory_connection(user_id)?;
+        Ok(Store {
+            db: Db::new(conn, user_id, &opts)?,
+        })
+    }
+
+    /// The user this store belongs to.
+    pub fn owner(&self) -> &str {
+        self.db.owner()
+    }
+
+    /// Changes the page cap of [`OpenOptions::max_page_count`] on the open
+    /// store (tests raise it after filling the store); returns the cap in
+    /// force, never below the current size.
+    #[doc(hidden)]
+    pub fn set_max_page_count(&self, pages: u64) -> Result<u64> {
+        self.db.set_max_page_count(pages)
+    }
+
+    /// Runs `PRAGMA integrity_check` and returns its report lines ("ok" when sound).
+    pub fn integrity_check(&self) -> Result<Vec<String>> {
+        self.db.read(|c| {
+            let mut st = c.prepare("PRAGMA integrity_check")?;
+            let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+            let mut out = Vec::new();
+            for r in rows {
+                out.push(r?);
+            }
+            Ok(out)
+        })
+    }
+
+    // ----- Events (events, storage::db) -----
+
+    /// Subscribes to events passing `filter`; dropping the subscription ends it.
+    pub fn subscribe(&self, filter: Filter) -> Subscription {
+        self.db.subscribe(filter, DEFAULT_CAPACITY)
+    }
+
+    /// Like [`Store::subscribe`] with a chosen channel capacity.
+    pub fn subscribe_with_capacity(&self, filter: Filter, capacity: usize) -> Subscription {
+        self.db.subscribe(filter, capacity)
+    }
+
+    /// The current state of the messages `filter` selects and a subscription
+    /// to later changes, taken together: no commit falls between them.
+    pub fn subscribe_with_snapshot(&self, filter: Filter) -> Result<StateSubscription> {
+        let (commit_seq, (messages, pending_receipts), subscription) =
+            self.db
+                .read_and_subscribe(filter, DEFAULT_CAPACITY, |c, f| {
+                    Ok((queries::messages_for_filter(c, f)?, meta::outbox_count(c)?))
+                })?;
+        Ok(StateSubscription {
+            commit_seq,
+            messages,
+            pending_receipts,
+            subscription,
+        })
+    }
+
+    // ----- Receipt config, groups and members (concerns::groups) -----
+
+    /// Sets the receipt switch and the group types with group receipts.
+    /// Enabling `Community` or `AVChatRoom` fails with `UNSUPPORTED_GROUP_TYPE`.
+    pub fn set_receipt_config(&self, config: &ReceiptConfig) -> Result<()> {
+        groups::set_receipt_config(&self.db, config)
+    }
+
+    /// Changes the given fields of the receipt config and keeps the others,
+    /// reading and writing in one write transaction (so two processes
+    /// changing different fields lose neither change). Returns the new config.
+    pub fn update_receipt_config(
+        &self,
+        enabled: Option<bool>,
+        group_types: Option<&[GroupType]>,
+    ) -> Result<ReceiptConfig> {
+        groups::update_receipt_config(&self.db, enabled, group_types)
+    }
+
+    /// The current receipt config (default: enabled; Work, Public, Meeting).
+    pub fn get_receipt_config(&self) -> Result<ReceiptConfig> {
+        groups::get_receipt_config(&self.db)
+    }
+
+    /// Creates or replaces a group and its whole member list.
+    pub fn set_group(
+        &self,
+        group_id: &str,
+        group_type: GroupType,
+        members: &[Member],
+    ) -> Result<()> {
+        groups::set_group(&self.db, group_id, group_type, members)
+    }
+
+    /// Adds members (or updates their join time) to a known group.
+    pub fn add_group_members(&self, group_id: &str, members: &[Member]) -> Result<()> {
+        groups::add_group_members(&self.db, group_id, members)
+    }
+
+    /// Removes members from a known group; unknown user IDs are ignored.
+    pub fn remove_group_members(&self, group_id: &str, user_ids: &[String]) -> Result<()> {
+        groups::remove_group_members(&self.db, group_id, user_ids)
+    }
+
+    // ----- Messages and conversations (concerns::messages) -----
+
+    /// Creates an `out` message (`status: unSend`) with a fresh unique ID.
+    pub fn create_message(
+        &self,
+        to: &str,
+        conversation_type: ConversationType,
+        payload: &Value,
+        need_read_receipt: bool,
+    ) -> Result<Message> {
+        messages::create_message(&self.db, to, conversation_type, payload, need_read_receipt)
+    }
+
+    /// Records that the server accepted an `out` message: its sequence and time.
+    pub fn mark_message_sent(&self, id: &str, sequence: i64, time: i64) -> Result<Message> {
+        messages::mark_message_sent(&self.db, id, sequence, time)
+    }
+
+    /// Saves messages from the transport (upsert by `ID`); returns how many were saved.
+    pub fn save_messages(&self, messages: &[IncomingMessage]) -> Result<usize> {
+        messages::save_messages(&self.db, messages)
+    }
+
+    /// The message with this ID, if held.
+    pub fn find_message(&self, id: &str) -> Result<Option<Message>> {
+        messages::find_message(&self.db, id)
+    }
+
+    /// A page of a conversation's messages, walking back from the newest.
+    pub fn get_message_list(
+        &self,
+        conversation_id: &str,
+        next_req_message_id: Option<&str>,
+        count: Option<u32>,
+    ) -> Result<MessageListPage> {
+        messages::get_message_list(&self.db, conversation_id, next_req_message_id, count)
+    }
+
+    /// A conversation's type and unread count (0 for one never seen).
+    pub fn get_conversation(&self, conversation_id: &str) -> Result<Conversation> {
+        messages::get_conversation(&self.db, conversation_id)
+    }
+
+    /// Marks a conversation read: its unread count becomes 0. Sends no receipts.
+    pub fn set_message_read(&self, conversation_id: &str) -> Result<()> {
+        messages::set_message_read(&self.db, conversation_id)
+    }
+
+    // ----- Receipts the owner sends: the outbox (concerns::outbox) -----
+
+    /// Queues read receipts for up to 30 messages of one conversation.
+    /// `out` messages, messages that need no receipt, and ones already sent
+    /// are skipped. Returns the IDs newly queued; they are durable on return.
+    pub fn send_message_read_receipt(&self, message_ids: &[String]) -> Result<Vec<String>> {
+        outbox::send_message_read_receipt(&self.db, message_ids)
+    }
+
+    /// Hands out batches of queued receipts: first those already handed out
+    /// (same IDs, same contents), then new ones. `limit` caps the number of batches.
+    pub fn get_pending_receipts(&self, limit: Option<usize>) -> Result<Vec<Batch>> {
+        outbox::get_pending_receipts(&self.db, limit)
+    }
+
+    /// Records the server's answer to a batch: acked messages become
+    /// `acked`, rejected ones go back to `none`. An unknown or repeated
+    /// batch ID returns `false` and changes nothing.
+    pub fn ack_receipts(&self, batch_id: &str, rejected: &[Rejection]) -> Result<bool> {
+        outbox::ack_receipts(&self.db, batch_id, rejected)
+    }
+
+    /// How many receipts are queued and not yet acked.
+    pub fn pending_receipt_count(&self) -> Result<u64> {
+        outbox::pending_receipt_count(&self.db)
+    }
+
+    // ----- What the server says: notifications and snapshots (concerns::sync) -----
+
+    /// Merges a stream of snapshot receipt states of one conversation in one
+    /// transaction, holding one item in memory at a time (for snapshots too
+    /// big to build as one [`Snapshot`]). Same merge and events as
+    /// [`Store::apply_snapshot`].
+    pub fn apply_snapshot_receipts<I>(
+        &self,
+        conversation_id: &str,
+        receipts: I,
+    ) -> Result<Vec<String>>
+    where
+        I: IntoIterator<Item = SnapshotReceipt>,
+    {
+        sync::apply_snapshot_receipts(&self.db, conversation_id, receipts)
+    }
+
+    /// Merges pushed receipt notifications; returns the IDs whose state changed.
+    pub fn apply_receipt_notifications(
+        &self,
+        notes: &[ReceiptNotification],
+    ) -> Result<Vec<String>> {
+        sync::apply_receipt_notifications(&self.db, notes)
+    }
+
+    /// Merges a sync snapshot of one conversation; returns the IDs whose
+    /// receipt state (or the owner's sent state) changed.
+    pub fn apply_snapshot(&self, snap: &Snapshot) -> Result<Vec<String>> {
+        sync::apply_snapshot(&self.db, snap)
+    }
+
+    // ----- Offline receipt queries (concerns::queries) -----
+
+    /// Current receipt information of up to 100 messages of one conversation.
+    pub fn get_message_read_receipt_list(&self, message_ids: &[String]) -> Result<Vec<Message>> {
+        queries::get_message_read_receipt_list(&self.db, message_ids)
+    }
+
+    /// A page of the read or unread members of an `out` group message,
+    /// sorted by user ID, with a keyset cursor.
+    pub fn get_group_message_read_member_list(
+        &self,
+        message_id: &str,
+        filter: MemberFilter,
+        cursor: &str,
+        count: u32,
+    ) -> Result<MemberPage> {
+        queries::get_group_message_read_member_list(&self.db, message_id, filter, cursor, count)
+    }
+
+    // ----- Query plans (for tests) (concerns::plans) -----
+
+    /// `EXPLAIN QUERY PLAN` of each hot query: (name, plan lines).
+    #[doc(hidden)]
+    pub fn hot_query_plans(&self) -> Result<Vec<(&'static str, Vec<String>)>> {
+        plans::hot_query_plans(&self.db)
+    }
+}

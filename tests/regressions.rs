@@ -1,0 +1,130 @@
+//! Regression tests of issue 10's bugs: each failed before its fix.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use receiptdb::rpc::Session;
+use receiptdb::{Error, Filter, GroupType, IncomingMessage, Member, SnapshotReceipt, Store};
+use serde_json::{json, Value};
+
+fn out_group(id: &str, group: &str, seq: i64) -> IncomingMessage {
+    serde_json::from_value(json!({
+        "ID": id, "conversationType": "GROUP", "from": OWNER, "to": group,
+        "time": 1_700_000_000 + seq, "sequence": seq, "needReadReceipt": true, "payload": {}
+    }))
+    .expect("message")
+}
+
+/// `Filter::Messages` is a set; the snapshot lists its messages oldest first.
+#[test]
+fn messages_filter_snapshot_is_oldest_first() {
+    let store = Store::open_in_memory(OWNER).expect("open");
+    store
+        .set_group(
+            "g1",
+            GroupType::Work,
+            &[Member::new(OWNER), Member::new("bob")],
+        )
+        .expect("group");
+    let ids: Vec<String> = (0..64).map(|i| format!("m{i:02}")).collect();
+    let msgs: Vec<IncomingMessage> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| out_group(id, "g1", i as i64 + 1))
+        .collect();
+    store.save_messages(&msgs).expect("save");
+    let snap = store
+        .subscribe_with_snapshot(Filter::Messages(ids.iter().cloned().collect()))
+        .expect("snapshot");
+    let got: Vec<String> = snap.messages.iter().map(|m| m.id.clone()).collect();
+    assert_eq!(got, ids);
+}
+
+/// The reader cap of `apply_snapshot_receipts` is per call, as for
+/// `apply_snapshot`: two items under it alone but over it together fail,
+/// and nothing of the call is kept.
+#[test]
+fn streamed_snapshot_reader_cap_is_per_call() {
+    let store = Store::open_in_memory(OWNER).expect("open");
+    store
+        .set_group(
+            "g1",
+            GroupType::Work,
+            &[Member::new(OWNER), Member::new("bob")],
+        )
+        .expect("group");
+    store
+        .save_messages(&[out_group("m1", "g1", 1)])
+        .expect("save");
+    let readers: Vec<String> = (0..1_000_001).map(|i| format!("u{i}")).collect();
+    let item = || SnapshotReceipt {
+        message_id: "m1".into(),
+        reader_ids: Some(readers.clone()),
+        ..Default::default()
+    };
+    let r = store.apply_snapshot_receipts("GROUPg1", [item(), item()]);
+    assert!(matches!(r, Err(Error::InvalidParams(_))), "{r:?}");
+    let page = store
+        .get_group_message_read_member_list("m1", receiptdb::MemberFilter::Read, "", 1)
+        .expect("page");
+    assert_eq!(
+        page.read_user_id_list,
+        Some(vec![]),
+        "the call was rolled back"
+    );
+}
+
+/// Two sessions on one file change different fields of the receipt config
+/// at once: neither change is lost (read and write are one transaction).
+#[test]
+fn set_receipt_config_loses_no_concurrent_update() {
+    let dir = temp_dir();
+    let path = path_in(&dir, "store.db");
+    drop(Store::open(&path, OWNER).expect("create"));
+    let open = || Session::new(Arc::new(Store::open(&path, OWNER).expect("open")));
+    let call = |s: &mut Session, method: &str, params: Value| -> Value {
+        let line = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let out = s.handle_line(&line.to_string());
+        let last = out.last().cloned().unwrap_or_default();
+        let v: Value = serde_json::from_str(&last).expect("json");
+        assert!(v.get("error").is_none(), "{v}");
+        v["result"].clone()
+    };
+    let mut types_session = open();
+    let mut switch_session = open();
+    let rounds = 2000;
+    let types = std::thread::spawn(move || {
+        for i in 0..rounds {
+            let t = if i % 2 == 0 { "Work" } else { "Public" };
+            call(
+                &mut types_session,
+                "setReceiptConfig",
+                json!({"groupTypes": [t]}),
+            );
+        }
+    });
+    // Only this session writes `enabled`: it must always read back what it
+    // wrote last, whatever the other session wrote meanwhile.
+    let mut lost = 0;
+    let mut last = None;
+    for i in 0..rounds {
+        let got = call(&mut switch_session, "getReceiptConfig", json!({}));
+        if last.is_some_and(|w: bool| got["enabled"] != json!(w)) {
+            lost += 1;
+        }
+        let want = i % 2 == 0;
+        call(
+            &mut switch_session,
+            "setReceiptConfig",
+            json!({"enabled": want}),
+        );
+        last = Some(want);
+    }
+    types.join().expect("types thread");
+    assert_eq!(
+        lost, 0,
+        "updates of `enabled` lost to a concurrent setReceiptConfig"
+    );
+}
