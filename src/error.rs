@@ -92,6 +92,12 @@ impl Error {
         }
     }
 
+    /// An internal failure with no SQLite or I/O source (`INTERNAL` on the
+    /// wire), e.g. a binding reporting a caught panic.
+    pub fn internal(msg: impl Into<String>) -> Error {
+        Error::Sqlite(msg.into(), None)
+    }
+
     pub(crate) fn invalid(msg: impl Into<String>) -> Error {
         Error::InvalidParams(msg.into())
     }

@@ -23,7 +23,7 @@ use receiptdb::rpc::{open_error_line, Session};
 /// The error response written when a call panicked: the store stays usable
 /// because SQLite rolls the unfinished transaction back.
 fn panic_line(what: &str) -> String {
-    open_error_line(&receiptdb::Error::Sqlite(format!(
+    open_error_line(&receiptdb::Error::internal(format!(
         "internal error: {what} panicked"
     )))
 }
