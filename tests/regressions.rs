@@ -128,3 +128,70 @@ fn set_receipt_config_loses_no_concurrent_update() {
         "updates of `enabled` lost to a concurrent setReceiptConfig"
     );
 }
+
+/// The set-based snapshot path equals item-by-item notifications when one
+/// message repeats in a snapshot with and without readers in between.
+#[test]
+fn snapshot_with_repeats_and_readers_matches_notifications() {
+    let members: Vec<Member> = [OWNER, "u1", "u2", "u3", "u4"]
+        .iter()
+        .map(|u| Member::new(*u))
+        .collect();
+    let open = || {
+        let s = Store::open_in_memory(OWNER).expect("open");
+        s.set_group("g1", GroupType::Work, &members).expect("group");
+        s.save_messages(&[out_group("m1", "g1", 1), out_group("m2", "g1", 2)])
+            .expect("save");
+        s
+    };
+    let item = |id: &str, rc: Option<u64>, uc: Option<u64>, readers: &[&str]| SnapshotReceipt {
+        message_id: id.into(),
+        read_count: rc,
+        unread_count: uc,
+        reader_ids: (!readers.is_empty()).then(|| readers.iter().map(|r| r.to_string()).collect()),
+        ..Default::default()
+    };
+    let items = vec![
+        item("m1", Some(1), Some(3), &[]),
+        item("m2", Some(2), None, &[]),
+        item("m1", None, None, &["u1", "u2"]),
+        item("m1", Some(2), Some(4), &[]),
+        item("m2", None, Some(1), &["u3"]),
+        item("m1", Some(3), None, &[]),
+        item("nope", Some(5), None, &[]),
+    ];
+    let a = open();
+    let changed_a = a
+        .apply_snapshot_receipts("GROUPg1", items.clone())
+        .expect("snapshot");
+    let b = open();
+    for it in &items {
+        b.apply_receipt_notifications(&[receiptdb::ReceiptNotification {
+            message_id: it.message_id.clone(),
+            read_count: it.read_count,
+            unread_count: it.unread_count,
+            reader_ids: it.reader_ids.clone(),
+            ..Default::default()
+        }])
+        .expect("notification");
+    }
+    assert_eq!(changed_a, vec!["m1".to_string(), "m2".to_string()]);
+    let ids = vec!["m1".to_string(), "m2".to_string()];
+    assert_eq!(
+        a.get_message_read_receipt_list(&ids).expect("a"),
+        b.get_message_read_receipt_list(&ids).expect("b")
+    );
+    for id in &ids {
+        for f in [
+            receiptdb::MemberFilter::Read,
+            receiptdb::MemberFilter::Unread,
+        ] {
+            assert_eq!(
+                a.get_group_message_read_member_list(id, f, "", 100)
+                    .expect("a"),
+                b.get_group_message_read_member_list(id, f, "", 100)
+                    .expect("b")
+            );
+        }
+    }
+}

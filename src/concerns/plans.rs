@@ -15,6 +15,10 @@ const HOT: &[(&str, &str)] = &[
     ("membership delta", super::unread::MEMBER_DELTA),
     ("batch IDs", super::outbox::BATCH_IDS),
     ("loose receipts", super::outbox::LOOSE_RECEIPTS),
+    (
+        "merge rows of a list",
+        crate::storage::rows::MERGE_ROWS_OF_LIST,
+    ),
 ];
 
 /// `EXPLAIN QUERY PLAN` of each hot query: (name, plan lines).

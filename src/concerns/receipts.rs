@@ -69,19 +69,7 @@ pub(crate) fn merge_loaded(
     }
     let reader_count = reader_count + added;
     let local = local.map(|l| l - hits);
-    est.read_count = Some(est.read_count.unwrap_or(0).max(reader_count));
-    // An unsent message's audience is not fixed yet (see unread::init_group_counts).
-    if m.status != MessageStatus::UnSend {
-        est.unread_count = min_reg(est.unread_count, local);
-    }
-    let next = match tx.merge_mode {
-        MergeMode::Lattice => state.join(&est, c2c),
-        MergeMode::LastWriterWins => ReceiptState {
-            read_count: est.read_count.unwrap_or(state.read_count),
-            unread_count: est.unread_count.or(state.unread_count),
-            peer_read: est.peer_read,
-        },
-    };
+    let next = next_state(tx.merge_mode, m, state, local, reader_count, est);
     let changed = next != state || added > 0;
     if changed || hits > 0 {
         tx.conn
@@ -106,4 +94,64 @@ pub(crate) fn merge_loaded(
         tx.receipt_changed.insert(m.rid);
     }
     Ok(changed)
+}
+
+/// The state after joining `est` into `state`, given the message's reader
+/// count and local unread estimate (no SQL).
+fn next_state(
+    mode: MergeMode,
+    m: &MsgRow,
+    state: ReceiptState,
+    local: Option<i64>,
+    reader_count: i64,
+    mut est: Estimate,
+) -> ReceiptState {
+    let c2c = m.ctype == ConversationType::C2C;
+    est.read_count = Some(est.read_count.unwrap_or(0).max(reader_count));
+    // An unsent message's audience is not fixed yet (see unread::init_group_counts).
+    if m.status != MessageStatus::UnSend {
+        est.unread_count = min_reg(est.unread_count, local);
+    }
+    match mode {
+        MergeMode::Lattice => state.join(&est, c2c),
+        MergeMode::LastWriterWins => ReceiptState {
+            read_count: est.read_count.unwrap_or(state.read_count),
+            unread_count: est.unread_count.or(state.unread_count),
+            peer_read: est.peer_read,
+        },
+    }
+}
+
+/// A count-only merge (no readers) into a held message whose receipt
+/// columns `rec` are current: the same as [`merge_loaded`] with no readers,
+/// except that the new state is returned for the caller to write (with
+/// others, in one statement) instead of being written here. `rec` is
+/// updated to the new state. Returns the state to write, if it changed.
+pub(crate) fn merge_counts_deferred(
+    tx: &mut Tx<'_>,
+    m: &MsgRow,
+    rec: &mut StoredReceipt,
+    est: &Estimate,
+) -> Result<Option<ReceiptState>> {
+    if !(m.is_out && m.need_receipt) {
+        return Ok(None);
+    }
+    let next = next_state(
+        tx.merge_mode,
+        m,
+        rec.state,
+        rec.local,
+        rec.reader_count,
+        *est,
+    );
+    if m.ctype != ConversationType::C2C && m.status != MessageStatus::UnSend {
+        // A build sets the stored flag itself; keep `rec` in step.
+        rec.indexed |= unread::maybe_build(tx, m, rec.local, rec.reader_count, rec.indexed)?;
+    }
+    if next == rec.state {
+        return Ok(None);
+    }
+    rec.state = next;
+    tx.receipt_changed.insert(m.rid);
+    Ok(Some(next))
 }

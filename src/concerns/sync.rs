@@ -1,21 +1,23 @@
 //! What the server says: notifications and snapshots, merged by SPEC §2.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
 use super::early::merge_early;
 use super::messages::{clamp, upsert_message, MAX_MESSAGES_PER_CALL};
 use super::outbox::mark_self_read;
-use super::receipts::merge_loaded;
+use super::receipts::{merge_counts_deferred, merge_loaded};
 use crate::error::{Error, Result};
 use crate::events::EventKind;
-use crate::lattice::Estimate;
+use crate::lattice::{Estimate, ReceiptState};
 use crate::model::{
     check_id, conversation_id, parse_conversation_id, ConversationType, IncomingMessage,
 };
 use crate::storage::db::{Db, Tx};
-use crate::storage::rows::{load_for_merge, load_row, MsgRow};
+use crate::storage::rows::{
+    load_for_merge, load_merge_rows_of_list, load_row, write_states, MsgRow,
+};
 
 /// Most notifications or receipt states in one call.
 pub const MAX_RECEIPTS_PER_CALL: usize = 200_000;
@@ -95,12 +97,13 @@ pub struct Snapshot {
 #[derive(Default)]
 struct Changed {
     ids: Vec<String>,
-    seen: HashSet<String>,
+    /// Rowids of the messages in `ids` (each ID is one held message).
+    seen: HashSet<i64>,
 }
 
 impl Changed {
-    fn add(&mut self, id: &str) {
-        if self.seen.insert(id.to_string()) {
+    fn add(&mut self, rid: i64, id: &str) {
+        if self.seen.insert(rid) {
             self.ids.push(id.to_string());
         }
     }
@@ -138,7 +141,7 @@ fn apply_one(
         Some((m, rec)) => {
             check_conv(&m, conv)?;
             if merge_loaded(tx, &m, rec, est, readers)? {
-                changed.add(id);
+                changed.add(m.rid, id);
             }
         }
         None => merge_early(tx, id, est, readers, false)?,
@@ -167,6 +170,75 @@ fn apply_receipt(
     apply_one(tx, &r.message_id, Some(conv), &est, readers, changed)
 }
 
+/// Snapshot items merged per set-based round.
+const CHUNK: usize = 1000;
+
+/// Applies snapshot receipt states of `conv`, in order, with set-based
+/// statements: one lookup of the chunk's messages and one keyed write of its
+/// count-only merges. Items with readers, and messages not held, take the
+/// one-by-one path (after the writes so far, so they read current rows).
+/// The result equals applying each item with [`apply_receipt`].
+fn apply_chunk(
+    tx: &mut Tx<'_>,
+    conv: &str,
+    items: &[SnapshotReceipt],
+    changed: &mut Changed,
+) -> Result<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = items.iter().map(|r| r.message_id.as_str()).collect();
+    let ids = serde_json::to_string(&ids).map_err(|e| Error::Sqlite(e.to_string(), None))?;
+    // Rows by position in the chunk; a repeated ID continues from the state
+    // its last occurrence left (`last`), not from the stale loaded copy.
+    let mut held = load_merge_rows_of_list(tx.conn, &ids, items.len())?;
+    let mut last: HashMap<i64, usize> = HashMap::new();
+    let mut pending = Vec::new();
+    for (i, r) in items.iter().enumerate() {
+        let readers = r.reader_ids.as_deref().unwrap_or(&[]);
+        let rid = held[i].as_ref().map(|(m, _)| m.rid);
+        if let (true, Some(rid)) = (readers.is_empty(), rid) {
+            if let Some(j) = last.insert(rid, i) {
+                let prev = held[j].as_ref().map(|(_, rec)| *rec);
+                if let (Some(prev), Some((_, rec))) = (prev, held[i].as_mut()) {
+                    *rec = prev;
+                }
+            }
+            if let Some((m, rec)) = held[i].as_mut() {
+                check_conv(m, Some(conv))?;
+                let est = estimate(r.read_count, r.unread_count, r.is_peer_read);
+                if let Some(next) = merge_counts_deferred(tx, m, rec, &est)? {
+                    pending.push((m.rid, next));
+                    changed.add(m.rid, &r.message_id);
+                }
+            }
+            continue;
+        }
+        flush_states(tx, &mut pending)?;
+        apply_receipt(tx, conv, r, changed)?;
+        // Merged one by one: later occurrences reload the row it wrote.
+        if let Some(rid) = rid {
+            for slot in held.iter_mut().skip(i + 1) {
+                if slot.as_ref().is_some_and(|(m, _)| m.rid == rid) {
+                    *slot = load_for_merge(tx.conn, &r.message_id)?;
+                }
+            }
+            last.remove(&rid);
+        }
+    }
+    flush_states(tx, &mut pending)
+}
+
+/// Writes deferred merges (the last state of a message wins).
+fn flush_states(tx: &Tx<'_>, pending: &mut Vec<(i64, ReceiptState)>) -> Result<()> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    write_states(tx.conn, pending)?;
+    pending.clear();
+    Ok(())
+}
+
 /// Merges a stream of snapshot receipt states of one conversation in one
 /// transaction, holding one item in memory at a time (for snapshots too
 /// big to build as one [`Snapshot`]). Same merge and events as
@@ -184,11 +256,17 @@ where
         let mut changed = Changed::default();
         // The reader cap is per call, over all items of the stream.
         let mut total = 0;
+        let mut chunk = Vec::with_capacity(CHUNK);
         for r in receipts {
             check_id("messageID", &r.message_id)?;
             check_readers(r.reader_ids.as_deref().unwrap_or(&[]), &mut total)?;
-            apply_receipt(tx, conversation_id, &r, &mut changed)?;
+            chunk.push(r);
+            if chunk.len() == CHUNK {
+                apply_chunk(tx, conversation_id, &chunk, &mut changed)?;
+                chunk.clear();
+            }
         }
+        apply_chunk(tx, conversation_id, &chunk, &mut changed)?;
         let changed = changed.ids;
         if !changed.is_empty() {
             tx.events.push(EventKind::SnapshotApplied {
@@ -280,15 +358,15 @@ pub(crate) fn apply_snapshot(db: &Db, snap: &Snapshot) -> Result<Vec<String>> {
             }
         }
         let mut changed = Changed::default();
-        for r in &snap.receipts {
-            apply_receipt(tx, conv, r, &mut changed)?;
+        for chunk in snap.receipts.chunks(CHUNK) {
+            apply_chunk(tx, conv, chunk, &mut changed)?;
         }
         for id in &snap.self_read {
             match load_row(tx.conn, id)? {
                 Some(m) => {
                     check_conv(&m, Some(conv))?;
                     if mark_self_read(tx, &m)? {
-                        changed.add(id);
+                        changed.add(m.rid, id);
                     }
                 }
                 None => merge_early(tx, id, &Estimate::default(), &[], true)?,

@@ -33,22 +33,24 @@ const UNREAD_FRACTION: i64 = 20;
 pub(crate) const INDEXED_UNREAD_PAGE: &str =
     "SELECT user_id FROM unread_members WHERE rid = ?1 AND user_id > ?2 ORDER BY user_id LIMIT ?3";
 
-/// Builds the index for a message once it is big and mostly read.
+/// Builds the index for a message once it is big and mostly read; returns
+/// whether it did.
 pub(crate) fn maybe_build(
     tx: &Tx<'_>,
     m: &MsgRow,
     local: Option<i64>,
     readers: i64,
     indexed: bool,
-) -> Result<()> {
+) -> Result<bool> {
     let Some(unread) = local else {
-        return Ok(());
+        return Ok(false);
     };
     let audience = unread + readers;
     if indexed || audience < tx.unread_index_min || unread * UNREAD_FRACTION > audience {
-        return Ok(());
+        return Ok(false);
     }
-    rebuild(tx, m)
+    rebuild(tx, m)?;
+    Ok(true)
 }
 
 /// (Re)writes a message's unread members from its audience and readers.

@@ -119,6 +119,49 @@ pub(crate) fn load_for_merge(
         .optional()?)
 }
 
+/// The columns of [`load_for_merge`] for a JSON array of message IDs, in
+/// one statement (set-based lookups for snapshots), with each ID's position.
+pub(crate) const MERGE_ROWS_OF_LIST: &str =
+    "SELECT m.rid, m.id, m.conversation_id, m.conversation_type, m.sender, m.recipient,
+            m.time, m.is_out, m.need_receipt, m.status,
+            r.read_count, r.unread_count, r.peer_read, r.local_unread, r.reader_count,
+            r.unread_indexed, j.key
+     FROM json_each(?1) j JOIN messages m ON m.id = j.value JOIN receipts r ON r.rid = m.rid";
+
+/// [`load_for_merge`] of the `n` IDs of a JSON array at once, by position
+/// (`None` where the message is not held).
+#[allow(clippy::type_complexity)]
+pub(crate) fn load_merge_rows_of_list(
+    conn: &Connection,
+    ids_json: &str,
+    n: usize,
+) -> Result<Vec<Option<(MsgRow, StoredReceipt)>>> {
+    let mut out = vec![None; n];
+    let mut st = conn.prepare_cached(MERGE_ROWS_OF_LIST)?;
+    let rows = st.query_map(params![ids_json], |r| {
+        Ok((r.get::<_, i64>(16)?, msg_row(r)?, stored_receipt(r, 10)?))
+    })?;
+    for row in rows {
+        let (pos, m, rec) = row?;
+        if let Some(slot) = usize::try_from(pos).ok().and_then(|p| out.get_mut(p)) {
+            *slot = Some((m, rec));
+        }
+    }
+    Ok(out)
+}
+
+/// Writes merged receipt states of count-only merges, each one keyed
+/// UPDATE by rowid on one prepared statement.
+pub(crate) fn write_states(conn: &Connection, states: &[(i64, ReceiptState)]) -> Result<()> {
+    let mut st = conn.prepare_cached(
+        "UPDATE receipts SET read_count = ?2, unread_count = ?3, peer_read = ?4 WHERE rid = ?1",
+    )?;
+    for (rid, s) in states {
+        st.execute(params![rid, s.read_count, s.unread_count, s.peer_read])?;
+    }
+    Ok(())
+}
+
 fn msg_row(r: &Row<'_>) -> rusqlite::Result<MsgRow> {
     Ok(MsgRow {
         rid: r.get(0)?,
