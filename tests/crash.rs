@@ -102,7 +102,11 @@ fn crash_once(seed: u64) -> usize {
         })
     };
     // Kill after a random delay while the writer keeps sending.
-    let delay = Duration::from_micros(1_000 + rng.below(40_000));
+    // Kill after a seeded number of confirmed requests plus a short seeded
+    // delay: the kill lands mid-stream however loaded the machine is.
+    let target = 1 + rng.below(requests.len() as u64 / 2) as usize;
+    let delay = Duration::from_micros(rng.below(2_000));
+    let responses = Arc::clone(&confirmed);
     let writer = std::thread::spawn(move || {
         for (n, req) in requests.into_iter().enumerate() {
             let ids: Vec<String> = req.iter().map(|i| format!("m{i}")).collect();
@@ -114,6 +118,10 @@ fn crash_once(seed: u64) -> usize {
             let _ = stdin.flush();
         }
     });
+    let give_up = std::time::Instant::now() + Duration::from_secs(20);
+    while responses.lock().expect("lock").len() < target && std::time::Instant::now() < give_up {
+        std::thread::sleep(Duration::from_micros(200));
+    }
     std::thread::sleep(delay);
     let _ = child.kill(); // SIGKILL on Unix
     let _ = child.wait();
