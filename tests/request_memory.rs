@@ -17,7 +17,7 @@ mod common;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use common::{path_in, rpc_command, temp_dir, Rng, OWNER};
 use receiptdb::rpc::Session;
@@ -235,7 +235,10 @@ fn templates() -> Vec<(&'static str, J)> {
             "getMessageList",
             obj(vec![("conversationID", s("GROUPg")), ("count", raw("2"))]),
         ),
-        ("getConversation", obj(vec![("conversationID", s("C2Cbob"))])),
+        (
+            "getConversation",
+            obj(vec![("conversationID", s("C2Cbob"))]),
+        ),
         ("setMessageRead", obj(vec![("conversationID", s("GROUPg"))])),
         (
             "sendMessageReadReceipt",
@@ -261,10 +264,7 @@ fn templates() -> Vec<(&'static str, J)> {
                 ("batchID", s("b1")),
                 (
                     "rejected",
-                    arr(vec![obj(vec![
-                        ("messageID", s("m2")),
-                        ("code", raw("1")),
-                    ])]),
+                    arr(vec![obj(vec![("messageID", s("m2")), ("code", raw("1"))])]),
                 ),
             ]),
         ),
@@ -629,4 +629,140 @@ fn responses_match_the_golden_corpus() {
         assert_eq!(g, w, "line {} differs; request:\n{last_request}", i + 1);
     }
     assert_eq!(got.lines().count(), want.lines().count(), "corpus length");
+}
+
+// ---------------------------------------------------------------- memory
+
+/// `VmHWM` (peak resident set) of a process, in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .expect("VmHWM line");
+    let kib: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .expect("VmHWM value");
+    kib * 1024
+}
+
+/// A request line of about `size` bytes: `method` with `params` holding one
+/// junk member made of copies of `unit`.
+fn junk_line(id: u64, method: &str, unit: &str, size: usize) -> String {
+    let head = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"{method}","params":{{"junk":["#);
+    let tail = "]}}";
+    let mut l = String::with_capacity(size + unit.len() + 16);
+    l.push_str(&head);
+    while l.len() + unit.len() + 1 + tail.len() < size {
+        l.push_str(unit);
+        l.push(',');
+    }
+    l.push_str("0");
+    l.push_str(tail);
+    l
+}
+
+/// Runs `receiptdb rpc`, sends one small request (the idle peak), then
+/// `line`; returns (idle peak, peak after the line, the response).
+fn peak_for(line: &str) -> (u64, u64, serde_json::Value) {
+    let dir = temp_dir();
+    let path = path_in(&dir, "mem.db");
+    let mut child = rpc_command(&path, OWNER)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn receiptdb rpc");
+    let pid = child.id();
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut read = || {
+        let mut s = String::new();
+        stdout.read_line(&mut s).expect("read a line");
+        serde_json::from_str::<serde_json::Value>(&s).expect("a JSON line")
+    };
+    writeln!(
+        stdin,
+        r#"{{"jsonrpc":"2.0","id":0,"method":"getReceiptConfig"}}"#
+    )
+    .expect("write");
+    stdin.flush().expect("flush");
+    let first = read();
+    assert!(first.get("result").is_some(), "{first}");
+    let idle = peak_rss(pid);
+    stdin.write_all(line.as_bytes()).expect("write the line");
+    stdin.write_all(b"\n").expect("write");
+    stdin.flush().expect("flush");
+    let resp = read();
+    // Just before it exits: the peak over the whole request.
+    let peak = peak_rss(pid);
+    drop(stdin);
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "rpc exited with {status}");
+    (idle, peak, resp)
+}
+
+fn assert_bounded(what: &str, line: &str) -> serde_json::Value {
+    let (idle, peak, resp) = peak_for(line);
+    let n = line.len() as u64;
+    let over = peak.saturating_sub(idle);
+    eprintln!(
+        "{what}: line {:.1} MiB, idle peak {:.1} MiB, peak {:.1} MiB, over idle {:.2}x the line",
+        n as f64 / 1048576.0,
+        idle as f64 / 1048576.0,
+        peak as f64 / 1048576.0,
+        over as f64 / n as f64
+    );
+    assert!(
+        over <= 4 * n,
+        "{what}: peak RSS {peak} is {over} bytes over the idle {idle}, more than 4x the {n}-byte line"
+    );
+    resp
+}
+
+const MIB: usize = 1024 * 1024;
+
+#[test]
+fn peak_rss_of_a_16_mib_request() {
+    // Junk params where the method wants `messages`: INVALID_PARAMS.
+    let line = junk_line(1, "saveMessages", "0", 16 * MIB);
+    let resp = assert_bounded("16 MiB of numbers", &line);
+    assert_eq!(resp["error"]["code"], -32602, "{resp}");
+    assert_eq!(
+        resp["error"]["message"], "invalid params: missing field `messages`",
+        "{resp}"
+    );
+    // Junk objects and strings in a valid call: answered.
+    let line = junk_line(2, "getReceiptConfig", r#"{"a":"b","c":[1,{}]}"#, 16 * MIB);
+    let resp = assert_bounded("16 MiB of objects", &line);
+    assert_eq!(resp["id"], 2, "{resp}");
+    assert!(resp.get("result").is_some(), "{resp}");
+}
+
+#[test]
+fn peak_rss_of_a_request_at_the_line_limit() {
+    let limit = receiptdb::rpc::MAX_LINE_BYTES;
+    let line = junk_line(3, "findMessage", "[0,1]", limit - 16);
+    assert!(line.len() <= limit);
+    let resp = assert_bounded("a line at the limit", &line);
+    assert_eq!(resp["error"]["code"], -32602, "{resp}");
+    assert_eq!(
+        resp["error"]["message"], "invalid params: missing field `messageID`",
+        "{resp}"
+    );
+}
+
+/// Through the Rust API: the junk line's answer, in-process.
+#[test]
+fn junk_params_answered_in_process() {
+    let dir = temp_dir();
+    let mut session = Session::open(path_in(&dir, "p.db"), OWNER).expect("open");
+    let line = junk_line(7, "findMessage", r#"{"messageID":1}"#, MIB);
+    let out = session.handle_bytes(line.as_bytes());
+    assert_eq!(
+        out,
+        vec![r#"{"error":{"code":-32602,"data":{"name":"INVALID_PARAMS"},"message":"invalid params: missing field `messageID`"},"id":7,"jsonrpc":"2.0"}"#.to_string()]
+    );
 }
