@@ -308,7 +308,7 @@ fn templates() -> Vec<(&'static str, J)> {
 }
 
 fn leaf(r: &mut Rng) -> J {
-    raw(*r.pick(LEAVES))
+    raw(pick(r, LEAVES))
 }
 
 /// Every object node of `j`, as paths of child indexes.
@@ -406,7 +406,7 @@ fn mutate(j: &mut J, r: &mut Rng) {
             v.insert(
                 at,
                 (
-                    (*r.pick(&["junk", "zz", "AA", ""])).to_string(),
+                    pick(r, &["junk", "zz", "AA", ""]).to_string(),
                     arr(vec![leaf(r), obj(vec![("k", leaf(r))])]),
                 ),
             );
@@ -459,10 +459,10 @@ fn line(r: &mut Rng) -> String {
     let mut env: Vec<(String, J)> = vec![("jsonrpc".into(), s("2.0"))];
     match r.below(12) {
         0 => {}
-        1 => env.push(("id".into(), raw(*r.pick(IDS)))),
+        1 => env.push(("id".into(), raw(pick(r, IDS)))),
         2 => {
-            env.push(("id".into(), raw(*r.pick(IDS))));
-            env.push(("id".into(), raw(*r.pick(IDS))));
+            env.push(("id".into(), raw(pick(r, IDS))));
+            env.push(("id".into(), raw(pick(r, IDS))));
         }
         _ => env.push(("id".into(), raw(&r.below(1000).to_string()))),
     }
@@ -504,7 +504,7 @@ fn line(r: &mut Rng) -> String {
     let mut out = String::new();
     match r.below(40) {
         0 => render(&J::Arr(vec![J::Obj(env)]), &mut out),
-        1 => out.push_str(*r.pick(LEAVES)),
+        1 => out.push_str(pick(r, LEAVES)),
         2 => {
             render(&J::Obj(env), &mut out);
             out.push_str(" x");
@@ -659,7 +659,7 @@ fn junk_line(id: u64, method: &str, unit: &str, size: usize) -> String {
         l.push_str(unit);
         l.push(',');
     }
-    l.push_str("0");
+    l.push('0');
     l.push_str(tail);
     l
 }
@@ -765,4 +765,8 @@ fn junk_params_answered_in_process() {
         out,
         vec![r#"{"error":{"code":-32602,"data":{"name":"INVALID_PARAMS"},"message":"invalid params: missing field `messageID`"},"id":7,"jsonrpc":"2.0"}"#.to_string()]
     );
+}
+
+fn pick(r: &mut Rng, v: &[&'static str]) -> &'static str {
+    v[r.index(v.len())]
 }
