@@ -4,7 +4,7 @@
 // file emits the events, then returns the result or throws the error.
 
 const path = require('path');
-const { METHODS, EVENTS, ReceiptDBError, CLOSED_ERROR, reportListenerError, defineMethods } =
+const { METHODS, EVENTS, ReceiptDBError, CLOSED_ERROR, reportListenerError, defineMethods, defineListeners } =
   require('./lib/common');
 
 const ADDON_PATH = path.join(__dirname, 'receiptdb.node');
@@ -98,26 +98,6 @@ class ReceiptStore {
     }
   }
 
-  /** Adds a listener for `event` (params as in SPEC §3.5). Returns this. */
-  on(event, listener) {
-    if (typeof listener !== 'function') throw new TypeError('on(event, listener): listener is a function');
-    let ls = this._listeners.get(event);
-    if (!ls) { ls = []; this._listeners.set(event, ls); }
-    ls.push(listener);
-    return this;
-  }
-
-  /** Removes one registration of `listener` for `event`. Returns this. */
-  off(event, listener) {
-    const ls = this._listeners.get(event);
-    if (ls) {
-      const i = ls.lastIndexOf(listener);
-      if (i >= 0) ls.splice(i, 1);
-      if (ls.length === 0) this._listeners.delete(event);
-    }
-    return this;
-  }
-
   /** Closes the store. Idempotent; later calls throw STORE_CLOSED. */
   close() {
     if (this._native === null) return;
@@ -128,5 +108,6 @@ class ReceiptStore {
 }
 
 defineMethods(ReceiptStore.prototype);
+defineListeners(ReceiptStore.prototype);
 
 module.exports = { ReceiptStore, ReceiptDBError, METHODS, EVENTS };

@@ -7,7 +7,7 @@
 const { spawn } = require('child_process');
 const path = require('path');
 const readline = require('readline');
-const { METHODS, EVENTS, ReceiptDBError, CLOSED_ERROR, reportListenerError, defineMethods } =
+const { METHODS, EVENTS, ReceiptDBError, CLOSED_ERROR, reportListenerError, defineMethods, defineListeners } =
   require('./lib/common');
 
 /** Where the binary is looked for when no option or RECEIPTDB_BIN names it. */
@@ -113,26 +113,6 @@ class RpcReceiptStore {
     });
   }
 
-  /** Adds a listener for `event`. Returns this. */
-  on(event, listener) {
-    if (typeof listener !== 'function') throw new TypeError('listener is a function');
-    let ls = this._listeners.get(event);
-    if (!ls) { ls = []; this._listeners.set(event, ls); }
-    ls.push(listener);
-    return this;
-  }
-
-  /** Removes one registration of `listener`. Returns this. */
-  off(event, listener) {
-    const ls = this._listeners.get(event);
-    if (ls) {
-      const i = ls.lastIndexOf(listener);
-      if (i >= 0) ls.splice(i, 1);
-      if (ls.length === 0) this._listeners.delete(event);
-    }
-    return this;
-  }
-
   /** Closes the server's input and waits for it to exit; calls already sent are answered first. Idempotent. */
   close() {
     if (!this._closed) {
@@ -144,5 +124,6 @@ class RpcReceiptStore {
 }
 
 defineMethods(RpcReceiptStore.prototype);
+defineListeners(RpcReceiptStore.prototype);
 
 module.exports = { RpcReceiptStore, ReceiptDBError, METHODS, EVENTS, DEFAULT_BINARY };

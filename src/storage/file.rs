@@ -300,7 +300,11 @@ fn check_header(path: &Path) -> Result<()> {
         ));
     }
     check_size(path, &head)?;
-    let version = i32::from_be_bytes([head[60], head[61], head[62], head[63]]) as i64;
+    check_version(i32::from_be_bytes([head[60], head[61], head[62], head[63]]).into())
+}
+
+/// A stored schema version this build can open: 1..=SCHEMA_VERSION.
+fn check_version(version: i64) -> Result<()> {
     if version < 1 {
         return Err(Error::StoreCorrupt(format!(
             "schema version {version} is not valid"
@@ -350,17 +354,7 @@ fn check_existing(conn: &Connection, user_id: Option<&str>) -> Result<()> {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(corrupt_if_open_fails)?;
-    if version < 1 {
-        return Err(Error::StoreCorrupt(format!(
-            "schema version {version} is not valid"
-        )));
-    }
-    if version > SCHEMA_VERSION {
-        return Err(Error::SchemaTooNew {
-            found: version,
-            supported: SCHEMA_VERSION,
-        });
-    }
+    check_version(version)?;
     let owner: Option<String> = conn
         .query_row(
             "SELECT value FROM meta WHERE key = ?1",

@@ -57,4 +57,32 @@ function defineMethods(proto) {
   }
 }
 
-module.exports = { METHODS, EVENTS, ReceiptDBError, CLOSED_ERROR, reportListenerError, defineMethods };
+/** Adds `on(event, listener)` and `off(event, listener)` over `this._listeners` (a Map of arrays). */
+function defineListeners(proto) {
+  Object.defineProperty(proto, 'on', {
+    value: function on(event, listener) {
+      if (typeof listener !== 'function') throw new TypeError('on(event, listener): listener is a function');
+      let ls = this._listeners.get(event);
+      if (!ls) { ls = []; this._listeners.set(event, ls); }
+      ls.push(listener);
+      return this;
+    },
+    writable: true, configurable: true, enumerable: false,
+  });
+  Object.defineProperty(proto, 'off', {
+    value: function off(event, listener) {
+      const ls = this._listeners.get(event);
+      if (ls) {
+        const i = ls.lastIndexOf(listener);
+        if (i >= 0) ls.splice(i, 1);
+        if (ls.length === 0) this._listeners.delete(event);
+      }
+      return this;
+    },
+    writable: true, configurable: true, enumerable: false,
+  });
+}
+
+module.exports = {
+  METHODS, EVENTS, ReceiptDBError, CLOSED_ERROR, reportListenerError, defineMethods, defineListeners,
+};
