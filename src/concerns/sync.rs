@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::early::merge_early;
 use super::messages::{clamp, upsert_message, MAX_MESSAGES_PER_CALL};
 use super::outbox::mark_self_read;
-use super::receipts::merge_loaded;
+use super::receipts::{group_has_receipts, merge_loaded};
 use crate::error::{Error, Result};
 use crate::events::EventKind;
 use crate::lattice::Estimate;
@@ -137,11 +137,18 @@ fn apply_one(
     match load_for_merge(tx.conn, id)? {
         Some((m, rec)) => {
             check_conv(&m, conv)?;
-            if merge_loaded(tx, &m, rec, est, readers)? {
+            if m.ctype == ConversationType::Group && !group_has_receipts(tx.conn, &m.recipient)? {
+                // Community / AVChatRoom: ignored, no error, no event.
+                return Ok(());
+            }
+            if !m.need_receipt {
+                // Kept: a later save may say the message needs a receipt.
+                merge_early(tx, id, Some(&m.conversation_id), est, readers, false)?;
+            } else if merge_loaded(tx, &m, rec, est, readers)? {
                 changed.add(id);
             }
         }
-        None => merge_early(tx, id, est, readers, false)?,
+        None => merge_early(tx, id, conv, est, readers, false)?,
     }
     Ok(())
 }
@@ -287,11 +294,13 @@ pub(crate) fn apply_snapshot(db: &Db, snap: &Snapshot) -> Result<Vec<String>> {
             match load_row(tx.conn, id)? {
                 Some(m) => {
                     check_conv(&m, Some(conv))?;
-                    if mark_self_read(tx, &m)? {
+                    if !m.need_receipt {
+                        merge_early(tx, id, Some(conv), &Estimate::default(), &[], true)?;
+                    } else if mark_self_read(tx, &m)? {
                         changed.add(id);
                     }
                 }
-                None => merge_early(tx, id, &Estimate::default(), &[], true)?,
+                None => merge_early(tx, id, Some(conv), &Estimate::default(), &[], true)?,
             }
         }
         if !saved.is_empty() {
