@@ -15,7 +15,7 @@ use receiptdb::{ConversationType, GroupType, IncomingMessage, Member, ReceiptNot
 use rusqlite::{params, Connection};
 
 thread_local! {
-    static TIMES: RefCell<BTreeMap<String, Vec<f64>>> = RefCell::new(BTreeMap::new());
+    static TIMES: RefCell<BTreeMap<String, Vec<f64>>> = const { RefCell::new(BTreeMap::new()) };
 }
 
 fn record(name: &str, d: Duration) {

@@ -209,6 +209,10 @@ fn current_members(conn: &Connection, group_id: &str) -> Result<BTreeMap<String,
     Ok(m)
 }
 
+/// One member's change: user, join time before, join time after (`None`:
+/// not a member; `Some(None)`: a member since the beginning).
+type Change = (String, Option<Option<i64>>, Option<Option<i64>>);
+
 /// Writes a membership delta to the member rows (each change: user, join
 /// time before, join time after; `None` not a member), then keeps the counts
 /// and lists of the group's messages in step. A member who leaves (or whose
@@ -217,7 +221,7 @@ fn current_members(conn: &Connection, group_id: &str) -> Result<BTreeMap<String,
 fn change_members(
     tx: &mut Tx<'_>,
     group_id: &str,
-    changes: Vec<(String, Option<Option<i64>>, Option<Option<i64>>)>,
+    changes: Vec<Change>,
     incremental: bool,
 ) -> Result<()> {
     let mut out = Vec::with_capacity(changes.len());
