@@ -48,18 +48,32 @@ pub fn min_reg(a: Option<i64>, b: Option<i64>) -> Option<i64> {
 }
 
 impl ReceiptState {
-    /// Joins an estimate in. For C2C, a peer read means one reader, none unread.
+    /// Joins an estimate in. A C2C receipt is one bit: any evidence that the
+    /// peer read it (`peer_read`, a read count of 1 or more, an unread count
+    /// of 0) sets it, and the counts are derived from it (1/0 or 0/1).
     pub fn join(self, e: &Estimate, c2c: bool) -> ReceiptState {
-        let peer_read = self.peer_read || e.peer_read;
-        let mut read_count = self.read_count.max(e.read_count.unwrap_or(0));
-        let mut unread_count = min_reg(self.unread_count, e.unread_count);
-        if c2c && peer_read {
-            read_count = read_count.max(1);
-            unread_count = min_reg(unread_count, Some(0));
+        if c2c {
+            let peer_read = self.peer_read
+                || e.peer_read
+                || e.read_count.unwrap_or(0) >= 1
+                || e.unread_count == Some(0);
+            return ReceiptState::c2c(peer_read);
         }
+        let peer_read = self.peer_read || e.peer_read;
+        let read_count = self.read_count.max(e.read_count.unwrap_or(0));
+        let unread_count = min_reg(self.unread_count, e.unread_count);
         ReceiptState {
             read_count,
             unread_count: unread_count.map(|u| u.max(0)),
+            peer_read,
+        }
+    }
+
+    /// The C2C receipt state of one bit.
+    pub fn c2c(peer_read: bool) -> ReceiptState {
+        ReceiptState {
+            read_count: i64::from(peer_read),
+            unread_count: Some(i64::from(!peer_read)),
             peer_read,
         }
     }

@@ -145,7 +145,7 @@ struct MemberListP {
     message_id: String,
     filter: i64,
     #[serde(default)]
-    cursor: String,
+    cursor: Option<String>,
     count: i64,
 }
 #[derive(Deserialize)]
@@ -414,7 +414,7 @@ impl Session {
                 to_value(&s.get_group_message_read_member_list(
                     &m.message_id,
                     f,
-                    &m.cursor,
+                    m.cursor.as_deref().unwrap_or(""),
                     count,
                 )?)?
             }

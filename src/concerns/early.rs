@@ -1,14 +1,16 @@
-//! Early receipts: receipt information for messages not held yet, kept
-//! (bounded) and applied when the message arrives.
+//! Early receipts: receipt information for messages not held yet (or held
+//! without needing a receipt), kept (bounded) with the conversation it was
+//! given for, and applied when the message arrives in that conversation (or
+//! a later save says it needs a receipt).
 
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
 
 use super::outbox::mark_self_read;
 use super::receipts::merge_held;
 use crate::error::Result;
-use crate::lattice::Estimate;
+use crate::lattice::{min_reg, Estimate};
 use crate::storage::db::Tx;
-use crate::storage::meta;
+use crate::storage::meta::{self, Key};
 use crate::storage::rows::MsgRow;
 
 /// Most messages whose receipt information is buffered before they arrive.
@@ -16,21 +18,37 @@ pub const MAX_EARLY_MESSAGES: i64 = 10_000;
 /// Most reader rows buffered for messages not held yet.
 pub const MAX_EARLY_READERS: i64 = 1_000_000;
 
+/// Buffered entries for one message that apply in a conversation: given for
+/// it or for none (`''`).
+pub(crate) const EARLY_FOR_CONV: &str =
+    "SELECT conversation_id, read_count, unread_count, peer_read, self_read FROM early_receipts
+     WHERE message_id = ?1 AND conversation_id IN ('', ?2)";
+
 /// Keeps receipt information for a message not held yet (bounded, oldest
-/// evicted first; a later snapshot brings evicted information back).
+/// evicted first, in bulk; a later snapshot brings evicted information
+/// back). `conv` is the conversation it was given for, if any.
 pub(crate) fn merge_early(
     tx: &mut Tx<'_>,
     message_id: &str,
+    conv: Option<&str>,
     est: &Estimate,
     readers: &[String],
     self_read: bool,
 ) -> Result<()> {
-    let seq = meta::next(tx.conn, meta::Key::EarlySeq)?;
+    let conv = conv.unwrap_or("");
+    let seq = meta::next(tx.conn, Key::EarlySeq)?;
+    let fresh = !tx
+        .conn
+        .prepare_cached(
+            "SELECT 1 FROM early_receipts WHERE message_id = ?1 AND conversation_id = ?2",
+        )?
+        .exists(params![message_id, conv])?;
     tx.conn
         .prepare_cached(
-            "INSERT INTO early_receipts(message_id, read_count, unread_count, peer_read, self_read, seq)
-             VALUES (?1, COALESCE(?2, 0), ?3, ?4, ?5, ?6)
-             ON CONFLICT(message_id) DO UPDATE SET
+            "INSERT INTO early_receipts(message_id, conversation_id, read_count, unread_count,
+                                        peer_read, self_read, seq)
+             VALUES (?1, ?2, COALESCE(?3, 0), ?4, ?5, ?6, ?7)
+             ON CONFLICT(message_id, conversation_id) DO UPDATE SET
                 read_count = MAX(read_count, excluded.read_count),
                 unread_count = CASE WHEN excluded.unread_count IS NULL THEN unread_count
                                     WHEN unread_count IS NULL THEN excluded.unread_count
@@ -40,89 +58,154 @@ pub(crate) fn merge_early(
         )?
         .execute(params![
             message_id,
+            conv,
             est.read_count,
             est.unread_count,
             est.peer_read,
             self_read,
             seq
         ])?;
+    if fresh {
+        meta::add_counter(tx.conn, Key::EarlyCount, 1)?;
+    }
     let mut added = 0i64;
     if !readers.is_empty() {
         let mut ins = tx.conn.prepare_cached(
-            "INSERT OR IGNORE INTO early_readers(message_id, user_id) VALUES (?1, ?2)",
+            "INSERT OR IGNORE INTO early_readers(message_id, conversation_id, user_id) VALUES (?1, ?2, ?3)",
         )?;
         for r in readers {
-            added += ins.execute(params![message_id, r])? as i64;
+            added += ins.execute(params![message_id, conv, r])? as i64;
         }
-        tx.conn
-            .prepare_cached(
-                "UPDATE early_receipts SET readers = readers + ?2 WHERE message_id = ?1",
-            )?
-            .execute(params![message_id, added])?;
+        if added > 0 {
+            tx.conn
+                .prepare_cached(
+                    "UPDATE early_receipts SET readers = readers + ?3
+                     WHERE message_id = ?1 AND conversation_id = ?2",
+                )?
+                .execute(params![message_id, conv, added])?;
+            meta::add_counter(tx.conn, Key::EarlyReaderCount, added)?;
+        }
     }
     evict_early(tx)
 }
 
+/// Past a bound, evicts the oldest entries in one go, down to 90% of the
+/// bound, so a stream of arrivals over the bound costs linear time.
 fn evict_early(tx: &mut Tx<'_>) -> Result<()> {
-    loop {
-        let (n, readers): (i64, i64) = tx.conn.query_row(
-            "SELECT COUNT(*), COALESCE(SUM(readers), 0) FROM early_receipts",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        if n <= MAX_EARLY_MESSAGES && readers <= MAX_EARLY_READERS {
-            return Ok(());
-        }
-        let oldest: Option<String> = tx
+    let n = meta::counter(tx.conn, Key::EarlyCount)?;
+    let readers = meta::counter(tx.conn, Key::EarlyReaderCount)?;
+    if n <= MAX_EARLY_MESSAGES && readers <= MAX_EARLY_READERS {
+        return Ok(());
+    }
+    let (target_n, target_r) = (MAX_EARLY_MESSAGES * 9 / 10, MAX_EARLY_READERS * 9 / 10);
+    let mut cut: Option<i64> = None;
+    let (mut gone_n, mut gone_r) = (0i64, 0i64);
+    {
+        let mut st = tx
             .conn
-            .query_row(
-                "SELECT message_id FROM early_receipts ORDER BY seq LIMIT 1",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?;
-        match oldest {
-            Some(id) => drop_early(tx, &id)?,
-            None => return Ok(()),
+            .prepare_cached("SELECT seq, readers FROM early_receipts ORDER BY seq")?;
+        let mut rows = st.query([])?;
+        while n - gone_n > target_n || readers - gone_r > target_r {
+            let Some(r) = rows.next()? else { break };
+            cut = Some(r.get(0)?);
+            gone_n += 1;
+            gone_r += r.get::<_, i64>(1)?;
         }
     }
+    let Some(cut) = cut else { return Ok(()) };
+    tx.conn
+        .prepare_cached(
+            "DELETE FROM early_readers WHERE (message_id, conversation_id) IN
+                (SELECT message_id, conversation_id FROM early_receipts WHERE seq <= ?1)",
+        )?
+        .execute(params![cut])?;
+    tx.conn
+        .prepare_cached("DELETE FROM early_receipts WHERE seq <= ?1")?
+        .execute(params![cut])?;
+    meta::add_counter(tx.conn, Key::EarlyCount, -gone_n)?;
+    meta::add_counter(tx.conn, Key::EarlyReaderCount, -gone_r)?;
+    Ok(())
 }
 
+/// Drops every buffered entry of a message (whatever its conversation).
 fn drop_early(tx: &mut Tx<'_>, id: &str) -> Result<()> {
+    let (n, r): (i64, i64) = tx
+        .conn
+        .prepare_cached(
+            "SELECT COUNT(*), COALESCE(SUM(readers), 0) FROM early_receipts WHERE message_id = ?1",
+        )?
+        .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    if n == 0 {
+        return Ok(());
+    }
     tx.conn
         .prepare_cached("DELETE FROM early_readers WHERE message_id = ?1")?
         .execute(params![id])?;
     tx.conn
         .prepare_cached("DELETE FROM early_receipts WHERE message_id = ?1")?
         .execute(params![id])?;
+    meta::add_counter(tx.conn, Key::EarlyCount, -n)?;
+    meta::add_counter(tx.conn, Key::EarlyReaderCount, -r)?;
     Ok(())
 }
 
-/// Applies buffered receipt information to a message that just arrived.
+/// Applies buffered receipt information to a message that just arrived (or
+/// now needs a receipt): only what was given for its conversation or for
+/// none; what was given for another conversation can never apply and is
+/// dropped. Kept while the message needs no receipt.
 pub(crate) fn flush_early(tx: &mut Tx<'_>, m: &MsgRow) -> Result<()> {
-    let early = tx
-        .conn
-        .prepare_cached(
-            "SELECT read_count, unread_count, peer_read, self_read FROM early_receipts WHERE message_id = ?1",
-        )?
-        .query_row(params![m.id], |r| {
-            Ok((
-                Estimate {
-                    read_count: Some(r.get(0)?),
-                    unread_count: r.get(1)?,
-                    peer_read: r.get(2)?,
-                },
-                r.get::<_, bool>(3)?,
-            ))
-        })
-        .optional()?;
-    let Some((est, self_read)) = early else {
+    if !m.need_receipt {
+        tx.conn
+            .prepare_cached(
+                "DELETE FROM early_readers WHERE message_id = ?1 AND conversation_id NOT IN ('', ?2)",
+            )?
+            .execute(params![m.id, m.conversation_id])?;
+        let (n, r): (i64, i64) = tx
+            .conn
+            .prepare_cached(
+                "DELETE FROM early_receipts WHERE message_id = ?1 AND conversation_id NOT IN ('', ?2)
+                 RETURNING 1, readers",
+            )?
+            .query_map(params![m.id, m.conversation_id], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })?
+            .try_fold((0, 0), |(a, b), x| x.map(|(c, d)| (a + c, b + d)))?;
+        meta::add_counter(tx.conn, Key::EarlyCount, -n)?;
+        meta::add_counter(tx.conn, Key::EarlyReaderCount, -r)?;
         return Ok(());
-    };
+    }
+    let entries: Vec<(String, Estimate, bool)> = tx
+        .conn
+        .prepare_cached(EARLY_FOR_CONV)?
+        .query_map(params![m.id, m.conversation_id], |r| {
+            Ok((
+                r.get(0)?,
+                Estimate {
+                    read_count: Some(r.get(1)?),
+                    unread_count: r.get(2)?,
+                    peer_read: r.get(3)?,
+                },
+                r.get::<_, bool>(4)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    if entries.is_empty() {
+        return drop_early(tx, &m.id);
+    }
+    let mut est = Estimate::default();
+    let mut self_read = false;
+    for (_, e, s) in &entries {
+        est.read_count = Some(est.read_count.unwrap_or(0).max(e.read_count.unwrap_or(0)));
+        est.unread_count = min_reg(est.unread_count, e.unread_count);
+        est.peer_read |= e.peer_read;
+        self_read |= *s;
+    }
     let readers: Vec<String> = tx
         .conn
-        .prepare_cached("SELECT user_id FROM early_readers WHERE message_id = ?1")?
-        .query_map(params![m.id], |r| r.get(0))?
+        .prepare_cached(
+            "SELECT DISTINCT user_id FROM early_readers WHERE message_id = ?1 AND conversation_id IN ('', ?2)",
+        )?
+        .query_map(params![m.id, m.conversation_id], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     drop_early(tx, &m.id)?;
     merge_held(tx, m, &est, &readers)?;

@@ -73,17 +73,18 @@ pub(crate) fn set_group(
             params![group_id, group_type],
         )?;
         let old = current_members(tx.conn, group_id)?;
-        let removed: Vec<_> = old
-            .iter()
-            .filter(|(u, jt)| wanted.get(*u) != Some(jt))
-            .map(|(u, jt)| (u.clone(), *jt))
-            .collect();
-        let added: Vec<_> = wanted
-            .iter()
-            .filter(|(u, jt)| old.get(*u) != Some(jt))
-            .map(|(u, jt)| (u.clone(), *jt))
-            .collect();
-        change_members(tx, group_id, &removed, &added, known)
+        let mut changes = Vec::new();
+        for (u, jt) in &old {
+            if wanted.get(u) != Some(jt) {
+                changes.push((u.clone(), Some(*jt), wanted.get(u).copied()));
+            }
+        }
+        for (u, jt) in &wanted {
+            if !old.contains_key(u) {
+                changes.push((u.clone(), None, Some(*jt)));
+            }
+        }
+        change_members(tx, group_id, changes, known)
     })
 }
 
@@ -93,20 +94,20 @@ pub(crate) fn add_group_members(db: &Db, group_id: &str, members: &[Member]) -> 
     let wanted = member_map(members)?;
     db.write(|tx| {
         require_group(tx.conn, group_id)?;
-        let old = current_members(tx.conn, group_id)?;
-        let mut removed = Vec::new();
-        let mut added = Vec::new();
+        let mut st = tx
+            .conn
+            .prepare_cached("SELECT join_time FROM members WHERE group_id = ?1 AND user_id = ?2")?;
+        let mut changes = Vec::new();
         for (u, jt) in &wanted {
-            match old.get(u) {
-                Some(o) if o == jt => {}
-                Some(o) => {
-                    removed.push((u.clone(), *o));
-                    added.push((u.clone(), *jt));
-                }
-                None => added.push((u.clone(), *jt)),
+            let old: Option<Option<i64>> = st
+                .query_row(params![group_id, u], |r| r.get(0))
+                .optional()?;
+            if old != Some(*jt) {
+                changes.push((u.clone(), old, Some(*jt)));
             }
         }
-        change_members(tx, group_id, &removed, &added, true)
+        drop(st);
+        change_members(tx, group_id, changes, true)
     })
 }
 
@@ -126,18 +127,21 @@ pub(crate) fn remove_group_members(db: &Db, group_id: &str, user_ids: &[String])
         let mut st = tx
             .conn
             .prepare_cached("SELECT join_time FROM members WHERE group_id = ?1 AND user_id = ?2")?;
-        let mut removed = Vec::new();
+        let mut changes = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for u in user_ids {
+            if !seen.insert(u.as_str()) {
+                continue;
+            }
             if let Some(jt) = st
                 .query_row(params![group_id, u], |r| r.get::<_, Option<i64>>(0))
                 .optional()?
             {
-                removed.push((u.clone(), jt));
+                changes.push((u.clone(), Some(jt), None));
             }
         }
-        removed.sort();
-        removed.dedup();
-        change_members(tx, group_id, &removed, &[], true)
+        drop(st);
+        change_members(tx, group_id, changes, true)
     })
 }
 
@@ -205,16 +209,26 @@ fn current_members(conn: &Connection, group_id: &str) -> Result<BTreeMap<String,
     Ok(m)
 }
 
-/// Writes a membership delta to the member rows, then keeps the unread side
-/// of the group's messages in step.
+/// One member's change: user, join time before, join time after (`None`:
+/// not a member; `Some(None)`: a member since the beginning).
+type Change = (String, Option<Option<i64>>, Option<Option<i64>>);
+
+/// Writes a membership delta to the member rows (each change: user, join
+/// time before, join time after; `None` not a member), then keeps the counts
+/// and lists of the group's messages in step. A member who leaves (or whose
+/// join time changes) is kept as a former member with the earliest join
+/// time, so the messages they read keep them in their audience (SPEC §1).
 fn change_members(
     tx: &mut Tx<'_>,
     group_id: &str,
-    removed: &[(String, Option<i64>)],
-    added: &[(String, Option<i64>)],
+    changes: Vec<Change>,
     incremental: bool,
 ) -> Result<()> {
+    let mut out = Vec::with_capacity(changes.len());
     {
+        let mut former = tx.conn.prepare_cached(
+            "SELECT join_time FROM former_members WHERE group_id = ?1 AND user_id = ?2",
+        )?;
         let mut del = tx
             .conn
             .prepare_cached("DELETE FROM members WHERE group_id = ?1 AND user_id = ?2")?;
@@ -222,12 +236,30 @@ fn change_members(
             "INSERT INTO members(group_id, user_id, join_time) VALUES (?1, ?2, ?3)
              ON CONFLICT(group_id, user_id) DO UPDATE SET join_time = excluded.join_time",
         )?;
-        for (u, _) in removed {
-            del.execute(params![group_id, u])?;
-        }
-        for (u, jt) in added {
-            ins.execute(params![group_id, u, jt])?;
+        let mut keep = tx.conn.prepare_cached(
+            "INSERT INTO former_members(group_id, user_id, join_time) VALUES (?1, ?2, ?3)
+             ON CONFLICT(group_id, user_id) DO UPDATE SET join_time =
+                CASE WHEN join_time IS NULL OR excluded.join_time IS NULL THEN NULL
+                     ELSE MIN(join_time, excluded.join_time) END",
+        )?;
+        for (u, before, after) in changes {
+            let was: Option<Option<i64>> = former
+                .query_row(params![group_id, u], |r| r.get(0))
+                .optional()?;
+            match after {
+                None => del.execute(params![group_id, u])?,
+                Some(jt) => ins.execute(params![group_id, u, jt])?,
+            };
+            if let Some(jt) = before {
+                keep.execute(params![group_id, u, jt])?;
+            }
+            out.push(unread::MemberChange {
+                user: u,
+                before,
+                after,
+                former: was,
+            });
         }
     }
-    unread::members_changed(tx, group_id, removed, added, incremental)
+    unread::members_changed(tx, group_id, &out, incremental)
 }

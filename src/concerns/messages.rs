@@ -4,7 +4,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::early::flush_early;
+use super::early::{flush_early, merge_early};
 use super::groups::check_receipts_allowed;
 use super::receipts::merge_held;
 use super::unread::init_group_counts;
@@ -396,12 +396,18 @@ pub(crate) fn upsert_message(
             let became_receipt = new.need_receipt && !old.need_receipt;
             if became_receipt && new.ctype == ConversationType::C2C && new.is_out {
                 tx.conn.execute(
-                    "UPDATE receipts SET unread_count = CASE WHEN peer_read THEN 0 ELSE 1 END WHERE rid = ?1",
+                    "UPDATE receipts SET read_count = peer_read,
+                        unread_count = CASE WHEN peer_read THEN 0 ELSE 1 END WHERE rid = ?1",
                     params![new.rid],
                 )?;
+                // Its receipt information appears: an event, as in groups.
+                tx.receipt_changed.insert(new.rid);
             }
             if first_send || became_receipt || new.time != old.time {
                 init_group_counts(tx, &new)?;
+            }
+            if became_receipt {
+                flush_early(tx, &new)?;
             }
             new
         }
@@ -461,7 +467,12 @@ pub(crate) fn upsert_message(
             unread_count: info.unread_count.map(clamp),
             peer_read: info.is_peer_read.unwrap_or(false),
         };
-        merge_held(tx, &row, &est, &[])?;
+        if row.need_receipt || !row.is_out {
+            merge_held(tx, &row, &est, &[])?;
+        } else {
+            // Kept: a later save may say the message needs a receipt.
+            merge_early(tx, &row.id, Some(&row.conversation_id), &est, &[], false)?;
+        }
     }
     let changed = match before {
         None => true,

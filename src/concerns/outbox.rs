@@ -255,9 +255,11 @@ pub(crate) fn ack_receipts(db: &Db, batch_id: &str, rejected: &[Rejection]) -> R
     for r in rejected {
         check_id("messageID", &r.message_id)?;
     }
+    // Only the exact ID handed out acks ("b01" or "b+01" is not "b1").
     let Some(n) = batch_id
         .strip_prefix('b')
         .and_then(|s| s.parse::<i64>().ok())
+        .filter(|n| format!("b{n}") == batch_id)
     else {
         return Ok(false);
     };

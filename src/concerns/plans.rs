@@ -12,7 +12,18 @@ const HOT: &[(&str, &str)] = &[
     ("unread member page", super::queries::UNREAD_PAGE),
     ("indexed unread page", super::unread::INDEXED_UNREAD_PAGE),
     ("new audience readers", super::unread::NEW_AUDIENCE_READERS),
-    ("membership delta", super::unread::MEMBER_DELTA),
+    (
+        "new read-audience readers",
+        super::unread::NEW_READ_AUDIENCE_READERS,
+    ),
+    (
+        "group receipt messages",
+        super::unread::GROUP_RECEIPT_MESSAGES,
+    ),
+    (
+        "early receipts of a conversation",
+        super::early::EARLY_FOR_CONV,
+    ),
     ("batch IDs", super::outbox::BATCH_IDS),
     ("loose receipts", super::outbox::LOOSE_RECEIPTS),
     (

@@ -11,13 +11,22 @@ use crate::events::Filter;
 use crate::model::{check_id, ConversationType, Message};
 use crate::storage::db::Db;
 use crate::storage::rows::{
-    load_message, load_row, row_to_message, MSG_ALL, MSG_IN_LIST, MSG_OF_CONV,
+    group_type_of, load_message, load_receipt, load_row, row_to_message, MSG_ALL, MSG_IN_LIST,
+    MSG_OF_CONV,
 };
 
-/// A page of readers by keyset.
-pub(crate) const READ_PAGE: &str =
-    "SELECT user_id FROM readers WHERE rid = ?1 AND user_id > ?2 ORDER BY user_id LIMIT ?3";
-/// A page of the audience minus the readers, by keyset.
+/// A page of the read list (readers in the audience: members or former
+/// members by the message's time, or anyone while the members are unknown
+/// (`?4` = 0); never the sender), by keyset.
+pub(crate) const READ_PAGE: &str = "SELECT r.user_id FROM readers r
+     WHERE r.rid = ?1 AND r.user_id > ?2 AND r.user_id <> ?3
+       AND (?4 = 0
+            OR EXISTS (SELECT 1 FROM members mb WHERE mb.group_id = ?5 AND mb.user_id = r.user_id
+                         AND (mb.join_time IS NULL OR mb.join_time <= ?6))
+            OR EXISTS (SELECT 1 FROM former_members fm WHERE fm.group_id = ?5 AND fm.user_id = r.user_id
+                         AND (fm.join_time IS NULL OR fm.join_time <= ?6)))
+     ORDER BY r.user_id LIMIT ?7";
+/// A page of the audience still in the group minus the readers, by keyset.
 pub(crate) const UNREAD_PAGE: &str = "SELECT mb.user_id FROM members mb
      WHERE mb.group_id = ?1 AND mb.user_id > ?2
        AND (mb.join_time IS NULL OR mb.join_time <= ?3)
@@ -62,6 +71,10 @@ pub struct MemberPage {
     /// The message.
     #[serde(rename = "messageID")]
     pub message_id: String,
+    /// The store's counts show the server knows more than the lists can
+    /// name (`readCount` above the read list's size, or `unreadCount` below
+    /// the unread list's): the same on every page.
+    pub is_stale: bool,
     /// With filter 0.
     #[serde(rename = "readUserIDList", skip_serializing_if = "Option::is_none")]
     pub read_user_id_list: Option<Vec<String>>,
@@ -70,31 +83,47 @@ pub struct MemberPage {
     pub unread_user_id_list: Option<Vec<String>>,
 }
 
-fn encode_cursor(f: MemberFilter, last: &str) -> String {
-    let mut s = String::with_capacity(2 + last.len() * 2);
-    s.push_str(f.tag());
-    s.push(':');
-    for b in last.as_bytes() {
-        s.push_str(&format!("{b:02x}"));
+fn hex(out: &mut String, s: &str) {
+    for b in s.as_bytes() {
+        out.push_str(&format!("{b:02x}"));
     }
-    s
 }
 
-fn decode_cursor(f: MemberFilter, c: &str) -> Result<String> {
-    let bad = || Error::invalid("cursor is not one this list handed out");
-    let hex = c
-        .strip_prefix(f.tag())
-        .and_then(|r| r.strip_prefix(':'))
-        .ok_or_else(bad)?;
+fn unhex(hex: &str) -> Option<String> {
     if hex.len() % 2 != 0 || hex.len() > crate::model::MAX_ID_LEN * 2 {
-        return Err(bad());
+        return None;
     }
     let bytes = (0..hex.len())
         .step_by(2)
-        .map(|i| u8::from_str_radix(hex.get(i..i + 2).unwrap_or("zz"), 16))
-        .collect::<std::result::Result<Vec<u8>, _>>()
-        .map_err(|_| bad())?;
-    String::from_utf8(bytes).map_err(|_| bad())
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2).unwrap_or("zz"), 16).ok())
+        .collect::<Option<Vec<u8>>>()?;
+    String::from_utf8(bytes).ok()
+}
+
+/// A cursor names its filter, its message and the last user of the page.
+fn encode_cursor(f: MemberFilter, message_id: &str, last: &str) -> String {
+    let mut s = String::with_capacity(3 + (message_id.len() + last.len()) * 2);
+    s.push_str(f.tag());
+    s.push(':');
+    hex(&mut s, message_id);
+    s.push(':');
+    hex(&mut s, last);
+    s
+}
+
+/// The last user of the page a cursor ends; another message's or filter's
+/// cursor is `INVALID_PARAMS`.
+fn decode_cursor(f: MemberFilter, message_id: &str, c: &str) -> Result<String> {
+    let bad = || Error::invalid("cursor is not one this list handed out");
+    let rest = c
+        .strip_prefix(f.tag())
+        .and_then(|r| r.strip_prefix(':'))
+        .ok_or_else(bad)?;
+    let (msg, last) = rest.split_once(':').ok_or_else(bad)?;
+    if unhex(msg).as_deref() != Some(message_id) {
+        return Err(bad());
+    }
+    unhex(last).ok_or_else(bad)
 }
 
 /// Current receipt information of up to 100 messages of one conversation.
@@ -110,15 +139,26 @@ pub(crate) fn get_message_read_receipt_list(
     }
     db.read(|c| {
         let mut out: Vec<Message> = Vec::with_capacity(message_ids.len());
+        let mut seen = std::collections::HashSet::new();
         for id in message_ids {
+            // Each message once, in the order first given.
+            if !seen.insert(id.as_str()) {
+                continue;
+            }
             let m = load_message(c, id)?.ok_or_else(|| Error::MessageNotFound(id.clone()))?;
             out.push(m);
         }
+        let Some(first) = out.first() else {
+            return Ok(out);
+        };
         if out
             .iter()
-            .any(|m| m.conversation_id != out[0].conversation_id)
+            .any(|m| m.conversation_id != first.conversation_id)
         {
             return Err(Error::MixedConversations);
+        }
+        if first.conversation_type == ConversationType::Group {
+            require_group_receipts(c, &first.to)?;
         }
         Ok(out)
     })
@@ -140,23 +180,35 @@ pub(crate) fn get_group_message_read_member_list(
     let after = if cursor.is_empty() {
         String::new()
     } else {
-        decode_cursor(filter, cursor)?
+        decode_cursor(filter, message_id, cursor)?
     };
     db.read(|c| {
         let m =
             load_row(c, message_id)?.ok_or_else(|| Error::MessageNotFound(message_id.into()))?;
+        if m.ctype == ConversationType::Group {
+            require_group_receipts(c, &m.recipient)?;
+        }
         if !(m.is_out && m.need_receipt && m.ctype == ConversationType::Group) {
             return Err(Error::ReceiptInfoNotFound(message_id.into()));
         }
         let limit = count as i64 + 1;
-        let indexed: bool = c
-            .prepare_cached("SELECT unread_indexed FROM receipts WHERE rid = ?1")?
-            .query_row(params![m.rid], |r| r.get(0))?;
+        let rec = load_receipt(c, m.rid)?;
+        let known = group_type_of(c, &m.recipient)?.is_some();
+        // Counts and lists tell one story: no unread list when none is unread.
+        let no_unread = rec.state.unread_count == Some(0);
+        let unread_len = if no_unread { 0 } else { rec.local.unwrap_or(0) };
+        let is_stale = rec.state.read_count > rec.reader_count
+            || rec.state.unread_count.is_some_and(|u| u < unread_len);
+        let indexed = rec.indexed;
         let mut ids: Vec<String> = match filter {
             MemberFilter::Read => c
                 .prepare_cached(READ_PAGE)?
-                .query_map(params![m.rid, after, limit], |r| r.get(0))?
+                .query_map(
+                    params![m.rid, after, m.sender, known, m.recipient, m.time, limit],
+                    |r| r.get(0),
+                )?
                 .collect::<rusqlite::Result<_>>()?,
+            MemberFilter::Unread if no_unread => Vec::new(),
             MemberFilter::Unread if indexed => c
                 .prepare_cached(INDEXED_UNREAD_PAGE)?
                 .query_map(params![m.rid, after, limit], |r| r.get(0))?
@@ -172,7 +224,7 @@ pub(crate) fn get_group_message_read_member_list(
         let is_completed = ids.len() <= count as usize;
         ids.truncate(count as usize);
         let cursor = match (is_completed, ids.last()) {
-            (false, Some(last)) => encode_cursor(filter, last),
+            (false, Some(last)) => encode_cursor(filter, message_id, last),
             _ => String::new(),
         };
         let (read, unread) = match filter {
@@ -183,10 +235,19 @@ pub(crate) fn get_group_message_read_member_list(
             is_completed,
             cursor,
             message_id: message_id.to_string(),
+            is_stale,
             read_user_id_list: read,
             unread_user_id_list: unread,
         })
     })
+}
+
+/// Fails with `UNSUPPORTED_GROUP_TYPE` for a Community or AVChatRoom group.
+fn require_group_receipts(c: &Connection, group_id: &str) -> Result<()> {
+    match group_type_of(c, group_id)? {
+        Some(t) if !t.supports_receipts() => Err(Error::UnsupportedGroupType(t.as_str().into())),
+        _ => Ok(()),
+    }
 }
 
 /// The messages a subscription filter selects, oldest first.
@@ -225,14 +286,15 @@ mod tests {
 
     #[test]
     fn cursor_round_trips_and_rejects_foreign_input() {
-        let c = encode_cursor(MemberFilter::Read, "user-ü'; DROP");
+        let c = encode_cursor(MemberFilter::Read, "m1", "user-ü'; DROP");
         assert_eq!(
-            decode_cursor(MemberFilter::Read, &c).ok().as_deref(),
+            decode_cursor(MemberFilter::Read, "m1", &c).ok().as_deref(),
             Some("user-ü'; DROP")
         );
-        assert!(decode_cursor(MemberFilter::Unread, &c).is_err());
-        assert!(decode_cursor(MemberFilter::Read, "r:zz").is_err());
-        assert!(decode_cursor(MemberFilter::Read, "r:a").is_err());
-        assert!(decode_cursor(MemberFilter::Read, "garbage").is_err());
+        assert!(decode_cursor(MemberFilter::Unread, "m1", &c).is_err());
+        assert!(decode_cursor(MemberFilter::Read, "m2", &c).is_err());
+        assert!(decode_cursor(MemberFilter::Read, "m1", "r:zz").is_err());
+        assert!(decode_cursor(MemberFilter::Read, "m1", "r:6d31:a").is_err());
+        assert!(decode_cursor(MemberFilter::Read, "m1", "garbage").is_err());
     }
 }

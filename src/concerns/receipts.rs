@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::lattice::{min_reg, Estimate, MergeMode, ReceiptState};
 use crate::model::{ConversationType, MessageStatus};
 use crate::storage::db::Tx;
-use crate::storage::rows::{load_receipt, MsgRow, StoredReceipt};
+use crate::storage::rows::{group_type_of, load_receipt, MsgRow, StoredReceipt};
 
 /// Merges an estimate and readers into a held message. Returns whether its
 /// receipt state (counts, flag or readers) changed; records it for events.
@@ -44,9 +44,13 @@ pub(crate) fn merge_loaded(
         indexed,
     } = rec;
     let c2c = m.ctype == ConversationType::C2C;
+    if !c2c && !group_has_receipts(tx.conn, &m.recipient)? {
+        // Community / AVChatRoom: receipt information is ignored (SPEC §3.3).
+        return Ok(false);
+    }
     let mut est = *est;
-    let mut added = 0i64;
     let mut hits = 0i64;
+    let mut counted = 0i64;
     if c2c {
         est.peer_read |= readers.contains(&m.recipient);
     } else if !readers.is_empty() {
@@ -57,7 +61,9 @@ pub(crate) fn merge_loaded(
         if local.is_some() {
             hits = unread::new_audience_readers(tx, m, &list)?;
         }
-        added = tx
+        // Readers are never forgotten, but only those in the audience count.
+        counted = unread::new_read_audience_readers(tx, m, &list)?;
+        let added = tx
             .conn
             .prepare_cached(
                 "INSERT OR IGNORE INTO readers(rid, user_id) SELECT ?1, value FROM json_each(?2)",
@@ -67,11 +73,12 @@ pub(crate) fn merge_loaded(
             unread::readers_added(tx, m.rid, &list)?;
         }
     }
-    let reader_count = reader_count + added;
+    let reader_count = reader_count + counted;
     let local = local.map(|l| l - hits);
     let next = next_state(tx.merge_mode, m, state, local, reader_count, est);
-    let changed = next != state || added > 0;
-    if changed || hits > 0 {
+    // A reader outside the audience changes no count and no list.
+    let changed = next != state || counted > 0;
+    if changed || hits > 0 || counted > 0 {
         tx.conn
             .prepare_cached(
                 "UPDATE receipts SET read_count = ?2, unread_count = ?3, peer_read = ?4,
@@ -154,4 +161,10 @@ pub(crate) fn merge_counts_deferred(
     rec.state = next;
     tx.receipt_changed.insert(m.rid);
     Ok(Some(next))
+}
+
+/// Whether a group's messages can have group receipts: `Community` and
+/// `AVChatRoom` never do (unknown groups may).
+pub(crate) fn group_has_receipts(conn: &rusqlite::Connection, group_id: &str) -> Result<bool> {
+    Ok(group_type_of(conn, group_id)?.is_none_or(|t| t.supports_receipts()))
 }

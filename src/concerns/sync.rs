@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::early::merge_early;
 use super::messages::{clamp, upsert_message, MAX_MESSAGES_PER_CALL};
 use super::outbox::mark_self_read;
-use super::receipts::{merge_counts_deferred, merge_loaded};
+use super::receipts::{group_has_receipts, merge_counts_deferred, merge_loaded};
 use crate::error::{Error, Result};
 use crate::events::EventKind;
 use crate::lattice::{Estimate, ReceiptState};
@@ -140,11 +140,18 @@ fn apply_one(
     match load_for_merge(tx.conn, id)? {
         Some((m, rec)) => {
             check_conv(&m, conv)?;
-            if merge_loaded(tx, &m, rec, est, readers)? {
+            if m.ctype == ConversationType::Group && !group_has_receipts(tx.conn, &m.recipient)? {
+                // Community / AVChatRoom: ignored, no error, no event.
+                return Ok(());
+            }
+            if !m.need_receipt {
+                // Kept: a later save may say the message needs a receipt.
+                merge_early(tx, id, Some(&m.conversation_id), est, readers, false)?;
+            } else if merge_loaded(tx, &m, rec, est, readers)? {
                 changed.add(m.rid, id);
             }
         }
-        None => merge_early(tx, id, est, readers, false)?,
+        None => merge_early(tx, id, conv, est, readers, false)?,
     }
     Ok(())
 }
@@ -194,9 +201,19 @@ fn apply_chunk(
     let mut held = load_merge_rows_of_list(tx.conn, &ids, items.len())?;
     let mut last: HashMap<i64, usize> = HashMap::new();
     let mut pending = Vec::new();
+    // The deferred path is for messages whose receipt state merges; the rest
+    // (no receipt yet: kept for later; Community groups: ignored) go through
+    // `apply_receipt`, which knows those rules.
+    let group_ok = match parse_conversation_id(conv) {
+        Ok((ConversationType::Group, g)) => group_has_receipts(tx.conn, g)?,
+        _ => true,
+    };
     for (i, r) in items.iter().enumerate() {
         let readers = r.reader_ids.as_deref().unwrap_or(&[]);
-        let rid = held[i].as_ref().map(|(m, _)| m.rid);
+        let rid = held[i]
+            .as_ref()
+            .filter(|(m, _)| group_ok && m.is_out && m.need_receipt)
+            .map(|(m, _)| m.rid);
         if let (true, Some(rid)) = (readers.is_empty(), rid) {
             if let Some(j) = last.insert(rid, i) {
                 let prev = held[j].as_ref().map(|(_, rec)| *rec);
@@ -365,11 +382,13 @@ pub(crate) fn apply_snapshot(db: &Db, snap: &Snapshot) -> Result<Vec<String>> {
             match load_row(tx.conn, id)? {
                 Some(m) => {
                     check_conv(&m, Some(conv))?;
-                    if mark_self_read(tx, &m)? {
+                    if !m.need_receipt {
+                        merge_early(tx, id, Some(conv), &Estimate::default(), &[], true)?;
+                    } else if mark_self_read(tx, &m)? {
                         changed.add(m.rid, id);
                     }
                 }
-                None => merge_early(tx, id, &Estimate::default(), &[], true)?,
+                None => merge_early(tx, id, Some(conv), &Estimate::default(), &[], true)?,
             }
         }
         if !saved.is_empty() {

@@ -19,6 +19,8 @@
 //! at most 5% unread, its unread members are written out once and then kept
 //! in step with readers and membership, so a page is a plain keyset seek.
 
+use std::collections::HashMap;
+
 use rusqlite::{params, Connection};
 
 use crate::error::Result;
@@ -83,51 +85,58 @@ pub(crate) fn readers_added(tx: &Tx<'_>, rid: i64, list: &str) -> Result<()> {
     Ok(())
 }
 
-/// A member left: out of every indexed unread list of the group.
-pub(crate) fn member_removed(tx: &Tx<'_>, conv: &str, user: &str) -> Result<()> {
-    tx.conn
-        .prepare_cached(
-            "DELETE FROM unread_members WHERE user_id = ?2 AND rid IN
-                (SELECT m.rid FROM messages m JOIN receipts r ON r.rid = m.rid
-                 WHERE m.conversation_id = ?1 AND r.unread_indexed = 1)",
-        )?
-        .execute(params![conv, user])?;
-    Ok(())
-}
-
-/// A member joined: unread in every indexed message whose audience takes them in.
-pub(crate) fn member_added(
-    tx: &Tx<'_>,
-    conv: &str,
-    user: &str,
-    join_time: Option<i64>,
-) -> Result<()> {
-    tx.conn
-        .prepare_cached(
-            "INSERT OR IGNORE INTO unread_members(rid, user_id)
-             SELECT m.rid, ?2 FROM messages m JOIN receipts rc ON rc.rid = m.rid
-             WHERE m.conversation_id = ?1 AND rc.unread_indexed = 1 AND m.sender <> ?2
-               AND (?3 IS NULL OR ?3 <= m.time)
-               AND NOT EXISTS (SELECT 1 FROM readers r WHERE r.rid = m.rid AND r.user_id = ?2)",
-        )?
-        .execute(params![conv, user, join_time])?;
-    Ok(())
-}
-
-/// Moves the local unread estimate of a group's messages by ±1 for one member.
-pub(crate) const MEMBER_DELTA: &str = "UPDATE receipts SET local_unread = local_unread + ?4
-     WHERE local_unread IS NOT NULL
-       AND rid IN (SELECT rid FROM messages
-                   WHERE conversation_id = ?1 AND is_out = 1 AND need_receipt = 1
-                     AND sender <> ?2 AND (?3 IS NULL OR ?3 <= time))
-       AND NOT EXISTS (SELECT 1 FROM readers r WHERE r.rid = receipts.rid AND r.user_id = ?2)";
-
-/// How many of a JSON list of readers are new and in the audience (members
-/// by the message's time, not its sender); run before inserting them.
+/// How many of a JSON list of readers are new and in the unread audience
+/// (current members by the message's time, not its sender); run before
+/// inserting them.
 pub(crate) const NEW_AUDIENCE_READERS: &str = "SELECT COUNT(DISTINCT j.value) FROM json_each(?2) j
      JOIN members mb ON mb.group_id = ?3 AND mb.user_id = j.value
      WHERE (mb.join_time IS NULL OR mb.join_time <= ?4) AND j.value <> ?5
        AND NOT EXISTS (SELECT 1 FROM readers r WHERE r.rid = ?1 AND r.user_id = j.value)";
+
+/// How many of a JSON list of readers are new and in the read audience
+/// (SPEC §1: members or former members by the message's time, or anyone
+/// while the group's members are unknown (`?6` = 0); never the sender).
+pub(crate) const NEW_READ_AUDIENCE_READERS: &str = "SELECT COUNT(DISTINCT j.value) FROM json_each(?2) j
+     WHERE j.value <> ?5
+       AND NOT EXISTS (SELECT 1 FROM readers r WHERE r.rid = ?1 AND r.user_id = j.value)
+       AND (?6 = 0
+            OR EXISTS (SELECT 1 FROM members mb WHERE mb.group_id = ?3 AND mb.user_id = j.value
+                         AND (mb.join_time IS NULL OR mb.join_time <= ?4))
+            OR EXISTS (SELECT 1 FROM former_members fm WHERE fm.group_id = ?3 AND fm.user_id = j.value
+                         AND (fm.join_time IS NULL OR fm.join_time <= ?4)))";
+
+/// The receipt messages of a group with their unread-side columns.
+pub(crate) const GROUP_RECEIPT_MESSAGES: &str =
+    "SELECT m.rid, m.time, m.sender, m.status, r.local_unread, r.reader_count, r.read_count,
+            r.unread_count, r.unread_indexed
+     FROM messages m JOIN receipts r ON r.rid = m.rid
+     WHERE m.conversation_id = ?1 AND m.is_out = 1 AND m.need_receipt = 1";
+
+/// The readers of a group's receipt messages.
+const GROUP_READERS: &str =
+    "SELECT r.rid, r.user_id FROM messages m JOIN readers r ON r.rid = m.rid
+     WHERE m.conversation_id = ?1 AND m.is_out = 1 AND m.need_receipt = 1";
+
+/// |readers in the read audience| of a group message: its read list's size.
+pub(crate) fn read_audience_count(
+    conn: &Connection,
+    group_id: &str,
+    time: i64,
+    sender: &str,
+    rid: i64,
+) -> Result<i64> {
+    let known = group_type_of(conn, group_id)?.is_some();
+    Ok(conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM readers r WHERE r.rid = ?1 AND r.user_id <> ?4
+               AND (?5 = 0
+                    OR EXISTS (SELECT 1 FROM members mb WHERE mb.group_id = ?2 AND mb.user_id = r.user_id
+                                 AND (mb.join_time IS NULL OR mb.join_time <= ?3))
+                    OR EXISTS (SELECT 1 FROM former_members fm WHERE fm.group_id = ?2 AND fm.user_id = r.user_id
+                                 AND (fm.join_time IS NULL OR fm.join_time <= ?3)))",
+        )?
+        .query_row(params![rid, group_id, time, sender, known], |r| r.get(0))?)
+}
 
 /// |audience| − |readers in audience| of a group message, or `None` when the
 /// group's members are unknown.
@@ -160,10 +169,15 @@ pub(crate) fn init_group_counts(tx: &mut Tx<'_>, m: &MsgRow) -> Result<()> {
         return Ok(());
     }
     let local = local_unread(tx.conn, &m.recipient, m.time, &m.sender, m.rid)?;
-    let (old, indexed): (Option<i64>, bool) = tx
+    let readers = read_audience_count(tx.conn, &m.recipient, m.time, &m.sender, m.rid)?;
+    let (old, indexed, old_read, old_readers): (Option<i64>, bool, i64, i64) = tx
         .conn
-        .prepare_cached("SELECT unread_count, unread_indexed FROM receipts WHERE rid = ?1")?
-        .query_row(params![m.rid], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        .prepare_cached(
+            "SELECT unread_count, unread_indexed, read_count, reader_count FROM receipts WHERE rid = ?1",
+        )?
+        .query_row(params![m.rid], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
     if indexed {
         rebuild(tx, m)?;
     }
@@ -172,52 +186,230 @@ pub(crate) fn init_group_counts(tx: &mut Tx<'_>, m: &MsgRow) -> Result<()> {
     } else {
         min_reg(old, local)
     };
+    let read = old_read.max(readers);
     tx.conn
-        .prepare_cached("UPDATE receipts SET local_unread = ?2, unread_count = ?3 WHERE rid = ?1")?
-        .execute(params![m.rid, local, new])?;
-    if new != old {
+        .prepare_cached(
+            "UPDATE receipts SET local_unread = ?2, unread_count = ?3, read_count = ?4,
+                reader_count = ?5 WHERE rid = ?1",
+        )?
+        .execute(params![m.rid, local, new, read, readers])?;
+    if new != old || read != old_read || readers != old_readers {
         tx.receipt_changed.insert(m.rid);
     }
     Ok(())
 }
 
-/// Keeps every message's unread side exact after a membership change of
-/// `group_id` (the member rows are already written): incremental ±1 moves
-/// and index updates, or a full recount when the members just became known
-/// (`incremental` false). `unread_count` then takes the min (it never rises).
+/// One member's change: their current join time before and after (`None`:
+/// not a member; `Some(None)`: member since the beginning), and their
+/// former-member join time before the change.
+#[derive(Debug, Clone)]
+pub(crate) struct MemberChange {
+    pub user: String,
+    pub before: Option<Option<i64>>,
+    pub after: Option<Option<i64>>,
+    pub former: Option<Option<i64>>,
+}
+
+/// The earliest time from which a join time places a user in an audience
+/// (`None`: not at all).
+fn threshold(jt: Option<Option<i64>>) -> Option<i64> {
+    jt.map(|j| j.unwrap_or(i64::MIN))
+}
+
+fn min_threshold(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+fn within(t: i64, thr: Option<i64>) -> i64 {
+    i64::from(thr.is_some_and(|v| v <= t))
+}
+
+impl MemberChange {
+    /// In the unread audience (a current member) of a message at `t`, before and after.
+    fn unread_delta(&self, t: i64) -> i64 {
+        within(t, threshold(self.after)) - within(t, threshold(self.before))
+    }
+    /// In the read audience (a member or former member) of a message at `t`:
+    /// leaving keeps a read, so it only grows.
+    fn read_delta(&self, t: i64) -> i64 {
+        let before = min_threshold(threshold(self.before), threshold(self.former));
+        let after = min_threshold(threshold(self.after), before);
+        within(t, after) - within(t, before)
+    }
+}
+
+/// How many of `sorted` are at most `t`.
+fn count_le(sorted: &[i64], t: i64) -> i64 {
+    sorted.partition_point(|v| *v <= t) as i64
+}
+
+/// Keeps every receipt message's counts and lists exact after a membership
+/// change of `group_id` (the member rows are already written): set-based,
+/// costing the group's receipt messages plus the changed members (and
+/// their reader rows), never members × messages. A full recount when the
+/// members just became known (`incremental` false). `unread_count` takes the
+/// min (it never rises), `read_count` the max.
 pub(crate) fn members_changed(
     tx: &mut Tx<'_>,
     group_id: &str,
-    removed: &[(String, Option<i64>)],
-    added: &[(String, Option<i64>)],
+    changes: &[MemberChange],
     incremental: bool,
 ) -> Result<()> {
     let conv = conversation_id(ConversationType::Group, group_id);
-    if incremental {
-        let mut upd = tx.conn.prepare_cached(MEMBER_DELTA)?;
-        for (u, jt) in removed {
-            upd.execute(params![conv, u, jt, -1])?;
-            member_removed(tx, &conv, u)?;
-        }
-        for (u, jt) in added {
-            upd.execute(params![conv, u, jt, 1])?;
-            member_added(tx, &conv, u, *jt)?;
+    if !incremental {
+        return recompute_all(tx, &conv, group_id);
+    }
+    if changes.is_empty() {
+        return Ok(());
+    }
+    type Msg = (
+        i64,
+        i64,
+        String,
+        MessageStatus,
+        Option<i64>,
+        i64,
+        i64,
+        Option<i64>,
+        bool,
+    );
+    let msgs: Vec<Msg> = tx
+        .conn
+        .prepare_cached(GROUP_RECEIPT_MESSAGES)?
+        .query_map(params![conv], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+                r.get(8)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    if msgs.is_empty() {
+        return Ok(());
+    }
+    let by_user: HashMap<&str, &MemberChange> =
+        changes.iter().map(|c| (c.user.as_str(), c)).collect();
+    let mut plus: Vec<i64> = changes.iter().filter_map(|c| threshold(c.after)).collect();
+    let mut minus: Vec<i64> = changes.iter().filter_map(|c| threshold(c.before)).collect();
+    plus.sort_unstable();
+    minus.sort_unstable();
+    // Which changed users read which message: point lookups when few
+    // change, one pass over the group's readers when many do.
+    let mut read_by: HashMap<i64, Vec<&MemberChange>> = HashMap::new();
+    let known_readers: i64 = msgs.iter().map(|m| m.5).sum();
+    let lookups = (changes.len() as i64).saturating_mul(msgs.len() as i64);
+    if lookups <= known_readers.saturating_add(msgs.len() as i64) {
+        let mut st = tx
+            .conn
+            .prepare_cached("SELECT 1 FROM readers WHERE rid = ?1 AND user_id = ?2")?;
+        for m in &msgs {
+            for c in changes {
+                if st.exists(params![m.0, c.user])? {
+                    read_by.entry(m.0).or_default().push(c);
+                }
+            }
         }
     } else {
-        recompute_local_unread(tx.conn, &conv, group_id)?;
+        let mut st = tx.conn.prepare_cached(GROUP_READERS)?;
+        let mut rows = st.query(params![conv])?;
+        while let Some(r) = rows.next()? {
+            let rid: i64 = r.get(0)?;
+            let user: String = r.get(1)?;
+            if let Some(c) = by_user.get(user.as_str()) {
+                read_by.entry(rid).or_default().push(c);
+            }
+        }
     }
-    let mut st = tx.conn.prepare_cached(
-        "UPDATE receipts SET unread_count = local_unread
-         WHERE rid IN (SELECT rid FROM messages
-                       WHERE conversation_id = ?1 AND is_out = 1 AND need_receipt = 1
-                         AND status <> 'unSend')
-           AND local_unread IS NOT NULL
-           AND (unread_count IS NULL OR unread_count > local_unread)
-         RETURNING rid",
+    let mut upd = tx.conn.prepare_cached(
+        "UPDATE receipts SET local_unread = ?2, reader_count = ?3, read_count = ?4,
+            unread_count = ?5 WHERE rid = ?1",
     )?;
-    let rids = st.query_map(params![conv], |r| r.get::<_, i64>(0))?;
-    for rid in rids {
-        tx.receipt_changed.insert(rid?);
+    let mut changed = Vec::new();
+    let mut reindex = Vec::new();
+    for (rid, t, sender, status, local, readers, read, unread, indexed) in &msgs {
+        let t = *t;
+        let mut du = count_le(&plus, t) - count_le(&minus, t);
+        if let Some(c) = by_user.get(sender.as_str()) {
+            du -= c.unread_delta(t);
+        }
+        let mut dr = 0;
+        let read_list = read_by.get(rid);
+        for c in read_list.into_iter().flatten() {
+            if c.user != *sender {
+                du -= c.unread_delta(t);
+                dr += c.read_delta(t);
+            }
+        }
+        if *indexed {
+            reindex.push((*rid, t, sender.clone()));
+        }
+        if du == 0 && dr == 0 {
+            continue;
+        }
+        let local2 = local.map(|l| l + du);
+        let readers2 = readers + dr;
+        let read2 = (*read).max(readers2);
+        let unread2 = if *status == MessageStatus::UnSend {
+            *unread
+        } else {
+            min_reg(*unread, local2)
+        };
+        upd.execute(params![rid, local2, readers2, read2, unread2])?;
+        if read2 != *read || unread2 != *unread || dr != 0 {
+            changed.push(*rid);
+        }
+    }
+    drop(upd);
+    for (rid, t, sender) in reindex {
+        let readers: Vec<&str> = read_by
+            .get(&rid)
+            .map(|v| v.iter().map(|c| c.user.as_str()).collect())
+            .unwrap_or_default();
+        let (mut ins, mut del) = (Vec::new(), Vec::new());
+        for c in changes {
+            if within(t, threshold(c.after)) == 1
+                && c.user != sender
+                && !readers.contains(&c.user.as_str())
+            {
+                ins.push(c.user.as_str());
+            } else {
+                del.push(c.user.as_str());
+            }
+        }
+        index_apply(tx, rid, &ins, &del)?;
+    }
+    tx.receipt_changed.extend(changed);
+    Ok(())
+}
+
+/// Adds and removes users in one message's unread index (JSON lists, set-based).
+fn index_apply(tx: &Tx<'_>, rid: i64, ins: &[&str], del: &[&str]) -> Result<()> {
+    let json = |v: &[&str]| {
+        serde_json::to_string(v).map_err(|e| crate::error::Error::Sqlite(e.to_string(), None))
+    };
+    if !del.is_empty() {
+        tx.conn
+            .prepare_cached(
+                "DELETE FROM unread_members WHERE rid = ?1 AND user_id IN (SELECT value FROM json_each(?2))",
+            )?
+            .execute(params![rid, json(del)?])?;
+    }
+    if !ins.is_empty() {
+        tx.conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO unread_members(rid, user_id) SELECT ?1, value FROM json_each(?2)",
+            )?
+            .execute(params![rid, json(ins)?])?;
     }
     Ok(())
 }
@@ -234,18 +426,47 @@ pub(crate) fn new_audience_readers(tx: &Tx<'_>, m: &MsgRow, list: &str) -> Resul
 }
 
 /// Full recount for every receipt message of a group whose members just became known.
-fn recompute_local_unread(conn: &Connection, conv: &str, group_id: &str) -> Result<()> {
-    let mut st = conn.prepare_cached(
-        "SELECT rid, time, sender FROM messages
-         WHERE conversation_id = ?1 AND is_out = 1 AND need_receipt = 1",
-    )?;
-    let msgs: Vec<(i64, i64, String)> = st
-        .query_map(params![conv], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut upd = conn.prepare_cached("UPDATE receipts SET local_unread = ?2 WHERE rid = ?1")?;
-    for (rid, time, sender) in msgs {
-        let n = local_unread(conn, group_id, time, &sender, rid)?;
-        upd.execute(params![rid, n])?;
+fn recompute_all(tx: &mut Tx<'_>, conv: &str, group_id: &str) -> Result<()> {
+    let rows: Vec<MsgRow> = {
+        let mut st = tx.conn.prepare_cached(
+            "SELECT rid, id, conversation_id, conversation_type, sender, recipient, time,
+                    is_out, need_receipt, status
+             FROM messages WHERE conversation_id = ?1 AND is_out = 1 AND need_receipt = 1",
+        )?;
+        let v = st
+            .query_map(params![conv], |r| {
+                Ok(MsgRow {
+                    rid: r.get(0)?,
+                    id: r.get(1)?,
+                    conversation_id: r.get(2)?,
+                    ctype: r.get(3)?,
+                    sender: r.get(4)?,
+                    recipient: r.get(5)?,
+                    time: r.get(6)?,
+                    is_out: r.get(7)?,
+                    need_receipt: r.get(8)?,
+                    status: r.get(9)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        v
+    };
+    debug_assert!(rows.iter().all(|m| m.recipient == group_id));
+    for m in rows {
+        init_group_counts(tx, &m)?;
     }
     Ok(())
+}
+
+/// How many of `list` (a JSON array of readers) are new and in the read
+/// audience of `m`; run before inserting them.
+pub(crate) fn new_read_audience_readers(tx: &Tx<'_>, m: &MsgRow, list: &str) -> Result<i64> {
+    let known = group_type_of(tx.conn, &m.recipient)?.is_some();
+    Ok(tx
+        .conn
+        .prepare_cached(NEW_READ_AUDIENCE_READERS)?
+        .query_row(
+            params![m.rid, list, m.recipient, m.time, m.sender, known],
+            |r| r.get(0),
+        )?)
 }

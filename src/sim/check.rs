@@ -213,16 +213,15 @@ fn check_message(
     if sm.group.is_none() {
         return Ok(());
     }
-    let mut readers: Vec<String> = sm
-        .readers
-        .iter()
-        .map(|u| server.users[*u].clone())
+    let mut readers: Vec<String> = server
+        .read_list(sm)
+        .into_iter()
+        .map(|u| server.users[u].clone())
         .collect();
     readers.sort();
     let mut unread: Vec<String> = server
-        .audience(sm)
+        .unread_list(sm)
         .into_iter()
-        .filter(|u| !sm.readers.contains(u))
         .map(|u| server.users[u].clone())
         .collect();
     unread.sort();
@@ -252,6 +251,11 @@ fn member_list(
         let page = cl.call(c, "get_group_message_read_member_list", |s| {
             s.get_group_message_read_member_list(id, filter, &cursor, MEMBER_PAGE)
         })?;
+        if page.is_stale {
+            return Err(diverged(format!(
+                "{id}: {filter:?} page says isStale at quiescence"
+            )));
+        }
         out.extend(page.read_user_id_list.unwrap_or_default());
         out.extend(page.unread_user_id_list.unwrap_or_default());
         if page.is_completed {

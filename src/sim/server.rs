@@ -61,6 +61,9 @@ pub(crate) struct Server {
     views: BTreeMap<(usize, String), Vec<usize>>,
     /// (client, conversation) → snapshots sent, oldest first.
     history: BTreeMap<(usize, String), Vec<Snapshot>>,
+    /// (group, user) → earliest join time of a member who left (SPEC §1:
+    /// leaving keeps a read).
+    former: BTreeMap<(usize, usize), Option<i64>>,
 }
 
 impl Server {
@@ -73,6 +76,7 @@ impl Server {
             seqs: BTreeMap::new(),
             views: BTreeMap::new(),
             history: BTreeMap::new(),
+            former: BTreeMap::new(),
         }
     }
 
@@ -174,15 +178,44 @@ impl Server {
         }
     }
 
+    /// The read list of a group message by SPEC §1/§3.3: readers who were
+    /// members (now or before they left) by its time, never its sender.
+    pub(crate) fn read_list(&self, m: &SMsg) -> BTreeSet<usize> {
+        let Some(g) = m.group else {
+            return BTreeSet::new();
+        };
+        let by_time = |jt: &Option<i64>| jt.is_none_or(|t| t <= m.time);
+        m.readers
+            .iter()
+            .filter(|u| **u != m.from)
+            .filter(|u| {
+                self.groups[g].members.get(u).is_some_and(by_time)
+                    || self.former.get(&(g, **u)).is_some_and(by_time)
+            })
+            .copied()
+            .collect()
+    }
+
+    /// The unread list of a group message: the audience still in the group
+    /// minus the readers.
+    pub(crate) fn unread_list(&self, m: &SMsg) -> BTreeSet<usize> {
+        self.audience(m)
+            .into_iter()
+            .filter(|u| !m.readers.contains(u))
+            .collect()
+    }
+
     /// The authoritative receipt figures of a message.
     pub(crate) fn figures(&self, m: &SMsg) -> Figures {
         if m.group.is_none() {
             let read = m.to.is_some_and(|t| m.readers.contains(&t));
             return if read { (1, 0, true) } else { (0, 1, false) };
         }
-        let aud = self.audience(m);
-        let unread = aud.iter().filter(|u| !m.readers.contains(u)).count();
-        (m.readers.len() as u64, unread as u64, false)
+        (
+            self.read_list(m).len() as u64,
+            self.unread_list(m).len() as u64,
+            false,
+        )
     }
 
     /// What `user`'s clients should say about their own receipt for `m`.
@@ -346,7 +379,17 @@ impl Server {
     /// group would drop below two members.
     pub(crate) fn leave(&mut self, g: usize, user: usize) -> bool {
         match self.groups.get_mut(g) {
-            Some(grp) if grp.members.len() > 2 => grp.members.remove(&user).is_some(),
+            Some(grp) if grp.members.len() > 2 => match grp.members.remove(&user) {
+                Some(jt) => {
+                    let kept = self.former.entry((g, user)).or_insert(jt);
+                    *kept = match (*kept, jt) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        _ => None,
+                    };
+                    true
+                }
+                None => false,
+            },
             _ => false,
         }
     }

@@ -16,6 +16,10 @@ pub(crate) enum Key {
     OutboxCount,
     /// Order of early receipts, for eviction.
     EarlySeq,
+    /// How many early-receipt entries are buffered (kept in step).
+    EarlyCount,
+    /// How many early reader rows are buffered (kept in step).
+    EarlyReaderCount,
     /// A per-store random part of local message IDs.
     DeviceNonce,
     /// Counter of local message IDs.
@@ -29,6 +33,8 @@ impl Key {
             Key::ReceiptConfig => "receipt_config",
             Key::OutboxCount => "outbox_count",
             Key::EarlySeq => "early_seq",
+            Key::EarlyCount => "early_count",
+            Key::EarlyReaderCount => "early_reader_count",
             Key::DeviceNonce => "device_nonce",
             Key::NextLocalId => "next_local_id",
         }
@@ -92,4 +98,26 @@ pub(crate) fn receipt_config(conn: &Connection) -> Result<ReceiptConfig> {
 pub(crate) fn set_receipt_config(conn: &Connection, cfg: &ReceiptConfig) -> Result<()> {
     let json = serde_json::to_string(cfg).map_err(|e| Error::Sqlite(e.to_string(), None))?;
     set(conn, Key::ReceiptConfig, &json)
+}
+
+/// The integer counter `key` (0 when unset).
+pub(crate) fn counter(conn: &Connection, key: Key) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?1")?
+        .query_row(params![key.as_str()], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// Moves the integer counter `key` by `delta` (creating it at 0).
+pub(crate) fn add_counter(conn: &Connection, key: Key, delta: i64) -> Result<()> {
+    if delta == 0 {
+        return Ok(());
+    }
+    conn.prepare_cached(
+        "INSERT INTO meta(key, value) VALUES (?1, ?2)
+         ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + ?2",
+    )?
+    .execute(params![key.as_str(), delta])?;
+    Ok(())
 }

@@ -244,7 +244,10 @@ pub(crate) fn receipt_items(conn: &Connection, rids: &BTreeSet<i64>) -> Result<V
     let mut st = conn.prepare_cached(
         "SELECT m.id, m.conversation_id, m.conversation_type, m.recipient, m.sender,
                 r.read_count, r.unread_count, r.peer_read
-         FROM messages m JOIN receipts r ON r.rid = m.rid WHERE m.rid = ?1",
+         FROM messages m JOIN receipts r ON r.rid = m.rid WHERE m.rid = ?1
+           AND NOT (m.conversation_type = 'GROUP' AND EXISTS
+                (SELECT 1 FROM groups g WHERE g.group_id = m.recipient
+                   AND g.group_type IN ('Community', 'AVChatRoom')))",
     )?;
     let mut out = Vec::with_capacity(rids.len());
     for rid in rids {
