@@ -80,6 +80,9 @@ fn crash_once(seed: u64) -> usize {
     let sent: Arc<Mutex<HashMap<u64, Vec<usize>>>> = Arc::default();
     let confirmed: Arc<Mutex<BTreeSet<usize>>> = Arc::default();
 
+    // The kill delay starts at the first response, so a slow start (a
+    // loaded machine) does not make every kill land before the stream.
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
     let reader = {
         let sent = Arc::clone(&sent);
         let confirmed = Arc::clone(&confirmed);
@@ -95,6 +98,7 @@ fn crash_once(seed: u64) -> usize {
                     continue;
                 };
                 assert!(result.get("queued").is_some(), "unexpected response {line}");
+                let _ = started_tx.send(());
                 if let Some(ids) = sent.lock().expect("lock").get(&id) {
                     confirmed.lock().expect("lock").extend(ids.iter().copied());
                 }
@@ -114,6 +118,7 @@ fn crash_once(seed: u64) -> usize {
             let _ = stdin.flush();
         }
     });
+    let _ = started_rx.recv_timeout(Duration::from_secs(30));
     std::thread::sleep(delay);
     let _ = child.kill(); // SIGKILL on Unix
     let _ = child.wait();

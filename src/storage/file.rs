@@ -15,7 +15,10 @@ use crate::error::{Error, Result};
 pub const APPLICATION_ID: i32 = 0x5243_5054;
 
 /// Numbered migrations; index + 1 is the `user_version` each one reaches.
-const MIGRATIONS: &[&str] = &[include_str!("../../schema/001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../schema/001_init.sql"),
+    include_str!("../../schema/002_read_state.sql"),
+];
 
 /// The newest schema version this build knows.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

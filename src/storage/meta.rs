@@ -20,6 +20,8 @@ pub(crate) enum Key {
     DeviceNonce,
     /// Counter of local message IDs.
     NextLocalId,
+    /// Sum of every conversation's unread count (created by schema 002).
+    TotalUnread,
 }
 
 impl Key {
@@ -31,6 +33,7 @@ impl Key {
             Key::EarlySeq => "early_seq",
             Key::DeviceNonce => "device_nonce",
             Key::NextLocalId => "next_local_id",
+            Key::TotalUnread => "total_unread",
         }
     }
 }
@@ -92,4 +95,23 @@ pub(crate) fn receipt_config(conn: &Connection) -> Result<ReceiptConfig> {
 pub(crate) fn set_receipt_config(conn: &Connection, cfg: &ReceiptConfig) -> Result<()> {
     let json = serde_json::to_string(cfg).map_err(|e| Error::Sqlite(e.to_string(), None))?;
     set(conn, Key::ReceiptConfig, &json)
+}
+
+/// The total unread count (never negative; 0 when the key is missing).
+pub(crate) fn total_unread(conn: &Connection) -> Result<u64> {
+    let n: Option<i64> = conn
+        .prepare_cached("SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?1")?
+        .query_row(params![Key::TotalUnread.as_str()], |r| r.get(0))
+        .optional()?;
+    Ok(n.unwrap_or(0).max(0) as u64)
+}
+
+/// Moves the total unread count by `delta`.
+pub(crate) fn add_total_unread(conn: &Connection, delta: i64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO meta(key, value) VALUES (?1, CAST(?2 AS TEXT))
+         ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + ?2",
+    )?
+    .execute(params![Key::TotalUnread.as_str(), delta])?;
+    Ok(())
 }
