@@ -705,6 +705,16 @@ fn crash_set_message_read() {
         let counts: Vec<u64> = (0..n).map(|j| unread(store, &format!("C2Cp{j}"))).collect();
         let p = prefix_len(n, what, |j| counts[j] == 0);
         assert!(counts[p..].iter().all(|c| *c == 2), "{what}: {counts:?}");
+        // Read reports survive the kill: exactly the read conversations, at 2.
+        let mut want: Vec<(String, i64)> = (0..p).map(|j| (format!("C2Cp{j}"), 2)).collect();
+        want.sort();
+        let got: Vec<(String, i64)> = store
+            .get_pending_read_reports()
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.conversation_id, r.read_sequence))
+            .collect();
+        assert_eq!(got, want, "{what}: read reports");
         p
     });
 }
