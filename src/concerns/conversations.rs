@@ -204,22 +204,24 @@ fn refresh_last(tx: &Tx<'_>, conv: &str) -> Result<()> {
     Ok(())
 }
 
+/// The unread messages above a position: a range of the partial index `messages_unread`.
+pub(crate) const UNREAD_ABOVE: &str = "SELECT count(*) FROM messages
+     WHERE conversation_id = ?1 AND is_out = 0 AND status = 'success' AND sequence > ?2";
+/// The highest sequence of a sent message held in a conversation.
+pub(crate) const HIGHEST_HELD: &str =
+    "SELECT sequence FROM messages WHERE conversation_id = ?1 AND status = 'success'
+     ORDER BY sequence DESC LIMIT 1";
+
 fn count_unread_above(conn: &Connection, conv: &str, seq: i64) -> Result<i64> {
     Ok(conn
-        .prepare_cached(
-            "SELECT count(*) FROM messages
-             WHERE conversation_id = ?1 AND is_out = 0 AND status = 'success' AND sequence > ?2",
-        )?
+        .prepare_cached(UNREAD_ABOVE)?
         .query_row(params![conv, seq], |r| r.get(0))?)
 }
 
 fn highest_held(conn: &Connection, conv: &str) -> Result<i64> {
     use rusqlite::OptionalExtension;
     Ok(conn
-        .prepare_cached(
-            "SELECT sequence FROM messages WHERE conversation_id = ?1 AND status = 'success'
-             ORDER BY sequence DESC LIMIT 1",
-        )?
+        .prepare_cached(HIGHEST_HELD)?
         .query_row(params![conv], |r| r.get::<_, i64>(0))
         .optional()?
         .unwrap_or(0)

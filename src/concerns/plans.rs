@@ -15,6 +15,21 @@ const HOT: &[(&str, &str)] = &[
     ("membership delta", super::unread::MEMBER_DELTA),
     ("batch IDs", super::outbox::BATCH_IDS),
     ("loose receipts", super::outbox::LOOSE_RECEIPTS),
+    (
+        "unread above a read position",
+        super::conversations::UNREAD_ABOVE,
+    ),
+    ("highest held sequence", super::conversations::HIGHEST_HELD),
+    // The first page (CONV_FIRST) walks the same index from its start.
+    (
+        "conversation page, same key",
+        super::conversations::CONV_SAME_KEY,
+    ),
+    (
+        "conversation page, same time",
+        super::conversations::CONV_SAME_TIME,
+    ),
+    ("conversation page, older", super::conversations::CONV_OLDER),
 ];
 
 /// `EXPLAIN QUERY PLAN` of each hot query: (name, plan lines).
