@@ -12,7 +12,10 @@ use crate::error::{Error, Result};
 use crate::model::{parse_conversation_id, ConversationType, Message, MessageStatus};
 use crate::storage::db::{Db, Tx};
 use crate::storage::meta;
-use crate::storage::rows::{load_conv, load_message_by_rid};
+use crate::storage::rows::{
+    conv_page_row, load_conv, load_message_by_rid, ConvPageRow, CONV_FIRST, CONV_OLDER,
+    CONV_SAME_KEY, CONV_SAME_TIME,
+};
 
 /// Most conversations in one `applyReadReports` / `ackReadReports`.
 pub const MAX_READ_REPORTS_PER_CALL: usize = 10_000;
@@ -492,33 +495,13 @@ fn decode_cursor(c: &str) -> Result<(i64, i64, String)> {
     Ok((t, s, conv.to_string()))
 }
 
-type Key = (i64, i64, String);
-
-fn keys(conn: &Connection, sql: &str, p: &[&dyn rusqlite::ToSql]) -> Result<Vec<Key>> {
+fn page_rows(conn: &Connection, sql: &str, p: &[&dyn rusqlite::ToSql]) -> Result<Vec<ConvPageRow>> {
     let mut st = conn.prepare_cached(sql)?;
     let v = st
-        .query_map(p, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .query_map(p, conv_page_row)?
         .collect::<rusqlite::Result<_>>()?;
     Ok(v)
 }
-
-/// The keyset page query of `getConversationList` after `(t, s, c)`:
-/// three index seeks (same time and sequence, later ID; same time, lower
-/// sequence; lower time), never OFFSET.
-pub(crate) const CONV_FIRST: &str = "SELECT last_time, last_seq, conversation_id FROM conversations
-     WHERE last_rid IS NOT NULL
-     ORDER BY last_time DESC, last_seq DESC, conversation_id LIMIT ?1";
-pub(crate) const CONV_SAME_KEY: &str =
-    "SELECT last_time, last_seq, conversation_id FROM conversations
-     WHERE last_rid IS NOT NULL AND last_time = ?1 AND last_seq = ?2 AND conversation_id > ?3
-     ORDER BY last_time DESC, last_seq DESC, conversation_id LIMIT ?4";
-pub(crate) const CONV_SAME_TIME: &str =
-    "SELECT last_time, last_seq, conversation_id FROM conversations
-     WHERE last_rid IS NOT NULL AND last_time = ?1 AND last_seq < ?2
-     ORDER BY last_time DESC, last_seq DESC, conversation_id LIMIT ?3";
-pub(crate) const CONV_OLDER: &str = "SELECT last_time, last_seq, conversation_id FROM conversations
-     WHERE last_rid IS NOT NULL AND last_time < ?1
-     ORDER BY last_time DESC, last_seq DESC, conversation_id LIMIT ?2";
 
 /// `getConversationList`: conversations holding messages, newest last
 /// message first, by keyset.
@@ -538,15 +521,15 @@ pub(crate) fn get_conversation_list(
     };
     let want = count as i64 + 1;
     db.read(|c| {
-        let mut ks: Vec<Key> = match &after {
-            None => keys(c, CONV_FIRST, &[&want])?,
+        let mut ks: Vec<ConvPageRow> = match &after {
+            None => page_rows(c, CONV_FIRST, &[&want])?,
             Some((t, s, id)) => {
-                let mut v = keys(c, CONV_SAME_KEY, &[t, s, id, &want])?;
+                let mut v = page_rows(c, CONV_SAME_KEY, &[t, s, id, &want])?;
                 if (v.len() as i64) < want {
-                    v.extend(keys(c, CONV_SAME_TIME, &[t, s, &want])?);
+                    v.extend(page_rows(c, CONV_SAME_TIME, &[t, s, &want])?);
                 }
                 if (v.len() as i64) < want {
-                    v.extend(keys(c, CONV_OLDER, &[t, &want])?);
+                    v.extend(page_rows(c, CONV_OLDER, &[t, &want])?);
                 }
                 v
             }
@@ -555,11 +538,21 @@ pub(crate) fn get_conversation_list(
         ks.truncate(count as usize);
         let cursor = ks
             .last()
-            .map(|(t, s, id)| encode_cursor(*t, *s, id))
+            .map(|r| encode_cursor(r.last_time, r.last_seq, &r.conversation_id))
             .unwrap_or_default();
         let conversation_list = ks
-            .iter()
-            .map(|(_, _, id)| load_conversation(c, id))
+            .into_iter()
+            .map(|r| {
+                let (ctype, _) = parse_conversation_id(&r.conversation_id)?;
+                Ok(Conversation {
+                    conversation_type: ctype,
+                    unread_count: r.unread_count.max(0) as u64,
+                    read_sequence: r.read_seq,
+                    peer_read_sequence: (ctype == ConversationType::C2C).then_some(r.peer_read_seq),
+                    last_message: Some(r.last_message),
+                    conversation_id: r.conversation_id,
+                })
+            })
             .collect::<Result<_>>()?;
         Ok(ConversationPage {
             conversation_list,

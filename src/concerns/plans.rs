@@ -23,13 +23,13 @@ const HOT: &[(&str, &str)] = &[
     // The first page (CONV_FIRST) walks the same index from its start.
     (
         "conversation page, same key",
-        super::conversations::CONV_SAME_KEY,
+        crate::storage::rows::CONV_SAME_KEY,
     ),
     (
         "conversation page, same time",
-        super::conversations::CONV_SAME_TIME,
+        crate::storage::rows::CONV_SAME_TIME,
     ),
-    ("conversation page, older", super::conversations::CONV_OLDER),
+    ("conversation page, older", crate::storage::rows::CONV_OLDER),
 ];
 
 /// `EXPLAIN QUERY PLAN` of each hot query: (name, plan lines).

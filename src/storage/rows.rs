@@ -55,6 +55,67 @@ pub(crate) const MSG_PAGE: &str = concat!(
      ORDER BY m.sequence DESC, m.time DESC, m.rid DESC LIMIT ?5"
 );
 
+/// A page of the conversation list: each conversation with its last message.
+macro_rules! CONV_PAGE {
+    () => {
+        concat!(
+            "SELECT ",
+            msg_cols!(),
+            ", c.last_time, c.last_seq, c.conversation_id, c.unread_count, c.read_seq,
+             c.peer_read_seq
+             FROM conversations c JOIN messages m ON m.rid = c.last_rid
+             JOIN receipts r ON r.rid = m.rid WHERE c.last_rid IS NOT NULL"
+        )
+    };
+}
+/// The first page.
+pub(crate) const CONV_FIRST: &str = concat!(
+    CONV_PAGE!(),
+    " ORDER BY c.last_time DESC, c.last_seq DESC, c.conversation_id LIMIT ?1"
+);
+/// After a cursor: the same time and sequence, a later ID.
+pub(crate) const CONV_SAME_KEY: &str = concat!(
+    CONV_PAGE!(),
+    " AND c.last_time = ?1 AND c.last_seq = ?2 AND c.conversation_id > ?3
+     ORDER BY c.last_time DESC, c.last_seq DESC, c.conversation_id LIMIT ?4"
+);
+/// After a cursor: the same time, a lower sequence.
+pub(crate) const CONV_SAME_TIME: &str = concat!(
+    CONV_PAGE!(),
+    " AND c.last_time = ?1 AND c.last_seq < ?2
+     ORDER BY c.last_time DESC, c.last_seq DESC, c.conversation_id LIMIT ?3"
+);
+/// After a cursor: an older time.
+pub(crate) const CONV_OLDER: &str = concat!(
+    CONV_PAGE!(),
+    " AND c.last_time < ?1
+     ORDER BY c.last_time DESC, c.last_seq DESC, c.conversation_id LIMIT ?2"
+);
+
+/// One row of a conversation page.
+pub(crate) struct ConvPageRow {
+    pub last_time: i64,
+    pub last_seq: i64,
+    pub conversation_id: String,
+    pub unread_count: i64,
+    pub read_seq: i64,
+    pub peer_read_seq: i64,
+    pub last_message: Message,
+}
+
+/// Reads a row of the `CONV_*` page queries.
+pub(crate) fn conv_page_row(r: &Row<'_>) -> rusqlite::Result<ConvPageRow> {
+    Ok(ConvPageRow {
+        last_message: row_to_message(r)?,
+        last_time: r.get(17)?,
+        last_seq: r.get(18)?,
+        conversation_id: r.get(19)?,
+        unread_count: r.get(20)?,
+        read_seq: r.get(21)?,
+        peer_read_seq: r.get(22)?,
+    })
+}
+
 pub(crate) fn row_to_message(r: &Row<'_>) -> rusqlite::Result<Message> {
     let out: bool = r.get(8)?;
     let need: bool = r.get(10)?;
