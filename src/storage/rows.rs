@@ -63,7 +63,8 @@ macro_rules! CONV_PAGE {
             msg_cols!(),
             ", c.last_time, c.last_seq, c.conversation_id, c.unread_count, c.read_seq,
              c.peer_read_seq
-             FROM conversations c JOIN messages m ON m.rid = c.last_rid
+             FROM conversations c INDEXED BY conversations_by_last
+             JOIN messages m ON m.rid = c.last_rid
              JOIN receipts r ON r.rid = m.rid WHERE c.last_rid IS NOT NULL"
         )
     };
