@@ -329,6 +329,161 @@ fn receipt_list(c: &mut Criterion) {
     g.finish();
 }
 
+fn in_msg(id: String, peer: &str, seq: i64, time: i64) -> IncomingMessage {
+    IncomingMessage {
+        id,
+        conversation_type: Some(ConversationType::C2C),
+        from: peer.into(),
+        to: "alice".into(),
+        time,
+        sequence: seq,
+        ..Default::default()
+    }
+}
+
+/// setMessageRead on a conversation of 100,000 messages (each call moves the
+/// position by one, so the count above it is recounted) vs a raw one-row
+/// update plus the same count; getConversationList page of 15 out of 10,000
+/// conversations vs the raw keyset query; the total unread count (10,000
+/// conversations) vs reading one meta row.
+fn conversations(c: &mut Criterion) {
+    let d = dir();
+    let path = d.path().join("s.db");
+    let s = store(&path, false);
+    for peer in ["bob", "carol"] {
+        for chunk in (1..=100_000i64).collect::<Vec<_>>().chunks(1000) {
+            let msgs: Vec<_> = chunk
+                .iter()
+                .map(|i| in_msg(format!("{peer}{i}"), peer, *i, *i))
+                .collect();
+            s.save_messages(&msgs).expect("save");
+        }
+    }
+    let mut g = c.benchmark_group("set_read_100k");
+    let next = Cell::new(0i64);
+    g.bench_function("receiptdb", |b| {
+        b.iter(|| {
+            next.set(next.get() + 1);
+            black_box(
+                s.set_message_read("C2Cbob", Some(next.get()))
+                    .expect("read"),
+            )
+        })
+    });
+    let rc = raw(&path, false);
+    let rnext = Cell::new(0i64);
+    g.bench_function("raw", |b| {
+        b.iter(|| {
+            rnext.set(rnext.get() + 1);
+            let tx = rc.unchecked_transaction().expect("tx");
+            let n: i64 = tx
+                .prepare_cached(
+                    "SELECT count(*) FROM messages WHERE conversation_id = ?1 AND is_out = 0
+                     AND status = 'success' AND sequence > ?2",
+                )
+                .expect("prep")
+                .query_row(params!["C2Ccarol", rnext.get()], |r| r.get(0))
+                .expect("count");
+            tx.prepare_cached(
+                "UPDATE conversations SET read_seq = ?2, unread_count = ?3 WHERE conversation_id = ?1",
+            )
+            .expect("prep")
+            .execute(params!["C2Ccarol", rnext.get(), n])
+            .expect("update");
+            tx.commit().expect("commit");
+        })
+    });
+    g.finish();
+
+    let d2 = dir();
+    let path2 = d2.path().join("c.db");
+    let s2 = store(&path2, false);
+    for chunk in (0..10_000i64).collect::<Vec<_>>().chunks(1000) {
+        let msgs: Vec<_> = chunk
+            .iter()
+            .map(|i| in_msg(format!("m{i}"), &format!("p{i:05}"), 1, 1_000 + i))
+            .collect();
+        s2.save_messages(&msgs).expect("save");
+    }
+    // A cursor in the middle of the list.
+    let mut cursor = String::new();
+    for _ in 0..300 {
+        cursor = s2
+            .get_conversation_list(Some(&cursor), Some(15))
+            .expect("page")
+            .cursor;
+    }
+    let mut g = c.benchmark_group("conversation_page_15_of_10k");
+    g.bench_function("receiptdb", |b| {
+        b.iter(|| {
+            black_box(
+                s2.get_conversation_list(Some(&cursor), Some(15))
+                    .expect("page"),
+            )
+        })
+    });
+    let mid_time = 1_000 + 10_000 - 1 - 15 * 300 + 1;
+    let rc2 = raw(&path2, false);
+    g.bench_function("raw", |b| {
+        b.iter(|| {
+            let tx = rc2.unchecked_transaction().expect("tx");
+            {
+                let mut st = tx
+                    .prepare_cached(
+                        "SELECT c.conversation_id, c.type, c.unread_count, c.read_seq, c.peer_read_seq,
+                            m.rid, m.id, m.conversation_id, m.conversation_type, m.sender,
+                            m.recipient, m.time, m.sequence, m.is_out, m.status, m.need_receipt,
+                            m.payload, m.is_peer_read, r.read_count, r.unread_count, r.peer_read,
+                            m.sent_state
+                         FROM conversations c JOIN messages m ON m.rid = c.last_rid
+                         JOIN receipts r ON r.rid = m.rid
+                         WHERE c.last_rid IS NOT NULL AND c.last_time < ?1
+                         ORDER BY c.last_time DESC, c.last_seq DESC, c.conversation_id LIMIT 16",
+                    )
+                    .expect("prep");
+                let rows: Vec<Vec<rusqlite::types::Value>> = st
+                    .query_map(params![mid_time], |r| (0..22).map(|i| r.get(i)).collect())
+                    .expect("query")
+                    .collect::<Result<_, _>>()
+                    .expect("rows");
+                black_box(rows);
+            }
+            tx.commit().expect("commit");
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("total_unread_10k_conversations");
+    g.bench_function("receiptdb", |b| {
+        b.iter(|| black_box(s2.get_total_unread_message_count().expect("total")))
+    });
+    g.bench_function("raw", |b| {
+        b.iter(|| {
+            let tx = rc2.unchecked_transaction().expect("tx");
+            let v: i64 = tx
+                .prepare_cached(
+                    "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'total_unread'",
+                )
+                .expect("prep")
+                .query_row([], |r| r.get(0))
+                .expect("row");
+            tx.commit().expect("commit");
+            black_box(v)
+        })
+    });
+    g.bench_function("raw_sum_of_counts", |b| {
+        b.iter(|| {
+            let v: i64 = rc2
+                .query_row("SELECT SUM(unread_count) FROM conversations", [], |r| {
+                    r.get(0)
+                })
+                .expect("sum");
+            black_box(v)
+        })
+    });
+    g.finish();
+}
+
 /// Builds a group of `n` members with one message read by all but every `gap`-th.
 fn member_setup(dir: &Path, n: usize, unread_every: usize) -> (Store, PathBuf, String) {
     let path = dir.join(format!("m{n}-{unread_every}.db"));
@@ -607,6 +762,9 @@ fn report() {
             "send_receipt_30_normal",
             "send_receipt_30_full",
             "receipt_list_100",
+            "set_read_100k",
+            "conversation_page_15_of_10k",
+            "total_unread_10k_conversations",
         ]
         .iter()
         .map(|g| (g.to_string(), "receiptdb", "raw"))
@@ -679,6 +837,7 @@ fn main() {
     snapshot(&mut c);
     send(&mut c);
     receipt_list(&mut c);
+    conversations(&mut c);
     member_pages(&mut c);
     open(&mut c);
     slow_subscriber(&mut c);

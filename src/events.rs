@@ -43,13 +43,24 @@ pub enum EventKind {
     ReceiptsChanged(Vec<ReceiptItem>),
     /// Messages were saved or updated: (conversationID, messageID) pairs.
     MessagesChanged(Vec<(String, String)>),
-    /// A conversation's unread count changed.
+    /// A conversation's read state (unread count, read positions, last
+    /// message) changed.
     ConversationChanged {
         /// The conversation.
         conversation_id: String,
         /// Its new unread count.
         unread_count: u64,
+        /// Its read position.
+        read_sequence: i64,
+        /// The peer's read position (`None` in groups).
+        peer_read_sequence: Option<i64>,
     },
+    /// Held `out` C2C messages whose `isPeerRead` just became true
+    /// (`MESSAGE_READ_BY_PEER`), as `findMessage` gives them.
+    MessagesReadByPeer(Vec<crate::model::Message>),
+    /// The total unread count after a commit that changed it
+    /// (`TOTAL_UNREAD_MESSAGE_COUNT_UPDATED`).
+    TotalUnreadChanged(u64),
     /// The outbox changed; `pending` receipts remain.
     OutboxChanged {
         /// Receipts queued and not yet acked.
@@ -145,7 +156,16 @@ impl Filter {
                 }
                 _ => self.conv_ok(conversation_id).then(|| kind.clone()),
             },
-            EventKind::OutboxChanged { .. } => None,
+            EventKind::MessagesReadByPeer(items) => {
+                let v: Vec<_> = items
+                    .iter()
+                    .filter(|m| self.item_ok(&m.conversation_id, &m.id))
+                    .cloned()
+                    .collect();
+                (!v.is_empty()).then_some(EventKind::MessagesReadByPeer(v))
+            }
+            // About no one conversation: only unfiltered subscribers get it.
+            EventKind::OutboxChanged { .. } | EventKind::TotalUnreadChanged(_) => None,
             // A miss may concern any message: every subscriber must re-read.
             EventKind::Lagged { .. } => Some(kind.clone()),
         }

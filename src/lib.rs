@@ -44,9 +44,13 @@ pub mod sim;
 mod storage;
 mod store;
 
+pub use concerns::conversations::{
+    Conversation, ConversationPage, PushedReadReport, ReadReport, MAX_READ_REPORTS_PER_CALL,
+    MAX_SEQUENCE,
+};
 pub use concerns::early::{MAX_EARLY_MESSAGES, MAX_EARLY_READERS};
 pub use concerns::groups::MAX_MEMBERS_PER_CALL;
-pub use concerns::messages::{Conversation, MessageListPage, MAX_MESSAGES_PER_CALL};
+pub use concerns::messages::{MessageListPage, MAX_MESSAGES_PER_CALL};
 pub use concerns::outbox::{Batch, Rejection, MAX_BATCH};
 pub use concerns::queries::{MemberFilter, MemberPage};
 pub use concerns::sync::{
@@ -58,7 +62,7 @@ pub use lattice::{min_reg, Estimate, MergeMode, ReceiptState};
 pub use model::{
     conversation_id, parse_conversation_id, ConversationType, Flow, GroupType, IncomingMessage,
     IncomingReceiptInfo, Member, Message, MessageStatus, ReadReceiptInfo, ReceiptConfig,
-    ReceiptSentState, MAX_ID_LEN, MAX_PAYLOAD_BYTES,
+    ReceiptSentState, MAX_CONVERSATION_ID_LEN, MAX_ID_LEN, MAX_PAYLOAD_BYTES,
 };
 pub use storage::file::{check_file, APPLICATION_ID, SCHEMA_VERSION};
 pub use storage::options::{Durability, OpenOptions};

@@ -7,6 +7,8 @@ use crate::error::{Error, Result};
 
 /// Longest accepted ID (message, user, group, conversation), in bytes.
 pub const MAX_ID_LEN: usize = 256;
+/// Longest conversation ID: `GROUP` and a group ID of [`MAX_ID_LEN`] bytes.
+pub const MAX_CONVERSATION_ID_LEN: usize = MAX_ID_LEN + 5;
 /// Largest accepted message payload, serialized, in bytes.
 pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
 
@@ -33,7 +35,11 @@ impl ConversationType {
 
 /// Splits `C2C<peer>` / `GROUP<groupID>` into its type and target.
 pub fn parse_conversation_id(id: &str) -> Result<(ConversationType, &str)> {
-    check_id("conversationID", id)?;
+    if id.len() > MAX_CONVERSATION_ID_LEN {
+        return Err(Error::invalid(format!(
+            "conversationID is longer than {MAX_CONVERSATION_ID_LEN} bytes"
+        )));
+    }
     let (t, rest) = if let Some(r) = id.strip_prefix("GROUP") {
         (ConversationType::Group, r)
     } else if let Some(r) = id.strip_prefix("C2C") {
@@ -46,6 +52,8 @@ pub fn parse_conversation_id(id: &str) -> Result<(ConversationType, &str)> {
     if rest.is_empty() {
         return Err(Error::invalid("conversationID has no target"));
     }
+    // The target is a user or group ID: every accepted one can be addressed.
+    check_id("conversationID target", rest)?;
     Ok((t, rest))
 }
 
@@ -217,7 +225,7 @@ pub struct ReadReceiptInfo {
 }
 
 /// A message as the store holds it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
     /// Unique message ID.

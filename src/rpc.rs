@@ -18,13 +18,21 @@ use serde_json::{json, Value};
 
 use crate::{
     ConversationType, Error, EventKind, Filter, GroupType, IncomingMessage, Member, MemberFilter,
-    ReceiptNotification, Rejection, Result, Snapshot, Store, Subscription,
+    PushedReadReport, ReadReport, ReceiptNotification, Rejection, Result, Snapshot, Store,
+    Subscription,
 };
 
 /// Longest request line accepted, in bytes. A request is never parsed into
 /// a tree: its peak memory is the line plus a small multiple of the params
 /// its method reads (see `tests/request_memory.rs`).
 pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Names of the event kinds forwarded without `subscribe` (SPEC §3.5).
+pub const DEFAULT_EVENTS: &[&str] = &[
+    "MESSAGE_READ_RECEIPT_RECEIVED",
+    "MESSAGE_READ_BY_PEER",
+    "TOTAL_UNREAD_MESSAGE_COUNT_UPDATED",
+];
 
 /// Names of the opt-in event kinds.
 pub const OPTIONAL_EVENTS: &[&str] = &[
@@ -165,6 +173,30 @@ struct NotesP {
     notifications: Vec<ReceiptNotification>,
 }
 #[derive(Deserialize)]
+struct EmptyP {}
+#[derive(Deserialize)]
+struct ReadP {
+    #[serde(rename = "conversationID")]
+    conversation_id: String,
+    #[serde(default)]
+    sequence: Option<i64>,
+}
+#[derive(Deserialize)]
+struct ConvListP {
+    #[serde(default)]
+    cursor: Option<String>,
+    #[serde(default)]
+    count: Option<i64>,
+}
+#[derive(Deserialize)]
+struct AckReadP {
+    reports: Vec<ReadReport>,
+}
+#[derive(Deserialize)]
+struct ApplyReadP {
+    reports: Vec<PushedReadReport>,
+}
+#[derive(Deserialize)]
 struct EventsP {
     #[serde(default)]
     events: Option<Vec<String>>,
@@ -290,10 +322,23 @@ impl Session {
                 EventKind::ConversationChanged {
                     conversation_id,
                     unread_count,
+                    read_sequence,
+                    peer_read_sequence,
                 } => (
                     "CONVERSATION_CHANGED",
-                    json!({"conversationID": conversation_id, "unreadCount": unread_count}),
+                    json!({
+                        "conversationID": conversation_id,
+                        "unreadCount": unread_count,
+                        "readSequence": read_sequence,
+                        "peerReadSequence": peer_read_sequence,
+                    }),
                 ),
+                EventKind::MessagesReadByPeer(items) => {
+                    ("MESSAGE_READ_BY_PEER", json!({"data": items}))
+                }
+                EventKind::TotalUnreadChanged(n) => {
+                    ("TOTAL_UNREAD_MESSAGE_COUNT_UPDATED", json!({"data": n}))
+                }
                 EventKind::OutboxChanged { pending } => {
                     ("OUTBOX_CHANGED", json!({"pending": pending}))
                 }
@@ -306,10 +351,7 @@ impl Session {
                 ),
                 EventKind::Lagged { missed } => ("LAGGED", json!({"missed": missed})),
             };
-            if name != "MESSAGE_READ_RECEIPT_RECEIVED"
-                && name != "LAGGED"
-                && !self.enabled.contains(name)
-            {
+            if !DEFAULT_EVENTS.contains(&name) && name != "LAGGED" && !self.enabled.contains(name) {
                 continue;
             }
             let mut params = params;
@@ -395,9 +437,29 @@ impl Session {
                 to_value(&s.get_conversation(&c.conversation_id)?)?
             }
             "setMessageRead" => {
-                let c: ConvP = params(p)?;
-                s.set_message_read(&c.conversation_id)?;
-                json!({})
+                let c: ReadP = params(p)?;
+                json!({"readSequence": s.set_message_read(&c.conversation_id, c.sequence)?})
+            }
+            "setAllMessageRead" => {
+                let _: EmptyP = params(p)?;
+                json!({"conversations": s.set_all_message_read()?})
+            }
+            "getTotalUnreadMessageCount" => {
+                let _: EmptyP = params(p)?;
+                json!({"totalUnreadCount": s.get_total_unread_message_count()?})
+            }
+            "getConversationList" => {
+                let c: ConvListP = params(p)?;
+                let count = c.count.map(|n| count_in(n, "count")).transpose()?;
+                to_value(&s.get_conversation_list(c.cursor.as_deref(), count)?)?
+            }
+            "ackReadReports" => {
+                let a: AckReadP = params(p)?;
+                json!({"acked": s.ack_read_reports(&a.reports)?})
+            }
+            "applyReadReports" => {
+                let a: ApplyReadP = params(p)?;
+                json!({"changed": s.apply_read_reports(&a.reports)?})
             }
             "sendMessageReadReceipt" => {
                 let m: IdsP = params(p)?;
@@ -425,7 +487,10 @@ impl Session {
                     Some(n) if n >= 1 => Some(usize::try_from(n).unwrap_or(usize::MAX)),
                     Some(_) => return Err(Error::invalid("limit must be positive")),
                 };
-                json!({"batches": s.get_pending_receipts(limit)?})
+                json!({
+                    "batches": s.get_pending_receipts(limit)?,
+                    "readReports": s.get_pending_read_reports()?,
+                })
             }
             "ackReceipts" => {
                 let a: AckP = params(p)?;

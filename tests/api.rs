@@ -763,7 +763,7 @@ fn conversation_unread_count_rule() {
     assert!(!s.find_message("i1").unwrap().unwrap().is_peer_read);
     assert_eq!(unread_count(&s, "C2Cbob"), 2);
 
-    s.set_message_read("C2Cbob").unwrap();
+    s.set_message_read("C2Cbob", None).unwrap();
     let c = s.get_conversation("C2Cbob").unwrap();
     assert_eq!(c.unread_count, 0);
     assert_eq!(c.conversation_type, ConversationType::C2C);
@@ -796,11 +796,11 @@ fn conversation_unread_count_rule() {
         (1, ConversationType::Group)
     );
     assert_eq!(unread_count(&s, "C2Cbob"), 1);
-    s.set_message_read("GROUPg").unwrap();
+    s.set_message_read("GROUPg", None).unwrap();
     assert_eq!(unread_count(&s, "GROUPg"), 0);
-    s.set_message_read("GROUPnever").unwrap();
+    s.set_message_read("GROUPnever", None).unwrap();
     assert_eq!(unread_count(&s, "GROUPnever"), 0);
-    assert_err(s.set_message_read("XYZ"), "INVALID_PARAMS", -32602);
+    assert_err(s.set_message_read("XYZ", None), "INVALID_PARAMS", -32602);
     assert_err(s.get_conversation(""), "INVALID_PARAMS", -32602);
 }
 
@@ -1668,7 +1668,7 @@ fn unchanged_calls_emit_no_events() {
     let g = sent_group_msg(&s, "g", 1, 100);
     let msg = in_c2c("i1", "bob", 1, 1, true);
     s.save_messages(std::slice::from_ref(&msg)).unwrap();
-    s.set_message_read("C2Cbob").unwrap();
+    s.set_message_read("C2Cbob", None).unwrap();
     let note = ReceiptNotification {
         message_id: g.id.clone(),
         reader_ids: Some(ids(&["bob"])),
@@ -1684,6 +1684,7 @@ fn unchanged_calls_emit_no_events() {
             ..Default::default()
         }],
         self_read: vec![],
+        ..Default::default()
     };
     s.apply_snapshot(&snap).unwrap();
     let sub = s.subscribe(Filter::All);
@@ -1707,7 +1708,7 @@ fn unchanged_calls_emit_no_events() {
     step("re-save identical", drain(&sub));
     s.mark_message_sent(&g.id, 1, 100).unwrap();
     step("repeat markMessageSent", drain(&sub));
-    s.set_message_read("C2Cbob").unwrap();
+    s.set_message_read("C2Cbob", None).unwrap();
     step("setMessageRead on read", drain(&sub));
     s.apply_receipt_notifications(&[note]).unwrap();
     step("repeat notification", drain(&sub));

@@ -651,10 +651,11 @@ fn crash_save_messages() {
     let requests: Vec<_> = (0..n)
         .map(|j| {
             let mut ms: Vec<Value> = (0..3)
-                .map(|k| in_c2c_json(&id(j, k), "bob", (j * 3 + k) as i64, true))
+                // Sequences from 1: a message at sequence 0 is never unread (SPEC §1).
+                .map(|k| in_c2c_json(&id(j, k), "bob", (j * 3 + k + 1) as i64, true))
                 .collect();
             if j > 0 {
-                ms.push(in_c2c_json(&id(j - 1, 0), "bob", (j * 3 - 3) as i64, true));
+                ms.push(in_c2c_json(&id(j - 1, 0), "bob", (j * 3 - 2) as i64, true));
             }
             req("saveMessages", json!({ "messages": ms }))
         })
@@ -684,7 +685,8 @@ fn crash_set_message_read() {
     let tpl = template(&dir, |s| {
         let msgs: Vec<IncomingMessage> = (0..n)
             .flat_map(|j| {
-                (0..2).map(move |k| in_c2c(&format!("r{j}_{k}"), &format!("p{j}"), k, false))
+                // Sequences from 1: a message at sequence 0 is never unread (SPEC §1).
+                (0..2).map(move |k| in_c2c(&format!("r{j}_{k}"), &format!("p{j}"), k + 1, false))
             })
             .collect();
         for c in msgs.chunks(1000) {
@@ -703,6 +705,16 @@ fn crash_set_message_read() {
         let counts: Vec<u64> = (0..n).map(|j| unread(store, &format!("C2Cp{j}"))).collect();
         let p = prefix_len(n, what, |j| counts[j] == 0);
         assert!(counts[p..].iter().all(|c| *c == 2), "{what}: {counts:?}");
+        // Read reports survive the kill: exactly the read conversations, at 2.
+        let mut want: Vec<(String, i64)> = (0..p).map(|j| (format!("C2Cp{j}"), 2)).collect();
+        want.sort();
+        let got: Vec<(String, i64)> = store
+            .get_pending_read_reports()
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.conversation_id, r.read_sequence))
+            .collect();
+        assert_eq!(got, want, "{what}: read reports");
         p
     });
 }
@@ -982,7 +994,8 @@ fn crash_apply_snapshot() {
         let msgs: Vec<IncomingMessage> = qs
             .iter()
             .enumerate()
-            .map(|(j, id)| in_c2c(id, "bob", j as i64, true))
+            // Sequences from 1: a message at sequence 0 is at the read position 0, never unread.
+            .map(|(j, id)| in_c2c(id, "bob", j as i64 + 1, true))
             .collect();
         s.save_messages(&msgs).unwrap();
         for c in qs.chunks(30) {
@@ -1083,7 +1096,7 @@ fn crash_while_creating_the_store() {
             "{what}"
         );
         store
-            .set_message_read("C2Cbob")
+            .set_message_read("C2Cbob", None)
             .unwrap_or_else(|e| panic!("{what}: write failed: {e}"));
     }
 }

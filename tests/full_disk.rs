@@ -92,7 +92,7 @@ fn fill_until_storage_full_then_raise_the_limit() {
 
     // Reads still work, and so do writes that need no new page.
     assert_eq!(s.integrity_check().unwrap(), vec!["ok".to_string()]);
-    s.set_message_read("C2Cbob").unwrap();
+    s.set_message_read("C2Cbob", None).unwrap();
     assert_eq!(s.get_pending_receipts(None).unwrap(), handed);
 
     // Everything committed before is there.

@@ -676,7 +676,8 @@ fn conversation_unread_count_rule() {
     let (_d, mut rpc) = start();
     assert_eq!(
         rpc.ok("getConversation", json!({"conversationID": "C2Cbob"})),
-        json!({"conversationID": "C2Cbob", "type": "C2C", "unreadCount": 0})
+        json!({"conversationID": "C2Cbob", "type": "C2C", "unreadCount": 0,
+               "readSequence": 0, "peerReadSequence": 0, "lastMessage": null})
     );
     save(&mut rpc, json!([in_c2c("i1", "bob", 1, 1, true)]));
     assert_eq!(unread(&mut rpc, "C2Cbob"), 1);
@@ -706,7 +707,7 @@ fn conversation_unread_count_rule() {
 
     assert_eq!(
         rpc.ok("setMessageRead", json!({"conversationID": "C2Cbob"})),
-        json!({})
+        json!({"readSequence": 3})
     );
     assert_eq!(unread(&mut rpc, "C2Cbob"), 0);
     save(&mut rpc, json!([in_c2c("i3", "bob", 4, 4, false)]));
@@ -714,9 +715,12 @@ fn conversation_unread_count_rule() {
 
     set_group(&mut rpc, "g", "Work", &[OWNER, "bob"]);
     save(&mut rpc, json!([in_group("gi", "g", "bob", 1, 1, true)]));
+    let g = rpc.ok("getConversation", json!({"conversationID": "GROUPg"}));
+    let gi = find(&mut rpc, "gi");
     assert_eq!(
-        rpc.ok("getConversation", json!({"conversationID": "GROUPg"})),
-        json!({"conversationID": "GROUPg", "type": "GROUP", "unreadCount": 1})
+        g,
+        json!({"conversationID": "GROUPg", "type": "GROUP", "unreadCount": 1,
+               "readSequence": 0, "peerReadSequence": null, "lastMessage": gi})
     );
     rpc.err_unchanged(
         "setMessageRead",

@@ -62,7 +62,7 @@ fn new_files_are_mode_0600() {
     let dir = temp_dir();
     let path = path_in(&dir, "api.db");
     let s = Store::open(&path, OWNER).unwrap();
-    s.set_message_read("C2Cbob").unwrap();
+    s.set_message_read("C2Cbob", None).unwrap();
     s.create_message("bob", receiptdb::ConversationType::C2C, &json!({}), false)
         .unwrap();
     for p in [path.clone(), sidecar(&path, "-wal"), sidecar(&path, "-shm")] {
@@ -192,7 +192,8 @@ fn sql_looking_ids_and_payloads_round_trip() {
         let msgs: Vec<Value> = (0..2)
             .map(|k| {
                 json!({"ID": format!("{peer}#{k}"), "conversationType": "C2C", "from": peer,
-                       "to": OWNER, "time": i, "sequence": k, "needReadReceipt": true,
+                       // Sequences from 1: sequence 0 is at the read position 0, never unread.
+                       "to": OWNER, "time": i, "sequence": k + 1, "needReadReceipt": true,
                        "payload": payload})
             })
             .collect();

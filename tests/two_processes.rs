@@ -96,7 +96,7 @@ fn two_rpc_processes_write_at_once() {
                     from: PEERS[r % 3].into(),
                     to: OWNER.into(),
                     time: r as i64,
-                    sequence: r as i64,
+                    sequence: r as i64 + 1, // from 1: sequence 0 is never unread (SPEC §1)
                     need_read_receipt: true,
                     ..Default::default()
                 })
@@ -280,13 +280,16 @@ fn every_write_is_store_busy_under_a_held_lock() {
             .map(|_| ()),
         "createMessage",
     );
-    busy(s.set_message_read("C2Cbob"), "setMessageRead");
+    busy(
+        s.set_message_read("C2Cbob", None).map(|_| ()),
+        "setMessageRead",
+    );
     busy(
         s.get_pending_receipts(None).map(|_| ()),
         "getPendingReceipts",
     );
     raw.execute_batch("ROLLBACK").unwrap();
-    s.set_message_read("C2Cbob").unwrap();
+    s.set_message_read("C2Cbob", None).unwrap();
     assert_eq!(s.get_pending_receipts(None).unwrap().len(), 1);
 }
 

@@ -68,7 +68,7 @@ proptest! {
             from: "alice".into(), to: "g".into(), time: 100, sequence: 1, need_read_receipt: true,
             ..Default::default()
         }]).expect("save");
-        let mut time = 100;
+        let time = 100;
         let mut none_unread = false;
         let mut readers: BTreeSet<String> = (0..39).map(user).collect();
         s.apply_receipt_notifications(&[ReceiptNotification {
@@ -93,12 +93,18 @@ proptest! {
                     s.remove_group_members("g", &[user(*u)]).expect("leave");
                 }
                 Op::Resend(t) => {
-                    time = *t;
-                    s.save_messages(&[IncomingMessage {
+                    // The server's time is fixed once given (SPEC §3.2): a save
+                    // that contradicts it is refused and changes nothing.
+                    let r = s.save_messages(&[IncomingMessage {
                         id: "m".into(), conversation_type: Some(receiptdb::ConversationType::Group),
-                        from: "alice".into(), to: "g".into(), time, sequence: 1, need_read_receipt: true,
+                        from: "alice".into(), to: "g".into(), time: *t, sequence: 1, need_read_receipt: true,
                         ..Default::default()
-                    }]).expect("resave");
+                    }]);
+                    if *t == time {
+                        r.expect("resave");
+                    } else {
+                        prop_assert!(matches!(r, Err(receiptdb::Error::InvalidParams(_))), "{:?}", r);
+                    }
                 }
             }
             let mut expect: Vec<String> = members

@@ -1,9 +1,10 @@
 //! Messages and conversations: create, send, save (upsert), find, page, unread counts.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::conversations::{check_seq, ensure, message_changed, MsgFacts};
 use super::early::{flush_early, merge_early};
 use super::groups::check_receipts_allowed;
 use super::receipts::merge_held;
@@ -13,7 +14,7 @@ use crate::events::EventKind;
 use crate::lattice::Estimate;
 use crate::model::{
     check_id, check_payload, conversation_id, parse_conversation_id, ConversationType,
-    IncomingMessage, Message, MessageStatus,
+    IncomingMessage, Message, MessageStatus, MAX_ID_LEN,
 };
 use crate::storage::db::{Db, Tx};
 use crate::storage::meta;
@@ -35,20 +36,6 @@ pub struct MessageListPage {
     pub is_completed: bool,
 }
 
-/// A conversation's summary.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Conversation {
-    /// `C2C<peer>` or `GROUP<groupID>`.
-    #[serde(rename = "conversationID")]
-    pub conversation_id: String,
-    /// `C2C` or `GROUP`.
-    #[serde(rename = "type")]
-    pub conversation_type: ConversationType,
-    /// `in` messages not yet marked read.
-    #[serde(rename = "unreadCount")]
-    pub unread_count: u64,
-}
-
 fn require_message(conn: &Connection, id: &str) -> Result<Message> {
     load_message(conn, id)?.ok_or_else(|| Error::MessageNotFound(id.to_string()))
 }
@@ -57,14 +44,6 @@ fn require_message(conn: &Connection, id: &str) -> Result<Message> {
 fn insert_receipt_row(conn: &Connection, unread: Option<i64>) -> Result<()> {
     conn.prepare_cached("INSERT INTO receipts(rid, unread_count) VALUES (?1, ?2)")?
         .execute(params![conn.last_insert_rowid(), unread])?;
-    Ok(())
-}
-
-fn ensure_conversation(conn: &Connection, conv: &str, ctype: ConversationType) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT OR IGNORE INTO conversations(conversation_id, type, unread_count) VALUES (?1, ?2, 0)",
-    )?
-    .execute(params![conv, ctype])?;
     Ok(())
 }
 
@@ -88,7 +67,14 @@ fn next_local_id(tx: &Tx<'_>) -> Result<String> {
         }
     };
     let counter = meta::next(tx.conn, meta::Key::NextLocalId)?;
-    Ok(format!("{}-{}-{}", tx.owner, nonce, counter))
+    let tail = format!("-{nonce}-{counter}");
+    // Keep the ID within MAX_ID_LEN whatever the owner's length: the owner
+    // part is cut at a character boundary (the nonce and counter keep it unique).
+    let mut keep = MAX_ID_LEN.saturating_sub(tail.len()).min(tx.owner.len());
+    while !tx.owner.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    Ok(format!("{}{tail}", &tx.owner[..keep]))
 }
 
 /// Creates an `out` message (`status: unSend`) with a fresh unique ID.
@@ -106,13 +92,14 @@ pub(crate) fn create_message(
             check_receipts_allowed(tx.conn, conversation_type, to)?;
         }
         let conv = conversation_id(conversation_type, to);
-        ensure_conversation(tx.conn, &conv, conversation_type)?;
+        ensure(tx, &conv, conversation_type)?;
         let id = next_local_id(tx)?;
-        let seq: i64 = tx.conn.query_row(
-            "SELECT COALESCE(MAX(sequence), 0) + 1 FROM messages WHERE conversation_id = ?1",
+        let top: i64 = tx.conn.query_row(
+            "SELECT COALESCE(MAX(sequence), 0) FROM messages WHERE conversation_id = ?1",
             params![conv],
             |r| r.get(0),
         )?;
+        let seq = top.saturating_add(1);
         let now = chrono::Utc::now().timestamp();
         let c2c = conversation_type == ConversationType::C2C;
         tx.conn.execute(
@@ -131,7 +118,16 @@ pub(crate) fn create_message(
                 payload
             ],
         )?;
+        let rid = tx.conn.last_insert_rowid();
         insert_receipt_row(tx.conn, (c2c && need_read_receipt).then_some(1))?;
+        let facts = MsgFacts {
+            rid,
+            is_out: true,
+            status: MessageStatus::UnSend,
+            sequence: seq,
+            is_peer_read: false,
+        };
+        message_changed(tx, &conv, conversation_type, None, facts)?;
         if let Some(m) = load_row(tx.conn, &id)? {
             init_group_counts(tx, &m)?;
         }
@@ -144,12 +140,24 @@ pub(crate) fn create_message(
 /// Records that the server accepted an `out` message: its sequence and time.
 pub(crate) fn mark_message_sent(db: &Db, id: &str, sequence: i64, time: i64) -> Result<Message> {
     check_id("ID", id)?;
+    check_seq("sequence", sequence)?;
+    check_seq("time", time)?;
     db.write(|tx| {
         let m = load_row(tx.conn, id)?.ok_or_else(|| Error::MessageNotFound(id.into()))?;
         if !m.is_out {
             return Err(Error::invalid("only out messages can be marked sent"));
         }
-        let before = load_message(tx.conn, id)?;
+        let before = require_message(tx.conn, id)?;
+        if before.status == MessageStatus::Success {
+            // The server's time and sequence are fixed (SPEC §3.2).
+            if before.sequence == sequence && before.time == time {
+                return Ok(before);
+            }
+            return Err(Error::invalid(format!(
+                "message {id} was sent with sequence {} and time {}",
+                before.sequence, before.time
+            )));
+        }
         tx.conn.execute(
             "UPDATE messages SET status = 'success', sequence = ?2, time = ?3 WHERE rid = ?1",
             params![m.rid, sequence, time],
@@ -163,13 +171,36 @@ pub(crate) fn mark_message_sent(db: &Db, id: &str, sequence: i64, time: i64) -> 
         if first_send || time != m.time {
             init_group_counts(tx, &m2)?;
         }
+        message_changed(
+            tx,
+            &m.conversation_id,
+            m.ctype,
+            Some(facts_of(m.rid, &before)),
+            MsgFacts {
+                rid: m.rid,
+                is_out: true,
+                status: MessageStatus::Success,
+                sequence,
+                is_peer_read: before.is_peer_read,
+            },
+        )?;
         let after = require_message(tx.conn, id)?;
-        if before.as_ref() != Some(&after) {
+        if before != after {
             tx.events
                 .push(EventKind::MessagesChanged(vec![(m.conversation_id, m.id)]));
         }
         Ok(after)
     })
+}
+
+fn facts_of(rid: i64, m: &Message) -> MsgFacts {
+    MsgFacts {
+        rid,
+        is_out: m.flow == crate::model::Flow::Out,
+        status: m.status,
+        sequence: m.sequence,
+        is_peer_read: m.is_peer_read,
+    }
 }
 
 /// Saves messages from the transport (upsert by `ID`); returns how many were saved.
@@ -252,44 +283,6 @@ pub(crate) fn get_message_list(
     })
 }
 
-/// A conversation's type and unread count (0 for one never seen).
-pub(crate) fn get_conversation(db: &Db, conversation_id: &str) -> Result<Conversation> {
-    let (ctype, _) = parse_conversation_id(conversation_id)?;
-    db.read(|c| {
-        let n: Option<i64> = c
-            .query_row(
-                "SELECT unread_count FROM conversations WHERE conversation_id = ?1",
-                params![conversation_id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(Conversation {
-            conversation_id: conversation_id.to_string(),
-            conversation_type: ctype,
-            unread_count: n.unwrap_or(0).max(0) as u64,
-        })
-    })
-}
-
-/// Marks a conversation read: its unread count becomes 0. Sends no receipts.
-pub(crate) fn set_message_read(db: &Db, conversation_id: &str) -> Result<()> {
-    parse_conversation_id(conversation_id)?;
-    db.write(|tx| {
-        let n = tx.conn.execute(
-            "UPDATE conversations SET unread_count = 0
-             WHERE conversation_id = ?1 AND unread_count <> 0",
-            params![conversation_id],
-        )?;
-        if n > 0 {
-            tx.events.push(EventKind::ConversationChanged {
-                conversation_id: conversation_id.to_string(),
-                unread_count: 0,
-            });
-        }
-        Ok(())
-    })
-}
-
 /// Works out and checks the conversation of an incoming message.
 fn resolve_conversation(owner: &str, m: &IncomingMessage) -> Result<(ConversationType, String)> {
     check_id("ID", &m.id)?;
@@ -359,9 +352,11 @@ pub(crate) fn upsert_message(
         Some(p) => Some(check_payload(p)?),
         None => None,
     };
+    check_seq("sequence", m.sequence)?;
+    check_seq("time", m.time)?;
     let status = m.status.unwrap_or(MessageStatus::Success);
     let is_out = m.from == tx.owner;
-    ensure_conversation(tx.conn, &conv, ctype)?;
+    ensure(tx, &conv, ctype)?;
     let before = load_message(tx.conn, &m.id)?;
     let row = match load_row(tx.conn, &m.id)? {
         Some(old) => {
@@ -369,6 +364,22 @@ pub(crate) fn upsert_message(
                 return Err(Error::invalid(format!(
                     "message {} already exists with another conversation or sender",
                     m.id
+                )));
+            }
+            let b = before
+                .as_ref()
+                .ok_or_else(|| Error::MessageNotFound(m.id.clone()))?;
+            // 0 is "not given": a save that leaves them out keeps them.
+            let time = if m.time == 0 { b.time } else { m.time };
+            let sequence = if m.sequence == 0 {
+                b.sequence
+            } else {
+                m.sequence
+            };
+            if b.status == MessageStatus::Success && (time != b.time || sequence != b.sequence) {
+                return Err(Error::invalid(format!(
+                    "message {} has sequence {} and time {} from the server; they never change",
+                    m.id, b.sequence, b.time
                 )));
             }
             tx.conn
@@ -382,8 +393,8 @@ pub(crate) fn upsert_message(
                 )?
                 .execute(params![
                     old.rid,
-                    m.time,
-                    m.sequence,
+                    time,
+                    sequence,
                     status,
                     m.need_read_receipt,
                     payload,
@@ -434,24 +445,6 @@ pub(crate) fn upsert_message(
                     m.is_peer_read
                 ])?;
             insert_receipt_row(tx.conn, c2c_receipt.then_some(1))?;
-            if !is_out {
-                tx.conn
-                    .prepare_cached(
-                        "UPDATE conversations SET unread_count = unread_count + 1 WHERE conversation_id = ?1",
-                    )?
-                    .execute(params![conv])?;
-                tx.events.push(EventKind::ConversationChanged {
-                    conversation_id: conv.clone(),
-                    unread_count: tx
-                        .conn
-                        .query_row(
-                            "SELECT unread_count FROM conversations WHERE conversation_id = ?1",
-                            params![conv],
-                            |r| r.get::<_, i64>(0),
-                        )?
-                        .max(0) as u64,
-                });
-            }
             let row =
                 load_row(tx.conn, &m.id)?.ok_or_else(|| Error::MessageNotFound(m.id.clone()))?;
             init_group_counts(tx, &row)?;
@@ -474,6 +467,15 @@ pub(crate) fn upsert_message(
             merge_early(tx, &row.id, Some(&row.conversation_id), &est, &[], false)?;
         }
     }
+    let after =
+        load_message(tx.conn, &m.id)?.ok_or_else(|| Error::MessageNotFound(m.id.clone()))?;
+    message_changed(
+        tx,
+        &conv,
+        ctype,
+        before.as_ref().map(|b| facts_of(row.rid, b)),
+        facts_of(row.rid, &after),
+    )?;
     let changed = match before {
         None => true,
         Some(b) => load_message(tx.conn, &m.id)?.as_ref() != Some(&b),

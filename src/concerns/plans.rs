@@ -30,6 +30,21 @@ const HOT: &[(&str, &str)] = &[
         "merge rows of a list",
         crate::storage::rows::MERGE_ROWS_OF_LIST,
     ),
+    (
+        "unread above a read position",
+        super::conversations::UNREAD_ABOVE,
+    ),
+    ("highest held sequence", super::conversations::HIGHEST_HELD),
+    // The first page (CONV_FIRST) walks the same index from its start.
+    (
+        "conversation page, same key",
+        crate::storage::rows::CONV_SAME_KEY,
+    ),
+    (
+        "conversation page, same time",
+        crate::storage::rows::CONV_SAME_TIME,
+    ),
+    ("conversation page, older", crate::storage::rows::CONV_OLDER),
 ];
 
 /// `EXPLAIN QUERY PLAN` of each hot query: (name, plan lines).

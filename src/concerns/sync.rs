@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::conversations::{apply_positions, check_pushed};
 use super::early::merge_early;
 use super::messages::{clamp, upsert_message, MAX_MESSAGES_PER_CALL};
 use super::outbox::mark_self_read;
@@ -91,6 +92,12 @@ pub struct Snapshot {
     /// Messages the server records the owner as having read.
     #[serde(default)]
     pub self_read: Vec<String>,
+    /// The owner's read position the server holds (from any device).
+    #[serde(default)]
+    pub read_sequence: Option<i64>,
+    /// The C2C peer's read position.
+    #[serde(default)]
+    pub peer_read_sequence: Option<i64>,
 }
 
 /// IDs in first-change order, each once.
@@ -366,6 +373,7 @@ pub(crate) fn apply_snapshot(db: &Db, snap: &Snapshot) -> Result<Vec<String>> {
     for id in &snap.self_read {
         check_id("messageID", id)?;
     }
+    check_pushed(conv, snap.read_sequence, snap.peer_read_sequence)?;
     db.write(|tx| {
         let mut saved = Vec::new();
         for m in &snap.messages {
@@ -391,6 +399,7 @@ pub(crate) fn apply_snapshot(db: &Db, snap: &Snapshot) -> Result<Vec<String>> {
                 None => merge_early(tx, id, Some(conv), &Estimate::default(), &[], true)?,
             }
         }
+        apply_positions(tx, conv, snap.read_sequence, snap.peer_read_sequence)?;
         if !saved.is_empty() {
             tx.events.push(EventKind::MessagesChanged(saved));
         }

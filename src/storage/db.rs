@@ -1,13 +1,13 @@
 //! The one connection of an open store: read and write transactions, the
 //! write context [`Tx`], and publishing a commit's events in commit order.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::options::OpenOptions;
-use super::rows::receipt_items;
+use super::rows::{conversation_events, receipt_items, ConvRow};
 use crate::error::Result;
 use crate::events::{Bus, Event, EventKind, Filter, ReceiptItem, Subscription};
 use crate::lattice::MergeMode;
@@ -33,6 +33,13 @@ pub(crate) struct Tx<'a> {
     pub merge_mode: MergeMode,
     /// Smallest audience whose unread members get indexed.
     pub unread_index_min: i64,
+    /// Conversations whose read state may change, with their row before
+    /// (taken on first touch), for `CONVERSATION_CHANGED`.
+    pub conv_before: BTreeMap<String, Option<ConvRow>>,
+    /// The total unread count before the first touch.
+    pub total_before: Option<u64>,
+    /// Rowids of held `out` C2C messages whose `isPeerRead` just became true.
+    pub peer_read_now: BTreeSet<i64>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -101,7 +108,7 @@ impl Db {
     pub(crate) fn write<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         let mut conn = lock(&self.conn);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (out, changed, mut kinds) = {
+        let (out, changed, mut kinds, convs) = {
             let mut ctx = Tx {
                 conn: &tx,
                 owner: &self.owner,
@@ -109,11 +116,23 @@ impl Db {
                 receipt_changed: BTreeSet::new(),
                 merge_mode: self.merge_mode,
                 unread_index_min: self.unread_index_min,
+                conv_before: BTreeMap::new(),
+                total_before: None,
+                peer_read_now: BTreeSet::new(),
             };
             let out = f(&mut ctx)?;
-            (out, ctx.receipt_changed, ctx.events)
+            let convs = (ctx.conv_before, ctx.total_before, ctx.peer_read_now);
+            (out, ctx.receipt_changed, ctx.events, convs)
         };
         tx.commit()?;
+        let conv_touched = !convs.0.is_empty() || !convs.2.is_empty();
+        if conv_touched && self.bus.has_subscribers() {
+            // Still holding the connection: these are the committed values.
+            match read_conv_events(&mut conn, &convs) {
+                Ok(mut evs) => kinds.append(&mut evs),
+                Err(_) => kinds.push(EventKind::Lagged { missed: 1 }),
+            }
+        }
         if changed.is_empty() && kinds.is_empty() {
             return Ok(out);
         }
@@ -162,4 +181,17 @@ fn read_items(conn: &mut Connection, rids: &BTreeSet<i64>) -> Result<Vec<Receipt
     let items = receipt_items(&tx, rids)?;
     tx.commit()?;
     Ok(items)
+}
+
+type ConvTouched = (
+    BTreeMap<String, Option<ConvRow>>,
+    Option<u64>,
+    BTreeSet<i64>,
+);
+
+fn read_conv_events(conn: &mut Connection, t: &ConvTouched) -> Result<Vec<EventKind>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+    let evs = conversation_events(&tx, &t.0, t.1, &t.2)?;
+    tx.commit()?;
+    Ok(evs)
 }

@@ -17,8 +17,7 @@ pub const APPLICATION_ID: i32 = 0x5243_5054;
 /// Numbered migrations; index + 1 is the `user_version` each one reaches.
 const MIGRATIONS: &[&str] = &[
     include_str!("../../schema/001_init.sql"),
-    // Lands after the other branch's 002 when merged (its place in this list
-    // is its user_version).
+    include_str!("../../schema/002_read_state.sql"),
     include_str!("../../schema/003_receipt_truth.sql"),
 ];
 

@@ -24,6 +24,8 @@ pub(crate) enum Key {
     DeviceNonce,
     /// Counter of local message IDs.
     NextLocalId,
+    /// Sum of every conversation's unread count (created by schema 002).
+    TotalUnread,
 }
 
 impl Key {
@@ -37,6 +39,7 @@ impl Key {
             Key::EarlyReaderCount => "early_reader_count",
             Key::DeviceNonce => "device_nonce",
             Key::NextLocalId => "next_local_id",
+            Key::TotalUnread => "total_unread",
         }
     }
 }
@@ -119,5 +122,24 @@ pub(crate) fn add_counter(conn: &Connection, key: Key, delta: i64) -> Result<()>
          ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + ?2",
     )?
     .execute(params![key.as_str(), delta])?;
+    Ok(())
+}
+
+/// The total unread count (never negative; 0 when the key is missing).
+pub(crate) fn total_unread(conn: &Connection) -> Result<u64> {
+    let n: Option<i64> = conn
+        .prepare_cached("SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?1")?
+        .query_row(params![Key::TotalUnread.as_str()], |r| r.get(0))
+        .optional()?;
+    Ok(n.unwrap_or(0).max(0) as u64)
+}
+
+/// Moves the total unread count by `delta`.
+pub(crate) fn add_total_unread(conn: &Connection, delta: i64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO meta(key, value) VALUES (?1, CAST(?2 AS TEXT))
+         ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + ?2",
+    )?
+    .execute(params![Key::TotalUnread.as_str(), delta])?;
     Ok(())
 }

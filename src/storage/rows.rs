@@ -1,13 +1,13 @@
 //! Typed row loaders: each SELECT sits next to the code that reads its
 //! columns, so no column position is shared across files.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::Value;
 
 use crate::error::Result;
-use crate::events::ReceiptItem;
+use crate::events::{EventKind, ReceiptItem};
 use crate::lattice::ReceiptState;
 use crate::model::{
     ConversationType, Flow, GroupType, Message, MessageStatus, ReadReceiptInfo, ReceiptSentState,
@@ -41,6 +41,9 @@ pub(crate) const MSG_IN_LIST: &str = concat!(
     MSG_FROM!(),
     " WHERE m.id IN (SELECT value FROM json_each(?1)) ORDER BY m.rid"
 );
+/// One message by rowid.
+pub(crate) const MSG_BY_RID: &str =
+    concat!("SELECT ", msg_cols!(), MSG_FROM!(), " WHERE m.rid = ?1");
 /// One message by ID (a constant, so the statement cache hits without formatting).
 pub(crate) const MSG_BY_ID: &str = concat!("SELECT ", msg_cols!(), MSG_FROM!(), " WHERE m.id = ?1");
 /// A page of a conversation walking back from a (sequence, time, rid) key.
@@ -51,6 +54,68 @@ pub(crate) const MSG_PAGE: &str = concat!(
     " WHERE m.conversation_id = ?1 AND (m.sequence, m.time, m.rid) < (?2, ?3, ?4)
      ORDER BY m.sequence DESC, m.time DESC, m.rid DESC LIMIT ?5"
 );
+
+/// A page of the conversation list: each conversation with its last message.
+macro_rules! CONV_PAGE {
+    () => {
+        concat!(
+            "SELECT ",
+            msg_cols!(),
+            ", c.last_time, c.last_seq, c.conversation_id, c.unread_count, c.read_seq,
+             c.peer_read_seq
+             FROM conversations c INDEXED BY conversations_by_last
+             JOIN messages m ON m.rid = c.last_rid
+             JOIN receipts r ON r.rid = m.rid WHERE c.last_rid IS NOT NULL"
+        )
+    };
+}
+/// The first page.
+pub(crate) const CONV_FIRST: &str = concat!(
+    CONV_PAGE!(),
+    " ORDER BY c.last_time DESC, c.last_seq DESC, c.conversation_id LIMIT ?1"
+);
+/// After a cursor: the same time and sequence, a later ID.
+pub(crate) const CONV_SAME_KEY: &str = concat!(
+    CONV_PAGE!(),
+    " AND c.last_time = ?1 AND c.last_seq = ?2 AND c.conversation_id > ?3
+     ORDER BY c.last_time DESC, c.last_seq DESC, c.conversation_id LIMIT ?4"
+);
+/// After a cursor: the same time, a lower sequence.
+pub(crate) const CONV_SAME_TIME: &str = concat!(
+    CONV_PAGE!(),
+    " AND c.last_time = ?1 AND c.last_seq < ?2
+     ORDER BY c.last_time DESC, c.last_seq DESC, c.conversation_id LIMIT ?3"
+);
+/// After a cursor: an older time.
+pub(crate) const CONV_OLDER: &str = concat!(
+    CONV_PAGE!(),
+    " AND c.last_time < ?1
+     ORDER BY c.last_time DESC, c.last_seq DESC, c.conversation_id LIMIT ?2"
+);
+
+/// One row of a conversation page.
+pub(crate) struct ConvPageRow {
+    pub last_time: i64,
+    pub last_seq: i64,
+    pub conversation_id: String,
+    pub unread_count: i64,
+    pub read_seq: i64,
+    pub peer_read_seq: i64,
+    pub last_message: Message,
+}
+
+/// Reads a row of the `CONV_*` page queries.
+pub(crate) fn conv_page_row(r: &Row<'_>) -> rusqlite::Result<ConvPageRow> {
+    Ok(ConvPageRow {
+        last_message: row_to_message(r)?,
+        last_time: r.get(17)?,
+        last_seq: r.get(18)?,
+        conversation_id: r.get(19)?,
+        unread_count: r.get(20)?,
+        read_seq: r.get(21)?,
+        peer_read_seq: r.get(22)?,
+    })
+}
 
 pub(crate) fn row_to_message(r: &Row<'_>) -> rusqlite::Result<Message> {
     let out: bool = r.get(8)?;
@@ -269,6 +334,86 @@ pub(crate) fn receipt_items(conn: &Connection, rids: &BTreeSet<i64>) -> Result<V
             .optional()?;
         if let Some(i) = item {
             out.push(i);
+        }
+    }
+    Ok(out)
+}
+
+/// The message with this rowid, if held.
+pub(crate) fn load_message_by_rid(conn: &Connection, rid: i64) -> Result<Option<Message>> {
+    Ok(conn
+        .prepare_cached(MSG_BY_RID)?
+        .query_row(params![rid], row_to_message)
+        .optional()?)
+}
+
+/// The stored read state of one conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ConvRow {
+    pub unread_count: i64,
+    pub read_seq: i64,
+    pub peer_read_seq: i64,
+    pub last_rid: Option<i64>,
+}
+
+/// The read state of a conversation, if it has a row.
+pub(crate) fn load_conv(conn: &Connection, conv: &str) -> Result<Option<ConvRow>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT unread_count, read_seq, peer_read_seq, last_rid
+             FROM conversations WHERE conversation_id = ?1",
+        )?
+        .query_row(params![conv], |r| {
+            Ok(ConvRow {
+                unread_count: r.get(0)?,
+                read_seq: r.get(1)?,
+                peer_read_seq: r.get(2)?,
+                last_rid: r.get(3)?,
+            })
+        })
+        .optional()?)
+}
+
+/// The conversation events of one commit: `CONVERSATION_CHANGED` for each
+/// touched conversation whose row differs from `before`, the messages whose
+/// `isPeerRead` just became true, and the total when it moved.
+pub(crate) fn conversation_events(
+    conn: &Connection,
+    before: &BTreeMap<String, Option<ConvRow>>,
+    total_before: Option<u64>,
+    peer_read: &BTreeSet<i64>,
+) -> Result<Vec<EventKind>> {
+    let mut out = Vec::new();
+    for (conv, old) in before {
+        let now = load_conv(conn, conv)?;
+        if now == *old {
+            continue;
+        }
+        if let Some(n) = now {
+            let group = conv.starts_with("GROUP");
+            out.push(EventKind::ConversationChanged {
+                conversation_id: conv.clone(),
+                unread_count: n.unread_count.max(0) as u64,
+                read_sequence: n.read_seq,
+                peer_read_sequence: (!group).then_some(n.peer_read_seq),
+            });
+        }
+    }
+    if !peer_read.is_empty() {
+        let mut msgs = Vec::with_capacity(peer_read.len());
+        for rid in peer_read {
+            if let Some(m) = load_message_by_rid(conn, *rid)? {
+                msgs.push(m);
+            }
+        }
+        if !msgs.is_empty() {
+            out.push(EventKind::MessagesReadByPeer(msgs));
+        }
+    }
+    if let Some(t) = total_before {
+        let now = super::meta::total_unread(conn)?;
+        if now != t {
+            out.push(EventKind::TotalUnreadChanged(now));
         }
     }
     Ok(out)

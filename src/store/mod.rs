@@ -6,11 +6,14 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::concerns::messages::{Conversation, MessageListPage};
+use crate::concerns::conversations::{
+    Conversation, ConversationPage, PushedReadReport, ReadReport,
+};
+use crate::concerns::messages::MessageListPage;
 use crate::concerns::outbox::{Batch, Rejection};
 use crate::concerns::queries::{MemberFilter, MemberPage};
 use crate::concerns::sync::{ReceiptNotification, Snapshot, SnapshotReceipt};
-use crate::concerns::{groups, messages, outbox, plans, queries, sync};
+use crate::concerns::{conversations, groups, messages, outbox, plans, queries, sync};
 use crate::error::Result;
 use crate::events::{Filter, Subscription, DEFAULT_CAPACITY};
 use crate::model::{
@@ -206,14 +209,59 @@ impl Store {
         messages::get_message_list(&self.db, conversation_id, next_req_message_id, count)
     }
 
-    /// A conversation's type and unread count (0 for one never seen).
+    // ----- Conversation read state (concerns::conversations) -----
+
+    /// A conversation's unread count, read positions and last message
+    /// (zeros and `None` for one never seen).
     pub fn get_conversation(&self, conversation_id: &str) -> Result<Conversation> {
-        messages::get_conversation(&self.db, conversation_id)
+        conversations::get_conversation(&self.db, conversation_id)
     }
 
-    /// Marks a conversation read: its unread count becomes 0. Sends no receipts.
-    pub fn set_message_read(&self, conversation_id: &str) -> Result<()> {
-        messages::set_message_read(&self.db, conversation_id)
+    /// A page of the conversations holding messages, newest last message
+    /// first; `cursor` `None` or `""` for the first page.
+    pub fn get_conversation_list(
+        &self,
+        cursor: Option<&str>,
+        count: Option<u32>,
+    ) -> Result<ConversationPage> {
+        conversations::get_conversation_list(&self.db, cursor, count)
+    }
+
+    /// Moves the read position up to `sequence` (without it, to the highest
+    /// sequence of a sent message held), never down; queues a read report
+    /// when it moves. Returns the read position. Sends no receipts.
+    pub fn set_message_read(&self, conversation_id: &str, sequence: Option<i64>) -> Result<i64> {
+        conversations::set_message_read(&self.db, conversation_id, sequence)
+    }
+
+    /// [`Store::set_message_read`] on every conversation with unread
+    /// messages; returns how many moved.
+    pub fn set_all_message_read(&self) -> Result<u64> {
+        conversations::set_all_message_read(&self.db)
+    }
+
+    /// The sum of every conversation's unread count (one lookup).
+    pub fn get_total_unread_message_count(&self) -> Result<u64> {
+        conversations::total_unread(&self.db)
+    }
+
+    /// The read reports the server has not acknowledged: the highest
+    /// position per conversation.
+    pub fn get_pending_read_reports(&self) -> Result<Vec<ReadReport>> {
+        conversations::pending_read_reports(&self.db)
+    }
+
+    /// The server holds these read positions: clears the pending reports
+    /// at or below them (a report for a higher position stays). Returns
+    /// how many conversations' reports it cleared.
+    pub fn ack_read_reports(&self, reports: &[ReadReport]) -> Result<u64> {
+        conversations::ack_read_reports(&self.db, reports)
+    }
+
+    /// Merges pushed read positions (the owner's other devices, the C2C
+    /// peer); returns the conversations whose positions moved.
+    pub fn apply_read_reports(&self, reports: &[PushedReadReport]) -> Result<Vec<String>> {
+        conversations::apply_read_reports(&self.db, reports)
     }
 
     // ----- Receipts the owner sends: the outbox (concerns::outbox) -----

@@ -207,17 +207,22 @@ fn c_example_runs() {
     assert!(out.status.success(), "{}", show(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = stdout.lines().filter(|l| l.starts_with('{')).collect();
-    // setGroup, saveMessages, receipt, notification (its event first), member list.
-    assert_eq!(lines.len(), 6, "{stdout}");
-    assert!(lines[1].contains("\"saved\":2"), "{stdout}");
-    assert!(lines[2].contains("\"queued\":[\"m2\"]"), "{stdout}");
+    // setGroup, saveMessages (the total unread event first), receipt,
+    // notification (its event first), member list.
+    assert_eq!(lines.len(), 7, "{stdout}");
     assert!(
-        lines[3].contains("MESSAGE_READ_RECEIPT_RECEIVED"),
+        lines[1].contains("TOTAL_UNREAD_MESSAGE_COUNT_UPDATED"),
         "{stdout}"
     );
-    assert!(lines[4].contains("\"changed\":[\"m1\"]"), "{stdout}");
+    assert!(lines[2].contains("\"saved\":2"), "{stdout}");
+    assert!(lines[3].contains("\"queued\":[\"m2\"]"), "{stdout}");
     assert!(
-        lines[5].contains("\"unreadUserIDList\":[\"carol\"]"),
+        lines[4].contains("MESSAGE_READ_RECEIPT_RECEIVED"),
+        "{stdout}"
+    );
+    assert!(lines[5].contains("\"changed\":[\"m1\"]"), "{stdout}");
+    assert!(
+        lines[6].contains("\"unreadUserIDList\":[\"carol\"]"),
         "{stdout}"
     );
 }

@@ -204,7 +204,9 @@ static void test_calls(rdb_store *s) {
     out = call_expect(s,
         "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"saveMessages\",\"params\":{\"messages\":[{"
         "\"ID\":\"in-1\",\"from\":\"bob\",\"to\":\"team\",\"conversationType\":\"GROUP\","
-        "\"sequence\":2,\"time\":1700000001,\"needReadReceipt\":true}]}}", 1, "saveMessages");
+        "\"sequence\":2,\"time\":1700000001,\"needReadReceipt\":true}]}}", 2, "saveMessages");
+    /* An unread message: TOTAL_UNREAD_MESSAGE_COUNT_UPDATED comes first (SPEC 3.5). */
+    CHECK(out && strstr(out, "TOTAL_UNREAD_MESSAGE_COUNT_UPDATED"), "saveMessages: total event");
     CHECK(out && strstr(last_line(out), "\"saved\":1"), "saveMessages: saved");
     rdb_free(out);
     out = call_expect(s,

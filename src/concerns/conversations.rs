@@ -1,0 +1,563 @@
+//! Conversation read state (SPEC §1, §2, §3.2, §3.4): read positions
+//! (max-registers), the unread count kept equal to its definition, the
+//! total, the peer read position, read reports, the last message and the
+//! conversation list. Every write to `conversations.unread_count`,
+//! `read_seq`, `peer_read_seq`, `last_*`, `read_reports` and the
+//! `total_unread` meta key goes through this module.
+
+use rusqlite::{params, Connection};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::{parse_conversation_id, ConversationType, Message, MessageStatus};
+use crate::storage::db::{Db, Tx};
+use crate::storage::meta;
+use crate::storage::rows::{
+    conv_page_row, load_conv, load_message_by_rid, ConvPageRow, CONV_FIRST, CONV_OLDER,
+    CONV_SAME_KEY, CONV_SAME_TIME,
+};
+
+/// Most conversations in one `applyReadReports` / `ackReadReports`.
+pub const MAX_READ_REPORTS_PER_CALL: usize = 10_000;
+
+/// A conversation's summary (`getConversation`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Conversation {
+    /// `C2C<peer>` or `GROUP<groupID>`.
+    #[serde(rename = "conversationID")]
+    pub conversation_id: String,
+    /// `C2C` or `GROUP`.
+    #[serde(rename = "type")]
+    pub conversation_type: ConversationType,
+    /// Held `in` messages with `status: success` above the read position.
+    #[serde(rename = "unreadCount")]
+    pub unread_count: u64,
+    /// The owner's read position.
+    #[serde(rename = "readSequence")]
+    pub read_sequence: i64,
+    /// The peer's read position (C2C); `None` in groups.
+    #[serde(rename = "peerReadSequence")]
+    pub peer_read_sequence: Option<i64>,
+    /// The newest held message (by sequence, then time).
+    #[serde(rename = "lastMessage")]
+    pub last_message: Option<Message>,
+}
+
+/// One page of `getConversationList`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationPage {
+    /// Newest last message first.
+    pub conversation_list: Vec<Conversation>,
+    /// Opaque; pass back for the next page (`""` when the page is empty).
+    pub cursor: String,
+    /// No more conversations follow.
+    pub is_completed: bool,
+}
+
+/// A read report: the owner has read `conversation_id` up to `read_sequence`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadReport {
+    /// The conversation.
+    #[serde(rename = "conversationID")]
+    pub conversation_id: String,
+    /// The read position.
+    #[serde(rename = "readSequence")]
+    pub read_sequence: i64,
+}
+
+/// A pushed read report (`applyReadReports`): the owner read on another
+/// device, and/or the C2C peer read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushedReadReport {
+    /// The conversation.
+    #[serde(rename = "conversationID")]
+    pub conversation_id: String,
+    /// The owner's read position the server holds.
+    #[serde(rename = "readSequence", default)]
+    pub read_sequence: Option<i64>,
+    /// The peer's read position (C2C only).
+    #[serde(rename = "peerReadSequence", default)]
+    pub peer_read_sequence: Option<i64>,
+}
+
+/// Largest sequence or time the store accepts: one can always be added to it.
+pub const MAX_SEQUENCE: i64 = i64::MAX - 1;
+
+/// Checks a sequence or time given as input.
+pub(crate) fn check_seq(what: &str, v: i64) -> Result<()> {
+    if v > MAX_SEQUENCE {
+        return Err(Error::invalid(format!("{what} must be below {}", i64::MAX)));
+    }
+    Ok(())
+}
+
+fn check_position(what: &str, v: i64) -> Result<()> {
+    if v < 0 {
+        return Err(Error::invalid(format!("{what} must not be negative")));
+    }
+    check_seq(what, v)
+}
+
+/// Records the state of `conv` (and the total) before this transaction
+/// changes it, for the events of the commit.
+fn touch(tx: &mut Tx<'_>, conv: &str) -> Result<()> {
+    if !tx.conv_before.contains_key(conv) {
+        let before = load_conv(tx.conn, conv)?;
+        tx.conv_before.insert(conv.to_string(), before);
+    }
+    if tx.total_before.is_none() {
+        tx.total_before = Some(meta::total_unread(tx.conn)?);
+    }
+    Ok(())
+}
+
+/// The conversation row, created empty when missing.
+pub(crate) fn ensure(tx: &mut Tx<'_>, conv: &str, ctype: ConversationType) -> Result<()> {
+    touch(tx, conv)?;
+    tx.conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO conversations(conversation_id, type, unread_count) VALUES (?1, ?2, 0)",
+        )?
+        .execute(params![conv, ctype])?;
+    Ok(())
+}
+
+fn add_unread(tx: &Tx<'_>, conv: &str, delta: i64) -> Result<()> {
+    if delta == 0 {
+        return Ok(());
+    }
+    tx.conn
+        .prepare_cached(
+            "UPDATE conversations SET unread_count = unread_count + ?2 WHERE conversation_id = ?1",
+        )?
+        .execute(params![conv, delta])?;
+    meta::add_total_unread(tx.conn, delta)
+}
+
+/// What of a message the read state depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MsgFacts {
+    pub rid: i64,
+    pub is_out: bool,
+    pub status: MessageStatus,
+    pub sequence: i64,
+    pub is_peer_read: bool,
+}
+
+fn positions(conn: &Connection, conv: &str) -> Result<(i64, i64)> {
+    Ok(load_conv(conn, conv)?
+        .map(|c| (c.read_seq, c.peer_read_seq))
+        .unwrap_or((0, 0)))
+}
+
+fn unread_part(f: &MsgFacts, read_seq: i64) -> i64 {
+    i64::from(!f.is_out && f.status == MessageStatus::Success && f.sequence > read_seq)
+}
+
+/// Keeps the conversation in step after a message of `conv` was inserted
+/// (`before` `None`) or updated: the unread count, the peer read flag of a
+/// sent C2C message at or below the peer position, and the last message.
+pub(crate) fn message_changed(
+    tx: &mut Tx<'_>,
+    conv: &str,
+    ctype: ConversationType,
+    before: Option<MsgFacts>,
+    after: MsgFacts,
+) -> Result<()> {
+    touch(tx, conv)?;
+    let (read_seq, peer_seq) = positions(tx.conn, conv)?;
+    let delta = unread_part(&after, read_seq) - before.map_or(0, |b| unread_part(&b, read_seq));
+    add_unread(tx, conv, delta)?;
+    if ctype == ConversationType::C2C
+        && after.is_out
+        && after.status == MessageStatus::Success
+        && !after.is_peer_read
+        && after.sequence <= peer_seq
+    {
+        tx.conn
+            .prepare_cached("UPDATE messages SET is_peer_read = 1 WHERE rid = ?1")?
+            .execute(params![after.rid])?;
+    }
+    if before.is_some_and(|b| !b.is_peer_read)
+        && ctype == ConversationType::C2C
+        && after.is_out
+        && is_peer_read(tx.conn, after.rid)?
+    {
+        tx.peer_read_now.insert(after.rid);
+    }
+    refresh_last(tx, conv)
+}
+
+fn is_peer_read(conn: &Connection, rid: i64) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT is_peer_read FROM messages WHERE rid = ?1")?
+        .query_row(params![rid], |r| r.get(0))?)
+}
+
+fn refresh_last(tx: &Tx<'_>, conv: &str) -> Result<()> {
+    tx.conn
+        .prepare_cached(
+            "UPDATE conversations SET (last_rid, last_time, last_seq) = (
+                SELECT rid, time, sequence FROM messages WHERE conversation_id = ?1
+                ORDER BY sequence DESC, time DESC, rid DESC LIMIT 1)
+             WHERE conversation_id = ?1",
+        )?
+        .execute(params![conv])?;
+    Ok(())
+}
+
+/// The unread messages above a position: a range of the partial index `messages_unread`.
+pub(crate) const UNREAD_ABOVE: &str = "SELECT count(*) FROM messages
+     WHERE conversation_id = ?1 AND is_out = 0 AND status = 'success' AND sequence > ?2";
+/// The highest sequence of a sent message held in a conversation.
+pub(crate) const HIGHEST_HELD: &str =
+    "SELECT sequence FROM messages WHERE conversation_id = ?1 AND status = 'success'
+     ORDER BY sequence DESC LIMIT 1";
+
+fn count_unread_above(conn: &Connection, conv: &str, seq: i64) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(UNREAD_ABOVE)?
+        .query_row(params![conv, seq], |r| r.get(0))?)
+}
+
+fn highest_held(conn: &Connection, conv: &str) -> Result<i64> {
+    use rusqlite::OptionalExtension;
+    Ok(conn
+        .prepare_cached(HIGHEST_HELD)?
+        .query_row(params![conv], |r| r.get::<_, i64>(0))
+        .optional()?
+        .unwrap_or(0)
+        .max(0))
+}
+
+/// Who moves a read position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// The owner on this device: a read report is queued.
+    Local,
+    /// The server: pending reports at or below it are acknowledged.
+    Server,
+}
+
+/// Raises the read position of `conv` to `seq` (a max-register); returns
+/// whether it moved.
+pub(crate) fn raise_read(tx: &mut Tx<'_>, conv: &str, seq: i64, source: Source) -> Result<bool> {
+    let (ctype, _) = parse_conversation_id(conv)?;
+    ensure(tx, conv, ctype)?;
+    if source == Source::Server {
+        tx.conn
+            .prepare_cached(
+                "DELETE FROM read_reports WHERE conversation_id = ?1 AND read_seq <= ?2",
+            )?
+            .execute(params![conv, seq])?;
+    }
+    let row = load_conv(tx.conn, conv)?.ok_or_else(|| Error::internal("conversation row"))?;
+    if seq <= row.read_seq {
+        return Ok(false);
+    }
+    let unread = count_unread_above(tx.conn, conv, seq)?;
+    tx.conn
+        .prepare_cached("UPDATE conversations SET read_seq = ?2 WHERE conversation_id = ?1")?
+        .execute(params![conv, seq])?;
+    add_unread(tx, conv, unread - row.unread_count)?;
+    if source == Source::Local {
+        tx.conn
+            .prepare_cached(
+                "INSERT INTO read_reports(conversation_id, read_seq) VALUES (?1, ?2)
+                 ON CONFLICT(conversation_id) DO UPDATE SET read_seq = max(read_seq, excluded.read_seq)",
+            )?
+            .execute(params![conv, seq])?;
+    }
+    Ok(true)
+}
+
+/// Raises the peer read position of a C2C conversation; marks the sent
+/// messages at or below it `isPeerRead`. Returns whether it moved.
+pub(crate) fn raise_peer_read(tx: &mut Tx<'_>, conv: &str, seq: i64) -> Result<bool> {
+    let (ctype, _) = parse_conversation_id(conv)?;
+    if ctype != ConversationType::C2C {
+        return Err(Error::invalid(
+            "peerReadSequence is for C2C conversations only",
+        ));
+    }
+    ensure(tx, conv, ctype)?;
+    let (_, old) = positions(tx.conn, conv)?;
+    if seq <= old {
+        return Ok(false);
+    }
+    tx.conn
+        .prepare_cached("UPDATE conversations SET peer_read_seq = ?2 WHERE conversation_id = ?1")?
+        .execute(params![conv, seq])?;
+    let mut st = tx.conn.prepare_cached(
+        "UPDATE messages SET is_peer_read = 1
+         WHERE conversation_id = ?1 AND is_out = 1 AND is_peer_read = 0
+           AND status = 'success' AND sequence <= ?2
+         RETURNING rid",
+    )?;
+    let rids = st
+        .query_map(params![conv, seq], |r| r.get::<_, i64>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    tx.peer_read_now.extend(rids);
+    Ok(true)
+}
+
+fn load_conversation(conn: &Connection, conv: &str) -> Result<Conversation> {
+    let (ctype, _) = parse_conversation_id(conv)?;
+    let row = load_conv(conn, conv)?;
+    let last_message = match row.and_then(|r| r.last_rid) {
+        Some(rid) => load_message_by_rid(conn, rid)?,
+        None => None,
+    };
+    Ok(Conversation {
+        conversation_id: conv.to_string(),
+        conversation_type: ctype,
+        unread_count: row.map_or(0, |r| r.unread_count.max(0) as u64),
+        read_sequence: row.map_or(0, |r| r.read_seq),
+        peer_read_sequence: (ctype == ConversationType::C2C)
+            .then(|| row.map_or(0, |r| r.peer_read_seq)),
+        last_message,
+    })
+}
+
+/// A conversation's read state and last message (zeros for one never seen).
+pub(crate) fn get_conversation(db: &Db, conversation_id: &str) -> Result<Conversation> {
+    parse_conversation_id(conversation_id)?;
+    db.read(|c| load_conversation(c, conversation_id))
+}
+
+/// `setMessageRead`: moves the read position up to `sequence` (or the
+/// highest held), never down; returns the position.
+pub(crate) fn set_message_read(
+    db: &Db,
+    conversation_id: &str,
+    sequence: Option<i64>,
+) -> Result<i64> {
+    parse_conversation_id(conversation_id)?;
+    if let Some(s) = sequence {
+        check_position("sequence", s)?;
+    }
+    db.write(|tx| {
+        let target = match sequence {
+            Some(s) => s,
+            None => highest_held(tx.conn, conversation_id)?,
+        };
+        raise_read(tx, conversation_id, target, Source::Local)?;
+        Ok(positions(tx.conn, conversation_id)?.0)
+    })
+}
+
+/// `setAllMessageRead`: every conversation with unread messages read up
+/// to its highest held message; returns how many moved.
+pub(crate) fn set_all_message_read(db: &Db) -> Result<u64> {
+    db.write(|tx| {
+        let convs: Vec<String> = tx
+            .conn
+            .prepare_cached("SELECT conversation_id FROM conversations WHERE unread_count > 0")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut moved = 0;
+        for conv in convs {
+            let top = highest_held(tx.conn, &conv)?;
+            if raise_read(tx, &conv, top, Source::Local)? {
+                moved += 1;
+            }
+        }
+        Ok(moved)
+    })
+}
+
+/// `getTotalUnreadMessageCount`.
+pub(crate) fn total_unread(db: &Db) -> Result<u64> {
+    db.read(meta::total_unread)
+}
+
+/// The pending read reports, one per conversation, in conversation order.
+pub(crate) fn pending_read_reports(db: &Db) -> Result<Vec<ReadReport>> {
+    db.read(|c| {
+        let mut st = c.prepare_cached(
+            "SELECT conversation_id, read_seq FROM read_reports ORDER BY conversation_id",
+        )?;
+        let v = st
+            .query_map([], |r| {
+                Ok(ReadReport {
+                    conversation_id: r.get(0)?,
+                    read_sequence: r.get(1)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(v)
+    })
+}
+
+/// `ackReadReports`: the server holds these positions; returns how many
+/// conversations' pending reports this cleared.
+pub(crate) fn ack_read_reports(db: &Db, reports: &[ReadReport]) -> Result<u64> {
+    if reports.len() > MAX_READ_REPORTS_PER_CALL {
+        return Err(Error::invalid(format!(
+            "at most {MAX_READ_REPORTS_PER_CALL} reports a call"
+        )));
+    }
+    for r in reports {
+        parse_conversation_id(&r.conversation_id)?;
+        check_position("readSequence", r.read_sequence)?;
+    }
+    db.write(|tx| {
+        let mut acked = 0;
+        for r in reports {
+            acked += tx
+                .conn
+                .prepare_cached(
+                    "DELETE FROM read_reports WHERE conversation_id = ?1 AND read_seq <= ?2",
+                )?
+                .execute(params![r.conversation_id, r.read_sequence])? as u64;
+        }
+        Ok(acked)
+    })
+}
+
+/// Checks the positions of a pushed report or snapshot.
+pub(crate) fn check_pushed(conv: &str, read: Option<i64>, peer: Option<i64>) -> Result<()> {
+    let (ctype, _) = parse_conversation_id(conv)?;
+    if let Some(s) = read {
+        check_position("readSequence", s)?;
+    }
+    if let Some(s) = peer {
+        if ctype != ConversationType::C2C {
+            return Err(Error::invalid(
+                "peerReadSequence is for C2C conversations only",
+            ));
+        }
+        check_position("peerReadSequence", s)?;
+    }
+    Ok(())
+}
+
+/// Applies server positions to one conversation; returns whether either moved.
+pub(crate) fn apply_positions(
+    tx: &mut Tx<'_>,
+    conv: &str,
+    read: Option<i64>,
+    peer: Option<i64>,
+) -> Result<bool> {
+    let mut moved = false;
+    if let Some(s) = read {
+        moved |= raise_read(tx, conv, s, Source::Server)?;
+    }
+    if let Some(s) = peer {
+        moved |= raise_peer_read(tx, conv, s)?;
+    }
+    Ok(moved)
+}
+
+/// `applyReadReports`: returns the conversations whose positions moved.
+pub(crate) fn apply_read_reports(db: &Db, reports: &[PushedReadReport]) -> Result<Vec<String>> {
+    if reports.len() > MAX_READ_REPORTS_PER_CALL {
+        return Err(Error::invalid(format!(
+            "at most {MAX_READ_REPORTS_PER_CALL} reports a call"
+        )));
+    }
+    for r in reports {
+        check_pushed(&r.conversation_id, r.read_sequence, r.peer_read_sequence)?;
+    }
+    db.write(|tx| {
+        let mut changed: Vec<String> = Vec::new();
+        for r in reports {
+            let moved = apply_positions(
+                tx,
+                &r.conversation_id,
+                r.read_sequence,
+                r.peer_read_sequence,
+            )?;
+            if moved && !changed.contains(&r.conversation_id) {
+                changed.push(r.conversation_id.clone());
+            }
+        }
+        Ok(changed)
+    })
+}
+
+/// Longest cursor `getConversationList` gives: two integers, two dots and a conversation ID.
+const MAX_CURSOR_LEN: usize = 2 * 20 + 2 + crate::model::MAX_CONVERSATION_ID_LEN;
+
+/// The cursor after a conversation: its last message's time and sequence, and its ID.
+fn encode_cursor(time: i64, seq: i64, conv: &str) -> String {
+    format!("{time}.{seq}.{conv}")
+}
+
+fn decode_cursor(c: &str) -> Result<(i64, i64, String)> {
+    let bad = || Error::invalid("cursor is not one getConversationList gave");
+    let mut it = c.splitn(3, '.');
+    let t = it.next().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
+    let s = it.next().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
+    let conv = it.next().ok_or_else(bad)?;
+    parse_conversation_id(conv).map_err(|_| bad())?;
+    Ok((t, s, conv.to_string()))
+}
+
+fn page_rows(conn: &Connection, sql: &str, p: &[&dyn rusqlite::ToSql]) -> Result<Vec<ConvPageRow>> {
+    let mut st = conn.prepare_cached(sql)?;
+    let v = st
+        .query_map(p, conv_page_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(v)
+}
+
+/// `getConversationList`: conversations holding messages, newest last
+/// message first, by keyset.
+pub(crate) fn get_conversation_list(
+    db: &Db,
+    cursor: Option<&str>,
+    count: Option<u32>,
+) -> Result<ConversationPage> {
+    let count = count.unwrap_or(15);
+    if !(1..=100).contains(&count) {
+        return Err(Error::invalid("count must be 1..100"));
+    }
+    let after = match cursor.filter(|c| !c.is_empty()) {
+        Some(c) if c.len() > MAX_CURSOR_LEN => return Err(Error::invalid("cursor is too long")),
+        Some(c) => Some(decode_cursor(c)?),
+        None => None,
+    };
+    let want = count as i64 + 1;
+    db.read(|c| {
+        let mut ks: Vec<ConvPageRow> = match &after {
+            None => page_rows(c, CONV_FIRST, &[&want])?,
+            Some((t, s, id)) => {
+                let mut v = page_rows(c, CONV_SAME_KEY, &[t, s, id, &want])?;
+                if (v.len() as i64) < want {
+                    v.extend(page_rows(c, CONV_SAME_TIME, &[t, s, &want])?);
+                }
+                if (v.len() as i64) < want {
+                    v.extend(page_rows(c, CONV_OLDER, &[t, &want])?);
+                }
+                v
+            }
+        };
+        let is_completed = ks.len() <= count as usize;
+        ks.truncate(count as usize);
+        let cursor = ks
+            .last()
+            .map(|r| encode_cursor(r.last_time, r.last_seq, &r.conversation_id))
+            .unwrap_or_default();
+        let conversation_list = ks
+            .into_iter()
+            .map(|r| {
+                let (ctype, _) = parse_conversation_id(&r.conversation_id)?;
+                Ok(Conversation {
+                    conversation_type: ctype,
+                    unread_count: r.unread_count.max(0) as u64,
+                    read_sequence: r.read_seq,
+                    peer_read_sequence: (ctype == ConversationType::C2C).then_some(r.peer_read_seq),
+                    last_message: Some(r.last_message),
+                    conversation_id: r.conversation_id,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(ConversationPage {
+            conversation_list,
+            cursor,
+            is_completed,
+        })
+    })
+}
