@@ -207,18 +207,21 @@ fn refresh_last(tx: &Tx<'_>, conv: &str) -> Result<()> {
     Ok(())
 }
 
-/// The unread messages above a position: a range of the partial index `messages_unread`.
-pub(crate) const UNREAD_ABOVE: &str = "SELECT count(*) FROM messages
-     WHERE conversation_id = ?1 AND is_out = 0 AND status = 'success' AND sequence > ?2";
+/// The unread messages a move of the read position covers, `(from, to]`: a
+/// range of the partial index `messages_unread`, as long as the move, never
+/// the whole conversation.
+pub(crate) const UNREAD_BETWEEN: &str = "SELECT count(*) FROM messages
+     WHERE conversation_id = ?1 AND is_out = 0 AND status = 'success'
+       AND sequence > ?2 AND sequence <= ?3";
 /// The highest sequence of a sent message held in a conversation.
 pub(crate) const HIGHEST_HELD: &str =
     "SELECT sequence FROM messages WHERE conversation_id = ?1 AND status = 'success'
      ORDER BY sequence DESC LIMIT 1";
 
-fn count_unread_above(conn: &Connection, conv: &str, seq: i64) -> Result<i64> {
+fn count_unread_between(conn: &Connection, conv: &str, from: i64, to: i64) -> Result<i64> {
     Ok(conn
-        .prepare_cached(UNREAD_ABOVE)?
-        .query_row(params![conv, seq], |r| r.get(0))?)
+        .prepare_cached(UNREAD_BETWEEN)?
+        .query_row(params![conv, from, to], |r| r.get(0))?)
 }
 
 fn highest_held(conn: &Connection, conv: &str) -> Result<i64> {
@@ -256,11 +259,13 @@ pub(crate) fn raise_read(tx: &mut Tx<'_>, conv: &str, seq: i64, source: Source) 
     if seq <= row.read_seq {
         return Ok(false);
     }
-    let unread = count_unread_above(tx.conn, conv, seq)?;
+    // The stored count equals its definition, so only the messages the move
+    // covers leave it: the cost is the move's, not the conversation's.
+    let covered = count_unread_between(tx.conn, conv, row.read_seq, seq)?;
     tx.conn
         .prepare_cached("UPDATE conversations SET read_seq = ?2 WHERE conversation_id = ?1")?
         .execute(params![conv, seq])?;
-    add_unread(tx, conv, unread - row.unread_count)?;
+    add_unread(tx, conv, -covered)?;
     if source == Source::Local {
         tx.conn
             .prepare_cached(

@@ -31,8 +31,8 @@ const HOT: &[(&str, &str)] = &[
         crate::storage::rows::MERGE_ROWS_OF_LIST,
     ),
     (
-        "unread above a read position",
-        super::conversations::UNREAD_ABOVE,
+        "unread covered by a read move",
+        super::conversations::UNREAD_BETWEEN,
     ),
     ("highest held sequence", super::conversations::HIGHEST_HELD),
     // The first page (CONV_FIRST) walks the same index from its start.
