@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use receiptdb::sim::{Action, FaultKind, Mutation, Rates, Scenario};
+use receiptdb::sim::{Action, FaultKind, Invariant, Mutation, Rates, Scenario};
 
 fn small(seed: u64) -> Scenario {
     let built = Scenario::builder()
@@ -126,6 +126,97 @@ fn scripted_scenario_covers_self_read_crash_recall_and_membership() {
 }
 
 #[test]
+fn scripted_read_positions_travel_between_devices_and_peers() {
+    // 4 clients: users u0, u1, u2; client 3 is u0's second device.
+    let rates = Rates {
+        read: 0.0,
+        ..Rates::default()
+    };
+    let send = |from, group, to| Action::Send {
+        from,
+        group,
+        to,
+        receipt: true,
+    };
+    let mark = |client, conversation: Option<&str>, sequence| Action::MarkRead {
+        client,
+        conversation: conversation.map(str::to_string),
+        sequence,
+    };
+    let report = Scenario::builder()
+        .seed(5)
+        .clients(4)
+        .groups(1)
+        .members(3)
+        .messages(0)
+        .steps(40)
+        .faults([
+            FaultKind::Delay,
+            FaultKind::Reorder,
+            FaultKind::Duplicate,
+            FaultKind::Drop,
+            FaultKind::Stale,
+        ])
+        .rates(rates)
+        .step(0, send(1, None, Some(0))) // m1, C2C seq 1
+        .step(0, send(1, None, Some(0))) // m2, seq 2
+        .step(0, send(0, None, Some(1))) // m3, seq 3 (u0's out)
+        .step(0, send(1, None, Some(0))) // m4, seq 4
+        .step(0, send(1, Some(0), None)) // m5
+        .step(3, mark(3, Some("C2Cu1"), Some(2))) // second device, up to m2
+        .step(
+            4,
+            Action::Offline {
+                client: 0,
+                steps: 5,
+            },
+        )
+        .step(5, mark(0, None, None)) // offline: the report waits
+        .step(8, mark(1, Some("C2Cu0"), None)) // the peer reads m3
+        .step(9, Action::Sync { client: 3 })
+        .step(10, Action::MarkAllRead { client: 3 })
+        .step(
+            12,
+            Action::Crash {
+                client: 3,
+                down_for: 3,
+            },
+        )
+        .step(14, Action::Stale { client: 0 })
+        .step(16, send(1, None, Some(0))) // m6: unread everywhere
+        .step(18, mark(2, None, Some(1)))
+        .run();
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => panic!("{e}"),
+    };
+    assert!(report.passed, "{report}");
+    let c = &report.counters;
+    assert_eq!(c.marks, 5, "{report}");
+    assert!(c.read_reports_moved >= 3, "{report}");
+    assert!(c.read_acks >= 1 && c.read_pushes >= 2, "{report}");
+    assert!(c.read_state_checks > 0, "{report}");
+}
+
+#[test]
+fn tally_mutation_breaks_the_read_state_invariant() {
+    let report = match Scenario::builder()
+        .mutate(Mutation::Tally)
+        .shrink(false)
+        .run()
+    {
+        Ok(r) => r,
+        Err(e) => panic!("{e}"),
+    };
+    assert!(!report.passed, "{report}");
+    let Some(v) = report.violation.as_ref() else {
+        panic!("no violation: {report}");
+    };
+    assert_eq!(v.invariant, Invariant::ReadState, "{report}");
+    assert!(v.detail.contains("unreadCount of "), "{report}");
+}
+
+#[test]
 fn lww_fails_in_the_library_and_the_shrunk_prefix_replays_the_failure() {
     let report = match Scenario::builder().mutate(Mutation::Lww).run() {
         Ok(r) => r,
@@ -171,6 +262,18 @@ fn cli_lww_mutation_exits_1_with_seed_violation_and_prefix() {
     assert!(out.contains("first violation: ["), "{out}");
     assert!(out.contains("shortest failing prefix: "), "{out}");
     assert!(out.contains("--prefix "), "{out}");
+}
+
+#[test]
+fn cli_tally_mutation_exits_1_with_read_state_violation() {
+    let (code, out, err) = sim(&["--mutate", "tally"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(out.contains("result: FAIL (seed 42)"), "{out}");
+    assert!(
+        out.contains("first violation: [conversation read state]"),
+        "{out}"
+    );
+    assert!(out.contains("--mutate tally"), "{out}");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! outbox is empty; and the last event of each message agrees with its
 //! stored state.
 
-use super::client::{Client, Fail};
+use super::client::{message_list, Client, Fail};
 use super::report::{Counters, Invariant};
 use super::server::Server;
 use crate::{MemberFilter, Message};
@@ -107,6 +107,7 @@ fn check_client(server: &Server, cl: &mut Client, c: &mut Counters) -> Result<()
                 if missing.is_empty() && extra.is_empty() { "differs" } else { "-" }
             )));
         }
+        check_read_position(server, cl, &conv, &held, c)?;
         let ids: Vec<String> = held.iter().map(|m| m.id.clone()).collect();
         let mut infos = Vec::new();
         for chunk in ids.chunks(100) {
@@ -119,23 +120,6 @@ fn check_client(server: &Server, cl: &mut Client, c: &mut Counters) -> Result<()
         }
     }
     Ok(())
-}
-
-fn message_list(cl: &mut Client, conv: &str, c: &mut Counters) -> Result<Vec<Message>, Fail> {
-    let mut all: Vec<Message> = Vec::new();
-    let mut next: Option<String> = None;
-    loop {
-        let page = cl.call(c, "get_message_list", |s| {
-            s.get_message_list(conv, next.as_deref(), Some(100))
-        })?;
-        let mut list = page.message_list;
-        list.append(&mut all);
-        all = list;
-        if page.is_completed || page.next_req_message_id.is_empty() {
-            return Ok(all);
-        }
-        next = Some(page.next_req_message_id);
-    }
 }
 
 fn check_message(
@@ -266,4 +250,49 @@ fn member_list(
         }
         cursor = page.cursor;
     }
+}
+
+/// After quiescence: the conversation shows the server's read position,
+/// the unread count that position gives, and (C2C) the peer's position,
+/// with `isPeerRead` on exactly the `out` messages at or below it.
+fn check_read_position(
+    server: &Server,
+    cl: &mut Client,
+    conv: &str,
+    held: &[Message],
+    c: &mut Counters,
+) -> Result<(), Fail> {
+    let cv = cl.call(c, "get_conversation", |s| s.get_conversation(conv))?;
+    c.final_checks += 1;
+    let pos = server.read_position(cl.user, conv);
+    if cv.read_sequence != pos {
+        return Err(diverged(format!(
+            "{conv}: readSequence {} but the server holds {pos}",
+            cv.read_sequence
+        )));
+    }
+    let want = server.unread_of(cl.user, conv);
+    let got = cl.reported_unread(conv, cv.unread_count);
+    if got != want {
+        return Err(diverged(format!(
+            "{conv}: unreadCount {got} but the server's read position {pos} leaves {want} unread"
+        )));
+    }
+    if let Some(peer) = server.peer_position(cl.user, conv) {
+        let got = cv.peer_read_sequence.unwrap_or(0);
+        if got != peer {
+            return Err(diverged(format!(
+                "{conv}: peerReadSequence {got} but the server holds {peer}"
+            )));
+        }
+        for m in held.iter().filter(|m| m.flow == crate::Flow::Out) {
+            if m.is_peer_read != (m.sequence <= peer) {
+                return Err(diverged(format!(
+                    "{conv}: isPeerRead of {} (sequence {}) is {} with peerReadSequence {peer}",
+                    m.id, m.sequence, m.is_peer_read
+                )));
+            }
+        }
+    }
+    Ok(())
 }

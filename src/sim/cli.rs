@@ -46,8 +46,8 @@ pub struct SimArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Plant a bug to check the simulator catches it: `lww`.
-    #[arg(long, value_name = "MUTATION", value_parser = ["lww"])]
+    /// Plant a bug to check the simulator catches it: `lww` or `tally`.
+    #[arg(long, value_name = "MUTATION", value_parser = ["lww", "tally"])]
     pub mutate: Option<String>,
     /// Do not search for the shortest failing prefix.
     #[arg(long)]
@@ -96,8 +96,10 @@ impl SimArgs {
         if let Some(f) = &self.faults {
             sc.faults = parse_faults(f)?;
         }
-        if self.mutate.is_some() {
-            sc.mutate = Some(Mutation::Lww);
+        match self.mutate.as_deref() {
+            Some("lww") => sc.mutate = Some(Mutation::Lww),
+            Some("tally") => sc.mutate = Some(Mutation::Tally),
+            _ => {}
         }
         if self.no_shrink {
             sc.shrink = false;

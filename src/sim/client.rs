@@ -73,6 +73,21 @@ pub(crate) struct Client {
     sent_at: BTreeMap<String, u64>,
     /// Receipts were queued since the outbox was last read.
     pub outbox_dirty: bool,
+    /// Held message ID → (conversation, sequence, `in`).
+    info: BTreeMap<String, (String, i64, bool)>,
+    /// With `--mutate tally`: the unread count this client reports per
+    /// conversation, kept as a running tally.
+    tally_mode: bool,
+    tally: BTreeMap<String, u64>,
+    /// Highest read / peer read position seen per conversation (kept across
+    /// crashes: positions never go down).
+    read_seen: BTreeMap<String, (i64, i64)>,
+    /// Read positions moved since the read reports were last read.
+    pub read_dirty: bool,
+    /// Step the read reports were last sent at (`None`: none outstanding).
+    read_sent_at: Option<u64>,
+    /// Round-robin cursor of the deep read-state check.
+    deep_turn: usize,
 }
 
 fn store_fail(what: &str, e: &crate::Error) -> Fail {
@@ -90,6 +105,7 @@ impl Client {
         name: String,
         path: PathBuf,
         mode: MergeMode,
+        tally_mode: bool,
     ) -> Client {
         Client {
             idx,
@@ -109,6 +125,13 @@ impl Client {
             live: BTreeMap::new(),
             sent_at: BTreeMap::new(),
             outbox_dirty: false,
+            info: BTreeMap::new(),
+            tally_mode,
+            tally: BTreeMap::new(),
+            read_seen: BTreeMap::new(),
+            read_dirty: false,
+            read_sent_at: None,
+            deep_turn: 0,
         }
     }
 
@@ -208,6 +231,8 @@ impl Client {
         self.store = Some(store);
         self.sent_at.clear();
         self.outbox_dirty = true;
+        self.read_dirty = true;
+        self.read_sent_at = None;
         Ok(())
     }
 
@@ -216,6 +241,7 @@ impl Client {
         self.sub = None;
         self.store = None;
         self.sent_at.clear();
+        self.read_sent_at = None;
     }
 
     /// Sets every group's roster as the server has it.
@@ -266,9 +292,15 @@ impl Client {
 
     fn note_messages(&mut self, msgs: &[crate::IncomingMessage]) {
         for m in msgs {
-            if self.held.insert(m.id.clone()) && m.from != self.user_id {
+            if self.held.insert(m.id.clone()) {
                 let conv = m.conversation_id.clone().unwrap_or_default();
-                self.unread.entry(conv).or_default().insert(m.id.clone());
+                let incoming = m.from != self.user_id;
+                self.info
+                    .insert(m.id.clone(), (conv.clone(), m.sequence, incoming));
+                if incoming {
+                    *self.tally.entry(conv.clone()).or_insert(0) += 1;
+                    self.unread.entry(conv).or_default().insert(m.id.clone());
+                }
             }
         }
     }
@@ -297,7 +329,15 @@ impl Client {
                 }
             }
             Payload::Ack { batch_id, rejected } => self.ack(&batch_id, &rejected, c)?,
-            Payload::Receipts { .. } | Payload::SyncRequest => {}
+            Payload::ReadAck(rs) => {
+                let n = self.call(c, "ack_read_reports", |s| s.ack_read_reports(&rs))?;
+                c.read_acks += n;
+            }
+            Payload::ReadPush(rs) => {
+                c.read_pushes += rs.len() as u64;
+                self.call(c, "apply_read_reports", |s| s.apply_read_reports(&rs))?;
+            }
+            Payload::Receipts { .. } | Payload::SyncRequest | Payload::ReadReports(_) => {}
         }
         Ok(())
     }
@@ -365,7 +405,7 @@ impl Client {
             rng.pick(&convs).cloned().into_iter().collect()
         };
         for conv in chosen {
-            let set = self.unread.entry(conv).or_default();
+            let set = self.unread.entry(conv.clone()).or_default();
             let ids: Vec<String> = set.iter().cloned().collect();
             let take = if all {
                 ids.len()
@@ -397,7 +437,191 @@ impl Client {
             }
             self.unread.retain(|_, s| !s.is_empty());
             if !all {
+                // The user also marks the conversation read, sometimes up to
+                // the last message read, sometimes up to the newest held.
+                let top = ids[..take]
+                    .iter()
+                    .filter_map(|id| self.info.get(id).map(|i| i.1))
+                    .max();
+                match rng.index(10) {
+                    0..=3 => self.mark(&conv, top, c)?,
+                    4 | 5 => self.mark(&conv, None, c)?,
+                    6 => self.mark_all(c)?,
+                    _ => {}
+                }
                 break;
+            }
+        }
+        if all {
+            self.mark_all(c)?;
+        }
+        Ok(())
+    }
+
+    /// `setMessageRead` on one conversation (the tally forgets it).
+    pub(crate) fn mark(
+        &mut self,
+        conv: &str,
+        sequence: Option<i64>,
+        c: &mut Counters,
+    ) -> Result<(), Fail> {
+        c.marks += 1;
+        self.call(c, "set_message_read", |s| {
+            s.set_message_read(conv, sequence)
+        })?;
+        self.tally.insert(conv.to_string(), 0);
+        self.read_dirty = true;
+        Ok(())
+    }
+
+    /// `setAllMessageRead` (every tally goes to 0).
+    pub(crate) fn mark_all(&mut self, c: &mut Counters) -> Result<(), Fail> {
+        c.marks += 1;
+        self.call(c, "set_all_message_read", |s| s.set_all_message_read())?;
+        self.tally.values_mut().for_each(|t| *t = 0);
+        self.read_dirty = true;
+        Ok(())
+    }
+
+    /// The conversation of the newest held `in` message, if any.
+    pub(crate) fn newest_in_conversation(&self) -> Option<String> {
+        self.info
+            .values()
+            .filter(|i| i.2)
+            .max_by_key(|i| i.1)
+            .map(|i| i.0.clone())
+    }
+
+    /// Sends the pending read reports when a position moved or the last
+    /// send is due a retry; returns the packet.
+    pub(crate) fn flush_read_reports(
+        &mut self,
+        now: u64,
+        retry_after: u64,
+        c: &mut Counters,
+    ) -> Result<Option<Packet>, Fail> {
+        let due = self.read_sent_at.is_some_and(|t| now >= t + retry_after);
+        if !self.read_dirty && !due {
+            return Ok(None);
+        }
+        let reports = self.call(c, "get_pending_read_reports", |s| {
+            s.get_pending_read_reports()
+        })?;
+        self.read_dirty = false;
+        if reports.is_empty() {
+            self.read_sent_at = None;
+            return Ok(None);
+        }
+        self.read_sent_at = Some(now);
+        c.read_reports_sent += reports.len() as u64;
+        Ok(Some(Packet {
+            src: Node::Client(self.idx),
+            dst: Node::Server,
+            payload: Payload::ReadReports(reports),
+        }))
+    }
+
+    /// Read reports not acked, per the store.
+    pub(crate) fn read_pending(&mut self, c: &mut Counters) -> Result<usize, Fail> {
+        Ok(self
+            .call(c, "get_pending_read_reports", |s| {
+                s.get_pending_read_reports()
+            })?
+            .len())
+    }
+
+    /// The unread count this client reports: the store's, or with
+    /// `--mutate tally` its running tally.
+    pub(crate) fn reported_unread(&self, conv: &str, store: u64) -> u64 {
+        if self.tally_mode {
+            self.tally.get(conv).copied().unwrap_or(0)
+        } else {
+            store
+        }
+    }
+
+    /// The unread count by definition, from the messages the harness saw
+    /// the store take: held `in` messages above `read_sequence`.
+    fn unread_by_definition(&self, conv: &str, read_sequence: i64) -> u64 {
+        self.info
+            .values()
+            .filter(|(cv, seq, incoming)| *incoming && cv == conv && *seq > read_sequence)
+            .count() as u64
+    }
+
+    /// Read state invariants, checked after every step of a running client:
+    /// every conversation's reported unread count equals its definition,
+    /// the total equals the sum, read positions never go down; when `deep`,
+    /// one conversation (in turn) is recounted from the store's own
+    /// messages (`getMessageList`).
+    pub(crate) fn check_read_state(&mut self, deep: bool, c: &mut Counters) -> Result<(), Fail> {
+        let fail = |d: String| Err(Fail::new(Invariant::ReadState, d));
+        let mut convs = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let page = self.call(c, "get_conversation_list", |s| {
+                s.get_conversation_list(Some(&cursor), Some(100))
+            })?;
+            convs.extend(page.conversation_list);
+            if page.is_completed || page.cursor.is_empty() {
+                break;
+            }
+            cursor = page.cursor;
+        }
+        let mut sum = 0;
+        for cv in &convs {
+            c.read_state_checks += 1;
+            let id = &cv.conversation_id;
+            let peer = cv.peer_read_sequence.unwrap_or(0);
+            let (old, old_peer) = self.read_seen.get(id).copied().unwrap_or((0, 0));
+            if cv.read_sequence < old {
+                return fail(format!(
+                    "readSequence of {id} fell from {old} to {}",
+                    cv.read_sequence
+                ));
+            }
+            if peer < old_peer {
+                return fail(format!(
+                    "peerReadSequence of {id} fell from {old_peer} to {peer}"
+                ));
+            }
+            self.read_seen.insert(id.clone(), (cv.read_sequence, peer));
+            let want = self.unread_by_definition(id, cv.read_sequence);
+            let got = self.reported_unread(id, cv.unread_count);
+            if got != want {
+                return fail(format!(
+                    "unreadCount of {id} is {got}, but {want} held in messages are above readSequence {}",
+                    cv.read_sequence
+                ));
+            }
+            sum += cv.unread_count;
+        }
+        let total = self.call(c, "get_total_unread_message_count", |s| {
+            s.get_total_unread_message_count()
+        })?;
+        if total != sum {
+            return fail(format!(
+                "total unread is {total}, the conversations sum to {sum}"
+            ));
+        }
+        if deep && !convs.is_empty() {
+            self.deep_turn = (self.deep_turn + 1) % convs.len();
+            let cv = &convs[self.deep_turn];
+            let msgs = message_list(self, &cv.conversation_id, c)?;
+            let want = msgs
+                .iter()
+                .filter(|m| {
+                    m.flow == crate::Flow::In
+                        && m.status == crate::MessageStatus::Success
+                        && m.sequence > cv.read_sequence
+                })
+                .count() as u64;
+            let got = self.reported_unread(&cv.conversation_id, cv.unread_count);
+            if got != want {
+                return fail(format!(
+                    "unreadCount of {} is {got}, but getMessageList holds {want} in messages above readSequence {}",
+                    cv.conversation_id, cv.read_sequence
+                ));
             }
         }
         Ok(())
@@ -502,5 +726,27 @@ impl Client {
             dst: Node::Server,
             payload: Payload::SyncRequest,
         }
+    }
+}
+
+/// Every message of a conversation, oldest first (`getMessageList`, paged).
+pub(crate) fn message_list(
+    cl: &mut Client,
+    conv: &str,
+    c: &mut Counters,
+) -> Result<Vec<crate::Message>, Fail> {
+    let mut all: Vec<crate::Message> = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let page = cl.call(c, "get_message_list", |s| {
+            s.get_message_list(conv, next.as_deref(), Some(100))
+        })?;
+        let mut list = page.message_list;
+        list.append(&mut all);
+        all = list;
+        if page.is_completed || page.next_req_message_id.is_empty() {
+            return Ok(all);
+        }
+        next = Some(page.next_req_message_id);
     }
 }

@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use super::rng::Rng;
-use crate::{IncomingMessage, ReceiptNotification, Rejection, Snapshot};
+use crate::{
+    IncomingMessage, PushedReadReport, ReadReport, ReceiptNotification, Rejection, Snapshot,
+};
 
 /// An end of a link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -32,6 +34,13 @@ pub(crate) enum Payload {
     Receipts { batch_id: String, ids: Vec<String> },
     /// Client → server: please send snapshots of all my conversations.
     SyncRequest,
+    /// Client → server: the read reports `getPendingReceipts` handed out.
+    ReadReports(Vec<ReadReport>),
+    /// Server → client: the positions the server now holds for those reports.
+    ReadAck(Vec<ReadReport>),
+    /// Server → client: read positions pushed from the user's other devices
+    /// (`readSequence`) or from the C2C peer (`peerReadSequence`).
+    ReadPush(Vec<PushedReadReport>),
 }
 
 /// A packet in flight.

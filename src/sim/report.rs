@@ -32,6 +32,9 @@ pub enum Invariant {
     Soundness,
     /// The clients did not settle within the step cap after the network healed.
     Liveness,
+    /// A conversation's unread count differs from its definition, the total
+    /// from the sum, or a read position went down.
+    ReadState,
 }
 
 impl Invariant {
@@ -46,6 +49,7 @@ impl Invariant {
             Invariant::StoreError => "store call succeeded",
             Invariant::Soundness => "never ahead of the server",
             Invariant::Liveness => "quiescence reached",
+            Invariant::ReadState => "conversation read state",
         }
     }
 }
@@ -161,6 +165,18 @@ pub struct Counters {
     pub soundness_checks: u64,
     /// Message states compared with the server at the end.
     pub final_checks: u64,
+    /// `setMessageRead` / `setAllMessageRead` calls.
+    pub marks: u64,
+    /// Read reports sent to the server (retries included).
+    pub read_reports_sent: u64,
+    /// Read reports that moved the server's position.
+    pub read_reports_moved: u64,
+    /// Read acks applied (`ackReadReports`).
+    pub read_acks: u64,
+    /// Pushed read positions applied (`applyReadReports`).
+    pub read_pushes: u64,
+    /// Conversations whose unread count was checked against its definition.
+    pub read_state_checks: u64,
 }
 
 /// The outcome of a run.
@@ -213,8 +229,10 @@ impl Report {
             fault_list(sc),
             s.prefix
         );
-        if sc.mutate.is_some() {
-            cmd.push_str(" --mutate lww");
+        match sc.mutate {
+            Some(super::Mutation::Lww) => cmd.push_str(" --mutate lww"),
+            Some(super::Mutation::Tally) => cmd.push_str(" --mutate tally"),
+            None => {}
         }
         if !sc.script.is_empty() || sc.rates != super::Rates::default() {
             cmd.push_str(" --scenario FILE.json");
@@ -239,7 +257,11 @@ impl fmt::Display for Report {
             sc.messages,
             sc.steps,
             sc.prefix.map(|p| format!(" (prefix {p})")).unwrap_or_default(),
-            if sc.mutate.is_some() { "lww (mutated)" } else { "lattice" }
+            match sc.mutate {
+                Some(super::Mutation::Lww) => "lww (mutated)",
+                Some(super::Mutation::Tally) => "tally (mutated)",
+                None => "lattice",
+            }
         )?;
         writeln!(
             f,
@@ -277,6 +299,11 @@ impl fmt::Display for Report {
             f,
             "events: {} events, {} receipt items checked for monotonicity, {} lagged; {} states checked against the server while running",
             c.events, c.event_items, c.lagged, c.soundness_checks
+        )?;
+        writeln!(
+            f,
+            "read state: {} marks, {} read reports sent ({} moved the server), {} read acks, {} pushed positions applied; {} unread counts checked against their definition",
+            c.marks, c.read_reports_sent, c.read_reports_moved, c.read_acks, c.read_pushes, c.read_state_checks
         )?;
         match self.converge_steps {
             Some(n) => writeln!(

@@ -64,6 +64,26 @@ impl World<'_> {
                     self.net.send(now, snapshot_packet(*client, snap));
                 }
             }
+            Action::MarkRead {
+                client,
+                conversation,
+                sequence,
+            } => {
+                let cl = &mut self.clients[*client];
+                if cl.is_up() {
+                    let conv = conversation.clone().or_else(|| cl.newest_in_conversation());
+                    if let Some(conv) = conv {
+                        cl.mark(&conv, *sequence, &mut self.c)
+                            .map_err(|f| tag(&cl.name, f))?;
+                    }
+                }
+            }
+            Action::MarkAllRead { client } => {
+                let cl = &mut self.clients[*client];
+                if cl.is_up() {
+                    cl.mark_all(&mut self.c).map_err(|f| tag(&cl.name, f))?;
+                }
+            }
             Action::Sync { client } => {
                 if self.clients[*client].is_online(now) {
                     let p = self.clients[*client].sync_request();
@@ -127,6 +147,11 @@ impl World<'_> {
                 if pending > 0 || cl.live_batches() > 0 {
                     busy = true;
                     cl.outbox_dirty = true;
+                }
+                let reads = cl.read_pending(&mut self.c).map_err(|f| tag(&cl.name, f))?;
+                if reads > 0 {
+                    busy = true;
+                    cl.read_dirty = true;
                 }
             }
             if busy {

@@ -106,6 +106,10 @@ pub fn parse_faults(list: &str) -> Result<BTreeSet<FaultKind>> {
 pub enum Mutation {
     /// Last writer wins: incoming receipt figures overwrite instead of merging.
     Lww,
+    /// Running tally: the client reports a conversation's unread count as
+    /// its own bookkeeping (+1 per new `in` message, 0 when it marks the
+    /// conversation read) instead of the store's read-position-based count.
+    Tally,
 }
 
 /// How often things happen. Probabilities are per step (per client where it

@@ -60,6 +60,26 @@ pub enum Action {
         /// Client number.
         client: usize,
     },
+    /// The client marks a conversation read (`setMessageRead`): up to
+    /// `sequence`, or without it up to the newest message it holds. The
+    /// conversation is the one of the client's newest held message not sent
+    /// by its user when `conversation` is left out; nothing happens when
+    /// there is none.
+    MarkRead {
+        /// Client number.
+        client: usize,
+        /// Conversation ID as the client sees it (`C2Cu1`, `GROUPg0`).
+        #[serde(default)]
+        conversation: Option<String>,
+        /// Read position; the newest held message when left out.
+        #[serde(default)]
+        sequence: Option<i64>,
+    },
+    /// The client marks every conversation read (`setAllMessageRead`).
+    MarkAllRead {
+        /// Client number.
+        client: usize,
+    },
     /// The client asks the server for a full sync.
     Sync {
         /// Client number.
@@ -137,7 +157,9 @@ impl Action {
             }
             Action::Read { client: c }
             | Action::Stale { client: c }
-            | Action::Sync { client: c } => client(*c),
+            | Action::Sync { client: c }
+            | Action::MarkAllRead { client: c }
+            | Action::MarkRead { client: c, .. } => client(*c),
             Action::Crash { client: c, .. } | Action::Offline { client: c, .. } => client(*c),
             Action::Partition { clients, .. } => clients.iter().try_for_each(|c| client(*c)),
             Action::Heal | Action::Recall { .. } => Ok(()),

@@ -64,6 +64,9 @@ pub(crate) struct Server {
     /// (group, user) → earliest join time of a member who left (SPEC §1:
     /// leaving keeps a read).
     former: BTreeMap<(usize, usize), Option<i64>>,
+    /// (user, conversation as that user sees it) → read position (max of
+    /// every read report from any of the user's devices).
+    pub read_pos: BTreeMap<(usize, String), i64>,
 }
 
 impl Server {
@@ -77,6 +80,7 @@ impl Server {
             views: BTreeMap::new(),
             history: BTreeMap::new(),
             former: BTreeMap::new(),
+            read_pos: BTreeMap::new(),
         }
     }
 
@@ -321,9 +325,55 @@ impl Server {
                     snap.self_read.push(m.id.clone());
                 }
             }
+            let pos = self.read_position(user, conv);
+            snap.read_sequence = (pos > 0).then_some(pos);
+            snap.peer_read_sequence = self.peer_position(user, conv).filter(|p| *p > 0);
             out.push(snap);
         }
         out
+    }
+
+    /// `user`'s read position in `conv` (0 when never reported).
+    pub(crate) fn read_position(&self, user: usize, conv: &str) -> i64 {
+        self.read_pos
+            .get(&(user, conv.to_string()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The peer of a C2C conversation `conv` of `user` (`C2Cu<k>`).
+    pub(crate) fn c2c_peer(&self, conv: &str) -> Option<usize> {
+        let id = conv.strip_prefix("C2C")?;
+        self.users.iter().position(|u| u == id)
+    }
+
+    /// The C2C peer's read position in `user`'s conversation `conv`; `None`
+    /// in groups.
+    pub(crate) fn peer_position(&self, user: usize, conv: &str) -> Option<i64> {
+        let peer = self.c2c_peer(conv)?;
+        Some(self.read_position(peer, &format!("C2C{}", self.users[user])))
+    }
+
+    /// Takes a read report from `user`: the position becomes the max of the
+    /// old and the reported one. Returns the position now and whether it moved.
+    pub(crate) fn take_read_report(&mut self, user: usize, conv: &str, seq: i64) -> (i64, bool) {
+        let pos = self.read_pos.entry((user, conv.to_string())).or_insert(0);
+        if seq > *pos {
+            *pos = seq;
+            (seq, true)
+        } else {
+            (*pos, false)
+        }
+    }
+
+    /// Unread count of `conv` for `user` by definition: the `in` messages
+    /// (all have `status: success`) above the read position.
+    pub(crate) fn unread_of(&self, user: usize, conv: &str) -> u64 {
+        let pos = self.read_position(user, conv);
+        self.view(user, conv)
+            .iter()
+            .filter(|&&i| self.msgs[i].from != user && self.msgs[i].seq > pos)
+            .count() as u64
     }
 
     /// Remembers a snapshot sent to `client`, for later stale replays.

@@ -20,6 +20,9 @@ use crate::{GroupType, Member, ReceiptNotification};
 const BASE_TIME: i64 = 1_700_000_000;
 /// A client is checked for soundness every this many steps (clients in turn).
 const SOUNDNESS_EVERY: u64 = 5;
+/// Each client recounts one conversation from `getMessageList` every this
+/// many steps (clients staggered).
+const READ_DEEP_EVERY: u64 = 5;
 
 /// A private temporary directory, removed on drop.
 pub(super) struct SimDir(PathBuf);
@@ -115,8 +118,9 @@ impl<'a> World<'a> {
         };
         let mode = match sc.mutate {
             Some(Mutation::Lww) => MergeMode::LastWriterWins,
-            None => MergeMode::Lattice,
+            Some(Mutation::Tally) | None => MergeMode::Lattice,
         };
+        let tally = sc.mutate == Some(Mutation::Tally);
         let mut clients = Vec::new();
         let mut by_user = vec![Vec::new(); users.len()];
         for i in 0..sc.clients {
@@ -130,6 +134,7 @@ impl<'a> World<'a> {
                 format!("c{i}/u{u}"),
                 path,
                 mode,
+                tally,
             ));
         }
         Ok(World {
@@ -423,6 +428,7 @@ impl<'a> World<'a> {
                     );
                 }
             }
+            Payload::ReadReports(reports) => self.server_read_reports(ci, reports),
             Payload::SyncRequest => {
                 let stale = !self.quiet && self.sc.faults.contains(&FaultKind::Stale);
                 for conv in self.server.convs_of(user) {
@@ -444,6 +450,65 @@ impl<'a> World<'a> {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// The server takes read reports from client `ci`: each position becomes
+    /// the max; the device gets the positions back (`ackReadReports`); a
+    /// position that moved is pushed to the user's other devices and, in
+    /// C2C, to the peer's devices as `peerReadSequence`.
+    fn server_read_reports(&mut self, ci: usize, reports: Vec<crate::ReadReport>) {
+        let user = self.clients[ci].user;
+        let now = self.now;
+        let mut acks = Vec::new();
+        let mut per: BTreeMap<usize, Vec<crate::PushedReadReport>> = BTreeMap::new();
+        for r in reports {
+            let (pos, moved) =
+                self.server
+                    .take_read_report(user, &r.conversation_id, r.read_sequence);
+            acks.push(crate::ReadReport {
+                conversation_id: r.conversation_id.clone(),
+                read_sequence: pos,
+            });
+            if !moved {
+                continue;
+            }
+            self.c.read_reports_moved += 1;
+            for &d in self.by_user[user].iter().filter(|&&d| d != ci) {
+                per.entry(d).or_default().push(crate::PushedReadReport {
+                    conversation_id: r.conversation_id.clone(),
+                    read_sequence: Some(pos),
+                    peer_read_sequence: None,
+                });
+            }
+            if let Some(peer) = self.server.c2c_peer(&r.conversation_id) {
+                let conv = format!("C2C{}", self.server.users[user]);
+                for &d in &self.by_user[peer] {
+                    per.entry(d).or_default().push(crate::PushedReadReport {
+                        conversation_id: conv.clone(),
+                        read_sequence: None,
+                        peer_read_sequence: Some(pos),
+                    });
+                }
+            }
+        }
+        self.net.send(
+            now,
+            Packet {
+                src: Node::Server,
+                dst: Node::Client(ci),
+                payload: Payload::ReadAck(acks),
+            },
+        );
+        for (d, rs) in per {
+            self.net.send(
+                now,
+                Packet {
+                    src: Node::Server,
+                    dst: Node::Client(d),
+                    payload: Payload::ReadPush(rs),
+                },
+            );
         }
     }
 
@@ -506,6 +571,13 @@ impl<'a> World<'a> {
             for p in out {
                 self.net.send(now, p);
             }
+            let cl = &mut self.clients[i];
+            if let Some(p) = cl
+                .flush_read_reports(now, r.retry_after, &mut self.c)
+                .map_err(|f| tag(&cl.name, f))?
+            {
+                self.net.send(now, p);
+            }
             if active && (now + 7 * i as u64) % r.sync_every == 0 {
                 let p = self.clients[i].sync_request();
                 self.net.send(now, p);
@@ -513,8 +585,12 @@ impl<'a> World<'a> {
         }
         if let Some((_, down)) = self.crash_due[i] {
             self.crash(i, down);
+            return Ok(());
         }
-        Ok(())
+        let deep = (now + i as u64) % READ_DEEP_EVERY == 0;
+        let cl = &mut self.clients[i];
+        cl.check_read_state(deep, &mut self.c)
+            .map_err(|f| tag(&cl.name, f))
     }
 }
 
