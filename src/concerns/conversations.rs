@@ -500,10 +500,18 @@ fn decode_cursor(c: &str) -> Result<(i64, i64, String)> {
     Ok((t, s, conv.to_string()))
 }
 
-fn page_rows(conn: &Connection, sql: &str, p: &[&dyn rusqlite::ToSql]) -> Result<Vec<ConvPageRow>> {
+/// The first `want` rows of a page query (each stops at `LIMIT 101`, so
+/// `want` must not exceed 101; the statement stays prepared between calls).
+fn page_rows(
+    conn: &Connection,
+    sql: &str,
+    p: &[&dyn rusqlite::ToSql],
+    want: usize,
+) -> Result<Vec<ConvPageRow>> {
     let mut st = conn.prepare_cached(sql)?;
     let v = st
         .query_map(p, conv_page_row)?
+        .take(want)
         .collect::<rusqlite::Result<_>>()?;
     Ok(v)
 }
@@ -524,17 +532,18 @@ pub(crate) fn get_conversation_list(
         Some(c) => Some(decode_cursor(c)?),
         None => None,
     };
-    let want = count as i64 + 1;
+    // One more than the page, to know whether it is the last; at most 101.
+    let want = count as usize + 1;
     db.read(|c| {
         let mut ks: Vec<ConvPageRow> = match &after {
-            None => page_rows(c, CONV_FIRST, &[&want])?,
+            None => page_rows(c, CONV_FIRST, &[], want)?,
             Some((t, s, id)) => {
-                let mut v = page_rows(c, CONV_SAME_KEY, &[t, s, id, &want])?;
-                if (v.len() as i64) < want {
-                    v.extend(page_rows(c, CONV_SAME_TIME, &[t, s, &want])?);
+                let mut v = page_rows(c, CONV_SAME_KEY, &[t, s, id], want)?;
+                if v.len() < want {
+                    v.extend(page_rows(c, CONV_SAME_TIME, &[t, s], want - v.len())?);
                 }
-                if (v.len() as i64) < want {
-                    v.extend(page_rows(c, CONV_OLDER, &[t, &want])?);
+                if v.len() < want {
+                    v.extend(page_rows(c, CONV_OLDER, &[t], want - v.len())?);
                 }
                 v
             }

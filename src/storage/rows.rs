@@ -69,28 +69,33 @@ macro_rules! CONV_PAGE {
         )
     };
 }
+// The page queries stop at a literal LIMIT (the largest page plus one) and
+// the caller stops stepping after the rows it wants: a bound LIMIT makes
+// SQLite recompile the statement at every call (the planner reads the bound
+// value, so binding it expires the prepared statement), which cost more than
+// the page itself (issue 11).
 /// The first page.
 pub(crate) const CONV_FIRST: &str = concat!(
     CONV_PAGE!(),
-    " ORDER BY c.last_time DESC, c.last_seq DESC, c.conversation_id LIMIT ?1"
+    " ORDER BY c.last_time DESC, c.last_seq DESC, c.conversation_id LIMIT 101"
 );
 /// After a cursor: the same time and sequence, a later ID.
 pub(crate) const CONV_SAME_KEY: &str = concat!(
     CONV_PAGE!(),
     " AND c.last_time = ?1 AND c.last_seq = ?2 AND c.conversation_id > ?3
-     ORDER BY c.last_time DESC, c.last_seq DESC, c.conversation_id LIMIT ?4"
+     ORDER BY c.last_time DESC, c.last_seq DESC, c.conversation_id LIMIT 101"
 );
 /// After a cursor: the same time, a lower sequence.
 pub(crate) const CONV_SAME_TIME: &str = concat!(
     CONV_PAGE!(),
     " AND c.last_time = ?1 AND c.last_seq < ?2
-     ORDER BY c.last_time DESC, c.last_seq DESC, c.conversation_id LIMIT ?3"
+     ORDER BY c.last_time DESC, c.last_seq DESC, c.conversation_id LIMIT 101"
 );
 /// After a cursor: an older time.
 pub(crate) const CONV_OLDER: &str = concat!(
     CONV_PAGE!(),
     " AND c.last_time < ?1
-     ORDER BY c.last_time DESC, c.last_seq DESC, c.conversation_id LIMIT ?2"
+     ORDER BY c.last_time DESC, c.last_seq DESC, c.conversation_id LIMIT 101"
 );
 
 /// One row of a conversation page.
