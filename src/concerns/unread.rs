@@ -27,7 +27,7 @@ use crate::error::Result;
 use crate::lattice::min_reg;
 use crate::model::{conversation_id, ConversationType, MessageStatus};
 use crate::storage::db::Tx;
-use crate::storage::rows::{group_type_of, MsgRow};
+use crate::storage::rows::{group_type_of, load_receipt_rows_of_conversation, MsgRow};
 /// Index once at most 1 / `UNREAD_FRACTION` of the audience is unread.
 const UNREAD_FRACTION: i64 = 20;
 
@@ -427,30 +427,7 @@ pub(crate) fn new_audience_readers(tx: &Tx<'_>, m: &MsgRow, list: &str) -> Resul
 
 /// Full recount for every receipt message of a group whose members just became known.
 fn recompute_all(tx: &mut Tx<'_>, conv: &str, group_id: &str) -> Result<()> {
-    let rows: Vec<MsgRow> = {
-        let mut st = tx.conn.prepare_cached(
-            "SELECT rid, id, conversation_id, conversation_type, sender, recipient, time,
-                    is_out, need_receipt, status
-             FROM messages WHERE conversation_id = ?1 AND is_out = 1 AND need_receipt = 1",
-        )?;
-        let v = st
-            .query_map(params![conv], |r| {
-                Ok(MsgRow {
-                    rid: r.get(0)?,
-                    id: r.get(1)?,
-                    conversation_id: r.get(2)?,
-                    ctype: r.get(3)?,
-                    sender: r.get(4)?,
-                    recipient: r.get(5)?,
-                    time: r.get(6)?,
-                    is_out: r.get(7)?,
-                    need_receipt: r.get(8)?,
-                    status: r.get(9)?,
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        v
-    };
+    let rows = load_receipt_rows_of_conversation(tx.conn, conv)?;
     debug_assert!(rows.iter().all(|m| m.recipient == group_id));
     for m in rows {
         init_group_counts(tx, &m)?;

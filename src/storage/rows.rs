@@ -258,6 +258,22 @@ pub(crate) fn load_row(conn: &Connection, id: &str) -> Result<Option<MsgRow>> {
         .optional()?)
 }
 
+/// The `out` messages of a conversation that need a receipt.
+pub(crate) fn load_receipt_rows_of_conversation(
+    conn: &Connection,
+    conv: &str,
+) -> Result<Vec<MsgRow>> {
+    let mut st = conn.prepare_cached(
+        "SELECT rid, id, conversation_id, conversation_type, sender, recipient, time,
+                is_out, need_receipt, status
+         FROM messages WHERE conversation_id = ?1 AND is_out = 1 AND need_receipt = 1",
+    )?;
+    let rows = st
+        .query_map(params![conv], msg_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
 pub(crate) fn load_message(conn: &Connection, id: &str) -> Result<Option<Message>> {
     Ok(conn
         .prepare_cached(MSG_BY_ID)?
