@@ -43,6 +43,7 @@ pub mod rpc;
 pub mod sim;
 mod storage;
 mod store;
+mod wire;
 
 pub use concerns::conversations::{
     Conversation, ConversationPage, PushedReadReport, ReadReport, MAX_READ_REPORTS_PER_CALL,
