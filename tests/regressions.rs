@@ -195,3 +195,47 @@ fn snapshot_with_repeats_and_readers_matches_notifications() {
         }
     }
 }
+
+/// The set-based snapshot path checks the conversation as the one-by-one
+/// path does: a count-only state for a held message of another conversation
+/// is INVALID_PARAMS and changes nothing, even after good items.
+#[test]
+fn snapshot_count_for_another_conversation_is_refused() {
+    let store = Store::open_in_memory(OWNER).expect("open");
+    for g in ["g1", "g2"] {
+        store
+            .set_group(
+                g,
+                GroupType::Work,
+                &[Member::new(OWNER), Member::new("bob")],
+            )
+            .expect("group");
+    }
+    store
+        .save_messages(&[out_group("a", "g2", 1), out_group("m1", "g1", 2)])
+        .expect("save");
+    let count = |r: u64| SnapshotReceipt {
+        read_count: Some(r),
+        ..Default::default()
+    };
+    let items = vec![
+        SnapshotReceipt {
+            message_id: "a".into(),
+            ..count(1)
+        },
+        SnapshotReceipt {
+            message_id: "m1".into(),
+            ..count(1)
+        },
+    ];
+    let r = store.apply_snapshot_receipts("GROUPg2", items);
+    assert!(
+        matches!(&r, Err(Error::InvalidParams(m)) if m.contains("belongs to GROUPg1")),
+        "{r:?}"
+    );
+    let list = store
+        .get_message_read_receipt_list(&["a".to_string()])
+        .expect("list");
+    let info = list[0].read_receipt_info.as_ref().expect("info");
+    assert_eq!(info.read_count, 0, "the good item was rolled back too");
+}

@@ -122,3 +122,65 @@ proptest! {
         }
     }
 }
+
+/// A count-only snapshot item builds the index of a big, mostly read message
+/// whose index is still missing, as a notification does: readers that
+/// arrived while it was unsent (audience not fixed) left it unbuilt.
+#[test]
+fn count_only_snapshot_builds_a_missing_index() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("u.db");
+    let opts = OpenOptions::new().unread_index_min_audience(10);
+    let s = Store::open_with(&path, "alice", opts).expect("open");
+    let mut list: Vec<Member> = (0..40)
+        .map(|i| Member {
+            user_id: user(i),
+            join_time: None,
+        })
+        .collect();
+    list.push(Member {
+        user_id: "alice".into(),
+        join_time: None,
+    });
+    s.set_group("g", GroupType::Work, &list).expect("group");
+    let m = s
+        .create_message(
+            "g",
+            receiptdb::ConversationType::Group,
+            &serde_json::json!({}),
+            true,
+        )
+        .expect("create");
+    s.apply_receipt_notifications(&[ReceiptNotification {
+        message_id: m.id.clone(),
+        reader_ids: Some((0..39).map(user).collect()),
+        ..Default::default()
+    }])
+    .expect("readers");
+    s.mark_message_sent(&m.id, 1, 100).expect("sent");
+    let before = indexed_rows(&path);
+    let changed = s
+        .apply_snapshot_receipts(
+            "GROUPg",
+            vec![receiptdb::SnapshotReceipt {
+                message_id: m.id.clone(),
+                read_count: Some(39),
+                ..Default::default()
+            }],
+        )
+        .expect("snapshot");
+    assert_eq!(
+        changed,
+        Vec::<String>::new(),
+        "39 readers were already counted"
+    );
+    assert_eq!(
+        (before, indexed_rows(&path)),
+        (0, 1),
+        "index built by the snapshot"
+    );
+    let page = s
+        .get_group_message_read_member_list(&m.id, MemberFilter::Unread, "", 100)
+        .expect("page");
+    assert_eq!(page.unread_user_id_list, Some(vec![user(39)]));
+}

@@ -27,8 +27,8 @@ const HOT: &[(&str, &str)] = &[
     ("batch IDs", super::outbox::BATCH_IDS),
     ("loose receipts", super::outbox::LOOSE_RECEIPTS),
     (
-        "merge rows of a list",
-        crate::storage::rows::MERGE_ROWS_OF_LIST,
+        "merge heads of a list",
+        crate::storage::rows::MERGE_HEADS_OF_LIST,
     ),
     (
         "unread covered by a read move",

@@ -9,7 +9,9 @@ use crate::error::Result;
 use crate::lattice::{min_reg, Estimate, MergeMode, ReceiptState};
 use crate::model::{ConversationType, MessageStatus};
 use crate::storage::db::Tx;
-use crate::storage::rows::{group_type_of, load_receipt, MsgRow, StoredReceipt};
+use crate::storage::rows::{
+    group_type_of, load_receipt, load_row_by_rid, MergeHead, MsgRow, StoredReceipt,
+};
 
 /// Merges an estimate and readers into a held message. Returns whether its
 /// receipt state (counts, flag or readers) changed; records it for events.
@@ -75,7 +77,15 @@ pub(crate) fn merge_loaded(
     }
     let reader_count = reader_count + counted;
     let local = local.map(|l| l - hits);
-    let next = next_state(tx.merge_mode, m, state, local, reader_count, est);
+    let next = next_state(
+        tx.merge_mode,
+        m.ctype,
+        m.status,
+        state,
+        local,
+        reader_count,
+        est,
+    );
     // A reader outside the audience changes no count and no list.
     let changed = next != state || counted > 0;
     if changed || hits > 0 || counted > 0 {
@@ -107,16 +117,17 @@ pub(crate) fn merge_loaded(
 /// count and local unread estimate (no SQL).
 fn next_state(
     mode: MergeMode,
-    m: &MsgRow,
+    ctype: ConversationType,
+    status: MessageStatus,
     state: ReceiptState,
     local: Option<i64>,
     reader_count: i64,
     mut est: Estimate,
 ) -> ReceiptState {
-    let c2c = m.ctype == ConversationType::C2C;
+    let c2c = ctype == ConversationType::C2C;
     est.read_count = Some(est.read_count.unwrap_or(0).max(reader_count));
     // An unsent message's audience is not fixed yet (see unread::init_group_counts).
-    if m.status != MessageStatus::UnSend {
+    if status != MessageStatus::UnSend {
         est.unread_count = min_reg(est.unread_count, local);
     }
     match mode {
@@ -136,7 +147,7 @@ fn next_state(
 /// updated to the new state. Returns the state to write, if it changed.
 pub(crate) fn merge_counts_deferred(
     tx: &mut Tx<'_>,
-    m: &MsgRow,
+    m: &MergeHead,
     rec: &mut StoredReceipt,
     est: &Estimate,
 ) -> Result<Option<ReceiptState>> {
@@ -145,15 +156,22 @@ pub(crate) fn merge_counts_deferred(
     }
     let next = next_state(
         tx.merge_mode,
-        m,
+        m.ctype,
+        m.status,
         rec.state,
         rec.local,
         rec.reader_count,
         *est,
     );
-    if m.ctype != ConversationType::C2C && m.status != MessageStatus::UnSend {
-        // A build sets the stored flag itself; keep `rec` in step.
-        rec.indexed |= unread::maybe_build(tx, m, rec.local, rec.reader_count, rec.indexed)?;
+    if m.ctype != ConversationType::C2C
+        && m.status != MessageStatus::UnSend
+        && unread::needs_build(tx, rec.local, rec.reader_count, rec.indexed)
+    {
+        // Rare (a big, mostly read message): only then is the whole row read.
+        if let Some(row) = load_row_by_rid(tx.conn, m.rid)? {
+            unread::rebuild(tx, &row)?;
+            rec.indexed = true;
+        }
     }
     if next == rec.state {
         return Ok(None);

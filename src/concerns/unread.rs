@@ -44,15 +44,21 @@ pub(crate) fn maybe_build(
     readers: i64,
     indexed: bool,
 ) -> Result<bool> {
-    let Some(unread) = local else {
-        return Ok(false);
-    };
-    let audience = unread + readers;
-    if indexed || audience < tx.unread_index_min || unread * UNREAD_FRACTION > audience {
+    if !needs_build(tx, local, readers, indexed) {
         return Ok(false);
     }
     rebuild(tx, m)?;
     Ok(true)
+}
+
+/// Whether [`maybe_build`] would build: the message is not indexed yet, its
+/// audience is big and at most 1 / `UNREAD_FRACTION` of it is unread.
+pub(crate) fn needs_build(tx: &Tx<'_>, local: Option<i64>, readers: i64, indexed: bool) -> bool {
+    let Some(unread) = local else {
+        return false;
+    };
+    let audience = unread + readers;
+    !(indexed || audience < tx.unread_index_min || unread * UNREAD_FRACTION > audience)
 }
 
 /// (Re)writes a message's unread members from its audience and readers.

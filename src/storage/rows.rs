@@ -189,35 +189,94 @@ pub(crate) fn load_for_merge(
         .optional()?)
 }
 
-/// The columns of [`load_for_merge`] for a JSON array of message IDs, in
-/// one statement (set-based lookups for snapshots), with each ID's position.
-pub(crate) const MERGE_ROWS_OF_LIST: &str =
-    "SELECT m.rid, m.id, m.conversation_id, m.conversation_type, m.sender, m.recipient,
-            m.time, m.is_out, m.need_receipt, m.status,
-            r.read_count, r.unread_count, r.peer_read, r.local_unread, r.reader_count,
-            r.unread_indexed, j.key
-     FROM json_each(?1) j JOIN messages m ON m.id = j.value JOIN receipts r ON r.rid = m.rid";
+/// What a count-only merge reads of a held message: no strings, so a
+/// snapshot of 100,000 states decodes no text it does not need.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MergeHead {
+    pub rid: i64,
+    /// Whether it belongs to the conversation the items were given for.
+    pub in_conv: bool,
+    pub ctype: ConversationType,
+    pub is_out: bool,
+    pub need_receipt: bool,
+    pub status: MessageStatus,
+}
 
-/// [`load_for_merge`] of the `n` IDs of a JSON array at once, by position
+/// Columns read by [`merge_head`], in order (`?2`: the conversation).
+macro_rules! merge_head_cols {
+    () => {
+        "m.rid, m.conversation_id = ?2, m.conversation_type, m.is_out, m.need_receipt, m.status,
+         r.read_count, r.unread_count, r.peer_read, r.local_unread, r.reader_count,
+         r.unread_indexed"
+    };
+}
+/// [`MergeHead`]s with receipt columns for a JSON array of message IDs, in
+/// one statement (set-based lookups for snapshots), with each ID's position.
+pub(crate) const MERGE_HEADS_OF_LIST: &str = concat!(
+    "SELECT ",
+    merge_head_cols!(),
+    ", j.key FROM json_each(?1) j JOIN messages m ON m.id = j.value
+     JOIN receipts r ON r.rid = m.rid"
+);
+
+fn merge_head(r: &Row<'_>) -> rusqlite::Result<(MergeHead, StoredReceipt)> {
+    let head = MergeHead {
+        rid: r.get(0)?,
+        in_conv: r.get(1)?,
+        ctype: r.get(2)?,
+        is_out: r.get(3)?,
+        need_receipt: r.get(4)?,
+        status: r.get(5)?,
+    };
+    Ok((head, stored_receipt(r, 6)?))
+}
+
+/// [`MergeHead`]s of the `n` IDs of a JSON array at once, by position
 /// (`None` where the message is not held).
-#[allow(clippy::type_complexity)]
-pub(crate) fn load_merge_rows_of_list(
+pub(crate) fn load_merge_heads_of_list(
     conn: &Connection,
     ids_json: &str,
+    conv: &str,
     n: usize,
-) -> Result<Vec<Option<(MsgRow, StoredReceipt)>>> {
+) -> Result<Vec<Option<(MergeHead, StoredReceipt)>>> {
     let mut out = vec![None; n];
-    let mut st = conn.prepare_cached(MERGE_ROWS_OF_LIST)?;
-    let rows = st.query_map(params![ids_json], |r| {
-        Ok((r.get::<_, i64>(16)?, msg_row(r)?, stored_receipt(r, 10)?))
-    })?;
-    for row in rows {
-        let (pos, m, rec) = row?;
+    let mut st = conn.prepare_cached(MERGE_HEADS_OF_LIST)?;
+    let mut rows = st.query(params![ids_json, conv])?;
+    while let Some(r) = rows.next()? {
+        let pos: i64 = r.get(12)?;
         if let Some(slot) = usize::try_from(pos).ok().and_then(|p| out.get_mut(p)) {
-            *slot = Some((m, rec));
+            *slot = Some(merge_head(r)?);
         }
     }
     Ok(out)
+}
+
+/// The [`MergeHead`] of one held message by rowid, read again after a write.
+pub(crate) fn load_merge_head(
+    conn: &Connection,
+    rid: i64,
+    conv: &str,
+) -> Result<Option<(MergeHead, StoredReceipt)>> {
+    Ok(conn
+        .prepare_cached(concat!(
+            "SELECT ",
+            merge_head_cols!(),
+            " FROM messages m JOIN receipts r ON r.rid = m.rid WHERE m.rid = ?1"
+        ))?
+        .query_row(params![rid, conv], merge_head)
+        .optional()?)
+}
+
+/// The [`MsgRow`] of a held message by rowid.
+pub(crate) fn load_row_by_rid(conn: &Connection, rid: i64) -> Result<Option<MsgRow>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT rid, id, conversation_id, conversation_type, sender, recipient, time,
+                    is_out, need_receipt, status
+             FROM messages WHERE rid = ?1",
+        )?
+        .query_row(params![rid], msg_row)
+        .optional()?)
 }
 
 /// Writes merged receipt states of count-only merges, each one keyed
