@@ -51,6 +51,11 @@ pub(crate) const LOOSE_RECEIPTS: &str = "SELECT o.rid, o.conversation_id, m.id
      FROM outbox o JOIN messages m ON m.rid = o.rid
      WHERE o.batch_id IS NULL ORDER BY o.seq";
 
+/// The [`SendRow`]s of a JSON array of message IDs, with their positions.
+pub(crate) const SEND_ROWS: &str =
+    "SELECT j.key, m.rid, m.conversation_id, m.is_out, m.need_receipt, m.sent_state
+     FROM json_each(?1) j JOIN messages m ON m.id = j.value";
+
 /// A queued receipt not handed out yet: (rowid, conversation, message ID).
 type Loose = (i64, String, String);
 
@@ -80,22 +85,26 @@ fn load_one_conversation(
     for id in ids {
         check_id("messageID", id)?;
     }
-    let mut st = conn.prepare_cached(
-        "SELECT rid, conversation_id, is_out, need_receipt, sent_state FROM messages WHERE id = ?1",
-    )?;
+    // One statement finds the whole list (positions from `json_each`).
+    let list = serde_json::to_string(ids).map_err(|e| Error::internal(e.to_string()))?;
+    let mut st = conn.prepare_cached(SEND_ROWS)?;
+    let mut found: Vec<Option<SendRow>> = Vec::new();
+    found.resize_with(ids.len(), || None);
+    let mut q = st.query(params![list])?;
+    while let Some(r) = q.next()? {
+        let pos: usize = r.get(0)?;
+        if let Some(slot) = found.get_mut(pos) {
+            *slot = Some(SendRow {
+                rid: r.get(1)?,
+                conversation_id: r.get(2)?,
+                is_out: r.get(3)?,
+                need_receipt: r.get(4)?,
+                sent_state: r.get(5)?,
+            });
+        }
+    }
     let mut rows = Vec::with_capacity(ids.len());
-    for id in ids {
-        let row = st
-            .query_row(params![id], |r| {
-                Ok(SendRow {
-                    rid: r.get(0)?,
-                    conversation_id: r.get(1)?,
-                    is_out: r.get(2)?,
-                    need_receipt: r.get(3)?,
-                    sent_state: r.get(4)?,
-                })
-            })
-            .optional()?;
+    for (id, row) in ids.iter().zip(found) {
         rows.push(row.ok_or_else(|| Error::MessageNotFound(id.clone()))?);
     }
     if rows

@@ -25,6 +25,7 @@ const HOT: &[(&str, &str)] = &[
         super::early::EARLY_FOR_CONV,
     ),
     ("batch IDs", super::outbox::BATCH_IDS),
+    ("send rows of a list", super::outbox::SEND_ROWS),
     ("loose receipts", super::outbox::LOOSE_RECEIPTS),
     (
         "merge heads of a list",
