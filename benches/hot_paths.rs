@@ -550,6 +550,13 @@ fn member_setup(dir: &Path, n: usize, unread_every: usize) -> (Store, PathBuf, S
 
 const RAW_READ_PAGE: &str =
     "SELECT user_id FROM readers WHERE rid = ?1 AND user_id > ?2 ORDER BY user_id LIMIT 101";
+/// The read list as SPEC §1 defines it (issue 13): readers in the audience,
+/// so one member lookup a reader, as the unread page has.
+const RAW_READ_AUDIENCE_PAGE: &str = "SELECT r.user_id FROM readers r
+     WHERE r.rid = ?1 AND r.user_id > ?2 AND r.user_id <> 'alice'
+       AND EXISTS (SELECT 1 FROM members mb WHERE mb.group_id = 'g' AND mb.user_id = r.user_id
+                     AND (mb.join_time IS NULL OR mb.join_time <= 100))
+     ORDER BY r.user_id LIMIT 101";
 const RAW_UNREAD_PAGE: &str = "SELECT mb.user_id FROM members mb
      WHERE mb.group_id = 'g' AND mb.user_id > ?2 AND (mb.join_time IS NULL OR mb.join_time <= 100)
        AND mb.user_id <> 'alice'
@@ -596,6 +603,20 @@ fn member_pages(c: &mut Criterion) {
                     black_box(v)
                 })
             });
+            if f == MemberFilter::Read {
+                g.bench_function("raw_audience", |b| {
+                    b.iter(|| {
+                        let mut st = rc.prepare_cached(RAW_READ_AUDIENCE_PAGE).expect("prep");
+                        let v: Vec<String> = st
+                            .query_map(params![rid, ""], |r| r.get(0))
+                            .expect("q")
+                            .collect::<Result<_, _>>()
+                            .expect("rows");
+                        assert!(v.len() >= 100, "every reader is in the audience");
+                        black_box(v)
+                    })
+                });
+            }
             g.finish();
         }
     }
@@ -813,6 +834,9 @@ fn report() {
             for l in ["200_half", "100k_half", "100k_99pct"] {
                 v.push((format!("member_page_{f}_{l}"), "receiptdb", "raw"));
             }
+        }
+        for l in ["200_half", "100k_half", "100k_99pct"] {
+            v.push((format!("member_page_read_{l}"), "receiptdb", "raw_audience"));
         }
         for g in ["send_receipt_30_normal", "send_receipt_30_full"] {
             v.push((g.into(), "receiptdb", "raw_by_id"));

@@ -267,10 +267,8 @@ pub(crate) fn get_message_list(
         };
         let mut st = c.prepare_cached(MSG_PAGE)?;
         let mut list: Vec<Message> = st
-            .query_map(
-                params![conversation_id, seq, time, rid, count as i64 + 1],
-                row_to_message,
-            )?
+            .query_map(params![conversation_id, seq, time, rid], row_to_message)?
+            .take(count as usize + 1)
             .collect::<rusqlite::Result<_>>()?;
         let is_completed = list.len() <= count as usize;
         list.truncate(count as usize);

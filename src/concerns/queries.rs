@@ -15,6 +15,10 @@ use crate::storage::rows::{
     MSG_OF_CONV,
 };
 
+// The member pages end in a literal LIMIT (the largest page plus one) and
+// the caller steps only the rows it wants: a bound LIMIT recompiles the
+// statement at every call (see `storage::rows`).
+
 /// A page of the read list (readers in the audience: members or former
 /// members by the message's time, or anyone while the members are unknown
 /// (`?4` = 0); never the sender), by keyset.
@@ -25,14 +29,14 @@ pub(crate) const READ_PAGE: &str = "SELECT r.user_id FROM readers r
                          AND (mb.join_time IS NULL OR mb.join_time <= ?6))
             OR EXISTS (SELECT 1 FROM former_members fm WHERE fm.group_id = ?5 AND fm.user_id = r.user_id
                          AND (fm.join_time IS NULL OR fm.join_time <= ?6)))
-     ORDER BY r.user_id LIMIT ?7";
+     ORDER BY r.user_id LIMIT 101";
 /// A page of the audience still in the group minus the readers, by keyset.
 pub(crate) const UNREAD_PAGE: &str = "SELECT mb.user_id FROM members mb
      WHERE mb.group_id = ?1 AND mb.user_id > ?2
        AND (mb.join_time IS NULL OR mb.join_time <= ?3)
        AND mb.user_id <> ?4
        AND NOT EXISTS (SELECT 1 FROM readers r WHERE r.rid = ?5 AND r.user_id = mb.user_id)
-     ORDER BY mb.user_id LIMIT ?6";
+     ORDER BY mb.user_id LIMIT 101";
 
 /// Which member list to page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,7 +195,7 @@ pub(crate) fn get_group_message_read_member_list(
         if !(m.is_out && m.need_receipt && m.ctype == ConversationType::Group) {
             return Err(Error::ReceiptInfoNotFound(message_id.into()));
         }
-        let limit = count as i64 + 1;
+        let limit = count as usize + 1;
         let rec = load_receipt(c, m.rid)?;
         let known = group_type_of(c, &m.recipient)?.is_some();
         // Counts and lists tell one story: no unread list when none is unread.
@@ -204,21 +208,23 @@ pub(crate) fn get_group_message_read_member_list(
             MemberFilter::Read => c
                 .prepare_cached(READ_PAGE)?
                 .query_map(
-                    params![m.rid, after, m.sender, known, m.recipient, m.time, limit],
+                    params![m.rid, after, m.sender, known, m.recipient, m.time],
                     |r| r.get(0),
                 )?
+                .take(limit)
                 .collect::<rusqlite::Result<_>>()?,
             MemberFilter::Unread if no_unread => Vec::new(),
             MemberFilter::Unread if indexed => c
                 .prepare_cached(INDEXED_UNREAD_PAGE)?
-                .query_map(params![m.rid, after, limit], |r| r.get(0))?
+                .query_map(params![m.rid, after], |r| r.get(0))?
+                .take(limit)
                 .collect::<rusqlite::Result<_>>()?,
             MemberFilter::Unread => c
                 .prepare_cached(UNREAD_PAGE)?
-                .query_map(
-                    params![m.recipient, after, m.time, m.sender, m.rid, limit],
-                    |r| r.get(0),
-                )?
+                .query_map(params![m.recipient, after, m.time, m.sender, m.rid], |r| {
+                    r.get(0)
+                })?
+                .take(limit)
                 .collect::<rusqlite::Result<_>>()?,
         };
         let is_completed = ids.len() <= count as usize;

@@ -33,7 +33,7 @@ const UNREAD_FRACTION: i64 = 20;
 
 /// A page of indexed unread members, by keyset.
 pub(crate) const INDEXED_UNREAD_PAGE: &str =
-    "SELECT user_id FROM unread_members WHERE rid = ?1 AND user_id > ?2 ORDER BY user_id LIMIT ?3";
+    "SELECT user_id FROM unread_members WHERE rid = ?1 AND user_id > ?2 ORDER BY user_id LIMIT 101";
 
 /// Builds the index for a message once it is big and mostly read; returns
 /// whether it did.

@@ -52,7 +52,7 @@ pub(crate) const MSG_PAGE: &str = concat!(
     msg_cols!(),
     MSG_FROM!(),
     " WHERE m.conversation_id = ?1 AND (m.sequence, m.time, m.rid) < (?2, ?3, ?4)
-     ORDER BY m.sequence DESC, m.time DESC, m.rid DESC LIMIT ?5"
+     ORDER BY m.sequence DESC, m.time DESC, m.rid DESC LIMIT 101"
 );
 
 /// A page of the conversation list: each conversation with its last message.
