@@ -11,11 +11,7 @@ const HOT: &[(&str, &str)] = &[
     ("read member page", super::queries::READ_PAGE),
     ("unread member page", super::queries::UNREAD_PAGE),
     ("indexed unread page", super::unread::INDEXED_UNREAD_PAGE),
-    ("new audience readers", super::unread::NEW_AUDIENCE_READERS),
-    (
-        "new read-audience readers",
-        super::unread::NEW_READ_AUDIENCE_READERS,
-    ),
+    ("new readers", super::unread::NEW_READERS),
     (
         "group receipt messages",
         super::unread::GROUP_RECEIPT_MESSAGES,

@@ -60,11 +60,11 @@ pub(crate) fn merge_loaded(
         // statements instead of two round trips a reader.
         let list = serde_json::to_string(readers)
             .map_err(|e| crate::error::Error::Sqlite(e.to_string(), None))?;
-        if local.is_some() {
-            hits = unread::new_audience_readers(tx, m, &list)?;
-        }
-        // Readers are never forgotten, but only those in the audience count.
-        counted = unread::new_read_audience_readers(tx, m, &list)?;
+        // Readers are never forgotten, but only those in the audience count;
+        // the unread side moves only while the members are known.
+        let (in_unread, in_read) = unread::new_readers(tx, m, &list)?;
+        hits = if local.is_some() { in_unread } else { 0 };
+        counted = in_read;
         let added = tx
             .conn
             .prepare_cached(

@@ -91,25 +91,21 @@ pub(crate) fn readers_added(tx: &Tx<'_>, rid: i64, list: &str) -> Result<()> {
     Ok(())
 }
 
-/// How many of a JSON list of readers are new and in the unread audience
-/// (current members by the message's time, not its sender); run before
-/// inserting them.
-pub(crate) const NEW_AUDIENCE_READERS: &str = "SELECT COUNT(DISTINCT j.value) FROM json_each(?2) j
-     JOIN members mb ON mb.group_id = ?3 AND mb.user_id = j.value
-     WHERE (mb.join_time IS NULL OR mb.join_time <= ?4) AND j.value <> ?5
-       AND NOT EXISTS (SELECT 1 FROM readers r WHERE r.rid = ?1 AND r.user_id = j.value)";
-
-/// How many of a JSON list of readers are new and in the read audience
+/// Of a JSON list of readers (`?2`), the new ones (not yet readers, not the
+/// sender) counted two ways, in one pass: those in the unread audience
+/// (current members by the message's time), and those in the read audience
 /// (SPEC §1: members or former members by the message's time, or anyone
-/// while the group's members are unknown (`?6` = 0); never the sender).
-pub(crate) const NEW_READ_AUDIENCE_READERS: &str = "SELECT COUNT(DISTINCT j.value) FROM json_each(?2) j
-     WHERE j.value <> ?5
-       AND NOT EXISTS (SELECT 1 FROM readers r WHERE r.rid = ?1 AND r.user_id = j.value)
-       AND (?6 = 0
-            OR EXISTS (SELECT 1 FROM members mb WHERE mb.group_id = ?3 AND mb.user_id = j.value
-                         AND (mb.join_time IS NULL OR mb.join_time <= ?4))
-            OR EXISTS (SELECT 1 FROM former_members fm WHERE fm.group_id = ?3 AND fm.user_id = j.value
-                         AND (fm.join_time IS NULL OR fm.join_time <= ?4)))";
+/// while the group's members are unknown (`?6` = 0)). Run before inserting them.
+pub(crate) const NEW_READERS: &str = "SELECT COALESCE(SUM(n.mem), 0),
+            COALESCE(SUM(?6 = 0 OR n.mem
+                OR EXISTS (SELECT 1 FROM former_members fm WHERE fm.group_id = ?3 AND fm.user_id = n.u
+                             AND (fm.join_time IS NULL OR fm.join_time <= ?4))), 0)
+     FROM (SELECT DISTINCT j.value AS u,
+                  EXISTS (SELECT 1 FROM members mb WHERE mb.group_id = ?3 AND mb.user_id = j.value
+                            AND (mb.join_time IS NULL OR mb.join_time <= ?4)) AS mem
+           FROM json_each(?2) j
+           WHERE j.value <> ?5
+             AND NOT EXISTS (SELECT 1 FROM readers r WHERE r.rid = ?1 AND r.user_id = j.value)) n";
 
 /// The receipt messages of a group with their unread-side columns.
 pub(crate) const GROUP_RECEIPT_MESSAGES: &str =
@@ -420,15 +416,15 @@ fn index_apply(tx: &Tx<'_>, rid: i64, ins: &[&str], del: &[&str]) -> Result<()> 
     Ok(())
 }
 
-/// How many of `list` (a JSON array of readers) are new and in the
-/// audience of `m`; run before inserting them.
-pub(crate) fn new_audience_readers(tx: &Tx<'_>, m: &MsgRow, list: &str) -> Result<i64> {
-    Ok(tx
-        .conn
-        .prepare_cached(NEW_AUDIENCE_READERS)?
-        .query_row(params![m.rid, list, m.recipient, m.time, m.sender], |r| {
-            r.get(0)
-        })?)
+/// Of `list` (a JSON array of readers), how many are new and in the
+/// unread audience of `m`, and how many new and in its read audience
+/// ([`NEW_READERS`]); run before inserting them.
+pub(crate) fn new_readers(tx: &Tx<'_>, m: &MsgRow, list: &str) -> Result<(i64, i64)> {
+    let known = group_type_of(tx.conn, &m.recipient)?.is_some();
+    Ok(tx.conn.prepare_cached(NEW_READERS)?.query_row(
+        params![m.rid, list, m.recipient, m.time, m.sender, known],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?)
 }
 
 /// Full recount for every receipt message of a group whose members just became known.
@@ -439,17 +435,4 @@ fn recompute_all(tx: &mut Tx<'_>, conv: &str, group_id: &str) -> Result<()> {
         init_group_counts(tx, &m)?;
     }
     Ok(())
-}
-
-/// How many of `list` (a JSON array of readers) are new and in the read
-/// audience of `m`; run before inserting them.
-pub(crate) fn new_read_audience_readers(tx: &Tx<'_>, m: &MsgRow, list: &str) -> Result<i64> {
-    let known = group_type_of(tx.conn, &m.recipient)?.is_some();
-    Ok(tx
-        .conn
-        .prepare_cached(NEW_READ_AUDIENCE_READERS)?
-        .query_row(
-            params![m.rid, list, m.recipient, m.time, m.sender, known],
-            |r| r.get(0),
-        )?)
 }
