@@ -244,10 +244,15 @@ pub(crate) enum Source {
 }
 
 /// Raises the read position of `conv` to `seq` (a max-register); returns
-/// whether it moved.
-pub(crate) fn raise_read(tx: &mut Tx<'_>, conv: &str, seq: i64, source: Source) -> Result<bool> {
+/// whether it moved, and the position after.
+pub(crate) fn raise_read(
+    tx: &mut Tx<'_>,
+    conv: &str,
+    seq: i64,
+    source: Source,
+) -> Result<(bool, i64)> {
     let (ctype, _) = parse_conversation_id(conv)?;
-    ensure(tx, conv, ctype)?;
+    touch(tx, conv)?;
     if source == Source::Server {
         tx.conn
             .prepare_cached(
@@ -255,17 +260,29 @@ pub(crate) fn raise_read(tx: &mut Tx<'_>, conv: &str, seq: i64, source: Source) 
             )?
             .execute(params![conv, seq])?;
     }
-    let row = load_conv(tx.conn, conv)?.ok_or_else(|| Error::internal("conversation row"))?;
-    if seq <= row.read_seq {
-        return Ok(false);
+    // `ensure` without its insert when the row is there (the usual case).
+    let old = match load_conv(tx.conn, conv)? {
+        Some(row) => row.read_seq,
+        None => {
+            ensure(tx, conv, ctype)?;
+            0
+        }
+    };
+    if seq <= old {
+        return Ok((false, old));
     }
     // The stored count equals its definition, so only the messages the move
     // covers leave it: the cost is the move's, not the conversation's.
-    let covered = count_unread_between(tx.conn, conv, row.read_seq, seq)?;
+    let covered = count_unread_between(tx.conn, conv, old, seq)?;
     tx.conn
-        .prepare_cached("UPDATE conversations SET read_seq = ?2 WHERE conversation_id = ?1")?
-        .execute(params![conv, seq])?;
-    add_unread(tx, conv, -covered)?;
+        .prepare_cached(
+            "UPDATE conversations SET read_seq = ?2, unread_count = unread_count - ?3
+             WHERE conversation_id = ?1",
+        )?
+        .execute(params![conv, seq, covered])?;
+    if covered != 0 {
+        meta::add_total_unread(tx.conn, -covered)?;
+    }
     if source == Source::Local {
         tx.conn
             .prepare_cached(
@@ -274,7 +291,7 @@ pub(crate) fn raise_read(tx: &mut Tx<'_>, conv: &str, seq: i64, source: Source) 
             )?
             .execute(params![conv, seq])?;
     }
-    Ok(true)
+    Ok((true, seq))
 }
 
 /// Raises the peer read position of a C2C conversation; marks the sent
@@ -347,8 +364,7 @@ pub(crate) fn set_message_read(
             Some(s) => s,
             None => highest_held(tx.conn, conversation_id)?,
         };
-        raise_read(tx, conversation_id, target, Source::Local)?;
-        Ok(positions(tx.conn, conversation_id)?.0)
+        Ok(raise_read(tx, conversation_id, target, Source::Local)?.1)
     })
 }
 
@@ -364,7 +380,7 @@ pub(crate) fn set_all_message_read(db: &Db) -> Result<u64> {
         let mut moved = 0;
         for conv in convs {
             let top = highest_held(tx.conn, &conv)?;
-            if raise_read(tx, &conv, top, Source::Local)? {
+            if raise_read(tx, &conv, top, Source::Local)?.0 {
                 moved += 1;
             }
         }
@@ -447,7 +463,7 @@ pub(crate) fn apply_positions(
 ) -> Result<bool> {
     let mut moved = false;
     if let Some(s) = read {
-        moved |= raise_read(tx, conv, s, Source::Server)?;
+        moved |= raise_read(tx, conv, s, Source::Server)?.0;
     }
     if let Some(s) = peer {
         moved |= raise_peer_read(tx, conv, s)?;
