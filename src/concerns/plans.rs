@@ -9,7 +9,8 @@ const HOT: &[(&str, &str)] = &[
     ("message by ID", crate::storage::rows::MSG_BY_ID),
     ("message list page", crate::storage::rows::MSG_PAGE),
     ("read member page", super::queries::READ_PAGE),
-    ("unread member page", super::queries::UNREAD_PAGE),
+    ("unread page: audience walk", super::queries::AUDIENCE_WALK),
+    ("unread page: readers walk", super::queries::READERS_WALK),
     ("indexed unread page", super::unread::INDEXED_UNREAD_PAGE),
     ("new readers", super::unread::NEW_READERS),
     (
