@@ -254,24 +254,26 @@ fn send(c: &mut Criterion) {
         drop(store(&rpath, full));
         let rc = raw(&rpath, full);
         let next = Cell::new(0i64);
+        // 30 new `in` messages needing a receipt; returns the first rowid.
+        let seed = || {
+            let first = next.get() + 1;
+            let tx = rc.unchecked_transaction().expect("tx");
+            for i in 0..30 {
+                tx.execute(
+                    "INSERT INTO messages(rid, id, conversation_id, conversation_type, sender, recipient,
+                        time, sequence, is_out, status, need_receipt, payload)
+                     VALUES (?1, 'r' || ?1, 'C2Cbob', 'C2C', 'bob', 'alice', 0, 0, 0, 'success', 1, '{}')",
+                    params![first + i],
+                )
+                .expect("seed");
+            }
+            tx.commit().expect("commit");
+            next.set(first + 29);
+            first
+        };
         g.bench_function("raw", |b| {
             b.iter_batched(
-                || {
-                    let first = next.get() + 1;
-                    let tx = rc.unchecked_transaction().expect("tx");
-                    for i in 0..30 {
-                        tx.execute(
-                            "INSERT INTO messages(rid, id, conversation_id, conversation_type, sender, recipient,
-                                time, sequence, is_out, status, need_receipt, payload)
-                             VALUES (?1, 'r' || ?1, 'C2Cbob', 'C2C', 'bob', 'alice', 0, 0, 0, 'success', 1, '{}')",
-                            params![first + i],
-                        )
-                        .expect("seed");
-                    }
-                    tx.commit().expect("commit");
-                    next.set(first + 29);
-                    first
-                },
+                &seed,
                 |first| {
                     rc.execute_batch("BEGIN IMMEDIATE").expect("begin");
                     {
@@ -292,19 +294,7 @@ fn send(c: &mut Criterion) {
         g.bench_function("raw_by_id", |b| {
             b.iter_batched(
                 || {
-                    let first = next.get() + 1;
-                    let tx = rc.unchecked_transaction().expect("tx");
-                    for i in 0..30 {
-                        tx.execute(
-                            "INSERT INTO messages(rid, id, conversation_id, conversation_type, sender, recipient,
-                                time, sequence, is_out, status, need_receipt, payload)
-                             VALUES (?1, 'r' || ?1, 'C2Cbob', 'C2C', 'bob', 'alice', 0, 0, 0, 'success', 1, '{}')",
-                            params![first + i],
-                        )
-                        .expect("seed");
-                    }
-                    tx.commit().expect("commit");
-                    next.set(first + 29);
+                    let first = seed();
                     (first..first + 30).map(|i| format!("r{i}")).collect::<Vec<_>>()
                 },
                 |ids| {

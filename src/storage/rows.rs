@@ -267,14 +267,18 @@ pub(crate) fn load_merge_head(
         .optional()?)
 }
 
+/// Columns read by [`msg_row`], in order.
+macro_rules! row_cols {
+    () => {
+        "SELECT rid, id, conversation_id, conversation_type, sender, recipient, time,
+                is_out, need_receipt, status FROM messages"
+    };
+}
+
 /// The [`MsgRow`] of a held message by rowid.
 pub(crate) fn load_row_by_rid(conn: &Connection, rid: i64) -> Result<Option<MsgRow>> {
     Ok(conn
-        .prepare_cached(
-            "SELECT rid, id, conversation_id, conversation_type, sender, recipient, time,
-                    is_out, need_receipt, status
-             FROM messages WHERE rid = ?1",
-        )?
+        .prepare_cached(concat!(row_cols!(), " WHERE rid = ?1"))?
         .query_row(params![rid], msg_row)
         .optional()?)
 }
@@ -308,11 +312,7 @@ fn msg_row(r: &Row<'_>) -> rusqlite::Result<MsgRow> {
 
 pub(crate) fn load_row(conn: &Connection, id: &str) -> Result<Option<MsgRow>> {
     Ok(conn
-        .prepare_cached(
-            "SELECT rid, id, conversation_id, conversation_type, sender, recipient, time,
-                    is_out, need_receipt, status
-             FROM messages WHERE id = ?1",
-        )?
+        .prepare_cached(concat!(row_cols!(), " WHERE id = ?1"))?
         .query_row(params![id], msg_row)
         .optional()?)
 }
