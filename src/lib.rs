@@ -39,6 +39,7 @@ mod error;
 mod events;
 mod lattice;
 mod model;
+mod payload;
 pub mod rpc;
 pub mod sim;
 mod storage;

@@ -9,8 +9,7 @@ use crate::error::{Error, Result};
 pub const MAX_ID_LEN: usize = 256;
 /// Longest conversation ID: `GROUP` and a group ID of [`MAX_ID_LEN`] bytes.
 pub const MAX_CONVERSATION_ID_LEN: usize = MAX_ID_LEN + 5;
-/// Largest accepted message payload, serialized, in bytes.
-pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+pub use crate::payload::MAX_PAYLOAD_BYTES;
 
 /// `C2C` or `GROUP`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -290,8 +289,9 @@ pub struct IncomingMessage {
     /// Default false.
     #[serde(default)]
     pub need_read_receipt: bool,
-    /// Default `{}`.
-    #[serde(default)]
+    /// Default `{}`. Read within [`MAX_PAYLOAD_BYTES`] (a bigger one is
+    /// refused before it is built).
+    #[serde(default, deserialize_with = "crate::payload::bounded")]
     pub payload: Option<Value>,
     /// C2C conversation read report, or-merged.
     #[serde(default)]

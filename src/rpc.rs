@@ -110,7 +110,7 @@ struct GroupP {
 struct CreateP {
     to: String,
     conversation_type: ConversationType,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::payload::bounded")]
     payload: Option<Value>,
     #[serde(default)]
     need_read_receipt: bool,

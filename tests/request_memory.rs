@@ -9,8 +9,10 @@
 //!   the lines recorded in `tests/fixtures/rpc_golden.jsonl`, which were
 //!   written by the tree-based parser before this change. Rerecord with
 //!   `RECEIPTDB_RECORD_GOLDEN=1` only when a behaviour changes on purpose.
-//! - `peak_rss_of_a_16_mib_request` / `..._64_mib_...`: the child's peak RSS
-//!   (`VmHWM`) stays within idle + 4x the request. No timing is asserted.
+//! - `peak_rss_of_a_16_mib_request` / `..._64_mib_...` / `..._16_mib_payload`:
+//!   the child's peak RSS (`VmHWM`) stays within idle + 4x the request, also
+//!   when the bulk is a message payload (built within its 64 KiB bound). No
+//!   timing is asserted.
 
 mod common;
 
@@ -769,4 +771,47 @@ fn junk_params_answered_in_process() {
 
 fn pick(r: &mut Rng, v: &[&'static str]) -> &'static str {
     v[r.index(v.len())]
+}
+
+/// A request line of about `size` bytes whose message payload is
+/// `{"j":[0,0,…]}`: many small numbers, the shape that costs most as a tree.
+fn payload_line(id: u64, method: &str, size: usize) -> String {
+    let (head, tail) = match method {
+        "createMessage" => (
+            format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"method":"createMessage","params":{{"to":"bob","conversationType":"C2C","payload":{{"j":["#
+            ),
+            "0]}}}".to_string(),
+        ),
+        _ => (
+            format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"method":"saveMessages","params":{{"messages":[{{"ID":"p1","from":"bob","to":"{OWNER}","conversationType":"C2C","payload":{{"j":["#
+            ),
+            "0]}}]}}".to_string(),
+        ),
+    };
+    let mut l = String::with_capacity(size + 16);
+    l.push_str(&head);
+    while l.len() + 2 + tail.len() < size {
+        l.push_str("0,");
+    }
+    l.push_str(&tail);
+    l
+}
+
+/// A payload is built within its 64 KiB bound: a 16 MiB one is refused
+/// before its tree is (it took 18x the line before).
+#[test]
+fn peak_rss_of_a_16_mib_payload() {
+    for (id, method) in [(4, "createMessage"), (5, "saveMessages")] {
+        let line = payload_line(id, method, 16 * MIB);
+        serde_json::from_str::<serde_json::Value>(&line).expect("the line is valid JSON");
+        let resp = assert_bounded(&format!("16 MiB payload, {method}"), &line);
+        assert_eq!(resp["error"]["code"], -32602, "{resp}");
+        let msg = resp["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            msg.contains("payload is larger than 65536 bytes"),
+            "{method}: {resp}"
+        );
+    }
 }
