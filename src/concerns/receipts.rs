@@ -57,8 +57,13 @@ pub(crate) fn merge_loaded(
         est.peer_read |= readers.contains(&m.recipient);
     } else if !readers.is_empty() {
         // The whole list goes to SQLite as one JSON array: set-based
-        // statements instead of two round trips a reader.
-        let list = serde_json::to_string(readers)
+        // statements instead of two round trips a reader. Sorted and
+        // without repeats, so lookups and inserts walk the indexes in order
+        // and the counts need no DISTINCT.
+        let mut unique: Vec<&str> = readers.iter().map(String::as_str).collect();
+        unique.sort_unstable();
+        unique.dedup();
+        let list = serde_json::to_string(&unique)
             .map_err(|e| crate::error::Error::Sqlite(e.to_string(), None))?;
         // Readers are never forgotten, but only those in the audience count;
         // the unread side moves only while the members are known.

@@ -91,7 +91,7 @@ pub(crate) fn readers_added(tx: &Tx<'_>, rid: i64, list: &str) -> Result<()> {
     Ok(())
 }
 
-/// Of a JSON list of readers (`?2`), the new ones (not yet readers, not the
+/// Of a JSON list of distinct readers (`?2`), the new ones (not yet readers, not the
 /// sender) counted two ways, in one pass: those in the unread audience
 /// (current members by the message's time), and those in the read audience
 /// (SPEC §1: members or former members by the message's time, or anyone
@@ -100,7 +100,7 @@ pub(crate) const NEW_READERS: &str = "SELECT COALESCE(SUM(n.mem), 0),
             COALESCE(SUM(?6 = 0 OR n.mem
                 OR EXISTS (SELECT 1 FROM former_members fm WHERE fm.group_id = ?3 AND fm.user_id = n.u
                              AND (fm.join_time IS NULL OR fm.join_time <= ?4))), 0)
-     FROM (SELECT DISTINCT j.value AS u,
+     FROM (SELECT j.value AS u,
                   EXISTS (SELECT 1 FROM members mb WHERE mb.group_id = ?3 AND mb.user_id = j.value
                             AND (mb.join_time IS NULL OR mb.join_time <= ?4)) AS mem
            FROM json_each(?2) j
@@ -416,7 +416,7 @@ fn index_apply(tx: &Tx<'_>, rid: i64, ins: &[&str], del: &[&str]) -> Result<()> 
     Ok(())
 }
 
-/// Of `list` (a JSON array of readers), how many are new and in the
+/// Of `list` (a JSON array of distinct readers), how many are new and in the
 /// unread audience of `m`, and how many new and in its read audience
 /// ([`NEW_READERS`]); run before inserting them.
 pub(crate) fn new_readers(tx: &Tx<'_>, m: &MsgRow, list: &str) -> Result<(i64, i64)> {
