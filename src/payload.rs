@@ -138,27 +138,27 @@ mod tests {
     /// The charge never exceeds the serialized size: a payload of exactly the
     /// bound is read whole, one byte more is refused.
     #[test]
-    fn bound_is_exact_for_a_string() {
+    fn bound_is_exact_for_a_string() -> Result<(), String> {
         // {"s":"…"}: 2 braces + 4 for the key + 2 quotes + the text.
         let fill = "x".repeat(MAX_PAYLOAD_BYTES - 8);
         let at = format!(r#"{{"payload":{{"s":"{fill}"}}}}"#);
-        let v = parse(&at).expect("at the bound").expect("some");
-        assert_eq!(
-            serde_json::to_string(&v).expect("ser").len(),
-            MAX_PAYLOAD_BYTES
-        );
+        let v = parse(&at)?.ok_or("no payload at the bound")?;
+        let text = serde_json::to_string(&v).map_err(|e| e.to_string())?;
+        assert_eq!(text.len(), MAX_PAYLOAD_BYTES);
         let over = format!(r#"{{"payload":{{"s":"{fill}x"}}}}"#);
         let e = parse(&over).expect_err("over the bound");
         assert!(e.contains("payload is larger than 65536 bytes"), "{e}");
+        Ok(())
     }
 
     /// Every kind of value is read as `serde_json` reads it.
     #[test]
-    fn values_read_as_serde_json_reads_them() {
+    fn values_read_as_serde_json_reads_them() -> Result<(), String> {
         let text = r#"{"a":[1,-2,3.5,true,false,null,"s",{"b":{}}],"c":"é\n"}"#;
-        let want: Value = serde_json::from_str(text).expect("value");
-        let got = parse(&format!(r#"{{"payload":{text}}}"#)).expect("read");
+        let want: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let got = parse(&format!(r#"{{"payload":{text}}}"#))?;
         assert_eq!(got, Some(want));
+        Ok(())
     }
 
     /// Many small numbers (the costly shape) are refused long before the
