@@ -56,6 +56,13 @@ pub(crate) const SEND_ROWS: &str =
     "SELECT j.key, m.rid, m.conversation_id, m.is_out, m.need_receipt, m.sent_state
      FROM json_each(?1) j JOIN messages m ON m.id = j.value";
 
+/// Marks a JSON array of rowids `pending` (they were `none`).
+const QUEUE_SET_PENDING: &str = "UPDATE messages SET sent_state = ?2
+     WHERE rid IN (SELECT value FROM json_each(?1)) AND sent_state = ?3";
+/// Queues a JSON array of rowids of one conversation, in array order.
+const QUEUE_INSERT: &str = "INSERT INTO outbox(rid, conversation_id)
+     SELECT value, ?2 FROM json_each(?1) ORDER BY key";
+
 /// A queued receipt not handed out yet: (rowid, conversation, message ID).
 type Loose = (i64, String, String);
 
@@ -146,13 +153,8 @@ pub(crate) fn send_message_read_receipt(db: &Db, message_ids: &[String]) -> Resu
         let (ctype, target) = crate::model::parse_conversation_id(&rows[0].conversation_id)?;
         check_receipts_allowed(tx.conn, ctype, target)?;
         let mut queued = Vec::new();
+        let mut rids = Vec::new();
         let mut seen = HashSet::new();
-        let mut set = tx.conn.prepare_cached(
-            "UPDATE messages SET sent_state = ?2 WHERE rid = ?1 AND sent_state = ?3",
-        )?;
-        let mut ins = tx
-            .conn
-            .prepare_cached("INSERT INTO outbox(rid, conversation_id) VALUES (?1, ?2)")?;
         for (id, m) in message_ids.iter().zip(&rows) {
             if m.is_out
                 || !m.need_receipt
@@ -161,15 +163,21 @@ pub(crate) fn send_message_read_receipt(db: &Db, message_ids: &[String]) -> Resu
             {
                 continue;
             }
-            set.execute(params![
-                m.rid,
+            rids.push(m.rid);
+            queued.push(id.clone());
+        }
+        if !rids.is_empty() {
+            // Two set-based statements instead of two per message.
+            let list = serde_json::to_string(&rids).map_err(|e| Error::internal(e.to_string()))?;
+            tx.conn.prepare_cached(QUEUE_SET_PENDING)?.execute(params![
+                list,
                 ReceiptSentState::Pending,
                 ReceiptSentState::None
             ])?;
-            ins.execute(params![m.rid, m.conversation_id])?;
-            queued.push(id.clone());
+            tx.conn
+                .prepare_cached(QUEUE_INSERT)?
+                .execute(params![list, rows[0].conversation_id])?;
         }
-        drop((set, ins));
         if !queued.is_empty() {
             let pending = meta::add_outbox_count(tx.conn, queued.len() as i64)?;
             tx.events.push(EventKind::OutboxChanged { pending });
