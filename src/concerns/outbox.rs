@@ -153,13 +153,13 @@ pub(crate) fn send_message_read_receipt(db: &Db, message_ids: &[String]) -> Resu
         let (ctype, target) = crate::model::parse_conversation_id(&rows[0].conversation_id)?;
         check_receipts_allowed(tx.conn, ctype, target)?;
         let mut queued = Vec::new();
-        let mut rids = Vec::new();
-        let mut seen = HashSet::new();
+        let mut rids = Vec::with_capacity(rows.len());
         for (id, m) in message_ids.iter().zip(&rows) {
+            // At most 30: a linear search beats hashing.
             if m.is_out
                 || !m.need_receipt
                 || m.sent_state != ReceiptSentState::None
-                || !seen.insert(m.rid)
+                || rids.contains(&m.rid)
             {
                 continue;
             }
