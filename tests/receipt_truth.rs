@@ -154,6 +154,34 @@ fn api_leaving_keeps_a_read_and_drops_an_unread() {
     assert_eq!(list(&s, "m1", MemberFilter::Read), (strs(&["bob"]), false));
 }
 
+/// A receipt that arrives after its reader left still counts: they were in
+/// the message's audience (SPEC §1), now as a former member.
+#[test]
+fn api_a_receipt_from_a_member_who_left_still_counts() {
+    let (_d, s) = store();
+    s.set_group(
+        "g",
+        GroupType::Work,
+        &members(&["alice", "bob", "carol", "dave"]),
+    )
+    .expect("group");
+    s.save_messages(&[out_group("m1", "g", 100, true)])
+        .expect("save");
+    s.remove_group_members("g", &strs(&["carol"]))
+        .expect("leave");
+    s.apply_receipt_notifications(&[note("m1", &["carol"])])
+        .expect("notes");
+    assert_eq!(
+        list(&s, "m1", MemberFilter::Read),
+        (strs(&["carol"]), false)
+    );
+    assert_eq!(
+        list(&s, "m1", MemberFilter::Unread),
+        (strs(&["bob", "dave"]), false)
+    );
+    assert_eq!(counts(&s, "m1"), (1, Some(2), false));
+}
+
 /// unreadCount 0 ⇒ empty unread list; isStale when counts exceed lists.
 #[test]
 fn api_counts_and_lists_tell_one_story() {

@@ -57,7 +57,7 @@ pub(crate) const SEND_ROWS: &str =
      FROM json_each(?1) j JOIN messages m ON m.id = j.value";
 
 /// Marks a JSON array of rowids `pending` (they were `none`).
-const QUEUE_SET_PENDING: &str = "UPDATE messages SET sent_state = ?2
+pub(crate) const QUEUE_SET_PENDING: &str = "UPDATE messages SET sent_state = ?2
      WHERE rid IN (SELECT value FROM json_each(?1)) AND sent_state = ?3";
 /// Queues a JSON array of rowids of one conversation, in array order.
 const QUEUE_INSERT: &str = "INSERT INTO outbox(rid, conversation_id)

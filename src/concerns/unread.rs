@@ -96,16 +96,15 @@ pub(crate) fn readers_added(tx: &Tx<'_>, rid: i64, list: &str) -> Result<()> {
 /// (current members by the message's time), and those in the read audience
 /// (SPEC §1: members or former members by the message's time, or anyone
 /// while the group's members are unknown (`?6` = 0)). Run before inserting them.
-pub(crate) const NEW_READERS: &str = "SELECT COALESCE(SUM(n.mem), 0),
-            COALESCE(SUM(?6 = 0 OR n.mem
-                OR EXISTS (SELECT 1 FROM former_members fm WHERE fm.group_id = ?3 AND fm.user_id = n.u
-                             AND (fm.join_time IS NULL OR fm.join_time <= ?4))), 0)
-     FROM (SELECT j.value AS u,
-                  EXISTS (SELECT 1 FROM members mb WHERE mb.group_id = ?3 AND mb.user_id = j.value
-                            AND (mb.join_time IS NULL OR mb.join_time <= ?4)) AS mem
-           FROM json_each(?2) j
-           WHERE j.value <> ?5
-             AND NOT EXISTS (SELECT 1 FROM readers r WHERE r.rid = ?1 AND r.user_id = j.value)) n";
+pub(crate) const NEW_READERS: &str = "SELECT COALESCE(SUM(mb.user_id IS NOT NULL), 0),
+            COALESCE(SUM(?6 = 0 OR mb.user_id IS NOT NULL OR fm.user_id IS NOT NULL), 0)
+     FROM json_each(?2) j
+     LEFT JOIN readers r ON r.rid = ?1 AND r.user_id = j.value
+     LEFT JOIN members mb ON mb.group_id = ?3 AND mb.user_id = j.value
+                         AND (mb.join_time IS NULL OR mb.join_time <= ?4)
+     LEFT JOIN former_members fm ON fm.group_id = ?3 AND fm.user_id = j.value
+                         AND (fm.join_time IS NULL OR fm.join_time <= ?4)
+     WHERE r.user_id IS NULL AND j.value <> ?5";
 
 /// The receipt messages of a group with their unread-side columns.
 pub(crate) const GROUP_RECEIPT_MESSAGES: &str =
