@@ -137,6 +137,11 @@ fn next_state(
     }
     match mode {
         MergeMode::Lattice => state.join(&est, c2c),
+        // Wrong only in forgetting: a C2C receipt is still one bit, so the
+        // simulator catches the mutation by divergence, not by a malformed state.
+        MergeMode::LastWriterWins if c2c => ReceiptState::c2c(
+            est.peer_read || est.read_count.unwrap_or(0) >= 1 || est.unread_count == Some(0),
+        ),
         MergeMode::LastWriterWins => ReceiptState {
             read_count: est.read_count.unwrap_or(state.read_count),
             unread_count: est.unread_count.or(state.unread_count),
