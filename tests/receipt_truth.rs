@@ -126,10 +126,10 @@ fn api_only_readers_in_the_audience_count() {
     assert_eq!(counts(&s, "m1"), (2, Some(2), false));
 }
 
-/// Leaving keeps a read and drops an unread.
-#[test]
-fn api_leaving_keeps_a_read_and_drops_an_unread() {
-    let (_d, s) = store();
+/// A store with group `g` (alice the owner, bob, carol, dave) and the
+/// owner's receipt message `m1` in it.
+fn four_members_and_m1() -> (tempfile::TempDir, Store) {
+    let (d, s) = store();
     s.set_group(
         "g",
         GroupType::Work,
@@ -138,6 +138,13 @@ fn api_leaving_keeps_a_read_and_drops_an_unread() {
     .expect("group");
     s.save_messages(&[out_group("m1", "g", 100, true)])
         .expect("save");
+    (d, s)
+}
+
+/// Leaving keeps a read and drops an unread.
+#[test]
+fn api_leaving_keeps_a_read_and_drops_an_unread() {
+    let (_d, s) = four_members_and_m1();
     s.apply_receipt_notifications(&[note("m1", &["bob"])])
         .expect("notes");
     s.remove_group_members("g", &strs(&["bob", "carol"]))
@@ -158,15 +165,7 @@ fn api_leaving_keeps_a_read_and_drops_an_unread() {
 /// the message's audience (SPEC §1), now as a former member.
 #[test]
 fn api_a_receipt_from_a_member_who_left_still_counts() {
-    let (_d, s) = store();
-    s.set_group(
-        "g",
-        GroupType::Work,
-        &members(&["alice", "bob", "carol", "dave"]),
-    )
-    .expect("group");
-    s.save_messages(&[out_group("m1", "g", 100, true)])
-        .expect("save");
+    let (_d, s) = four_members_and_m1();
     s.remove_group_members("g", &strs(&["carol"]))
         .expect("leave");
     s.apply_receipt_notifications(&[note("m1", &["carol"])])
