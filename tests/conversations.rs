@@ -84,6 +84,25 @@ fn unread_count_is_its_definition() {
     assert!(g.last_message.is_none());
 }
 
+/// Two read positions for one conversation in one call: the second move
+/// starts where the first ended (the unread count falls by each move's own
+/// messages, the total with it).
+#[test]
+fn two_positions_for_one_conversation_in_one_call() {
+    let s = Store::open_in_memory(OWNER).unwrap();
+    let msgs: Vec<_> = (1..=5).map(|q| in_c2c(&format!("b{q}"), "bob", q)).collect();
+    s.save_messages(&msgs).unwrap();
+    let report = |q| PushedReadReport {
+        conversation_id: "C2Cbob".into(),
+        read_sequence: Some(q),
+        peer_read_sequence: None,
+    };
+    s.apply_read_reports(&[report(2), report(4)]).unwrap();
+    let c = s.get_conversation("C2Cbob").unwrap();
+    assert_eq!((c.read_sequence, c.unread_count), (4, 1));
+    assert_eq!(s.get_total_unread_message_count().unwrap(), 1);
+}
+
 #[test]
 fn total_and_set_all_and_events() {
     let s = Store::open_in_memory(OWNER).unwrap();

@@ -13,7 +13,7 @@ use crate::model::{parse_conversation_id, ConversationType, Message, MessageStat
 use crate::storage::db::{Db, Tx};
 use crate::storage::meta;
 use crate::storage::rows::{
-    conv_page_row, load_conv, load_message_by_rid, ConvPageRow, CONV_FIRST, CONV_OLDER,
+    conv_page_row, load_conv, load_message_by_rid, ConvPageRow, ConvRow, CONV_FIRST, CONV_OLDER,
     CONV_SAME_KEY, CONV_SAME_TIME,
 };
 
@@ -99,16 +99,30 @@ fn check_position(what: &str, v: i64) -> Result<()> {
     check_seq(what, v)
 }
 
-/// Records the state of `conv` (and the total) before this transaction
-/// changes it, for the events of the commit.
-fn touch(tx: &mut Tx<'_>, conv: &str) -> Result<()> {
-    if !tx.conv_before.contains_key(conv) {
-        let before = load_conv(tx.conn, conv)?;
-        tx.conv_before.insert(conv.to_string(), before);
+/// Records the state of `conv` before this transaction changes it, for the
+/// events of the commit. Returns the row when it was read just now (so it
+/// is current); `None` when an earlier step of this transaction touched it.
+fn touch(tx: &mut Tx<'_>, conv: &str) -> Result<Option<Option<ConvRow>>> {
+    if tx.conv_before.contains_key(conv) {
+        return Ok(None);
     }
-    if tx.total_before.is_none() {
-        tx.total_before = Some(meta::total_unread(tx.conn)?);
+    let before = load_conv(tx.conn, conv)?;
+    tx.conv_before.insert(conv.to_string(), before);
+    Ok(Some(before))
+}
+
+/// The conversation's row as it is now, touching it first.
+fn current(tx: &mut Tx<'_>, conv: &str) -> Result<Option<ConvRow>> {
+    match touch(tx, conv)? {
+        Some(row) => Ok(row),
+        None => load_conv(tx.conn, conv),
     }
+}
+
+/// Moves the total unread count, and remembers the move for its event.
+fn move_total(tx: &mut Tx<'_>, delta: i64) -> Result<()> {
+    meta::add_total_unread(tx.conn, delta)?;
+    tx.total_moved += delta;
     Ok(())
 }
 
@@ -123,7 +137,7 @@ pub(crate) fn ensure(tx: &mut Tx<'_>, conv: &str, ctype: ConversationType) -> Re
     Ok(())
 }
 
-fn add_unread(tx: &Tx<'_>, conv: &str, delta: i64) -> Result<()> {
+fn add_unread(tx: &mut Tx<'_>, conv: &str, delta: i64) -> Result<()> {
     if delta == 0 {
         return Ok(());
     }
@@ -132,7 +146,7 @@ fn add_unread(tx: &Tx<'_>, conv: &str, delta: i64) -> Result<()> {
             "UPDATE conversations SET unread_count = unread_count + ?2 WHERE conversation_id = ?1",
         )?
         .execute(params![conv, delta])?;
-    meta::add_total_unread(tx.conn, delta)
+    move_total(tx, delta)
 }
 
 /// What of a message the read state depends on.
@@ -165,8 +179,9 @@ pub(crate) fn message_changed(
     before: Option<MsgFacts>,
     after: MsgFacts,
 ) -> Result<()> {
-    touch(tx, conv)?;
-    let (read_seq, peer_seq) = positions(tx.conn, conv)?;
+    let (read_seq, peer_seq) = current(tx, conv)?
+        .map(|c| (c.read_seq, c.peer_read_seq))
+        .unwrap_or((0, 0));
     let delta = unread_part(&after, read_seq) - before.map_or(0, |b| unread_part(&b, read_seq));
     add_unread(tx, conv, delta)?;
     if ctype == ConversationType::C2C
@@ -252,7 +267,7 @@ pub(crate) fn raise_read(
     source: Source,
 ) -> Result<(bool, i64)> {
     let (ctype, _) = parse_conversation_id(conv)?;
-    touch(tx, conv)?;
+    let row = current(tx, conv)?;
     if source == Source::Server {
         tx.conn
             .prepare_cached(
@@ -261,7 +276,7 @@ pub(crate) fn raise_read(
             .execute(params![conv, seq])?;
     }
     // `ensure` without its insert when the row is there (the usual case).
-    let old = match load_conv(tx.conn, conv)? {
+    let old = match row {
         Some(row) => row.read_seq,
         None => {
             ensure(tx, conv, ctype)?;
@@ -281,7 +296,7 @@ pub(crate) fn raise_read(
         )?
         .execute(params![conv, seq, covered])?;
     if covered != 0 {
-        meta::add_total_unread(tx.conn, -covered)?;
+        move_total(tx, -covered)?;
     }
     if source == Source::Local {
         tx.conn

@@ -36,8 +36,9 @@ pub(crate) struct Tx<'a> {
     /// Conversations whose read state may change, with their row before
     /// (taken on first touch), for `CONVERSATION_CHANGED`.
     pub conv_before: BTreeMap<String, Option<ConvRow>>,
-    /// The total unread count before the first touch.
-    pub total_before: Option<u64>,
+    /// How far this transaction moved the total unread count (the sum of
+    /// its moves: nothing else writes the total), for its event.
+    pub total_moved: i64,
     /// Rowids of held `out` C2C messages whose `isPeerRead` just became true.
     pub peer_read_now: BTreeSet<i64>,
 }
@@ -117,15 +118,15 @@ impl Db {
                 merge_mode: self.merge_mode,
                 unread_index_min: self.unread_index_min,
                 conv_before: BTreeMap::new(),
-                total_before: None,
+                total_moved: 0,
                 peer_read_now: BTreeSet::new(),
             };
             let out = f(&mut ctx)?;
-            let convs = (ctx.conv_before, ctx.total_before, ctx.peer_read_now);
+            let convs = (ctx.conv_before, ctx.total_moved, ctx.peer_read_now);
             (out, ctx.receipt_changed, ctx.events, convs)
         };
         tx.commit()?;
-        let conv_touched = !convs.0.is_empty() || !convs.2.is_empty();
+        let conv_touched = !convs.0.is_empty() || convs.1 != 0 || !convs.2.is_empty();
         if conv_touched && self.bus.has_subscribers() {
             // Still holding the connection: these are the committed values.
             match read_conv_events(&mut conn, &convs) {
@@ -183,11 +184,7 @@ fn read_items(conn: &mut Connection, rids: &BTreeSet<i64>) -> Result<Vec<Receipt
     Ok(items)
 }
 
-type ConvTouched = (
-    BTreeMap<String, Option<ConvRow>>,
-    Option<u64>,
-    BTreeSet<i64>,
-);
+type ConvTouched = (BTreeMap<String, Option<ConvRow>>, i64, BTreeSet<i64>);
 
 fn read_conv_events(conn: &mut Connection, t: &ConvTouched) -> Result<Vec<EventKind>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;

@@ -460,7 +460,7 @@ pub(crate) fn load_conv(conn: &Connection, conv: &str) -> Result<Option<ConvRow>
 pub(crate) fn conversation_events(
     conn: &Connection,
     before: &BTreeMap<String, Option<ConvRow>>,
-    total_before: Option<u64>,
+    total_moved: i64,
     peer_read: &BTreeSet<i64>,
 ) -> Result<Vec<EventKind>> {
     let mut out = Vec::new();
@@ -490,11 +490,10 @@ pub(crate) fn conversation_events(
             out.push(EventKind::MessagesReadByPeer(msgs));
         }
     }
-    if let Some(t) = total_before {
-        let now = super::meta::total_unread(conn)?;
-        if now != t {
-            out.push(EventKind::TotalUnreadChanged(now));
-        }
+    if total_moved != 0 {
+        out.push(EventKind::TotalUnreadChanged(super::meta::total_unread(
+            conn,
+        )?));
     }
     Ok(out)
 }
