@@ -90,7 +90,9 @@ fn unread_count_is_its_definition() {
 #[test]
 fn two_positions_for_one_conversation_in_one_call() {
     let s = Store::open_in_memory(OWNER).unwrap();
-    let msgs: Vec<_> = (1..=5).map(|q| in_c2c(&format!("b{q}"), "bob", q)).collect();
+    let msgs: Vec<_> = (1..=5)
+        .map(|q| in_c2c(&format!("b{q}"), "bob", q))
+        .collect();
     s.save_messages(&msgs).unwrap();
     let report = |q| PushedReadReport {
         conversation_id: "C2Cbob".into(),
