@@ -79,6 +79,7 @@ fn notify(c: &mut Criterion) {
         } else {
             "notify_1000_readers"
         };
+        settle();
         let mut g = c.benchmark_group(name);
         g.sample_size(30);
         g.bench_function("receiptdb", |b| {
@@ -142,6 +143,7 @@ fn snapshot(c: &mut Criterion) {
         s.save_messages(&msgs).expect("save");
     }
     let round = Cell::new(0u64);
+    settle();
     let mut g = c.benchmark_group("snapshot_100k_states");
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(15));
@@ -214,6 +216,7 @@ fn send(c: &mut Criterion) {
         } else {
             "send_receipt_30_normal"
         };
+        settle();
         let mut g = c.benchmark_group(name);
         // Single calls of ~200 µs on a shared VM: many samples, so the
         // median does not follow a few slow commits (WAL checkpoints).
@@ -327,6 +330,7 @@ fn receipt_list(c: &mut Criterion) {
     let ids: Vec<String> = (0..100).map(|i| format!("rl{i:03}")).collect();
     let msgs: Vec<_> = ids.iter().map(|id| group_msg(id, "g")).collect();
     s.save_messages(&msgs).expect("save");
+    settle();
     let mut g = c.benchmark_group("receipt_list_100");
     g.bench_function("receiptdb", |b| {
         b.iter(|| black_box(s.get_message_read_receipt_list(&ids).expect("list")))
@@ -389,70 +393,103 @@ fn conversations(c: &mut Criterion) {
             s.save_messages(&msgs).expect("save");
         }
     }
+    settle();
     let mut g = c.benchmark_group("set_read_100k");
-    let next = Cell::new(0i64);
+    // Every measured move covers exactly one message, on every side: each
+    // iteration's setup (untimed) adds one unread message just above the
+    // position. Without it the faster side ran past the conversation's end,
+    // where a move covers nothing and costs less, and the sides compared
+    // different work.
+    const TOP: i64 = 100_000;
+    for conv in ["C2Cbob", "C2Ccarol"] {
+        s.set_message_read(conv, Some(TOP)).expect("read");
+    }
+    let next = Cell::new(TOP);
     g.bench_function("receiptdb", |b| {
-        b.iter(|| {
-            next.set(next.get() + 1);
-            black_box(
-                s.set_message_read("C2Cbob", Some(next.get()))
-                    .expect("read"),
-            )
-        })
+        b.iter_batched(
+            || {
+                next.set(next.get() + 1);
+                let q = next.get();
+                s.save_messages(&[in_msg(format!("bob{q}"), "bob", q, q)])
+                    .expect("save");
+                q
+            },
+            |q| black_box(s.set_message_read("C2Cbob", Some(q)).expect("read")),
+            BatchSize::PerIteration,
+        )
     });
     let rc = raw(&path, false);
-    let rnext = Cell::new(0i64);
-    // Moves carol's position by one: the count of what it covers, then the
-    // conversation row; returns the count.
-    let move_by_one = |c: &rusqlite::Connection| -> i64 {
+    let rnext = Cell::new(TOP);
+    // One unread message for carol just above her position; returns its sequence.
+    let add_one = || -> i64 {
         rnext.set(rnext.get() + 1);
+        let q = rnext.get();
+        rc.execute(
+            "INSERT INTO messages(id, conversation_id, conversation_type, sender, recipient,
+                time, sequence, is_out, status, need_receipt, payload)
+             VALUES ('carol' || ?1, 'C2Ccarol', 'C2C', 'carol', 'alice', ?1, ?1, 0, 'success', 0, '{}')",
+            params![q],
+        )
+        .expect("seed");
+        q
+    };
+    // Moves carol's position up to `q`: the count of what it covers, then the
+    // conversation row; returns the count.
+    let move_to = |c: &rusqlite::Connection, q: i64| -> i64 {
         let n: i64 = c
             .prepare_cached(
                 "SELECT count(*) FROM messages WHERE conversation_id = ?1 AND is_out = 0
                      AND status = 'success' AND sequence > ?2 AND sequence <= ?3",
             )
             .expect("prep")
-            .query_row(params!["C2Ccarol", rnext.get() - 1, rnext.get()], |r| {
-                r.get(0)
-            })
+            .query_row(params!["C2Ccarol", q - 1, q], |r| r.get(0))
             .expect("count");
         c.prepare_cached(
             "UPDATE conversations SET read_seq = ?2, unread_count = unread_count - ?3
              WHERE conversation_id = ?1",
         )
         .expect("prep")
-        .execute(params!["C2Ccarol", rnext.get(), n])
+        .execute(params!["C2Ccarol", q, n])
         .expect("update");
         n
     };
     g.bench_function("raw", |b| {
-        b.iter(|| {
-            let tx = rc.unchecked_transaction().expect("tx");
-            move_by_one(&tx);
-            tx.commit().expect("commit");
-        })
+        b.iter_batched(
+            &add_one,
+            |q| {
+                let tx = rc.unchecked_transaction().expect("tx");
+                assert_eq!(move_to(&tx, q), 1);
+                tx.commit().expect("commit");
+            },
+            BatchSize::PerIteration,
+        )
     });
     // The same plus what SPEC 3.2 also asks of a move: the read report
     // queued for the server and the stored total.
     g.bench_function("raw_with_report", |b| {
-        b.iter(|| {
-            rc.execute_batch("BEGIN IMMEDIATE").expect("begin");
-            let n = move_by_one(&rc);
-            rc.prepare_cached(
-                "UPDATE meta SET value = CAST(value AS INTEGER) - ?1 WHERE key = 'total_unread'",
-            )
-            .expect("prep")
-            .execute(params![n])
-            .expect("total");
-            rc.prepare_cached(
-                "INSERT INTO read_reports(conversation_id, read_seq) VALUES (?1, ?2)
-                 ON CONFLICT(conversation_id) DO UPDATE SET read_seq = max(read_seq, excluded.read_seq)",
-            )
-            .expect("prep")
-            .execute(params!["C2Ccarol", rnext.get()])
-            .expect("report");
-            rc.execute_batch("COMMIT").expect("commit");
-        })
+        b.iter_batched(
+            &add_one,
+            |q| {
+                rc.execute_batch("BEGIN IMMEDIATE").expect("begin");
+                let n = move_to(&rc, q);
+                assert_eq!(n, 1);
+                rc.prepare_cached(
+                    "UPDATE meta SET value = CAST(value AS INTEGER) - ?1 WHERE key = 'total_unread'",
+                )
+                .expect("prep")
+                .execute(params![n])
+                .expect("total");
+                rc.prepare_cached(
+                    "INSERT INTO read_reports(conversation_id, read_seq) VALUES (?1, ?2)
+                     ON CONFLICT(conversation_id) DO UPDATE SET read_seq = max(read_seq, excluded.read_seq)",
+                )
+                .expect("prep")
+                .execute(params!["C2Ccarol", q])
+                .expect("report");
+                rc.execute_batch("COMMIT").expect("commit");
+            },
+            BatchSize::PerIteration,
+        )
     });
     g.finish();
 
@@ -474,6 +511,7 @@ fn conversations(c: &mut Criterion) {
             .expect("page")
             .cursor;
     }
+    settle();
     let mut g = c.benchmark_group("conversation_page_15_of_10k");
     g.bench_function("receiptdb", |b| {
         b.iter(|| {
@@ -514,6 +552,7 @@ fn conversations(c: &mut Criterion) {
     });
     g.finish();
 
+    settle();
     let mut g = c.benchmark_group("total_unread_10k_conversations");
     g.bench_function("receiptdb", |b| {
         b.iter(|| black_box(s2.get_total_unread_message_count().expect("total")))
@@ -604,6 +643,7 @@ fn member_pages(c: &mut Criterion) {
             (MemberFilter::Read, "read", RAW_READ_PAGE),
             (MemberFilter::Unread, "unread", RAW_UNREAD_PAGE),
         ] {
+            settle();
             let mut g = c.benchmark_group(format!("member_page_{fname}_{label}"));
             g.bench_function("receiptdb", |b| {
                 b.iter(|| {
@@ -682,6 +722,7 @@ fn open(c: &mut Criterion) {
         "storage: {:.1} bytes per reader row (10 M rows, userIDs of 11 bytes)",
         (after - before) as f64 / 1e7
     );
+    settle();
     let mut g = c.benchmark_group("open_store");
     g.bench_function("receiptdb_10M_readers", |b| {
         b.iter(|| drop(black_box(store(&big, false))))
@@ -717,6 +758,7 @@ fn open(c: &mut Criterion) {
 /// thread, for a writer of 100,000 changes: the full channel must not slow
 /// the writer.
 fn slow_subscriber(c: &mut Criterion) {
+    settle();
     let mut g = c.benchmark_group("writer_100k_changes");
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(20));
@@ -779,6 +821,7 @@ fn rpc(c: &mut Criterion) {
             "{{\"jsonrpc\":\"2.0\",\"id\":{i},\"method\":\"getMessageReadReceiptList\",\"params\":{{\"messageIDs\":[\"m1\"]}}}}\n"
         ));
     }
+    settle();
     let mut g = c.benchmark_group("rpc_20k_small_calls");
     g.sample_size(10);
     g.bench_function("receiptdb_rpc_piped", |b| {
@@ -917,8 +960,10 @@ fn report() {
     }
 }
 
-/// Waits for the OS to write back dirty file pages (`sync`), so one group's
-/// writes are not paid for by the next group's measurements.
+/// Waits for the OS to write back dirty file pages (`sync`). Every group
+/// calls it after its setup, just before measuring: otherwise the kernel is
+/// still writing back the setup's files (100,000-row stores, or the previous
+/// group's) while the first function is measured, and only that one pays.
 fn settle() {
     // Best effort: without `sync` the run is only noisier.
     let _ = std::process::Command::new("sync").status();
@@ -929,24 +974,15 @@ fn main() {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .configure_from_args();
-    // Each group starts on a settled machine: without this, the kernel is
-    // still writing back the previous group's files (100,000-row snapshots)
-    // while the next group's first function is measured.
-    let groups: [fn(&mut Criterion); 9] = [
-        notify,
-        snapshot,
-        send,
-        receipt_list,
-        conversations,
-        member_pages,
-        open,
-        slow_subscriber,
-        rpc,
-    ];
-    for group in groups {
-        settle();
-        group(&mut c);
-    }
+    notify(&mut c);
+    snapshot(&mut c);
+    send(&mut c);
+    receipt_list(&mut c);
+    conversations(&mut c);
+    member_pages(&mut c);
+    open(&mut c);
+    slow_subscriber(&mut c);
+    rpc(&mut c);
     c.final_summary();
     report();
 }
