@@ -653,26 +653,19 @@ fn member_pages(c: &mut Criterion) {
                     black_box(p)
                 })
             });
-            g.bench_function("raw", |b| {
-                b.iter(|| {
-                    let mut st = rc.prepare_cached(sql).expect("prep");
-                    let v: Vec<String> = st
-                        .query_map(params![rid, ""], |r| r.get(0))
-                        .expect("q")
-                        .collect::<Result<_, _>>()
-                        .expect("rows");
-                    black_box(v)
-                })
-            });
+            // The first page of a raw keyset query, as owned user IDs.
+            let raw_page = |q: &str| -> Vec<String> {
+                let mut st = rc.prepare_cached(q).expect("prep");
+                st.query_map(params![rid, ""], |r| r.get(0))
+                    .expect("q")
+                    .collect::<Result<_, _>>()
+                    .expect("rows")
+            };
+            g.bench_function("raw", |b| b.iter(|| black_box(raw_page(sql))));
             if f == MemberFilter::Read {
                 g.bench_function("raw_audience", |b| {
                     b.iter(|| {
-                        let mut st = rc.prepare_cached(RAW_READ_AUDIENCE_PAGE).expect("prep");
-                        let v: Vec<String> = st
-                            .query_map(params![rid, ""], |r| r.get(0))
-                            .expect("q")
-                            .collect::<Result<_, _>>()
-                            .expect("rows");
+                        let v = raw_page(RAW_READ_AUDIENCE_PAGE);
                         assert!(v.len() >= 100, "every reader is in the audience");
                         black_box(v)
                     })
