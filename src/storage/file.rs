@@ -53,6 +53,7 @@ pub(crate) fn open_connection(
     let sync = match opts.durability {
         Durability::Normal => "NORMAL",
         Durability::Full => "FULL",
+        Durability::UnsafeOff => "OFF",
     };
     conn.pragma_update(None, "synchronous", sync)?;
     // 16 MiB of page cache (SQLite's default is 2 MiB): big groups'

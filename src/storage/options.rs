@@ -14,6 +14,10 @@ pub enum Durability {
     Normal,
     /// WAL with `synchronous=FULL`: a commit also survives power loss.
     Full,
+    /// `synchronous=OFF`: no sync at all. Only for tests that prove a
+    /// power-loss harness can see losses; never use it for data.
+    #[doc(hidden)]
+    UnsafeOff,
 }
 
 /// Options of [`crate::Store::open_with`]. Build with [`OpenOptions::new`]
