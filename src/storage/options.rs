@@ -6,6 +6,8 @@ use crate::lattice::MergeMode;
 pub(crate) const DEFAULT_UNREAD_INDEX_MIN: i64 = 2_000;
 
 /// How hard a commit tries to reach the disk.
+// The hidden variant is a test switch, not a promise of more variants.
+#[allow(clippy::manual_non_exhaustive)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
     /// WAL with `synchronous=NORMAL`: a commit survives a crash of the
