@@ -43,6 +43,14 @@ pub enum Error {
     /// Another process held the database lock past the busy timeout; retry.
     #[error("the store is busy (locked by another connection); retry")]
     StoreBusy,
+    /// The store's file was moved, deleted or replaced under the open
+    /// store; nothing more is written (reopen the store).
+    #[error("the store's file was moved, deleted or replaced; nothing more is written to it")]
+    StoreMoved,
+    /// The file or its folder cannot be written: reads answer, writes (and
+    /// a pending schema upgrade) do not.
+    #[error("the store is read-only: {0}")]
+    ReadOnly(String),
     /// An unexpected SQLite failure (or one of encoding a value for it);
     /// the SQLite error, when there is one, is the source.
     #[error("storage error: {0}")]
@@ -68,6 +76,8 @@ impl Error {
             Error::ReceiptInfoNotFound(_) => "RECEIPT_INFO_NOT_FOUND",
             Error::StorageFull => "STORAGE_FULL",
             Error::StoreBusy => "STORE_BUSY",
+            Error::StoreMoved => "STORE_MOVED",
+            Error::ReadOnly(_) => "READ_ONLY",
             Error::Sqlite(..) => "INTERNAL",
             Error::Io(..) => "IO_ERROR",
         }
@@ -86,6 +96,8 @@ impl Error {
             Error::SchemaTooNew { .. } => 2007,
             Error::StorageFull => 2008,
             Error::StoreBusy => 2009,
+            Error::StoreMoved => 2010,
+            Error::ReadOnly(_) => 2011,
             Error::ReceiptInfoNotFound(_) => 10062,
             Error::Sqlite(..) => -32603,
             Error::Io(..) => -32603,
@@ -119,6 +131,9 @@ impl From<rusqlite::Error> for Error {
         if let rusqlite::Error::SqliteFailure(f, _) = &e {
             match f.code {
                 ErrorCode::DiskFull => return Error::StorageFull,
+                ErrorCode::ReadOnly => {
+                    return Error::ReadOnly("the file or its folder cannot be written".into())
+                }
                 ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => return Error::StoreBusy,
                 ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt => {
                     return Error::StoreCorrupt("file is not a valid database".into())

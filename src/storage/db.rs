@@ -2,13 +2,17 @@
 //! write context [`Tx`], and publishing a commit's events in commit order.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{Connection, TransactionBehavior};
 
+use super::file::Opened;
+use super::handle;
 use super::options::OpenOptions;
 use super::rows::{conversation_events, receipt_items, ConvRow};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::events::{Bus, Event, EventKind, Filter, ReceiptItem, Subscription};
 use crate::lattice::MergeMode;
 
@@ -21,6 +25,11 @@ pub(crate) struct Db {
     dispatch: Mutex<u64>,
     merge_mode: MergeMode,
     unread_index_min: i64,
+    /// The path and the file's identity at open (`None` in memory).
+    file: Option<(PathBuf, Option<(u64, u64)>)>,
+    read_only: bool,
+    /// Set for good once the file is found moved: no write runs after.
+    moved: AtomicBool,
 }
 
 /// The context of one write transaction.
@@ -50,10 +59,18 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Db {
     /// Wraps an open, migrated connection.
-    pub(crate) fn new(conn: Connection, owner: &str, opts: &OpenOptions) -> Result<Db> {
+    pub(crate) fn new(opened: Opened, owner: &str, opts: &OpenOptions) -> Result<Db> {
+        let Opened {
+            conn,
+            file,
+            read_only,
+        } = opened;
         conn.set_prepared_statement_cache_capacity(256);
         let db = Db {
             conn: Mutex::new(conn),
+            file,
+            read_only,
+            moved: AtomicBool::new(false),
             owner: owner.to_string(),
             bus: Arc::new(Bus::default()),
             dispatch: Mutex::new(0),
@@ -107,6 +124,14 @@ impl Db {
     /// Runs `f` in one IMMEDIATE transaction; on success commits and then
     /// publishes its events in commit order.
     pub(crate) fn write<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        if self.read_only {
+            return Err(Error::ReadOnly(
+                "the file or its folder cannot be written".into(),
+            ));
+        }
+        if self.moved.load(Ordering::Acquire) {
+            return Err(Error::StoreMoved);
+        }
         let mut conn = lock(&self.conn);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (out, changed, mut kinds, convs) = {
@@ -125,6 +150,11 @@ impl Db {
             let convs = (ctx.conv_before, ctx.total_moved, ctx.peer_read_now);
             (out, ctx.receipt_changed, ctx.events, convs)
         };
+        if self.file_moved(&tx) {
+            drop(tx); // rolls back
+            seal_moved(&conn);
+            return Err(Error::StoreMoved);
+        }
         tx.commit()?;
         let conv_touched = !convs.0.is_empty() || convs.1 != 0 || !convs.2.is_empty();
         if conv_touched && self.bus.has_subscribers() {
@@ -167,6 +197,19 @@ impl Db {
         Ok(out)
     }
 
+    /// Whether the file at the path is no longer the one open; once it is,
+    /// the store stops writing for good.
+    fn file_moved(&self, conn: &Connection) -> bool {
+        let Some((path, identity)) = &self.file else {
+            return false;
+        };
+        if !handle::has_moved(conn, path, *identity) {
+            return false;
+        }
+        self.moved.store(true, Ordering::Release);
+        true
+    }
+
     /// Runs `f` in a read transaction (one consistent view).
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let mut conn = lock(&self.conn);
@@ -175,6 +218,19 @@ impl Db {
         tx.commit()?;
         Ok(out)
     }
+}
+
+/// After the file was found moved: the commits already acknowledged go
+/// from the WAL into the file the store has open (the moved one, through
+/// SQLite's own descriptors, never the file now at the path), and the WAL is
+/// emptied so no stale frame is read as the new file's. Close then neither
+/// checkpoints nor deletes the `-wal` by name (it may be another file's now).
+fn seal_moved(conn: &Connection) {
+    let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    let _ = conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+        true,
+    );
 }
 
 fn read_items(conn: &mut Connection, rids: &BTreeSet<i64>) -> Result<Vec<ReceiptItem>> {

@@ -2,11 +2,11 @@
 //! migrations, and the read-only `check`. Nothing here knows the tables
 //! beyond `meta`'s owner row.
 
-use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
+use super::handle;
 use super::meta::Key;
 use super::options::{Durability, OpenOptions};
 use crate::error::{Error, Result};
@@ -24,23 +24,55 @@ const MIGRATIONS: &[&str] = &[
 /// The newest schema version this build knows.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// An open store connection and what its writes must check.
+pub(crate) struct Opened {
+    /// The migrated connection with its pragmas set.
+    pub conn: Connection,
+    /// The path and the file's (device, inode) at open, for the moved
+    /// check before each commit; `None` in memory.
+    pub file: Option<(PathBuf, Option<(u64, u64)>)>,
+    /// The file or its folder cannot be written: every write answers
+    /// `READ_ONLY`.
+    pub read_only: bool,
+}
+
 /// Opens (or creates) the store file at `path` for `user_id`: the checks,
-/// the migration and the pragmas of an open connection.
-pub(crate) fn open_connection(
-    path: &Path,
-    user_id: &str,
-    opts: &OpenOptions,
-) -> Result<Connection> {
+/// the migration and the pragmas of an open connection. A file or folder
+/// that cannot be written opens read-only.
+pub(crate) fn open_connection(path: &Path, user_id: &str, opts: &OpenOptions) -> Result<Opened> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Err(Error::Io("the store's folder is not a folder".into(), None)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::Io("the store's folder does not exist".into(), None))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let exists = std::fs::symlink_metadata(path).is_ok();
+    if !handle::may_write(dir) || (exists && !handle::may_write(path)) {
+        return open_read_only_store(path, user_id);
+    }
     ensure_store_file(path, user_id, opts)?;
-    check_header(path)?;
-    // Owner and version are checked read-only, so a refused open never
-    // writes the file (nor leaves -wal/-shm files beside it).
-    check_existing(&open_read_only(path)?, Some(user_id))?;
-    let mut conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(corrupt_if_open_fails)?;
+    // Before SQLite creates -wal/-shm: it gives them the database's mode.
+    make_private(path);
+    {
+        // Owner and version are checked read-only, so a refused open never
+        // writes the file (nor leaves -wal/-shm files beside it).
+        let ro = open_read_only(path)?;
+        check_header(&ro, path)?;
+        check_existing(&ro, Some(user_id))?;
+    }
+    let mut conn =
+        sqlite_open(path, OpenFlags::SQLITE_OPEN_READ_WRITE, "").map_err(corrupt_if_open_fails)?;
+    if handle::opened_read_only(&conn) {
+        drop(conn);
+        return open_read_only_store(path, user_id);
+    }
+    let identity = handle::identity(path);
     conn.busy_timeout(std::time::Duration::from_millis(opts.busy_timeout_ms))?;
     migrate(&mut conn, user_id)?;
     let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
@@ -59,34 +91,92 @@ pub(crate) fn open_connection(
     // 16 MiB of page cache (SQLite's default is 2 MiB): big groups'
     // member and reader trees stay in memory.
     conn.pragma_update(None, "cache_size", -16_384)?;
-    Ok(conn)
+    Ok(Opened {
+        conn,
+        file: Some((path.to_path_buf(), identity)),
+        read_only: false,
+    })
+}
+
+/// A store whose file or folder cannot be written: reads answer; a schema
+/// upgrade it would need is refused as `READ_ONLY` (the old schema cannot
+/// answer this build's queries).
+fn open_read_only_store(path: &Path, user_id: &str) -> Result<Opened> {
+    if std::fs::metadata(path).is_err() {
+        return Err(Error::ReadOnly(
+            "the folder cannot be written, so the store cannot be created".into(),
+        ));
+    }
+    let conn = open_read_only(path)?;
+    check_header(&conn, path)?;
+    check_existing(&conn, Some(user_id))?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version < SCHEMA_VERSION {
+        return Err(Error::ReadOnly(format!(
+            "the store needs an upgrade from schema version {version}, and its file cannot be written"
+        )));
+    }
+    conn.pragma_update(None, "cache_size", -16_384)?;
+    Ok(Opened {
+        conn,
+        file: None,
+        read_only: true,
+    })
+}
+
+/// Clears the group and other bits of the store's files: messages are
+/// the owner's alone, also when the app created the empty file first. Best
+/// effort: a file of another owner keeps its mode.
+fn make_private(path: &Path) {
+    #[cfg(unix)]
+    for suffix in ["", "-wal", "-shm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        if let Ok(m) = std::fs::metadata(&p) {
+            let mode = m.permissions().mode();
+            if mode & 0o077 != 0 {
+                let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode & 0o700));
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+/// Opens `path` as a file name (through an explicit `file:` URI, so a name
+/// that itself starts with `file:` is never parsed as one).
+fn sqlite_open(path: &Path, flags: OpenFlags, query: &str) -> rusqlite::Result<Connection> {
+    Connection::open_with_flags(
+        file_uri(path) + query,
+        flags | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
 }
 
 /// A migrated store in memory, for tests and tools.
-pub(crate) fn open_memory_connection(user_id: &str) -> Result<Connection> {
+pub(crate) fn open_memory_connection(user_id: &str) -> Result<Opened> {
     let mut conn = Connection::open_in_memory()?;
     migrate(&mut conn, user_id)?;
-    Ok(conn)
+    Ok(Opened {
+        conn,
+        file: None,
+        read_only: false,
+    })
 }
 
-/// Creates `path` as an empty private (0600) file unless something is there.
+/// Creates `path` as an empty private (0600) file unless something is
+/// there. SQLite creates it, so no descriptor of ours is ever closed on a
+/// file a store of this process may hold; a symlink put there meanwhile is
+/// not followed.
 fn create_private(path: &Path) -> Result<()> {
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
-    }
-    match o.open(path) {
-        Ok(f) => {
-            f.sync_all()?;
-            sync_parent(path);
-            Ok(())
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e.into()),
-    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+    let conn = sqlite_open(path, flags, "").map_err(Error::from)?;
+    drop(conn);
+    make_private(path);
+    sync_parent(path);
+    Ok(())
 }
 
 fn sync_parent(path: &Path) {
@@ -169,7 +259,7 @@ fn ensure_store_file(path: &Path, user_id: &str, opts: &OpenOptions) -> Result<(
 /// creating the store in place leaves one for a moment (switching to WAL
 /// writes the header before the schema commits).
 fn is_empty_database(path: &Path) -> Result<bool> {
-    let (n, head) = read_header(path)?;
+    let (n, head) = handle::read_header(&open_read_only(path)?)?;
     if n < 100 || &head[..16] != b"SQLite format 3\0" {
         return Ok(false);
     }
@@ -196,11 +286,9 @@ fn create_in_place_retrying(path: &Path, user_id: &str, opts: &OpenOptions) -> R
 /// WAL in one transaction, so a crash leaves an empty database that the next
 /// open completes; the checkpoint then writes the header into the file.
 fn create_in_place(path: &Path, user_id: &str, opts: &OpenOptions) -> Result<()> {
-    let mut conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(corrupt_if_open_fails)?;
+    make_private(path);
+    let mut conn =
+        sqlite_open(path, OpenFlags::SQLITE_OPEN_READ_WRITE, "").map_err(corrupt_if_open_fails)?;
     conn.busy_timeout(std::time::Duration::from_millis(opts.busy_timeout_ms))?;
     // Someone else's database may have landed here meanwhile: only an empty
     // one is made a store (and one of ours is left as it is).
@@ -247,16 +335,12 @@ fn create_in_place(path: &Path, user_id: &str, opts: &OpenOptions) -> Result<()>
 fn open_read_only(path: &Path) -> Result<Connection> {
     let mut wal = path.as_os_str().to_owned();
     wal.push("-wal");
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = if Path::new(&wal).exists() {
-        Connection::open_with_flags(path, flags)
+    let query = if Path::new(&wal).exists() {
+        "?mode=ro"
     } else {
-        Connection::open_with_flags(
-            file_uri(path) + "?mode=ro&immutable=1",
-            flags | OpenFlags::SQLITE_OPEN_URI,
-        )
+        "?mode=ro&immutable=1"
     };
-    conn.map_err(corrupt_if_open_fails)
+    sqlite_open(path, OpenFlags::SQLITE_OPEN_READ_ONLY, query).map_err(corrupt_if_open_fails)
 }
 
 /// `file:` URI of a path, percent-encoding every byte outside the unreserved set.
@@ -279,22 +363,10 @@ fn file_uri(path: &Path) -> String {
     s
 }
 
-/// Reads the SQLite header without letting SQLite touch the file.
-fn read_header(path: &Path) -> Result<(usize, [u8; 100])> {
-    let mut head = [0u8; 100];
-    let mut f = std::fs::File::open(path)?;
-    let mut n = 0;
-    while n < head.len() {
-        match f.read(&mut head[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok((n, head))
-}
-
-fn check_header(path: &Path) -> Result<()> {
-    let (n, head) = read_header(path)?;
+/// The header checks, on the bytes SQLite's handle reads: an SQLite file of
+/// this application, not truncated, of a schema version this build knows.
+fn check_header(conn: &Connection, path: &Path) -> Result<()> {
+    let (n, head) = handle::read_header(conn)?;
     if n < 100 || &head[..16] != b"SQLite format 3\0" {
         return Err(Error::StoreCorrupt("not an SQLite database".into()));
     }
@@ -420,8 +492,8 @@ pub fn check_file(path: impl AsRef<Path>, user_id: Option<&str>) -> Result<Vec<S
     if !path.exists() {
         return Err(Error::Io("the file does not exist".into(), None));
     }
-    check_header(path)?;
     let conn = open_read_only(path)?;
+    check_header(&conn, path)?;
     check_existing(&conn, user_id)?;
     let mut st = conn
         .prepare("PRAGMA integrity_check")

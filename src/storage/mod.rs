@@ -6,6 +6,7 @@
 pub(crate) mod columns;
 pub(crate) mod db;
 pub(crate) mod file;
+pub(crate) mod handle;
 pub(crate) mod meta;
 pub(crate) mod options;
 pub(crate) mod rows;

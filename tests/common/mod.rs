@@ -264,7 +264,13 @@ pub fn assert_open_failure(path: &Path, user: &str, code: i64, name: &str) {
 impl Rpc {
     /// Starts the server.
     pub fn spawn(path: &Path, user: &str) -> Rpc {
-        let mut child = rpc_command(path, user)
+        Rpc::spawn_command(rpc_command(path, user), path)
+    }
+
+    /// Starts the server from a prepared command (another working folder,
+    /// another user) for the store at `path`.
+    pub fn spawn_command(mut command: Command, path: &Path) -> Rpc {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
