@@ -135,6 +135,15 @@ impl From<rusqlite::Error> for Error {
                     return Error::ReadOnly("the file or its folder cannot be written".into())
                 }
                 ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => return Error::StoreBusy,
+                // EIO from a write or a sync: the call did not complete,
+                // and what was acknowledged before stays.
+                ErrorCode::SystemIoFailure => {
+                    return Error::Io(
+                        "disk I/O error: the call did not complete; retry once the disk is back"
+                            .into(),
+                        None,
+                    )
+                }
                 ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt => {
                     return Error::StoreCorrupt("file is not a valid database".into())
                 }
