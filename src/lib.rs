@@ -58,6 +58,7 @@ pub use concerns::queries::{MemberFilter, MemberPage};
 pub use concerns::sync::{
     ReceiptNotification, Snapshot, SnapshotReceipt, MAX_READERS_PER_CALL, MAX_RECEIPTS_PER_CALL,
 };
+pub use concerns::verify::{Mismatch, VerifyReport};
 pub use error::{Error, Result};
 pub use events::{Event, EventKind, Filter, ReceiptItem, Subscription, DEFAULT_CAPACITY};
 pub use lattice::{min_reg, Estimate, MergeMode, ReceiptState};
@@ -68,4 +69,4 @@ pub use model::{
 };
 pub use storage::file::{check_file, APPLICATION_ID, SCHEMA_VERSION};
 pub use storage::options::{Durability, OpenOptions};
-pub use store::{StateSubscription, Store};
+pub use store::{verify_file, StateSubscription, Store};

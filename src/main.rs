@@ -39,6 +39,9 @@ enum Cmd {
         /// The owner (optional: checked when given).
         #[arg(long)]
         user: Option<String>,
+        /// Also recount every stored counter from its definition (`verify`).
+        #[arg(long)]
+        deep: bool,
     },
 }
 
@@ -64,14 +67,17 @@ fn main() -> ExitCode {
             }
         }
         Cmd::Sim(args) => receiptdb::sim::run_cli(&args),
-        Cmd::Check { db, user } => check(&db, user.as_deref()),
+        Cmd::Check { db, user, deep } => check(&db, user.as_deref(), deep),
     }
 }
 
-fn check(db: &PathBuf, user: Option<&str>) -> ExitCode {
+fn check(db: &PathBuf, user: Option<&str>, deep: bool) -> ExitCode {
     match receiptdb::check_file(db, user) {
         Ok(lines) if lines == ["ok"] => {
             println!("ok: {} passes the integrity check", db.display());
+            if deep {
+                return deep_check(db, user);
+            }
             ExitCode::SUCCESS
         }
         Ok(lines) => {
@@ -88,6 +94,34 @@ fn check(db: &PathBuf, user: Option<&str>) -> ExitCode {
             } else {
                 2
             })
+        }
+    }
+}
+
+/// `check --deep`: every counter recounted; each mismatch on a line.
+fn deep_check(db: &PathBuf, user: Option<&str>) -> ExitCode {
+    match receiptdb::verify_file(db, user) {
+        Ok(r) if r.is_ok() => {
+            println!(
+                "ok: {} passes the deep check ({} checks)",
+                db.display(),
+                r.checks.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(r) => {
+            println!("MISMATCH: {}", db.display());
+            for m in &r.mismatches {
+                println!(
+                    "  {}: {}: stored {}, recounted {}",
+                    m.check, m.subject, m.stored, m.recounted
+                );
+            }
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            println!("{}: {} ({})", e.name(), e, db.display());
+            ExitCode::from(2)
         }
     }
 }

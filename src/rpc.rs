@@ -442,6 +442,10 @@ impl Session {
                 let _: EmptyP = params(p)?;
                 json!({"conversations": s.set_all_message_read()?})
             }
+            "verify" => {
+                let _: EmptyP = params(p)?;
+                to_value(&s.verify()?)?
+            }
             "getTotalUnreadMessageCount" => {
                 let _: EmptyP = params(p)?;
                 json!({"totalUnreadCount": s.get_total_unread_message_count()?})

@@ -180,6 +180,12 @@ fn reopen(run: &Run, what: &str) -> Store {
         vec!["ok".to_string()],
         "{what}: integrity check after SIGKILL"
     );
+    let r = store.verify().expect("verify");
+    assert!(
+        r.is_ok(),
+        "{what}: the deep check after SIGKILL: {:?}",
+        r.mismatches
+    );
     store
 }
 

@@ -209,6 +209,12 @@ fn run(ops: &[Op]) -> (Store, Dump) {
         }
     }
     drop(sub);
+    let r = store.verify().expect("verify");
+    assert!(
+        r.is_ok(),
+        "the deep check after {ops:?}: {:?}",
+        r.mismatches
+    );
     let d = dump(&store);
     (store, d)
 }

@@ -197,5 +197,7 @@ proptest! {
             let in_batches: usize = model.batches.values().map(Vec::len).sum();
             prop_assert_eq!(pending as usize, model.loose.len() + in_batches);
         }
+        let r = store.verify().expect("verify");
+        prop_assert!(r.is_ok(), "the deep check: {:?}", r.mismatches);
     }
 }

@@ -598,6 +598,10 @@ fn verify(work: &Work, dir: &Path, out: &Outcome, d: Durability, seed: u64) -> (
         }
     }
     drop(db);
+    match store.verify() {
+        Ok(r) if r.is_ok() => {}
+        r => v.corrupt = Some(format!("the deep check: {r:?}")),
+    }
     drop(store);
     match receiptdb::check_file(&path, Some(OWNER)) {
         Ok(r) if r == ["ok"] => {}

@@ -105,6 +105,10 @@ proptest! {
             apply(&b, o);
         }
         prop_assert_eq!(state(&a), state(&b));
+        for s in [&a, &b] {
+            let r = s.verify().expect("verify");
+            prop_assert!(r.is_ok(), "the deep check: {:?}", r.mismatches);
+        }
         let (convs, total) = state(&a);
         prop_assert_eq!(total, convs.iter().map(|c| c.1).sum::<u64>());
     }

@@ -62,6 +62,8 @@ fn whole(s: &Store, f: MemberFilter) -> (Vec<String>, bool) {
 type State = (Vec<String>, Vec<String>, u64, Option<u64>, bool);
 
 fn check(s: &Store) -> Result<State, TestCaseError> {
+    let r = s.verify().expect("verify");
+    prop_assert!(r.is_ok(), "the deep check: {:?}", r.mismatches);
     let (read, stale_r) = whole(s, MemberFilter::Read);
     let (unread, stale_u) = whole(s, MemberFilter::Unread);
     let info = s

@@ -119,6 +119,8 @@ proptest! {
                 expect.clear();
             }
             prop_assert_eq!(unread_list(&s), expect, "after {:?}", op);
+            let r = s.verify().expect("verify");
+            prop_assert!(r.is_ok(), "the deep check after {:?}: {:?}", op, r.mismatches);
         }
     }
 }

@@ -12,3 +12,4 @@ pub(crate) mod queries;
 pub(crate) mod receipts;
 pub(crate) mod sync;
 pub(crate) mod unread;
+pub(crate) mod verify;

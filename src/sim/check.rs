@@ -85,6 +85,20 @@ pub(crate) fn final_check(
 }
 
 fn check_client(server: &Server, cl: &mut Client, c: &mut Counters) -> Result<(), Fail> {
+    let report = cl.call(c, "verify", |s| s.verify())?;
+    if let Some(m) = report.mismatches.first() {
+        return Err(Fail::new(
+            Invariant::Counters,
+            format!(
+                "{} of {}: stored {}, recounted {} ({} mismatches)",
+                m.check,
+                m.subject,
+                m.stored,
+                m.recounted,
+                report.mismatches.len()
+            ),
+        ));
+    }
     let pending = cl.pending(c)?;
     if pending > 0 {
         return Err(diverged(format!(

@@ -35,6 +35,9 @@ pub enum Invariant {
     /// A conversation's unread count differs from its definition, the total
     /// from the sum, or a read position went down.
     ReadState,
+    /// A store's deep check (`verify`) found a stored counter that differs
+    /// from its recount.
+    Counters,
 }
 
 impl Invariant {
@@ -50,6 +53,7 @@ impl Invariant {
             Invariant::Soundness => "never ahead of the server",
             Invariant::Liveness => "quiescence reached",
             Invariant::ReadState => "conversation read state",
+            Invariant::Counters => "stored counters equal their recount",
         }
     }
 }

@@ -485,16 +485,22 @@ fn migrate(conn: &mut Connection, user_id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Opens a store file read-only and runs the full `PRAGMA integrity_check`;
-/// never writes to the file. Checks the owner when `user_id` is given.
-pub fn check_file(path: impl AsRef<Path>, user_id: Option<&str>) -> Result<Vec<String>> {
-    let path = path.as_ref();
+/// A read-only connection to an existing store that passed the open checks
+/// (header, version, owner when given); never writes to the file.
+pub(crate) fn open_checked_read_only(path: &Path, user_id: Option<&str>) -> Result<Connection> {
     if !path.exists() {
         return Err(Error::Io("the file does not exist".into(), None));
     }
     let conn = open_read_only(path)?;
     check_header(&conn, path)?;
     check_existing(&conn, user_id)?;
+    Ok(conn)
+}
+
+/// Opens a store file read-only and runs the full `PRAGMA integrity_check`;
+/// never writes to the file. Checks the owner when `user_id` is given.
+pub fn check_file(path: impl AsRef<Path>, user_id: Option<&str>) -> Result<Vec<String>> {
+    let conn = open_checked_read_only(path.as_ref(), user_id)?;
     let mut st = conn
         .prepare("PRAGMA integrity_check")
         .map_err(corrupt_if_open_fails)?;

@@ -13,14 +13,15 @@ use crate::concerns::messages::MessageListPage;
 use crate::concerns::outbox::{Batch, Rejection};
 use crate::concerns::queries::{MemberFilter, MemberPage};
 use crate::concerns::sync::{ReceiptNotification, Snapshot, SnapshotReceipt};
-use crate::concerns::{conversations, groups, messages, outbox, plans, queries, sync};
+use crate::concerns::verify::VerifyReport;
+use crate::concerns::{conversations, groups, messages, outbox, plans, queries, sync, verify};
 use crate::error::Result;
 use crate::events::{Filter, Subscription, DEFAULT_CAPACITY};
 use crate::model::{
     check_id, ConversationType, GroupType, IncomingMessage, Member, Message, ReceiptConfig,
 };
 use crate::storage::db::Db;
-use crate::storage::file::{open_connection, open_memory_connection};
+use crate::storage::file::{open_checked_read_only, open_connection, open_memory_connection};
 use crate::storage::meta;
 use crate::storage::options::OpenOptions;
 
@@ -97,6 +98,15 @@ impl Store {
             }
             Ok(out)
         })
+    }
+
+    /// The deep check: recounts every stored counter and derived value
+    /// (reader and unread counts per message, the unread-member index,
+    /// conversation unread counts and the total, the outbox and
+    /// early-receipt counters) from its definition and lists each mismatch
+    /// by name. A healthy store has none. Reads only.
+    pub fn verify(&self) -> Result<VerifyReport> {
+        verify::verify(&self.db)
     }
 
     // ----- Events (events, storage::db) -----
@@ -348,4 +358,23 @@ impl Store {
     pub fn hot_query_plans(&self) -> Result<Vec<(&'static str, Vec<String>)>> {
         plans::hot_query_plans(&self.db)
     }
+}
+
+/// The deep check ([`Store::verify`]) of a store file, opened read-only
+/// after the open checks (header, version, owner when given); never writes.
+/// A file at an older schema is refused with `INVALID_PARAMS`: the store
+/// upgrades it at its next open, and the check is of the current schema.
+pub fn verify_file(path: impl AsRef<Path>, user_id: Option<&str>) -> Result<VerifyReport> {
+    let conn = open_checked_read_only(path.as_ref(), user_id)?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version < crate::storage::file::SCHEMA_VERSION {
+        return Err(crate::error::Error::invalid(format!(
+            "the deep check needs schema version {}; this file is at {version} (opening it as a store upgrades it)",
+            crate::storage::file::SCHEMA_VERSION
+        )));
+    }
+    conn.execute_batch("BEGIN")?;
+    let report = verify::verify_conn(&conn);
+    let _ = conn.execute_batch("COMMIT");
+    report
 }
