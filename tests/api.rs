@@ -326,34 +326,6 @@ fn group_types_are_switched_by_config() {
     );
 }
 
-/// Community and AVChatRoom groups never have receipts: createMessage with a
-/// receipt and sendMessageReadReceipt are UNSUPPORTED_GROUP_TYPE; plain
-/// messages work.
-#[test]
-fn community_groups_refuse_receipts() {
-    let s = mem();
-    for (g, t) in [("c", GroupType::Community), ("av", GroupType::AVChatRoom)] {
-        s.set_group(g, t, &members(&[OWNER, "bob"])).unwrap();
-        assert_err(
-            s.create_message(g, ConversationType::Group, &json!({}), true),
-            "UNSUPPORTED_GROUP_TYPE",
-            2004,
-        );
-        s.create_message(g, ConversationType::Group, &json!({}), false)
-            .unwrap();
-        let id = format!("in-{g}");
-        s.save_messages(&[in_group(&id, g, "bob", 1, 100, true)])
-            .unwrap();
-        assert_err(
-            s.send_message_read_receipt(std::slice::from_ref(&id)),
-            "UNSUPPORTED_GROUP_TYPE",
-            2004,
-        );
-        assert_eq!(sent_state(&s, &id), Some(ReceiptSentState::None));
-    }
-    assert!(s.get_pending_receipts(None).unwrap().is_empty());
-}
-
 /// The switch turns all receipts off (C2C and group); C2C receipts depend
 /// only on the switch, not on the group types.
 #[test]
@@ -711,97 +683,6 @@ fn created_message_sorts_newest() {
         .unwrap()
         .message_list;
     assert_eq!(list.last().unwrap().id, "a");
-}
-
-/// The conversation unreadCount rule (SPEC §3.2): an `in` message saved for
-/// the first time adds one (also through a snapshot); re-saving does not;
-/// `out` messages do not; read receipts (sent or received) never change
-/// unreadCount or isPeerRead; setMessageRead sets 0.
-#[test]
-fn conversation_unread_count_rule() {
-    let s = mem();
-    assert_eq!(s.get_conversation("C2Cbob").unwrap().unread_count, 0);
-    s.save_messages(&[in_c2c("i1", "bob", 1, 10, true)])
-        .unwrap();
-    assert_eq!(unread_count(&s, "C2Cbob"), 1);
-    s.save_messages(&[in_c2c("i1", "bob", 1, 10, true)])
-        .unwrap();
-    assert_eq!(unread_count(&s, "C2Cbob"), 1, "re-saving does not add");
-    s.save_messages(&[
-        in_c2c("i2", "bob", 2, 20, true),
-        in_c2c("i2", "bob", 2, 20, true),
-    ])
-    .unwrap();
-    assert_eq!(unread_count(&s, "C2Cbob"), 2, "one ID counts once");
-    let from_me = IncomingMessage {
-        id: "o-other-device".into(),
-        conversation_type: Some(ConversationType::C2C),
-        from: OWNER.into(),
-        to: "bob".into(),
-        sequence: 3,
-        time: 30,
-        ..Default::default()
-    };
-    s.save_messages(&[from_me]).unwrap();
-    let out = sent_c2c_msg(&s, "bob", 4, 40);
-    assert_eq!(unread_count(&s, "C2Cbob"), 2, "out messages do not add");
-
-    // Receipts the owner sends.
-    s.send_message_read_receipt(&ids(&["i1", "i2"])).unwrap();
-    assert_eq!(unread_count(&s, "C2Cbob"), 2);
-    // Receipts the peer sends.
-    s.apply_receipt_notifications(&[ReceiptNotification {
-        message_id: out.id.clone(),
-        user_id: Some("bob".into()),
-        is_peer_read: Some(true),
-        ..Default::default()
-    }])
-    .unwrap();
-    let m = s.find_message(&out.id).unwrap().unwrap();
-    assert!(m.read_receipt_info.unwrap().is_peer_read);
-    assert!(!m.is_peer_read, "receipts never touch isPeerRead");
-    assert!(!s.find_message("i1").unwrap().unwrap().is_peer_read);
-    assert_eq!(unread_count(&s, "C2Cbob"), 2);
-
-    s.set_message_read("C2Cbob", None).unwrap();
-    let c = s.get_conversation("C2Cbob").unwrap();
-    assert_eq!(c.unread_count, 0);
-    assert_eq!(c.conversation_type, ConversationType::C2C);
-    assert_eq!(c.conversation_id, "C2Cbob");
-    // setMessageRead sends no receipts.
-    assert_eq!(s.get_pending_receipts(None).unwrap().len(), 1);
-
-    s.apply_snapshot(&Snapshot {
-        conversation_id: "C2Cbob".into(),
-        messages: vec![
-            in_c2c("i3", "bob", 5, 50, false),
-            in_c2c("i1", "bob", 1, 10, true),
-        ],
-        ..Default::default()
-    })
-    .unwrap();
-    assert_eq!(
-        unread_count(&s, "C2Cbob"),
-        1,
-        "a snapshot's new in message adds one"
-    );
-
-    s.set_group("g", GroupType::Work, &members(&[OWNER, "bob"]))
-        .unwrap();
-    s.save_messages(&[in_group("gi", "g", "bob", 1, 1, true)])
-        .unwrap();
-    let g = s.get_conversation("GROUPg").unwrap();
-    assert_eq!(
-        (g.unread_count, g.conversation_type),
-        (1, ConversationType::Group)
-    );
-    assert_eq!(unread_count(&s, "C2Cbob"), 1);
-    s.set_message_read("GROUPg", None).unwrap();
-    assert_eq!(unread_count(&s, "GROUPg"), 0);
-    s.set_message_read("GROUPnever", None).unwrap();
-    assert_eq!(unread_count(&s, "GROUPnever"), 0);
-    assert_err(s.set_message_read("XYZ", None), "INVALID_PARAMS", -32602);
-    assert_err(s.get_conversation(""), "INVALID_PARAMS", -32602);
 }
 
 // ---------------------------------------------------------------------------
@@ -1174,91 +1055,6 @@ fn member_list_paging_while_readers_arrive() {
     let end = page_while_readers_arrive(&mut d, false, &start, &audience);
     let n = end.len() as u64;
     assert_eq!(info(&s, &m2.id), (n, Some(250 - n), false));
-}
-
-/// The audience of a group message (SPEC §1): members whose joinTime ≤ the
-/// message's server time, minus the sender; members without a joinTime count.
-/// Checked through markMessageSent and through a saved `out` message.
-#[test]
-fn audience_rule() {
-    let s = mem();
-    s.set_group(
-        "g",
-        GroupType::Work,
-        &[
-            Member::new(OWNER),
-            Member::new("bob"),
-            member_at("carol", 100),
-            member_at("erin", 150),
-            member_at("dave", 200),
-        ],
-    )
-    .unwrap();
-    let m = s
-        .create_message("g", ConversationType::Group, &json!({}), true)
-        .unwrap();
-    s.mark_message_sent(&m.id, 1, 150).unwrap();
-    assert_eq!(info(&s, &m.id), (0, Some(3), false));
-    assert_eq!(
-        all_members(&s, &m.id, MemberFilter::Unread),
-        ids(&["bob", "carol", "erin"])
-    );
-
-    let saved = |id: &str, time: i64| IncomingMessage {
-        id: id.into(),
-        conversation_id: Some("GROUPg".into()),
-        from: OWNER.into(),
-        to: "g".into(),
-        time,
-        sequence: time,
-        need_read_receipt: true,
-        ..Default::default()
-    };
-    s.save_messages(&[saved("early", 99), saved("late", 500)])
-        .unwrap();
-    assert_eq!(info(&s, "early"), (0, Some(1), false));
-    assert_eq!(
-        all_members(&s, "early", MemberFilter::Unread),
-        ids(&["bob"])
-    );
-    assert_eq!(info(&s, "late"), (0, Some(4), false));
-    assert_eq!(
-        all_members(&s, "late", MemberFilter::Unread),
-        ids(&["bob", "carol", "dave", "erin"])
-    );
-    // Someone joining after the message is not in its audience.
-    s.add_group_members("g", &[member_at("frank", 1000)])
-        .unwrap();
-    assert_eq!(info(&s, "late"), (0, Some(4), false));
-    assert!(!all_members(&s, "late", MemberFilter::Unread).contains(&"frank".to_string()));
-    // Readers leave the unread list; unread = audience − readers.
-    readers_arrive(&s, "late", &ids(&["carol"]));
-    assert_eq!(info(&s, "late"), (1, Some(3), false));
-    assert_eq!(
-        all_members(&s, "late", MemberFilter::Unread),
-        ids(&["bob", "dave", "erin"])
-    );
-    // Removing someone outside the audience, or a reader, changes no count;
-    // removing an unread audience member lowers unreadCount.
-    s.remove_group_members("g", &ids(&["frank", "carol"]))
-        .unwrap();
-    assert_eq!(info(&s, "late"), (1, Some(3), false));
-    assert_eq!(info(&s, "early"), (0, Some(1), false));
-    s.remove_group_members("g", &ids(&["dave"])).unwrap();
-    assert_eq!(info(&s, "late"), (1, Some(2), false));
-    assert_eq!(
-        info(&s, "early"),
-        (0, Some(1), false),
-        "dave was not in early's audience"
-    );
-    // Giving bob a join time after `early` takes him out of its audience.
-    s.add_group_members("g", &[member_at("bob", 120)]).unwrap();
-    assert_eq!(info(&s, "early"), (0, Some(0), false));
-    assert_eq!(
-        all_members(&s, "early", MemberFilter::Unread),
-        Vec::<String>::new()
-    );
-    assert_eq!(info(&s, "late"), (1, Some(2), false));
 }
 
 /// A group message whose members are unknown has unreadCount null until the
@@ -1722,35 +1518,6 @@ fn unchanged_calls_emit_no_events() {
     s.send_message_read_receipt(&ids(&["i1"])).unwrap();
     step("repeat sendMessageReadReceipt", drain(&sub));
     assert!(what.is_empty(), "no-op calls emitted events: {what:#?}");
-}
-
-/// markMessageSent fixes the audience by the server's time (SPEC §1); when
-/// that lowers unreadCount, the receipt state changed, so a
-/// MESSAGE_READ_RECEIPT_RECEIVED item with the new count is sent (SPEC §3.5).
-#[test]
-fn mark_message_sent_recount_emits_receipt_event() {
-    let s = mem();
-    s.set_group(
-        "g",
-        GroupType::Work,
-        &[
-            Member::new(OWNER),
-            Member::new("bob"),
-            member_at("carol", 500),
-        ],
-    )
-    .unwrap();
-    let m = s
-        .create_message("g", ConversationType::Group, &json!({}), true)
-        .unwrap();
-    // Unknown (null) until sent: the audience depends on the server's time.
-    assert_eq!(m.read_receipt_info.unwrap().unread_count, None);
-    let sub = s.subscribe(Filter::All);
-    s.mark_message_sent(&m.id, 1, 100).unwrap();
-    assert_eq!(info(&s, &m.id), (0, Some(1), false));
-    let items = receipt_events(&drain(&sub));
-    assert_eq!(items.len(), 1, "one receipt item for the changed message");
-    assert_eq!(items[0].unread_count, Some(1));
 }
 
 /// Saving an `out` message with receipt figures merges them as a lattice:

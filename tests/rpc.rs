@@ -134,41 +134,6 @@ fn sent_state(rpc: &mut Rpc, id: &str) -> Value {
 // protocol
 // ---------------------------------------------------------------------------
 
-/// An unparseable line gets -32700 with id null and the server goes on; an
-/// unknown method gets -32601 with the request's id; neither changes anything.
-#[test]
-fn parse_error_and_unknown_method() {
-    let (_d, mut rpc) = start();
-    set_group(&mut rpc, "g", "Work", &[OWNER, "bob"]);
-    let before = dump_db(&rpc.path);
-    for garbage in [
-        "{not json",
-        "[1, 2",
-        "\"unterminated",
-        "{\"jsonrpc\": \"2.0\", \"id\": 3,",
-    ] {
-        let r = rpc.send_line(garbage);
-        assert_eq!(r.response["id"], Value::Null, "{garbage}");
-        assert_eq!(r.response["error"]["code"], -32700, "{garbage}");
-        assert!(r.response["error"]["message"].is_string());
-        assert!(r.events.is_empty());
-    }
-    let r = rpc.call("noSuchMethod", json!({"messageID": "x"}));
-    assert_eq!(r.response["error"]["code"], -32601, "{}", r.response);
-    assert!(r.response["error"]["message"].is_string());
-    assert!(r.response.get("result").is_none());
-    assert!(r.events.is_empty());
-    assert_eq!(dump_db(&rpc.path), before);
-    // The server goes on.
-    let cfg = rpc.ok("getReceiptConfig", json!({}));
-    assert_eq!(cfg["enabled"], true);
-    // `params` may be left out when none is required.
-    let r = rpc.send_line(r#"{"jsonrpc":"2.0","id":"x1","method":"getReceiptConfig"}"#);
-    assert_eq!(r.response["id"], "x1");
-    assert_eq!(r.response["result"], cfg);
-    assert!(rpc.close().success());
-}
-
 /// Requests written back to back (without waiting) are answered one
 /// response per line, in order; an unparseable or non-UTF-8 line in between
 /// gets -32700 with id null and the lines after it are still served.
@@ -437,31 +402,6 @@ fn receipts_disabled_by_config() {
     create(&mut rpc, "m", "GROUP", true);
 }
 
-/// Community and AVChatRoom groups refuse receipts with UNSUPPORTED_GROUP_TYPE
-/// (2004), through createMessage and sendMessageReadReceipt; nothing changes.
-#[test]
-fn community_groups_refuse_receipts() {
-    let (_d, mut rpc) = start();
-    for (g, t) in [("c", "Community"), ("av", "AVChatRoom")] {
-        set_group(&mut rpc, g, t, &[OWNER, "bob"]);
-        let id = format!("in-{g}");
-        save(&mut rpc, json!([in_group(&id, g, "bob", 1, 1, true)]));
-        rpc.err_unchanged(
-            "createMessage",
-            json!({"to": g, "conversationType": "GROUP", "payload": {}, "needReadReceipt": true}),
-            2004,
-            "UNSUPPORTED_GROUP_TYPE",
-        );
-        rpc.err_unchanged(
-            "sendMessageReadReceipt",
-            json!({ "messageIDs": [id] }),
-            2004,
-            "UNSUPPORTED_GROUP_TYPE",
-        );
-        create(&mut rpc, g, "GROUP", false);
-    }
-}
-
 // ---------------------------------------------------------------------------
 // §3.2 messages
 // ---------------------------------------------------------------------------
@@ -662,75 +602,6 @@ fn get_message_list() {
     rpc.err_unchanged(
         "getMessageList",
         json!({"conversationID": "X"}),
-        -32602,
-        "INVALID_PARAMS",
-    );
-}
-
-/// getConversation and setMessageRead with the unreadCount rule: an `in`
-/// message saved for the first time adds one; re-saving does not; `out`
-/// messages do not; read receipts never change unreadCount or isPeerRead;
-/// setMessageRead sets 0.
-#[test]
-fn conversation_unread_count_rule() {
-    let (_d, mut rpc) = start();
-    assert_eq!(
-        rpc.ok("getConversation", json!({"conversationID": "C2Cbob"})),
-        json!({"conversationID": "C2Cbob", "type": "C2C", "unreadCount": 0,
-               "readSequence": 0, "peerReadSequence": 0, "lastMessage": null})
-    );
-    save(&mut rpc, json!([in_c2c("i1", "bob", 1, 1, true)]));
-    assert_eq!(unread(&mut rpc, "C2Cbob"), 1);
-    save(&mut rpc, json!([in_c2c("i1", "bob", 1, 1, true)]));
-    assert_eq!(unread(&mut rpc, "C2Cbob"), 1, "re-saving does not add");
-    save(&mut rpc, json!([in_c2c("i2", "bob", 2, 2, true)]));
-    let out = sent(&mut rpc, "bob", "C2C", 3, 3);
-    assert_eq!(unread(&mut rpc, "C2Cbob"), 2);
-
-    rpc.ok(
-        "sendMessageReadReceipt",
-        json!({"messageIDs": ["i1", "i2"]}),
-    );
-    let r = rpc.call(
-        "applyReceiptNotifications",
-        json!({"notifications": [{"messageID": out, "userID": "bob", "isPeerRead": true}]}),
-    );
-    assert_eq!(r.receipt_items().len(), 1);
-    let m = find(&mut rpc, &out);
-    assert_eq!(m["readReceiptInfo"]["isPeerRead"], true);
-    assert_eq!(m["isPeerRead"], false, "receipts never touch isPeerRead");
-    assert_eq!(
-        unread(&mut rpc, "C2Cbob"),
-        2,
-        "receipts never change unreadCount"
-    );
-
-    assert_eq!(
-        rpc.ok("setMessageRead", json!({"conversationID": "C2Cbob"})),
-        json!({"readSequence": 3})
-    );
-    assert_eq!(unread(&mut rpc, "C2Cbob"), 0);
-    save(&mut rpc, json!([in_c2c("i3", "bob", 4, 4, false)]));
-    assert_eq!(unread(&mut rpc, "C2Cbob"), 1);
-
-    set_group(&mut rpc, "g", "Work", &[OWNER, "bob"]);
-    save(&mut rpc, json!([in_group("gi", "g", "bob", 1, 1, true)]));
-    let g = rpc.ok("getConversation", json!({"conversationID": "GROUPg"}));
-    let gi = find(&mut rpc, "gi");
-    assert_eq!(
-        g,
-        json!({"conversationID": "GROUPg", "type": "GROUP", "unreadCount": 1,
-               "readSequence": 0, "peerReadSequence": null, "lastMessage": gi})
-    );
-    rpc.err_unchanged(
-        "setMessageRead",
-        json!({"conversationID": ""}),
-        -32602,
-        "INVALID_PARAMS",
-    );
-    rpc.err_unchanged(
-        "getConversation",
-        json!({"conversationID": "GROUP"}),
         -32602,
         "INVALID_PARAMS",
     );
@@ -1088,32 +959,6 @@ fn member_list_paging_while_readers_arrive() {
     assert_eq!(i["unreadCount"], 250 - end.len());
 }
 
-/// The audience rule through rpc: members with joinTime ≤ the message's
-/// server time count, members without joinTime count, the sender does not.
-#[test]
-fn audience_rule() {
-    let (_d, mut rpc) = start();
-    rpc.ok(
-        "setGroup",
-        json!({"groupID": "g", "groupType": "Public", "members": [
-            {"userID": OWNER}, {"userID": "bob"}, {"userID": "carol", "joinTime": 100},
-            {"userID": "erin", "joinTime": 150}, {"userID": "dave", "joinTime": 200}]}),
-    );
-    let m = sent(&mut rpc, "g", "GROUP", 1, 150);
-    assert_eq!(info(&mut rpc, &m)["unreadCount"], 3);
-    assert_eq!(all_members(&mut rpc, &m, 1), sv(&["bob", "carol", "erin"]));
-    save(
-        &mut rpc,
-        json!([{"ID": "early", "conversationID": "GROUPg", "from": OWNER, "to": "g",
-                "time": 99, "sequence": 2, "needReadReceipt": true}]),
-    );
-    assert_eq!(
-        info(&mut rpc, "early"),
-        json!({"readCount": 0, "unreadCount": 1, "isPeerRead": false})
-    );
-    assert_eq!(all_members(&mut rpc, "early", 1), sv(&["bob"]));
-}
-
 // ---------------------------------------------------------------------------
 // §3.5 events
 // ---------------------------------------------------------------------------
@@ -1279,30 +1124,6 @@ fn unchanged_calls_emit_nothing_with_all_events_subscribed() {
         }
     }
     assert!(noisy.is_empty(), "no-op calls emitted: {noisy:#?}");
-}
-
-/// markMessageSent fixes a group message's audience by the server's time
-/// (SPEC §1); when that lowers unreadCount the receipt state changed, so a
-/// MESSAGE_READ_RECEIPT_RECEIVED item with the new count is written before
-/// the response (SPEC §3.5).
-#[test]
-fn mark_message_sent_recount_emits_receipt_event() {
-    let (_d, mut rpc) = start();
-    rpc.ok(
-        "setGroup",
-        json!({"groupID": "g", "groupType": "Work", "members": [
-            {"userID": OWNER}, {"userID": "bob"}, {"userID": "carol", "joinTime": 500}]}),
-    );
-    let m = create(&mut rpc, "g", "GROUP", true);
-    assert_eq!(m["readReceiptInfo"]["unreadCount"], serde_json::Value::Null);
-    let r = rpc.call(
-        "markMessageSent",
-        json!({"ID": m["ID"], "sequence": 1, "time": 100}),
-    );
-    assert_eq!(r.response["result"]["readReceiptInfo"]["unreadCount"], 1);
-    let items = r.receipt_items();
-    assert_eq!(items.len(), 1, "{:?}", r.events);
-    assert_eq!(items[0]["unreadCount"], 1);
 }
 
 // ---------------------------------------------------------------------------
