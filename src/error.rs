@@ -51,10 +51,14 @@ pub enum Error {
     /// a pending schema upgrade) do not.
     #[error("the store is read-only: {0}")]
     ReadOnly(String),
-    /// An unexpected SQLite failure (or one of encoding a value for it);
-    /// the SQLite error, when there is one, is the source.
+    /// An unexpected SQLite failure; the SQLite error, when there is one,
+    /// is the source.
     #[error("storage error: {0}")]
     Sqlite(String, #[source] Option<rusqlite::Error>),
+    /// An internal failure that is not SQLite's (encoding a value, a
+    /// binding's caught panic): a bug, never the caller's input.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// An I/O failure outside SQLite; the I/O error, when there is one, is
     /// the source. The message never holds a path.
     #[error("i/o error: {0}")]
@@ -78,7 +82,7 @@ impl Error {
             Error::StoreBusy => "STORE_BUSY",
             Error::StoreMoved => "STORE_MOVED",
             Error::ReadOnly(_) => "READ_ONLY",
-            Error::Sqlite(..) => "INTERNAL",
+            Error::Sqlite(..) | Error::Internal(..) => "INTERNAL",
             Error::Io(..) => "IO_ERROR",
         }
     }
@@ -99,7 +103,7 @@ impl Error {
             Error::StoreMoved => 2010,
             Error::ReadOnly(_) => 2011,
             Error::ReceiptInfoNotFound(_) => 10062,
-            Error::Sqlite(..) => -32603,
+            Error::Sqlite(..) | Error::Internal(..) => -32603,
             Error::Io(..) => -32603,
         }
     }
@@ -107,7 +111,7 @@ impl Error {
     /// An internal failure with no SQLite or I/O source (`INTERNAL` on the
     /// wire), e.g. a binding reporting a caught panic.
     pub fn internal(msg: impl Into<String>) -> Error {
-        Error::Sqlite(msg.into(), None)
+        Error::Internal(msg.into())
     }
 
     pub(crate) fn invalid(msg: impl Into<String>) -> Error {

@@ -54,7 +54,7 @@ fn params<T: DeserializeOwned>(p: Node<'_>) -> Result<T> {
 }
 
 fn to_value<T: serde::Serialize>(v: &T) -> Result<Value> {
-    serde_json::to_value(v).map_err(|e| Error::Sqlite(e.to_string(), None))
+    serde_json::to_value(v).map_err(|e| Error::internal(e.to_string()))
 }
 
 /// Longest error message, so bad input is never echoed back in full.

@@ -93,7 +93,7 @@ fn load_one_conversation(
         check_id("messageID", id)?;
     }
     // One statement finds the whole list (positions from `json_each`).
-    let list = serde_json::to_string(ids).map_err(|e| Error::internal(e.to_string()))?;
+    let list = crate::storage::json_list(ids)?;
     let mut st = conn.prepare_cached(SEND_ROWS)?;
     let mut found: Vec<Option<SendRow>> = Vec::new();
     found.resize_with(ids.len(), || None);
@@ -168,7 +168,7 @@ pub(crate) fn send_message_read_receipt(db: &Db, message_ids: &[String]) -> Resu
         }
         if !rids.is_empty() {
             // Two set-based statements instead of two per message.
-            let list = serde_json::to_string(&rids).map_err(|e| Error::internal(e.to_string()))?;
+            let list = crate::storage::json_list(&rids)?;
             tx.conn.prepare_cached(QUEUE_SET_PENDING)?.execute(params![
                 list,
                 ReceiptSentState::Pending,

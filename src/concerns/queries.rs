@@ -304,8 +304,7 @@ pub(crate) fn messages_for_filter(conn: &Connection, f: &Filter) -> Result<Vec<M
         Filter::Messages(ids) => {
             // A set has no order: the stored order (as for `All`) makes it oldest first.
             let ids: Vec<&String> = ids.iter().collect();
-            let list =
-                serde_json::to_string(&ids).map_err(|e| Error::Sqlite(e.to_string(), None))?;
+            let list = crate::storage::json_list(&ids)?;
             let mut st = conn.prepare(MSG_IN_LIST)?;
             for m in st.query_map(params![list], row_to_message)? {
                 out.push(m?);

@@ -63,8 +63,7 @@ pub(crate) fn merge_loaded(
         let mut unique: Vec<&str> = readers.iter().map(String::as_str).collect();
         unique.sort_unstable();
         unique.dedup();
-        let list = serde_json::to_string(&unique)
-            .map_err(|e| crate::error::Error::Sqlite(e.to_string(), None))?;
+        let list = crate::storage::json_list(&unique)?;
         // Readers are never forgotten, but only those in the audience count;
         // the unread side moves only while the members are known.
         let (in_unread, in_read) = unread::new_readers(tx, m, &list)?;

@@ -223,7 +223,7 @@ fn apply_chunk(
         return Ok(());
     }
     let ids: Vec<&str> = items.iter().map(|r| r.message_id.as_str()).collect();
-    let ids = serde_json::to_string(&ids).map_err(|e| Error::Sqlite(e.to_string(), None))?;
+    let ids = crate::storage::json_list(&ids)?;
     // Rows by position in the chunk; a repeated ID continues from the state
     // its last occurrence left (`last`), not from the stale loaded copy.
     let mut held = load_merge_heads_of_list(tx.conn, &ids, conv, items.len())?;

@@ -395,9 +395,7 @@ pub(crate) fn members_changed(
 
 /// Adds and removes users in one message's unread index (JSON lists, set-based).
 fn index_apply(tx: &Tx<'_>, rid: i64, ins: &[&str], del: &[&str]) -> Result<()> {
-    let json = |v: &[&str]| {
-        serde_json::to_string(v).map_err(|e| crate::error::Error::Sqlite(e.to_string(), None))
-    };
+    let json = crate::storage::json_list::<[&str]>;
     if !del.is_empty() {
         tx.conn
             .prepare_cached(

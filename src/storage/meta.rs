@@ -99,7 +99,7 @@ pub(crate) fn receipt_config(conn: &Connection) -> Result<ReceiptConfig> {
 
 /// Stores the receipt config.
 pub(crate) fn set_receipt_config(conn: &Connection, cfg: &ReceiptConfig) -> Result<()> {
-    let json = serde_json::to_string(cfg).map_err(|e| Error::Sqlite(e.to_string(), None))?;
+    let json = serde_json::to_string(cfg).map_err(|e| Error::internal(e.to_string()))?;
     set(conn, Key::ReceiptConfig, &json)
 }
 

@@ -10,3 +10,9 @@ pub(crate) mod handle;
 pub(crate) mod meta;
 pub(crate) mod options;
 pub(crate) mod rows;
+
+/// A list as the JSON array text a `json_each(?)` parameter takes: lists go
+/// to SQLite as one bound value, never spliced into the statement.
+pub(crate) fn json_list<T: serde::Serialize + ?Sized>(v: &T) -> crate::error::Result<String> {
+    serde_json::to_string(v).map_err(|e| crate::error::Error::internal(e.to_string()))
+}
