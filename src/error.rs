@@ -1,7 +1,7 @@
-//! The one error type of receiptdb, with the names and codes of SPEC §4.
+//! The one error type of receiptdb, with the names and codes of PROTOCOL.md, Errors.
 
 /// Every failure a receiptdb call can report. Each variant has the symbolic
-/// name and numeric code of SPEC §4 (see [`Error::name`], [`Error::code`]).
+/// name and numeric code of PROTOCOL.md, Errors (see [`Error::name`], [`Error::code`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -87,7 +87,7 @@ impl Error {
         }
     }
 
-    /// The numeric code of SPEC §4 (what JSON-RPC `error.code` carries).
+    /// The numeric code of PROTOCOL.md, Errors (what JSON-RPC `error.code` carries).
     pub fn code(&self) -> i64 {
         match self {
             Error::InvalidParams(_) => -32602,

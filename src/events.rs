@@ -11,7 +11,7 @@ use serde::Serialize;
 /// Default capacity of a subscription's channel.
 pub const DEFAULT_CAPACITY: usize = 1024;
 
-/// One item of `MESSAGE_READ_RECEIPT_RECEIVED` (SPEC §3.5): merged values.
+/// One item of `MESSAGE_READ_RECEIPT_RECEIVED` (PROTOCOL.md, Events): merged values.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReceiptItem {

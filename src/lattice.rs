@@ -1,4 +1,4 @@
-//! The receipt lattice of SPEC §2, pure: no SQL, no I/O.
+//! The receipt lattice of PROTOCOL.md, Merge rules, pure: no SQL, no I/O.
 //!
 //! `read_count` is a max-register, `unread_count` a min-register (`None` =
 //! not known yet, the top), `peer_read` an or, readers a grow-only set. Each
@@ -19,7 +19,7 @@ pub struct ReceiptState {
 /// How incoming receipt figures are combined with the stored ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MergeMode {
-    /// The lattice of SPEC §2 (the only correct mode).
+    /// The lattice of PROTOCOL.md, Merge rules (the only correct mode).
     #[default]
     Lattice,
     /// Last writer wins: incoming figures overwrite. Deliberately wrong; the

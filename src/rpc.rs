@@ -1,4 +1,4 @@
-//! `receiptdb rpc`: JSON-RPC 2.0 over lines of standard input and output (SPEC §3).
+//! `receiptdb rpc`: JSON-RPC 2.0 over lines of standard input and output (PROTOCOL.md, Methods).
 //!
 //! Every line gets one response (requests without an `id` are answered with
 //! `id: null`). Events a call causes are written as notifications before
@@ -25,7 +25,7 @@ use crate::{
 /// its method reads (see `tests/request_memory.rs`).
 pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
 
-/// Names of the event kinds forwarded without `subscribe` (SPEC §3.5).
+/// Names of the event kinds forwarded without `subscribe` (PROTOCOL.md, Events).
 pub const DEFAULT_EVENTS: &[&str] = &[
     "MESSAGE_READ_RECEIPT_RECEIVED",
     "MESSAGE_READ_BY_PEER",
@@ -67,7 +67,7 @@ fn clip(s: &str) -> String {
     }
 }
 
-/// `error.data` of a failed call: the symbolic name of SPEC §4.
+/// `error.data` of a failed call: the symbolic name of PROTOCOL.md, Errors.
 fn error_data(e: &Error) -> Value {
     json!({ "name": e.name() })
 }

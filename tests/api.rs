@@ -1,6 +1,6 @@
 //! Integration tests of the core store through the public Rust API:
-//! SPEC §1 (store, owner, audience), §3.1–§3.3 (setup, messages, read
-//! receipts), §3.5 (events) and §4 (errors), plus opening and reopening files.
+//! the store, owner and audience, setup, messages, read receipts, events and
+//! errors (docs/PROTOCOL.md), plus opening and reopening files.
 
 mod common;
 
@@ -32,7 +32,7 @@ fn err_of<T>(r: Result<T, Error>) -> Error {
     }
 }
 
-/// Checks a call failed with the given SPEC §4 name and code.
+/// Checks a call failed with the given PROTOCOL.md, Errors name and code.
 fn assert_err<T>(r: Result<T, Error>, name: &str, code: i64) {
     let e = err_of(r);
     assert_eq!((e.name(), e.code()), (name, code), "error was {e}");
@@ -172,7 +172,7 @@ fn receipt_events(kinds: &[EventKind]) -> Vec<receiptdb::ReceiptItem> {
 }
 
 // ---------------------------------------------------------------------------
-// §3.1 setup
+// setup
 // ---------------------------------------------------------------------------
 
 /// get_receipt_config starts at the default (enabled; Work, Public, Meeting)
@@ -366,11 +366,11 @@ fn receipts_switch_controls_c2c() {
 }
 
 // ---------------------------------------------------------------------------
-// §3.2 messages
+// messages
 // ---------------------------------------------------------------------------
 
 /// createMessage returns a new `out` message, `unSend`, with a fresh unique
-/// ID, which findMessage then returns; receipt info starts at SPEC §2's values.
+/// ID, which findMessage then returns; receipt info starts at the values of PROTOCOL.md, Merge rules.
 #[test]
 fn create_message_returns_unsent_out_message() {
     let s = mem();
@@ -512,7 +512,7 @@ fn save_messages_upserts_by_id() {
 }
 
 /// A saved message must agree with the owner's view of its conversation
-/// (SPEC §3.2); otherwise INVALID_PARAMS, and the whole call saves nothing.
+/// (PROTOCOL.md, Methods); otherwise INVALID_PARAMS, and the whole call saves nothing.
 #[test]
 fn save_messages_refuses_disagreeing_conversations() {
     let dir = temp_dir();
@@ -686,7 +686,7 @@ fn created_message_sorts_newest() {
 }
 
 // ---------------------------------------------------------------------------
-// §3.3 read receipts
+// read receipts
 // ---------------------------------------------------------------------------
 
 /// sendMessageReadReceipt queues the `in` messages that need a receipt and
@@ -1017,7 +1017,7 @@ impl MemberListDriver for ApiDriver<'_> {
 
 /// A 250-member group paged 100 at a time (filter 0 and filter 1) while
 /// readers arrive between pages: no one twice, sorted ascending, no one who
-/// was in the list for the whole paging skipped (SPEC §3.3).
+/// was in the list for the whole paging skipped (PROTOCOL.md, Methods).
 #[test]
 fn member_list_paging_while_readers_arrive() {
     let s = mem();
@@ -1364,7 +1364,7 @@ fn open_refuses_empty_user() {
 }
 
 // ---------------------------------------------------------------------------
-// events (§3.5) through subscribe
+// events through subscribe
 // ---------------------------------------------------------------------------
 
 /// Receipt events carry one item per changed `out` message with the merged
@@ -1453,7 +1453,7 @@ fn events_arrive_in_commit_order() {
     assert_eq!(reads, vec![1, 2, 3]);
 }
 
-/// Calls that change nothing emit no event of any kind (SPEC §3): getters,
+/// Calls that change nothing emit no event of any kind (PROTOCOL.md, Methods): getters,
 /// repeated saves of identical messages, a repeated markMessageSent,
 /// setMessageRead on a read conversation, a repeated notification/snapshot.
 #[test]
@@ -1521,7 +1521,7 @@ fn unchanged_calls_emit_no_events() {
 }
 
 /// Saving an `out` message with receipt figures merges them as a lattice:
-/// readCount takes the max, unreadCount the min (SPEC §2).
+/// readCount takes the max, unreadCount the min (PROTOCOL.md, Merge rules).
 #[test]
 fn saved_receipt_figures_merge_as_lattice() {
     let s = mem();

@@ -1,5 +1,5 @@
-//! Conversation read state (issue 11) and message identity / ID limits
-//! (issue 14), through the Rust API and through `receiptdb rpc`.
+//! Conversation read state and message identity / ID limits,
+//! through the Rust API and through `receiptdb rpc`.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! Crash matrix (issue 7): for every method that writes, a child
+//! Crash matrix: for every method that writes, a child
 //! `receiptdb rpc` is killed with SIGKILL at seeded random moments while it
 //! serves a pipelined stream of that method's requests. After each kill the
 //! store is reopened with `Store::open` and checked:
@@ -657,7 +657,7 @@ fn crash_save_messages() {
     let requests: Vec<_> = (0..n)
         .map(|j| {
             let mut ms: Vec<Value> = (0..3)
-                // Sequences from 1: a message at sequence 0 is never unread (SPEC §1).
+                // Sequences from 1: a message at sequence 0 is never unread (PROTOCOL.md, Audience).
                 .map(|k| in_c2c_json(&id(j, k), "bob", (j * 3 + k + 1) as i64, true))
                 .collect();
             if j > 0 {
@@ -691,7 +691,7 @@ fn crash_set_message_read() {
     let tpl = template(&dir, |s| {
         let msgs: Vec<IncomingMessage> = (0..n)
             .flat_map(|j| {
-                // Sequences from 1: a message at sequence 0 is never unread (SPEC §1).
+                // Sequences from 1: a message at sequence 0 is never unread (PROTOCOL.md, Audience).
                 (0..2).map(move |k| in_c2c(&format!("r{j}_{k}"), &format!("p{j}"), k + 1, false))
             })
             .collect();

@@ -1,5 +1,5 @@
 //! Creating a store where the app already made an empty file, and paths
-//! that are not regular files (issue 14, data loss and destruction).
+//! that are not regular files.
 //!
 //! Two `receiptdb rpc` processes started together on a pre-created empty
 //! file must end up on the same store: every write either acknowledged is
@@ -162,7 +162,7 @@ fn symlink_to_an_empty_file_is_followed() {
     assert!(!dir.path().join("nowhere.db").exists());
 }
 
-/// A header value that reaches an index (issue 10): a negative or zero
+/// A header value that reaches an index: a negative or zero
 /// `user_version` on a receiptdb file is STORE_CORRUPT, never a panic, the
 /// file is left unchanged, and `receiptdb check` fails it too.
 #[test]

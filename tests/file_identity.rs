@@ -1,4 +1,4 @@
-//! The store writes only to the file at its path (SPEC §5): a file moved,
+//! The store writes only to the file at its path (README.md, Guarantees): a file moved,
 //! deleted or replaced under an open store gives `STORE_MOVED` and the file
 //! now at the path is left as it is; a path is a file name, never a URI;
 //! pre-created files become private; a file or folder that cannot be

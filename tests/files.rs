@@ -1,4 +1,4 @@
-//! Damaged and foreign files (issue 7): random bytes, another app's SQLite
+//! Damaged and foreign files: random bytes, another app's SQLite
 //! file, a truncated store and a store with a flipped page. Each gives a
 //! clear STORE_CORRUPT (2006) — at open (leaving the file byte-for-byte
 //! unchanged) or at the first call that reads the damaged page — never a

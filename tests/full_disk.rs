@@ -1,4 +1,4 @@
-//! A full disk (issue 7), simulated with the hidden
+//! A full disk, simulated with the hidden
 //! `Store::set_max_page_count`: writes fail with `Error::StorageFull`
 //! (STORAGE_FULL, 2008) and change nothing, everything committed before
 //! is kept, and once the limit is raised the same call succeeds.

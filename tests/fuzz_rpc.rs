@@ -1,4 +1,4 @@
-//! Bad input through `receiptdb rpc` (issue 7): property-based (proptest)
+//! Bad input through `receiptdb rpc`: property-based (proptest)
 //! and seeded mutation fuzzing of request lines — random bytes, truncated
 //! and nested JSON, wrong types, huge and negative numbers, unicode and
 //! SQL-looking IDs, 10 MiB lines, deeply nested payloads.
@@ -20,7 +20,7 @@ use receiptdb::rpc::Session;
 use receiptdb::{ConversationType, GroupType, IncomingMessage, Member, Store};
 use serde_json::{json, Map, Value};
 
-/// Error codes a bad line may get (SPEC §4 and JSON-RPC); never -32603.
+/// Error codes a bad line may get (PROTOCOL.md, Errors and JSON-RPC); never -32603.
 const KNOWN_CODES: &[i64] = &[
     -32700, -32600, -32601, -32602, 2001, 2002, 2003, 2004, 2006, 10062,
 ];

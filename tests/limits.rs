@@ -1,5 +1,5 @@
-//! Limits enforced through `receiptdb rpc` with INVALID_PARAMS (-32602)
-//! (issue 7): each limit is accepted at its bound and refused one past it,
+//! Limits enforced through `receiptdb rpc` with INVALID_PARAMS (-32602):
+//! each limit is accepted at its bound and refused one past it,
 //! and a refused call leaves the store unchanged (a logical dump before and
 //! after). IDs count bytes, not characters; payloads count serialized bytes.
 

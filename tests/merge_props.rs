@@ -1,4 +1,4 @@
-//! Property tests of the receipt lattice (SPEC §2): any order, any
+//! Property tests of the receipt lattice (PROTOCOL.md, Merge rules): any order, any
 //! duplication of notifications, snapshots and message arrivals gives the
 //! same state; replaying changes nothing; event streams are monotone.
 

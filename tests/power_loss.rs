@@ -1,4 +1,4 @@
-//! Simulated power loss (SPEC §5): a crash VFS (`crash_vfs/`, registered as
+//! Simulated power loss (README.md, Guarantees): a crash VFS (`crash_vfs/`, registered as
 //! the process's default VFS) cuts the power after N write/sync calls, then
 //! keeps, reverts or tears every region written since its file's last sync.
 //! Each run copies a template store, runs a workload over every write path

@@ -10,15 +10,15 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-/// The methods of SPEC §3 (the contract), served or being built.
-const SPEC_METHODS: &[&str] = &[
-    // §3.1 setup
+/// The methods of PROTOCOL.md, Methods (the contract), served or being built.
+const CONTRACT_METHODS: &[&str] = &[
+    // setup
     "setReceiptConfig",
     "getReceiptConfig",
     "setGroup",
     "addGroupMembers",
     "removeGroupMembers",
-    // §3.2 messages
+    // messages
     "createMessage",
     "markMessageSent",
     "saveMessages",
@@ -29,11 +29,11 @@ const SPEC_METHODS: &[&str] = &[
     "setMessageRead",
     "setAllMessageRead",
     "getTotalUnreadMessageCount",
-    // §3.3 read receipts
+    // read receipts
     "sendMessageReadReceipt",
     "getMessageReadReceiptList",
     "getGroupMessageReadMemberList",
-    // §3.4 sync
+    // sync
     "getPendingReceipts",
     "ackReadReports",
     "ackReceipts",
@@ -42,8 +42,8 @@ const SPEC_METHODS: &[&str] = &[
     "applyReadReports",
 ];
 
-/// The events of SPEC §3.5 (forwarded by default).
-const SPEC_EVENTS: &[&str] = &[
+/// The events of PROTOCOL.md, Events (forwarded by default).
+const CONTRACT_EVENTS: &[&str] = &[
     "MESSAGE_READ_RECEIPT_RECEIVED",
     "MESSAGE_READ_BY_PEER",
     "TOTAL_UNREAD_MESSAGE_COUNT_UPDATED",
@@ -296,14 +296,14 @@ fn every_served_method_has_a_heading() {
 #[test]
 fn every_spec_method_and_event_has_a_heading() {
     let doc = doc();
-    let missing: Vec<_> = SPEC_METHODS
+    let missing: Vec<_> = CONTRACT_METHODS
         .iter()
-        .chain(SPEC_EVENTS)
+        .chain(CONTRACT_EVENTS)
         .filter(|m| !has_heading(&doc, m))
         .collect();
     assert!(
         missing.is_empty(),
-        "SPEC names with no \"### `name`\" heading in docs/PROTOCOL.md: {missing:?}"
+        "contract names with no \"### `name`\" heading in docs/PROTOCOL.md: {missing:?}"
     );
 }
 

@@ -1,5 +1,5 @@
 //! Any order of saves, snapshots, pushed reports and local reads gives the
-//! same read position, unread counts and total (SPEC §2), and the unread
+//! same read position, unread counts and total (PROTOCOL.md, Merge rules), and the unread
 //! count always equals its definition.
 
 use proptest::prelude::*;

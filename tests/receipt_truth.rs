@@ -1,5 +1,4 @@
-//! Receipt answers that never contradict themselves (issue 13; the early
-//! receipt and batch-ID items of issue 14): each rule through the Rust API
+//! Receipt answers that never contradict themselves: each rule through the Rust API
 //! and through `receiptdb rpc`.
 
 mod common;
@@ -162,7 +161,7 @@ fn api_leaving_keeps_a_read_and_drops_an_unread() {
 }
 
 /// A receipt that arrives after its reader left still counts: they were in
-/// the message's audience (SPEC §1), now as a former member.
+/// the message's audience (PROTOCOL.md, Audience), now as a former member.
 #[test]
 fn api_a_receipt_from_a_member_who_left_still_counts() {
     let (_d, s) = four_members_and_m1();

@@ -1,7 +1,7 @@
 //! Issue 13's property: random memberships with join and leave times,
 //! random readers (members, the sender, late joiners, strangers) and random
 //! server counts, applied in any order and any number of times, always give
-//! lists and counts that tell one story (SPEC §3.3), and the same final
+//! lists and counts that tell one story (PROTOCOL.md, Methods), and the same final
 //! state whatever the order.
 
 use std::collections::BTreeSet;

@@ -1,4 +1,4 @@
-//! Regression tests of issue 10's bugs: each failed before its fix.
+//! Regression tests of fixed bugs: each failed before its fix.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! Bounded memory per request (issue 14): `receiptdb rpc` parses a request
+//! Bounded memory per request: `receiptdb rpc` parses a request
 //! line without building a `serde_json::Value` tree of it, and answers every
 //! line byte for byte as the tree-based parser did.
 //!
@@ -528,7 +528,7 @@ fn line(r: &mut Rng) -> String {
     out
 }
 
-/// Hand-picked lines: the subtle cases named in issue 14.
+/// Hand-picked lines: the subtle cases of the line reader.
 fn hand_picked() -> Vec<String> {
     [
         r#"{"jsonrpc":"2.0","id":1,"method":"getReceiptConfig"}"#,

@@ -1,4 +1,4 @@
-//! Security (issue 7): new files are private (mode 0600, also the WAL and
+//! Security: new files are private (mode 0600, also the WAL and
 //! shared-memory files), a store opens only for its owner (and a refusal
 //! writes nothing), every value reaches SQL as a bound parameter
 //! (SQL-looking and wildcard IDs and payloads round-trip exactly and leave

@@ -1,4 +1,4 @@
-//! Two processes on one store file (issue 7): two `receiptdb rpc`
+//! Two processes on one store file: two `receiptdb rpc`
 //! processes writing at once lose no update (every saved message present,
 //! unread counts exact, each receipt queued by exactly one of them and in
 //! the outbox once, handed-out batches stable), and the file stays sound.
@@ -96,7 +96,7 @@ fn two_rpc_processes_write_at_once() {
                     from: PEERS[r % 3].into(),
                     to: OWNER.into(),
                     time: r as i64,
-                    sequence: r as i64 + 1, // from 1: sequence 0 is never unread (SPEC §1)
+                    sequence: r as i64 + 1, // from 1: sequence 0 is never unread (PROTOCOL.md, Audience)
                     need_read_receipt: true,
                     ..Default::default()
                 })

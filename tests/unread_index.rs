@@ -93,7 +93,7 @@ proptest! {
                     s.remove_group_members("g", &[user(*u)]).expect("leave");
                 }
                 Op::Resend(t) => {
-                    // The server's time is fixed once given (SPEC §3.2): a save
+                    // The server's time is fixed once given (PROTOCOL.md, Methods): a save
                     // that contradicts it is refused and changes nothing.
                     let r = s.save_messages(&[IncomingMessage {
                         id: "m".into(), conversation_type: Some(receiptdb::ConversationType::Group),
@@ -112,7 +112,7 @@ proptest! {
                 .filter(|(u, jt)| u.as_str() != "alice" && jt.is_none_or(|j| j <= time) && !readers.contains(*u))
                 .map(|(u, _)| u.clone())
                 .collect();
-            // SPEC §3.3: `unreadCount` is a min-register, and once it is 0
+            // PROTOCOL.md, Methods: `unreadCount` is a min-register, and once it is 0
             // the unread list is empty (a later join does not refill it).
             none_unread |= expect.is_empty();
             if none_unread {

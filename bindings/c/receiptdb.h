@@ -1,9 +1,9 @@
 /*
- * receiptdb.h - the C ABI of receiptdb (SPEC section 6.2).
+ * receiptdb.h - the C ABI of receiptdb (docs/EMBEDDING.md).
  *
  * A store is one SQLite file holding one user's read receipts. You talk to it
  * in JSON-RPC 2.0, exactly as to `receiptdb rpc`: each rdb_call takes one
- * request (a SPEC section 3 line, without the newline) and returns the lines
+ * request (a line of docs/PROTOCOL.md's Methods, without the newline) and returns the lines
  * that `receiptdb rpc` writes for it: events first, the response last.
  *
  * Build: cargo build --release -p receiptdb-ffi
@@ -59,7 +59,7 @@ rdb_store *rdb_open(const char *path, const char *user_id, char **error_json);
  *   - `store` NULL: -32602 (INVALID_PARAMS).
  * (`receiptdb rpc` skips a blank line; rdb_call answers it with -32700, so
  * every call has a response.) Events: those `receiptdb rpc` forwards by
- * default (SPEC section 3.5), and the others after a `subscribe` request on
+ * default (PROTOCOL.md, Events), and the others after a `subscribe` request on
  * this store; each store handle has its own subscriptions.
  *
  * Thread safety: a store may be called from several threads at once; the calls

@@ -1,4 +1,4 @@
-//! Conversation read state (SPEC §1, §2, §3.2, §3.4): read positions
+//! Conversation read state (PROTOCOL.md, Audience; PROTOCOL.md, Merge rules; PROTOCOL.md, Methods): read positions
 //! (max-registers), the unread count kept equal to its definition, the
 //! total, the peer read position, read reports, the last message and the
 //! conversation list. Every write to `conversations.unread_count`,

@@ -1,4 +1,4 @@
-//! Receipt config, groups and members (the audience rule of SPEC §1 is
+//! Receipt config, groups and members (the audience rule of PROTOCOL.md, Audience is
 //! counted in [`super::unread`]).
 
 use std::collections::BTreeMap;
@@ -217,7 +217,7 @@ type Change = (String, Option<Option<i64>>, Option<Option<i64>>);
 /// time before, join time after; `None` not a member), then keeps the counts
 /// and lists of the group's messages in step. A member who leaves (or whose
 /// join time changes) is kept as a former member with the earliest join
-/// time, so the messages they read keep them in their audience (SPEC §1).
+/// time, so the messages they read keep them in their audience (PROTOCOL.md, Audience).
 fn change_members(
     tx: &mut Tx<'_>,
     group_id: &str,

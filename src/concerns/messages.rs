@@ -149,7 +149,7 @@ pub(crate) fn mark_message_sent(db: &Db, id: &str, sequence: i64, time: i64) -> 
         }
         let before = require_message(tx.conn, id)?;
         if before.status == MessageStatus::Success {
-            // The server's time and sequence are fixed (SPEC §3.2).
+            // The server's time and sequence are fixed (PROTOCOL.md, Methods).
             if before.sequence == sequence && before.time == time {
                 return Ok(before);
             }

@@ -1,4 +1,4 @@
-//! The durable outbox of receipts the owner sends, and its batches (SPEC §3.3, §3.4).
+//! The durable outbox of receipts the owner sends, and its batches (PROTOCOL.md, Methods).
 
 use std::collections::HashSet;
 

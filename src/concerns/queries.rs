@@ -1,4 +1,4 @@
-//! Offline receipt queries: receipt lists and group member lists (SPEC §3.3).
+//! Offline receipt queries: receipt lists and group member lists (PROTOCOL.md, Methods).
 
 use rusqlite::params;
 use serde::Serialize;
@@ -51,7 +51,7 @@ fn next_user(rows: &mut rusqlite::Rows<'_>) -> Result<Option<String>> {
 /// walks above, both in user ID order (SQLite's BINARY order is byte order,
 /// as `str`'s is), merged. Every step is a sequential read; an anti-join
 /// would look each member up in the readers, and that cost grows with the
-/// tables (issue 10: page cost at 100,000 members vs 200).
+/// tables (measured: page cost at 100,000 members vs 200).
 fn unread_page(c: &Connection, m: &MsgRow, after: &str, limit: usize) -> Result<Vec<String>> {
     let mut walk = c.prepare_cached(AUDIENCE_WALK)?;
     let mut members = walk.query(params![m.recipient, after, m.time, m.sender])?;

@@ -47,7 +47,7 @@ pub(crate) fn merge_loaded(
     } = rec;
     let c2c = m.ctype == ConversationType::C2C;
     if !c2c && !group_has_receipts(tx.conn, &m.recipient)? {
-        // Community / AVChatRoom: receipt information is ignored (SPEC §3.3).
+        // Community / AVChatRoom: receipt information is ignored (PROTOCOL.md, Methods).
         return Ok(false);
     }
     let mut est = *est;

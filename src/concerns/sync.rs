@@ -1,4 +1,4 @@
-//! What the server says: notifications and snapshots, merged by SPEC §2.
+//! What the server says: notifications and snapshots, merged by PROTOCOL.md, Merge rules.
 
 use std::collections::{HashMap, HashSet};
 

@@ -94,7 +94,7 @@ pub(crate) fn readers_added(tx: &Tx<'_>, rid: i64, list: &str) -> Result<()> {
 /// Of a JSON list of distinct readers (`?2`), the new ones (not yet readers, not the
 /// sender) counted two ways, in one pass: those in the unread audience
 /// (current members by the message's time), and those in the read audience
-/// (SPEC §1: members or former members by the message's time, or anyone
+/// (PROTOCOL.md, Audience: members or former members by the message's time, or anyone
 /// while the group's members are unknown (`?6` = 0)). Run before inserting them.
 pub(crate) const NEW_READERS: &str = "SELECT COALESCE(SUM(mb.user_id IS NOT NULL), 0),
             COALESCE(SUM(?6 = 0 OR mb.user_id IS NOT NULL OR fm.user_id IS NOT NULL), 0)

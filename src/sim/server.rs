@@ -61,7 +61,7 @@ pub(crate) struct Server {
     views: BTreeMap<(usize, String), Vec<usize>>,
     /// (client, conversation) → snapshots sent, oldest first.
     history: BTreeMap<(usize, String), Vec<Snapshot>>,
-    /// (group, user) → earliest join time of a member who left (SPEC §1:
+    /// (group, user) → earliest join time of a member who left (PROTOCOL.md, Audience:
     /// leaving keeps a read).
     former: BTreeMap<(usize, usize), Option<i64>>,
     /// (user, conversation as that user sees it) → read position (max of
@@ -167,7 +167,7 @@ impl Server {
         }
     }
 
-    /// The audience of a message now (SPEC §1): members who joined by its
+    /// The audience of a message now (PROTOCOL.md, Audience): members who joined by its
     /// time, minus its sender; the peer for one-to-one messages.
     pub(crate) fn audience(&self, m: &SMsg) -> BTreeSet<usize> {
         match (m.group, m.to) {
@@ -182,7 +182,7 @@ impl Server {
         }
     }
 
-    /// The read list of a group message by SPEC §1/§3.3: readers who were
+    /// The read list of a group message by PROTOCOL.md, Audience; PROTOCOL.md, Methods: readers who were
     /// members (now or before they left) by its time, never its sender.
     pub(crate) fn read_list(&self, m: &SMsg) -> BTreeSet<usize> {
         let Some(g) = m.group else {

@@ -73,7 +73,7 @@ macro_rules! CONV_PAGE {
 // the caller stops stepping after the rows it wants: a bound LIMIT makes
 // SQLite recompile the statement at every call (the planner reads the bound
 // value, so binding it expires the prepared statement), which cost more than
-// the page itself (issue 11).
+// the page itself.
 /// The first page.
 pub(crate) const CONV_FIRST: &str = concat!(
     CONV_PAGE!(),

@@ -431,7 +431,7 @@ pub fn assert_error(r: &Reply, code: i64, name: &str, what: &str) {
 }
 
 // ---------------------------------------------------------------------------
-// Member-list paging while readers arrive (SPEC §3.3)
+// Member-list paging while readers arrive (PROTOCOL.md, Methods)
 // ---------------------------------------------------------------------------
 
 /// What the paging scenario needs from a store (the Rust API or rpc).
@@ -445,7 +445,7 @@ pub trait MemberListDriver {
 
 /// Pages the read (`read`) or unread list 100 at a time, letting readers
 /// arrive between pages (below the last user returned, the last user
-/// itself, just above it, and at the end), and checks SPEC §3.3's paging
+/// itself, just above it, and at the end), and checks the paging rules of PROTOCOL.md, Methods
 /// promises. `readers` is the set of readers at the start and `audience`
 /// the message's audience; returns the readers at the end.
 pub fn page_while_readers_arrive(

@@ -1,6 +1,6 @@
 //! # receiptdb-ffi
 //!
-//! The C ABI of receiptdb (SPEC §6.2): a store handle, one JSON-RPC request
+//! The C ABI of receiptdb (docs/EMBEDDING.md): a store handle, one JSON-RPC request
 //! in, the lines `receiptdb rpc` would write for it out. The contract is the
 //! hand-written header `bindings/c/receiptdb.h`; a test fails when it and the
 //! `extern "C"` functions below drift apart.

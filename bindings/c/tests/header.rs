@@ -132,9 +132,9 @@ fn header_declares_exactly_the_rust_exports() {
     let r = rust_functions(&rust);
     assert_eq!(h, r, "receiptdb.h (left) and src/lib.rs (right) disagree");
     for f in ["rdb_open", "rdb_call", "rdb_free", "rdb_close"] {
-        assert!(h.contains_key(f), "SPEC §6.2 function {f} missing");
+        assert!(h.contains_key(f), "docs/EMBEDDING.md function {f} missing");
     }
-    // SPEC §6.2 spells these out; the header must keep them.
+    // docs/EMBEDDING.md spells these out; the header must keep them.
     assert_eq!(
         h["rdb_open"],
         (

@@ -1,5 +1,5 @@
 //! Two stores on one file in one process, through the C ABI, while other
-//! processes come and go (issue 20; the Rust-level twin is
+//! processes come and go (the Rust-level twin is
 //! `tests/one_file_many_stores.rs`). POSIX record locks belong to the process
 //! and the file: closing any descriptor of the file drops all of the
 //! process's locks on it. Were a store to open or close the file outside

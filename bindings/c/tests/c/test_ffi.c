@@ -205,7 +205,7 @@ static void test_calls(rdb_store *s) {
         "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"saveMessages\",\"params\":{\"messages\":[{"
         "\"ID\":\"in-1\",\"from\":\"bob\",\"to\":\"team\",\"conversationType\":\"GROUP\","
         "\"sequence\":2,\"time\":1700000001,\"needReadReceipt\":true}]}}", 2, "saveMessages");
-    /* An unread message: TOTAL_UNREAD_MESSAGE_COUNT_UPDATED comes first (SPEC 3.5). */
+    /* An unread message: TOTAL_UNREAD_MESSAGE_COUNT_UPDATED comes first (PROTOCOL.md, Events). */
     CHECK(out && strstr(out, "TOTAL_UNREAD_MESSAGE_COUNT_UPDATED"), "saveMessages: total event");
     CHECK(out && strstr(last_line(out), "\"saved\":1"), "saveMessages: saved");
     rdb_free(out);
@@ -215,7 +215,7 @@ static void test_calls(rdb_store *s) {
     CHECK(out && strstr(out, "\"queued\":[\"in-1\"]"), "receipt queued");
     rdb_free(out);
 
-    /* SPEC section 4 codes. */
+    /* The error codes of docs/PROTOCOL.md, Errors. */
     out = call_expect(s,
         "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"getGroupMessageReadMemberList\",\"params\":"
         "{\"messageID\":\"in-1\",\"filter\":0,\"cursor\":\"\",\"count\":10}}", 1, "10062");
