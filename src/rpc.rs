@@ -25,6 +25,40 @@ use crate::{
 /// its method reads (see `tests/request_memory.rs`).
 pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
 
+/// Every method the handler serves, in the order of docs/PROTOCOL.md: the
+/// one list. `tests/protocol_doc.rs` checks it against the handler's match
+/// and the doc's headings; the Node package checks its method table against
+/// it (the addon reports it at load).
+pub const METHODS: &[&str] = &[
+    "setReceiptConfig",
+    "getReceiptConfig",
+    "setGroup",
+    "addGroupMembers",
+    "removeGroupMembers",
+    "createMessage",
+    "markMessageSent",
+    "saveMessages",
+    "findMessage",
+    "getMessageList",
+    "getConversation",
+    "getConversationList",
+    "setMessageRead",
+    "setAllMessageRead",
+    "getTotalUnreadMessageCount",
+    "sendMessageReadReceipt",
+    "getMessageReadReceiptList",
+    "getGroupMessageReadMemberList",
+    "getPendingReceipts",
+    "ackReadReports",
+    "ackReceipts",
+    "applyReceiptNotifications",
+    "applySnapshot",
+    "applyReadReports",
+    "subscribe",
+    "unsubscribe",
+    "verify",
+];
+
 /// Names of the event kinds forwarded without `subscribe` (PROTOCOL.md, Events).
 pub const DEFAULT_EVENTS: &[&str] = &[
     "MESSAGE_READ_RECEIPT_RECEIVED",

@@ -1,53 +1,14 @@
 //! docs/PROTOCOL.md is the user's reference of the JSON-RPC surface. These
-//! tests keep it in step with the code: every method `receiptdb rpc` serves
-//! (read from the method match of src/rpc.rs), every method and event of the
-//! contract, every error name and code of src/error.rs and every symbolic name
-//! src/rpc.rs writes must be documented there.
+//! tests keep it in step with the code: the method match of src/rpc.rs must
+//! serve exactly `receiptdb::rpc::METHODS` (the one method list), and every
+//! method and event listed there, every error name and code of src/error.rs
+//! and every symbolic name src/rpc.rs writes must be documented there.
 //!
 //! Heading convention of the doc: each method has a heading line
 //! "### `methodName`" and each event a heading line "### `EVENT_NAME`".
 
 use std::collections::BTreeSet;
 use std::path::Path;
-
-/// The methods of PROTOCOL.md, Methods (the contract), served or being built.
-const CONTRACT_METHODS: &[&str] = &[
-    // setup
-    "setReceiptConfig",
-    "getReceiptConfig",
-    "setGroup",
-    "addGroupMembers",
-    "removeGroupMembers",
-    // messages
-    "createMessage",
-    "markMessageSent",
-    "saveMessages",
-    "findMessage",
-    "getMessageList",
-    "getConversation",
-    "getConversationList",
-    "setMessageRead",
-    "setAllMessageRead",
-    "getTotalUnreadMessageCount",
-    // read receipts
-    "sendMessageReadReceipt",
-    "getMessageReadReceiptList",
-    "getGroupMessageReadMemberList",
-    // sync
-    "getPendingReceipts",
-    "ackReadReports",
-    "ackReceipts",
-    "applyReceiptNotifications",
-    "applySnapshot",
-    "applyReadReports",
-];
-
-/// The events of PROTOCOL.md, Events (forwarded by default).
-const CONTRACT_EVENTS: &[&str] = &[
-    "MESSAGE_READ_RECEIPT_RECEIVED",
-    "MESSAGE_READ_BY_PEER",
-    "TOTAL_UNREAD_MESSAGE_COUNT_UPDATED",
-];
 
 /// Fewer methods than this in src/rpc.rs means the parser below broke.
 const MIN_SERVED_METHODS: usize = 15;
@@ -285,6 +246,14 @@ fn every_served_method_has_a_heading() {
             "the parser missed {expected:?} in src/rpc.rs (found {methods:?})"
         );
     }
+    let listed: BTreeSet<String> = receiptdb::rpc::METHODS
+        .iter()
+        .map(|m| m.to_string())
+        .collect();
+    assert_eq!(
+        methods, listed,
+        "the handler's match in src/rpc.rs and receiptdb::rpc::METHODS differ"
+    );
     let doc = doc();
     let missing: Vec<_> = methods.iter().filter(|m| !has_heading(&doc, m)).collect();
     assert!(
@@ -294,16 +263,17 @@ fn every_served_method_has_a_heading() {
 }
 
 #[test]
-fn every_spec_method_and_event_has_a_heading() {
+fn every_listed_method_and_event_has_a_heading() {
     let doc = doc();
-    let missing: Vec<_> = CONTRACT_METHODS
+    let missing: Vec<_> = receiptdb::rpc::METHODS
         .iter()
-        .chain(CONTRACT_EVENTS)
+        .chain(receiptdb::rpc::DEFAULT_EVENTS)
+        .chain(receiptdb::rpc::OPTIONAL_EVENTS)
         .filter(|m| !has_heading(&doc, m))
         .collect();
     assert!(
         missing.is_empty(),
-        "contract names with no \"### `name`\" heading in docs/PROTOCOL.md: {missing:?}"
+        "names of receiptdb::rpc with no \"### `name`\" heading in docs/PROTOCOL.md: {missing:?}"
     );
 }
 
