@@ -10,7 +10,9 @@ export interface ReceiptStoreOptions {
 /**
  * One user's store, in this thread. Calls are synchronous and return `result`;
  * a failure throws a ReceiptDBError. Listeners run before the call that caused
- * their event returns, in commit order.
+ * their event returns, in commit order. Integers beyond Number's safe range
+ * come back as `bigint` (see `Int`); params take `bigint` too, and NaN or
+ * ±Infinity anywhere in them throws INVALID_PARAMS.
  */
 export declare class ReceiptStore {
   /** Throws a ReceiptDBError (e.g. OWNER_MISMATCH, STORE_CORRUPT) when the store cannot be opened. */

@@ -4,8 +4,9 @@
 // file emits the events, then returns the result or throws the error.
 
 const path = require('path');
-const { METHODS, EVENTS, ReceiptDBError, CLOSED_ERROR, reportListenerError, defineMethods, defineListeners } =
-  require('./lib/common');
+const {
+  METHODS, EVENTS, ReceiptDBError, CLOSED_ERROR, reportListenerError, defineMethods, defineListeners, requestLine, parseLine,
+} = require('./lib/common');
 
 const ADDON_PATH = path.join(__dirname, 'receiptdb.node');
 
@@ -41,7 +42,7 @@ class ReceiptStore {
     const n = new NativeStore();
     const failure = n.open(file, userID);
     if (failure !== null && failure !== undefined) {
-      throw new ReceiptDBError(JSON.parse(failure).error);
+      throw new ReceiptDBError(parseLine(failure).error);
     }
     this._native = n;
     this._nextID = 1;
@@ -61,16 +62,17 @@ class ReceiptStore {
   /**
    * Sends one JSON-RPC request through the same handler as `receiptdb rpc`.
    * Emits the events it caused, then returns `result` or throws a ReceiptDBError.
+   * BigInt is accepted anywhere in params; NaN and ±Infinity are INVALID_PARAMS
+   * (thrown here, the store untouched); integers beyond Number's safe range in
+   * results and events come back as BigInt.
    */
   call(method, params) {
     if (this._native === null) throw new ReceiptDBError(CLOSED_ERROR);
     if (typeof method !== 'string') throw new TypeError('call(method, params): method is a string');
-    const req = { jsonrpc: '2.0', id: this._nextID++, method };
-    if (params !== undefined) req.params = params;
-    const lines = this._native.call(JSON.stringify(req));
+    const lines = this._native.call(requestLine(this._nextID++, method, params));
     let response = null;
     for (const line of lines) {
-      const msg = JSON.parse(line);
+      const msg = parseLine(line);
       if (msg.id === undefined && typeof msg.method === 'string') this._queue.push(msg);
       else response = msg;
     }

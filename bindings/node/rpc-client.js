@@ -7,8 +7,9 @@
 const { spawn } = require('child_process');
 const path = require('path');
 const readline = require('readline');
-const { METHODS, EVENTS, ReceiptDBError, CLOSED_ERROR, reportListenerError, defineMethods, defineListeners } =
-  require('./lib/common');
+const {
+  METHODS, EVENTS, ReceiptDBError, CLOSED_ERROR, reportListenerError, defineMethods, defineListeners, requestLine, parseLine,
+} = require('./lib/common');
 
 /** Where the binary is looked for when no option or RECEIPTDB_BIN names it. */
 const DEFAULT_BINARY = path.resolve(__dirname, '..', '..', 'target', 'release',
@@ -67,7 +68,7 @@ class RpcReceiptStore {
 
   _onLine(line) {
     let msg;
-    try { msg = JSON.parse(line); } catch { return; }
+    try { msg = parseLine(line); } catch { return; }
     if (msg.id === undefined && typeof msg.method === 'string') {
       // Events come before their call's response, and lines in commit order,
       // so emitting each as it arrives runs listeners before the call resolves.
@@ -94,15 +95,17 @@ class RpcReceiptStore {
   /** Whether the store is open. */
   get isOpen() { return !this._closed; }
 
-  /** Sends one JSON-RPC request; resolves with `result`, rejects with a ReceiptDBError. */
+  /**
+   * Sends one JSON-RPC request; resolves with `result`, rejects with a ReceiptDBError.
+   * Numbers as in the addon: BigInt accepted in params, NaN and ±Infinity
+   * rejected with INVALID_PARAMS before anything is sent, unsafe integers back as BigInt.
+   */
   call(method, params) {
     if (this._closed) return Promise.reject(new ReceiptDBError(CLOSED_ERROR));
     if (typeof method !== 'string') return Promise.reject(new TypeError('method is a string'));
     const id = this._nextID++;
-    const req = { jsonrpc: '2.0', id, method };
-    if (params !== undefined) req.params = params;
     let line;
-    try { line = JSON.stringify(req); } catch (e) { return Promise.reject(e); }
+    try { line = requestLine(id, method, params); } catch (e) { return Promise.reject(e); }
     return new Promise((resolve, reject) => {
       if (this._child.exitCode !== null || this._child.stdin.destroyed) {
         reject(new ReceiptDBError(this._openError || EXITED));

@@ -1,6 +1,9 @@
 'use strict';
 // What the in-process addon and the rpc client share: the method names of
-// SPEC §3, the event names of §3.5 and the error type of §4.
+// SPEC §3, the event names of §3.5, the error type of §4 and the JSON of the
+// lines (lib/json.js: BigInt for integers beyond Number's safe range).
+
+const { stringify, parse, NonFiniteNumber } = require('./json');
 
 /** Every SPEC §3 method, plus subscribe/unsubscribe (§6.1), in SPEC order. */
 const METHODS = Object.freeze([
@@ -41,6 +44,31 @@ class ReceiptDBError extends Error {
 const CLOSED_ERROR = Object.freeze({
   code: -32000, message: 'the store is closed', data: { name: 'STORE_CLOSED' },
 });
+
+/**
+ * The JSON-RPC request line of a call. Params are written by lib/json.js: a
+ * BigInt as its exact integer; a NaN, Infinity or -Infinity anywhere in them
+ * throws the store's INVALID_PARAMS error before anything reaches the store
+ * (JSON.stringify would send `null`, which the store reads as "absent").
+ */
+function requestLine(id, method, params) {
+  const req = { jsonrpc: '2.0', id, method };
+  if (params !== undefined) req.params = params;
+  try {
+    return stringify(req);
+  } catch (e) {
+    if (!(e instanceof NonFiniteNumber)) throw e;
+    const where = e.path === 'params' ? 'params' : e.path.replace(/^params\.?/, '');
+    throw new ReceiptDBError({
+      code: -32602,
+      message: `invalid params: ${where} is ${e.value}; NaN, Infinity and -Infinity are not JSON numbers`,
+      data: { name: 'INVALID_PARAMS' },
+    });
+  }
+}
+
+/** Parses a line the store wrote: integers beyond Number's safe range come back as BigInt. */
+const parseLine = parse;
 
 /** A listener threw: report it the way an unhandled error would be, without losing the call's result. */
 function reportListenerError(err) {
@@ -85,4 +113,5 @@ function defineListeners(proto) {
 
 module.exports = {
   METHODS, EVENTS, ReceiptDBError, CLOSED_ERROR, reportListenerError, defineMethods, defineListeners,
+  requestLine, parseLine,
 };

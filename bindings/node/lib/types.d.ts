@@ -6,7 +6,17 @@ export type GroupType = 'Work' | 'Public' | 'Meeting' | 'Community' | 'AVChatRoo
 export type MessageStatus = 'unSend' | 'success' | 'fail';
 export type ReceiptSentState = 'none' | 'pending' | 'acked';
 
-export interface ReadReceiptInfo { readCount: number; unreadCount: number | null; isPeerRead: boolean; }
+/**
+ * An integer across the binding. The store's sequences, times and counts are
+ * 64-bit: in results and events (and payloads) an integer comes back as a
+ * `number` while it is within Number's safe range (|n| <= 2^53 - 1) and as a
+ * `bigint` beyond it, never rounded. Params take either, anywhere; a `bigint`
+ * is sent as its exact integer. NaN, Infinity and -Infinity anywhere in params
+ * are refused with INVALID_PARAMS before the call reaches the store.
+ */
+export type Int = number | bigint;
+
+export interface ReadReceiptInfo { readCount: Int; unreadCount: Int | null; isPeerRead: boolean; }
 
 /** A message as the store gives it. */
 export interface Message {
@@ -16,8 +26,8 @@ export interface Message {
   from: string;
   to: string;
   /** Unix seconds. */
-  time: number;
-  sequence: number;
+  time: Int;
+  sequence: Int;
   flow: 'in' | 'out';
   status: MessageStatus;
   needReadReceipt: boolean;
@@ -37,30 +47,30 @@ export interface IncomingMessage {
   conversationType?: ConversationType;
   from: string;
   to: string;
-  time: number;
-  sequence: number;
+  time: Int;
+  sequence: Int;
   status?: MessageStatus;
   needReadReceipt?: boolean;
   payload?: Record<string, unknown>;
   isPeerRead?: boolean;
-  readReceiptInfo?: { readCount?: number; unreadCount?: number; isPeerRead?: boolean };
+  readReceiptInfo?: { readCount?: Int; unreadCount?: Int; isPeerRead?: boolean };
 }
 
-export interface Member { userID: string; joinTime?: number | null; }
+export interface Member { userID: string; joinTime?: Int | null; }
 
 export interface Conversation {
   conversationID: string;
   type: ConversationType;
-  unreadCount: number;
-  readSequence: number;
-  peerReadSequence: number | null;
+  unreadCount: Int;
+  readSequence: Int;
+  peerReadSequence: Int | null;
   lastMessage: Message | null;
 }
 
 export interface ReceiptInfoInput {
   messageID: string;
-  readCount?: number;
-  unreadCount?: number;
+  readCount?: Int;
+  unreadCount?: Int;
   isPeerRead?: boolean;
   readerIDs?: string[];
 }
@@ -72,7 +82,7 @@ export interface ReceiptNotification extends ReceiptInfoInput {
 }
 
 export interface Batch { batchID: string; conversationID: string; messageIDs: string[]; }
-export interface ReadReport { conversationID: string; readSequence: number; }
+export interface ReadReport { conversationID: string; readSequence: Int; }
 
 export type OptionalEventName = 'MESSAGES_CHANGED' | 'CONVERSATION_CHANGED' | 'OUTBOX_CHANGED' | 'SNAPSHOT_APPLIED';
 
@@ -86,32 +96,32 @@ export interface Methods {
   removeGroupMembers: [{ groupID: string; userIDs: string[] }, {}];
   // §3.2 Messages
   createMessage: [{ to: string; conversationType: ConversationType; payload?: Record<string, unknown>; needReadReceipt?: boolean }, Message];
-  markMessageSent: [{ ID: string; sequence: number; time: number }, Message];
-  saveMessages: [{ messages: IncomingMessage[] }, { saved: number }];
+  markMessageSent: [{ ID: string; sequence: Int; time: Int }, Message];
+  saveMessages: [{ messages: IncomingMessage[] }, { saved: Int }];
   findMessage: [{ messageID: string }, Message | null];
-  getMessageList: [{ conversationID: string; nextReqMessageID?: string | null; count?: number }, { messageList: Message[]; nextReqMessageID: string | null; isCompleted: boolean }];
+  getMessageList: [{ conversationID: string; nextReqMessageID?: string | null; count?: Int }, { messageList: Message[]; nextReqMessageID: string | null; isCompleted: boolean }];
   getConversation: [{ conversationID: string }, Conversation];
-  getConversationList: [{ cursor?: string | null; count?: number } | undefined, { conversationList: Conversation[]; cursor: string; isCompleted: boolean }];
-  setMessageRead: [{ conversationID: string; sequence?: number }, { readSequence?: number }];
-  setAllMessageRead: [Record<string, never> | undefined, { conversations: number }];
-  getTotalUnreadMessageCount: [Record<string, never> | undefined, { totalUnreadCount: number }];
+  getConversationList: [{ cursor?: string | null; count?: Int } | undefined, { conversationList: Conversation[]; cursor: string; isCompleted: boolean }];
+  setMessageRead: [{ conversationID: string; sequence?: Int }, { readSequence?: Int }];
+  setAllMessageRead: [Record<string, never> | undefined, { conversations: Int }];
+  getTotalUnreadMessageCount: [Record<string, never> | undefined, { totalUnreadCount: Int }];
   // §3.3 Read receipts
   sendMessageReadReceipt: [{ messageIDs: string[] }, { queued: string[] }];
   getMessageReadReceiptList: [{ messageIDs: string[] }, { messageList: Message[] }];
   getGroupMessageReadMemberList: [
-    { messageID: string; filter: 0 | 1; cursor?: string | null; count: number },
+    { messageID: string; filter: 0 | 1; cursor?: string | null; count: Int },
     { isCompleted: boolean; cursor: string; messageID: string; isStale: boolean; readUserIDList?: string[]; unreadUserIDList?: string[] },
   ];
   // §3.4 Sync
-  getPendingReceipts: [{ limit?: number } | undefined, { batches: Batch[]; readReports?: ReadReport[] }];
-  ackReadReports: [{ reports: ReadReport[] }, { acked: number }];
+  getPendingReceipts: [{ limit?: Int } | undefined, { batches: Batch[]; readReports?: ReadReport[] }];
+  ackReadReports: [{ reports: ReadReport[] }, { acked: Int }];
   ackReceipts: [{ batchID: string; rejected?: { messageID: string; code: number }[] }, { acked: boolean }];
   applyReceiptNotifications: [{ notifications: ReceiptNotification[] }, { changed: string[] }];
   applySnapshot: [
-    { conversationID: string; messages?: IncomingMessage[]; receipts?: ReceiptInfoInput[]; selfRead?: string[]; readSequence?: number; peerReadSequence?: number },
+    { conversationID: string; messages?: IncomingMessage[]; receipts?: ReceiptInfoInput[]; selfRead?: string[]; readSequence?: Int; peerReadSequence?: Int },
     { changed: string[] },
   ];
-  applyReadReports: [{ reports: { conversationID: string; readSequence?: number; peerReadSequence?: number }[] }, { changed: string[] }];
+  applyReadReports: [{ reports: { conversationID: string; readSequence?: Int; peerReadSequence?: Int }[] }, { changed: string[] }];
   // §6.1 opt-in events
   subscribe: [{ events?: OptionalEventName[] } | undefined, { events: OptionalEventName[] }];
   unsubscribe: [{ events?: OptionalEventName[] } | undefined, { events: OptionalEventName[] }];
@@ -124,22 +134,22 @@ export interface ReceiptChange {
   /** `""` for C2C. */ groupID: string;
   /** The peer for C2C, `""` for groups. */ userID: string;
   messageID: string;
-  readCount: number;
-  unreadCount: number | null;
+  readCount: Int;
+  unreadCount: Int | null;
   isPeerRead: boolean;
 }
 
 /** Every event's params (SPEC §3.5 and the opt-in kinds). `commitSeq` orders them. */
 export interface Events {
-  MESSAGE_READ_RECEIPT_RECEIVED: { data: ReceiptChange[]; commitSeq: number };
-  MESSAGE_READ_BY_PEER: { data: Message[]; commitSeq: number };
-  TOTAL_UNREAD_MESSAGE_COUNT_UPDATED: { data: number; commitSeq: number };
-  MESSAGES_CHANGED: { data: { conversationID: string; messageID: string }[]; commitSeq: number };
-  CONVERSATION_CHANGED: { conversationID: string; unreadCount: number; commitSeq: number };
-  OUTBOX_CHANGED: { pending: number; commitSeq: number };
-  SNAPSHOT_APPLIED: { conversationID: string; changed: string[]; commitSeq: number };
+  MESSAGE_READ_RECEIPT_RECEIVED: { data: ReceiptChange[]; commitSeq: Int };
+  MESSAGE_READ_BY_PEER: { data: Message[]; commitSeq: Int };
+  TOTAL_UNREAD_MESSAGE_COUNT_UPDATED: { data: Int; commitSeq: Int };
+  MESSAGES_CHANGED: { data: { conversationID: string; messageID: string }[]; commitSeq: Int };
+  CONVERSATION_CHANGED: { conversationID: string; unreadCount: Int; readSequence: Int; peerReadSequence: Int | null; commitSeq: Int };
+  OUTBOX_CHANGED: { pending: Int; commitSeq: Int };
+  SNAPSHOT_APPLIED: { conversationID: string; changed: string[]; commitSeq: Int };
   /** This store's subscriber fell behind and `missed` events were dropped. */
-  LAGGED: { missed: number; commitSeq: number };
+  LAGGED: { missed: Int; commitSeq: Int };
 }
 export type EventName = keyof Events;
 
