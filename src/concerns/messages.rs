@@ -404,13 +404,8 @@ pub(crate) fn upsert_message(
                 old.status != MessageStatus::Success && new.status == MessageStatus::Success;
             let became_receipt = new.need_receipt && !old.need_receipt;
             if became_receipt && new.ctype == ConversationType::C2C && new.is_out {
-                tx.conn.execute(
-                    "UPDATE receipts SET read_count = peer_read,
-                        unread_count = CASE WHEN peer_read THEN 0 ELSE 1 END WHERE rid = ?1",
-                    params![new.rid],
-                )?;
                 // Its receipt information appears: an event, as in groups.
-                tx.receipt_changed.insert(new.rid);
+                super::receipts::c2c_receipt_appears(tx, new.rid)?;
             }
             if first_send || became_receipt || new.time != old.time {
                 init_group_counts(tx, &new)?;

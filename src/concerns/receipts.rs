@@ -195,3 +195,31 @@ pub(crate) fn merge_counts_deferred(
 pub(crate) fn group_has_receipts(conn: &rusqlite::Connection, group_id: &str) -> Result<bool> {
     Ok(group_type_of(conn, group_id)?.is_none_or(|t| t.supports_receipts()))
 }
+
+/// Writes merged receipt states of count-only merges, each one keyed
+/// UPDATE by rowid on one prepared statement.
+pub(crate) fn write_states(
+    conn: &rusqlite::Connection,
+    states: &[(i64, ReceiptState)],
+) -> Result<()> {
+    let mut st = conn.prepare_cached(
+        "UPDATE receipts SET read_count = ?2, unread_count = ?3, peer_read = ?4 WHERE rid = ?1",
+    )?;
+    for (rid, s) in states {
+        st.execute(params![rid, s.read_count, s.unread_count, s.peer_read])?;
+    }
+    Ok(())
+}
+
+/// A sent C2C message that now asks for a receipt shows its one bit: the
+/// lattice columns follow `peer_read` (and the change is an event).
+pub(crate) fn c2c_receipt_appears(tx: &mut Tx<'_>, rid: i64) -> Result<()> {
+    tx.conn
+        .prepare_cached(
+            "UPDATE receipts SET read_count = peer_read,
+                unread_count = CASE WHEN peer_read THEN 0 ELSE 1 END WHERE rid = ?1",
+        )?
+        .execute(params![rid])?;
+    tx.receipt_changed.insert(rid);
+    Ok(())
+}

@@ -17,7 +17,7 @@ use crate::model::{
 };
 use crate::storage::db::{Db, Tx};
 use crate::storage::rows::{
-    load_for_merge, load_merge_head, load_merge_heads_of_list, load_row, write_states, MsgRow,
+    load_for_merge, load_merge_head, load_merge_heads_of_list, load_row, MsgRow,
 };
 
 /// Most notifications or receipt states in one call.
@@ -278,7 +278,7 @@ fn flush_states(tx: &Tx<'_>, pending: &mut Vec<(i64, ReceiptState)>) -> Result<(
     if pending.is_empty() {
         return Ok(());
     }
-    write_states(tx.conn, pending)?;
+    super::receipts::write_states(tx.conn, pending)?;
     pending.clear();
     Ok(())
 }

@@ -283,18 +283,6 @@ pub(crate) fn load_row_by_rid(conn: &Connection, rid: i64) -> Result<Option<MsgR
         .optional()?)
 }
 
-/// Writes merged receipt states of count-only merges, each one keyed
-/// UPDATE by rowid on one prepared statement.
-pub(crate) fn write_states(conn: &Connection, states: &[(i64, ReceiptState)]) -> Result<()> {
-    let mut st = conn.prepare_cached(
-        "UPDATE receipts SET read_count = ?2, unread_count = ?3, peer_read = ?4 WHERE rid = ?1",
-    )?;
-    for (rid, s) in states {
-        st.execute(params![rid, s.read_count, s.unread_count, s.peer_read])?;
-    }
-    Ok(())
-}
-
 fn msg_row(r: &Row<'_>) -> rusqlite::Result<MsgRow> {
     Ok(MsgRow {
         rid: r.get(0)?,
