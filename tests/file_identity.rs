@@ -189,15 +189,27 @@ fn a_pre_created_world_readable_file_becomes_private() {
 
 /// Runs the command as `nobody` when the tests run as root (root writes
 /// through any mode bits), else as it is.
-fn unprivileged(cmd: Command) -> Command {
+fn unprivileged(cmd: Command, bin: &Path) -> Command {
     // SAFETY: getuid has no preconditions.
     if unsafe { libc_getuid() } != 0 {
         return cmd;
     }
     let mut c = Command::new("setpriv");
     c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
-    c.arg(cmd.get_program()).args(cmd.get_args());
+    c.arg(bin).args(cmd.get_args());
     c
+}
+
+/// A copy of the `receiptdb` binary that `nobody` can run wherever the
+/// checkout lives (a clone under /root is not reachable for other users),
+/// in a folder removed when the returned guard drops.
+fn shared_binary() -> (tempfile::TempDir, PathBuf) {
+    let dir = temp_dir();
+    chmod(dir.path(), 0o755);
+    let bin = dir.path().join("receiptdb");
+    std::fs::copy(env!("CARGO_BIN_EXE_receiptdb"), &bin).expect("copy the binary");
+    chmod(&bin, 0o755);
+    (dir, bin)
 }
 
 extern "C" {
@@ -223,6 +235,7 @@ fn chmod(p: &Path, mode: u32) {
 
 /// Reads answer, every write is `READ_ONLY`, nothing on disk changes.
 fn assert_read_only(dir: &Path, path: &Path) {
+    let (_bin_dir, bin) = shared_binary();
     let before = file_bytes(path);
     let listing = || {
         let mut v: Vec<_> = std::fs::read_dir(dir)
@@ -233,7 +246,7 @@ fn assert_read_only(dir: &Path, path: &Path) {
         v
     };
     let files = listing();
-    let mut rpc = Rpc::spawn_command(unprivileged(rpc_command(path, OWNER)), path);
+    let mut rpc = Rpc::spawn_command(unprivileged(rpc_command(path, OWNER), &bin), path);
     let m = rpc.ok("findMessage", json!({"messageID": "m1"}));
     assert_eq!(m["ID"], "m1", "reads answer: {m}");
     rpc.ok("getConversation", json!({"conversationID": "C2Cbob"}));
@@ -293,13 +306,14 @@ fn open_failure(cmd: Command) -> (Value, Option<i32>) {
 
 #[test]
 fn a_read_only_store_that_needs_an_upgrade_or_creation_is_read_only() {
+    let (_bin_dir, bin) = shared_binary();
     let dir = temp_dir();
     let v1 = path_in(&dir, "v1.db");
     std::fs::copy("tests/fixtures/v1.db", &v1).expect("copy fixture");
     give_away(dir.path());
     chmod(&v1, 0o400);
     let before = file_bytes(&v1);
-    let (e, code) = open_failure(unprivileged(rpc_command(&v1, OWNER)));
+    let (e, code) = open_failure(unprivileged(rpc_command(&v1, OWNER), &bin));
     assert_eq!(
         (e["code"].clone(), e["data"]["name"].clone()),
         (json!(2011), json!("READ_ONLY")),
@@ -313,7 +327,10 @@ fn a_read_only_store_that_needs_an_upgrade_or_creation_is_read_only() {
     assert_file_unchanged(&v1, &before, "the v1 fixture");
 
     chmod(dir.path(), 0o555);
-    let (e, _) = open_failure(unprivileged(rpc_command(&path_in(&dir, "new.db"), OWNER)));
+    let (e, _) = open_failure(unprivileged(
+        rpc_command(&path_in(&dir, "new.db"), OWNER),
+        &bin,
+    ));
     assert_eq!(e["data"]["name"], "READ_ONLY", "{e}");
     assert!(!path_in(&dir, "new.db").exists());
     chmod(dir.path(), 0o755);
