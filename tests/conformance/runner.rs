@@ -346,6 +346,7 @@ fn made_id(s: &str) -> Option<&str> {
     let hex = parts.next()?;
     let owner = parts.next()?;
     (!owner.is_empty()
+        && !owner.contains([' ', ':', ','])
         && hex.len() == 16
         && hex.bytes().all(|b| b.is_ascii_hexdigit())
         && !n.is_empty()
