@@ -70,3 +70,10 @@ pub use model::{
 pub use storage::file::{check_file, APPLICATION_ID, SCHEMA_VERSION};
 pub use storage::options::{Durability, OpenOptions};
 pub use store::{verify_file, StateSubscription, Store};
+
+/// The Rust snippets of the README and docs/EMBEDDING.md, compiled and run
+/// as doctests so they keep working as pasted.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+#[doc = include_str!("../docs/EMBEDDING.md")]
+pub struct DocSnippets;

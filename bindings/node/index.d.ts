@@ -1,5 +1,5 @@
-// Types of the `receiptdb` package (SPEC §6.1): the in-process store.
-import { EventName, Events, MethodName, ParamsOf, ResultOf, ReceiptDBError, OptionalEventName } from './lib/types';
+// Types of the `receiptdb` package: the in-process store (docs/EMBEDDING.md).
+import { SyncMethods, EventName, Events, MethodName, ParamsOf, ResultOf, ReceiptDBError, OptionalEventName } from './lib/types';
 export * from './lib/types';
 
 export interface ReceiptStoreOptions {
@@ -24,33 +24,10 @@ export declare class ReceiptStore {
   off<E extends EventName>(event: E, listener: (params: Events[E]) => void): this;
   /** Idempotent; later calls throw STORE_CLOSED. */
   close(): void;
-  setReceiptConfig(params: ParamsOf<'setReceiptConfig'>): ResultOf<'setReceiptConfig'>;
-  getReceiptConfig(params?: ParamsOf<'getReceiptConfig'>): ResultOf<'getReceiptConfig'>;
-  setGroup(params: ParamsOf<'setGroup'>): ResultOf<'setGroup'>;
-  addGroupMembers(params: ParamsOf<'addGroupMembers'>): ResultOf<'addGroupMembers'>;
-  removeGroupMembers(params: ParamsOf<'removeGroupMembers'>): ResultOf<'removeGroupMembers'>;
-  createMessage(params: ParamsOf<'createMessage'>): ResultOf<'createMessage'>;
-  markMessageSent(params: ParamsOf<'markMessageSent'>): ResultOf<'markMessageSent'>;
-  saveMessages(params: ParamsOf<'saveMessages'>): ResultOf<'saveMessages'>;
-  findMessage(params: ParamsOf<'findMessage'>): ResultOf<'findMessage'>;
-  getMessageList(params: ParamsOf<'getMessageList'>): ResultOf<'getMessageList'>;
-  getConversation(params: ParamsOf<'getConversation'>): ResultOf<'getConversation'>;
-  getConversationList(params?: ParamsOf<'getConversationList'>): ResultOf<'getConversationList'>;
-  setMessageRead(params: ParamsOf<'setMessageRead'>): ResultOf<'setMessageRead'>;
-  setAllMessageRead(params?: ParamsOf<'setAllMessageRead'>): ResultOf<'setAllMessageRead'>;
-  getTotalUnreadMessageCount(params?: ParamsOf<'getTotalUnreadMessageCount'>): ResultOf<'getTotalUnreadMessageCount'>;
-  sendMessageReadReceipt(params: ParamsOf<'sendMessageReadReceipt'>): ResultOf<'sendMessageReadReceipt'>;
-  getMessageReadReceiptList(params: ParamsOf<'getMessageReadReceiptList'>): ResultOf<'getMessageReadReceiptList'>;
-  getGroupMessageReadMemberList(params: ParamsOf<'getGroupMessageReadMemberList'>): ResultOf<'getGroupMessageReadMemberList'>;
-  getPendingReceipts(params?: ParamsOf<'getPendingReceipts'>): ResultOf<'getPendingReceipts'>;
-  ackReadReports(params: ParamsOf<'ackReadReports'>): ResultOf<'ackReadReports'>;
-  ackReceipts(params: ParamsOf<'ackReceipts'>): ResultOf<'ackReceipts'>;
-  applyReceiptNotifications(params: ParamsOf<'applyReceiptNotifications'>): ResultOf<'applyReceiptNotifications'>;
-  applySnapshot(params: ParamsOf<'applySnapshot'>): ResultOf<'applySnapshot'>;
-  applyReadReports(params: ParamsOf<'applyReadReports'>): ResultOf<'applyReadReports'>;
-  subscribe(params?: ParamsOf<'subscribe'>): ResultOf<'subscribe'>;
-  unsubscribe(params?: ParamsOf<'unsubscribe'>): ResultOf<'unsubscribe'>;
 }
+
+/** Every method of docs/PROTOCOL.md as a method of the class (declared once, in lib/types.d.ts). */
+export interface ReceiptStore extends SyncMethods {}
 
 export declare const METHODS: readonly MethodName[];
 export declare const EVENTS: readonly EventName[];

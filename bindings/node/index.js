@@ -1,6 +1,6 @@
 'use strict';
 // The `receiptdb` package: the whole store in-process through a Node-API addon
-// (SPEC §6.1). The addon hands back the JSON-RPC lines a request produced; this
+// (docs/EMBEDDING.md). The addon hands back the JSON-RPC lines a request produced; this
 // file emits the events, then returns the result or throws the error.
 
 const path = require('path');

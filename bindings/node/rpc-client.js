@@ -1,6 +1,6 @@
 'use strict';
 // The store over a separate process: spawns `receiptdb rpc --db PATH --user ID`
-// and offers the methods and events of SPEC §6.1 as Promises, with the same
+// and offers the methods and events of docs/PROTOCOL.md as Promises, with the same
 // errors as the addon. Needs no addon, so it serves any platform the
 // `receiptdb` binary runs on.
 

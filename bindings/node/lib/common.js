@@ -1,34 +1,24 @@
 'use strict';
-// What the in-process addon and the rpc client share: the method names of
-// SPEC §3, the event names of §3.5, the error type of §4 and the JSON of the
-// lines (lib/json.js: BigInt for integers beyond Number's safe range).
+// What the in-process addon and the rpc client share: the method names, the
+// event names, the error type (docs/PROTOCOL.md) and the JSON of the lines
+// (lib/json.js: BigInt for integers beyond Number's safe range).
 
 const { stringify, parse, NonFiniteNumber } = require('./json');
 
-/** Every SPEC §3 method, plus subscribe/unsubscribe (§6.1), in SPEC order. */
-const METHODS = Object.freeze([
-  // §3.1 Setup
-  'setReceiptConfig', 'getReceiptConfig', 'setGroup', 'addGroupMembers', 'removeGroupMembers',
-  // §3.2 Messages
-  'createMessage', 'markMessageSent', 'saveMessages', 'findMessage', 'getMessageList',
-  'getConversation', 'getConversationList', 'setMessageRead', 'setAllMessageRead',
-  'getTotalUnreadMessageCount',
-  // §3.3 Read receipts
-  'sendMessageReadReceipt', 'getMessageReadReceiptList', 'getGroupMessageReadMemberList',
-  // §3.4 Sync
-  'getPendingReceipts', 'ackReadReports', 'ackReceipts', 'applyReceiptNotifications',
-  'applySnapshot', 'applyReadReports',
-  // §6.1: the opt-in events
-  'subscribe', 'unsubscribe',
-]);
+/**
+ * Every method of the request handler, in the order of docs/PROTOCOL.md.
+ * lib/methods.json is written by `npm run build` from the addon's
+ * `methods()` (the handler's one list); test/conformance.test.js checks it.
+ */
+const METHODS = Object.freeze(require('./methods.json'));
 
-/** The events of SPEC §3.5, the opt-in ones, and LAGGED (a subscriber fell behind). */
+/** The events of docs/PROTOCOL.md, the opt-in ones, and LAGGED (a subscriber fell behind). */
 const EVENTS = Object.freeze([
   'MESSAGE_READ_RECEIPT_RECEIVED', 'MESSAGE_READ_BY_PEER', 'TOTAL_UNREAD_MESSAGE_COUNT_UPDATED',
   'MESSAGES_CHANGED', 'CONVERSATION_CHANGED', 'OUTBOX_CHANGED', 'SNAPSHOT_APPLIED', 'LAGGED',
 ]);
 
-/** A failed call: `code` is the SPEC §4 number, `codeName` its name (`error.data.name`). */
+/** A failed call: `code` is the store's error number, `codeName` its name (`error.data.name`). */
 class ReceiptDBError extends Error {
   /** @param {{code: number, message: string, data?: {name?: string}}} obj a JSON-RPC error object */
   constructor(obj) {
@@ -40,7 +30,7 @@ class ReceiptDBError extends Error {
   }
 }
 
-/** The error of a call on a closed store (not a §4 error; same object in the addon and the rpc server). */
+/** The error of a call on a closed store (not one of the store's errors; same object in the addon and the rpc server). */
 const CLOSED_ERROR = Object.freeze({
   code: -32000, message: 'the store is closed', data: { name: 'STORE_CLOSED' },
 });

@@ -1,5 +1,7 @@
-// Types of SPEC §3: every method's params and result, and every event.
-// Shared by index.d.ts (synchronous) and rpc-client.d.ts (Promises).
+// Types of docs/PROTOCOL.md: every method's params and result, and every event.
+// Shared by index.d.ts (synchronous) and rpc-client.d.ts (Promises); each
+// method is declared once, here (test/types.test.js checks every corpus
+// answer against these types).
 
 export type ConversationType = 'C2C' | 'GROUP';
 export type GroupType = 'Work' | 'Public' | 'Meeting' | 'Community' | 'AVChatRoom';
@@ -86,15 +88,15 @@ export interface ReadReport { conversationID: string; readSequence: Int; }
 
 export type OptionalEventName = 'MESSAGES_CHANGED' | 'CONVERSATION_CHANGED' | 'OUTBOX_CHANGED' | 'SNAPSHOT_APPLIED';
 
-/** Params and results of every SPEC §3 method (and subscribe/unsubscribe of §6.1). */
+/** Params and results of every method, in the order of docs/PROTOCOL.md. */
 export interface Methods {
-  // §3.1 Setup
+  // Setup
   setReceiptConfig: [{ enabled?: boolean; groupTypes?: GroupType[] }, {}];
   getReceiptConfig: [Record<string, never> | undefined, { enabled: boolean; groupTypes: GroupType[] }];
   setGroup: [{ groupID: string; groupType: GroupType; members: Member[] }, {}];
   addGroupMembers: [{ groupID: string; members: Member[] }, {}];
   removeGroupMembers: [{ groupID: string; userIDs: string[] }, {}];
-  // §3.2 Messages
+  // Messages
   createMessage: [{ to: string; conversationType: ConversationType; payload?: Record<string, unknown>; needReadReceipt?: boolean }, Message];
   markMessageSent: [{ ID: string; sequence: Int; time: Int }, Message];
   saveMessages: [{ messages: IncomingMessage[] }, { saved: Int }];
@@ -105,14 +107,14 @@ export interface Methods {
   setMessageRead: [{ conversationID: string; sequence?: Int }, { readSequence?: Int }];
   setAllMessageRead: [Record<string, never> | undefined, { conversations: Int }];
   getTotalUnreadMessageCount: [Record<string, never> | undefined, { totalUnreadCount: Int }];
-  // §3.3 Read receipts
+  // Read receipts
   sendMessageReadReceipt: [{ messageIDs: string[] }, { queued: string[] }];
   getMessageReadReceiptList: [{ messageIDs: string[] }, { messageList: Message[] }];
   getGroupMessageReadMemberList: [
     { messageID: string; filter: 0 | 1; cursor?: string | null; count: Int },
     { isCompleted: boolean; cursor: string; messageID: string; isStale: boolean; readUserIDList?: string[]; unreadUserIDList?: string[] },
   ];
-  // §3.4 Sync
+  // Sync
   getPendingReceipts: [{ limit?: Int } | undefined, { batches: Batch[]; readReports?: ReadReport[] }];
   ackReadReports: [{ reports: ReadReport[] }, { acked: Int }];
   ackReceipts: [{ batchID: string; rejected?: { messageID: string; code: number }[] }, { acked: boolean }];
@@ -122,13 +124,30 @@ export interface Methods {
     { changed: string[] },
   ];
   applyReadReports: [{ reports: { conversationID: string; readSequence?: Int; peerReadSequence?: Int }[] }, { changed: string[] }];
-  // §6.1 opt-in events
+  // Opt-in events
   subscribe: [{ events?: OptionalEventName[] } | undefined, { events: OptionalEventName[] }];
   unsubscribe: [{ events?: OptionalEventName[] } | undefined, { events: OptionalEventName[] }];
+  // Support
+  verify: [Record<string, never> | undefined, VerifyReport];
+}
+
+/** What `verify` found: every check it ran, and each stored value that differs from its recount. */
+export interface VerifyReport {
+  checks: string[];
+  mismatches: { check: string; subject: string; stored: string; recounted: string }[];
 }
 export type MethodName = keyof Methods;
 export type ParamsOf<M extends MethodName> = Methods[M][0];
 export type ResultOf<M extends MethodName> = Methods[M][1];
+
+/** One method as a function: params optional when the method takes none. */
+type Fn<M extends MethodName, R> = undefined extends ParamsOf<M>
+  ? (params?: ParamsOf<M>) => R
+  : (params: ParamsOf<M>) => R;
+/** Every method, synchronous (ReceiptStore). */
+export type SyncMethods = { [M in MethodName]: Fn<M, ResultOf<M>> };
+/** Every method, as Promises (RpcReceiptStore). */
+export type AsyncMethods = { [M in MethodName]: Fn<M, Promise<ResultOf<M>>> };
 
 export interface ReceiptChange {
   /** `""` for C2C. */ groupID: string;
@@ -139,7 +158,7 @@ export interface ReceiptChange {
   isPeerRead: boolean;
 }
 
-/** Every event's params (SPEC §3.5 and the opt-in kinds). `commitSeq` orders them. */
+/** Every event's params (the default and the opt-in kinds). `commitSeq` orders them. */
 export interface Events {
   MESSAGE_READ_RECEIPT_RECEIVED: { data: ReceiptChange[]; commitSeq: Int };
   MESSAGE_READ_BY_PEER: { data: Message[]; commitSeq: Int };
@@ -153,7 +172,7 @@ export interface Events {
 }
 export type EventName = keyof Events;
 
-/** The SPEC §4 names. STORE_CLOSED (-32000) is a call on a closed store. */
+/** The error names of docs/PROTOCOL.md. STORE_CLOSED (-32000) is a call on a closed store. */
 export type ErrorCodeName =
   | 'INVALID_PARAMS' | 'MESSAGE_NOT_FOUND' | 'MIXED_CONVERSATIONS' | 'RECEIPTS_DISABLED'
   | 'UNSUPPORTED_GROUP_TYPE' | 'OWNER_MISMATCH' | 'STORE_CORRUPT' | 'SCHEMA_TOO_NEW'
@@ -163,7 +182,7 @@ export type ErrorCodeName =
 
 /** A failed call. */
 export declare class ReceiptDBError extends Error {
-  /** The SPEC §4 number (e.g. 10062), or a JSON-RPC code. */
+  /** The store's number (e.g. 10062), or a JSON-RPC code. */
   code: number;
   codeName: ErrorCodeName | string;
   data?: { name: string } & Record<string, unknown>;

@@ -21,3 +21,12 @@ const dest = path.join(pkg, 'receiptdb.node');
 fs.copyFileSync(built, dest + '.tmp');
 fs.renameSync(dest + '.tmp', dest);
 console.log(`receiptdb: ${path.relative(process.cwd(), dest)} <- ${built}`);
+
+// lib/methods.json: the handler's method list as the addon reports it, so the
+// package (and rpc-client.js, which loads no addon) never keeps a list by hand.
+const methods = JSON.stringify(require(dest).methods(), null, 2) + '\n';
+const listFile = path.join(pkg, 'lib', 'methods.json');
+if (!fs.existsSync(listFile) || fs.readFileSync(listFile, 'utf8') !== methods) {
+  fs.writeFileSync(listFile, methods);
+  console.log(`receiptdb: ${path.relative(process.cwd(), listFile)} updated`);
+}

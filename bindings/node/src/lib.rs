@@ -1,4 +1,4 @@
-//! The Node-API addon behind the `receiptdb` npm package (SPEC §6.1).
+//! The Node-API addon behind the `receiptdb` npm package (docs/EMBEDDING.md).
 //!
 //! One class, `NativeStore`, wraps one [`receiptdb::rpc::Session`]: the same
 //! in-process request handler as `receiptdb rpc`, so a request line gives
@@ -28,9 +28,19 @@ fn panic_line(what: &str) -> String {
     )))
 }
 
-/// The response to a call on a closed store. Not a SPEC §4 error: the code
+/// The response to a call on a closed store. Not one of the store's errors: the code
 /// is from JSON-RPC's range for implementation-defined server errors.
 const CLOSED_LINE: &str = r#"{"error":{"code":-32000,"data":{"name":"STORE_CLOSED"},"message":"the store is closed"},"id":null,"jsonrpc":"2.0"}"#;
+
+/// Every method the request handler serves (`receiptdb::rpc::METHODS`, the
+/// one list): the package checks its method table against it.
+#[napi]
+pub fn methods() -> Vec<String> {
+    receiptdb::rpc::METHODS
+        .iter()
+        .map(|m| m.to_string())
+        .collect()
+}
 
 /// One open store, or none after `close()`.
 #[napi]

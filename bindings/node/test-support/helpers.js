@@ -1,5 +1,5 @@
 'use strict';
-// Shared by the node tests: temporary stores, the rpc binary, SPEC's method names.
+// Shared by the node tests: temporary stores, the rpc binary.
 
 const fs = require('fs');
 const os = require('os');
@@ -26,28 +26,6 @@ function tmpStore(dir) {
 }
 
 /**
- * The SPEC §3 method names, parsed from the method tables of ../shared/SPEC.md
- * (beside the repository), or null when the file is not there.
- */
-function specMethods() {
-  const candidates = [
-    process.env.RECEIPTDB_SPEC,
-    path.resolve(PKG, '..', '..', '..', 'shared', 'SPEC.md'),
-  ].filter(Boolean);
-  for (const f of candidates) {
-    if (!fs.existsSync(f)) continue;
-    const text = fs.readFileSync(f, 'utf8');
-    const start = text.indexOf('\n## 3.');
-    const end = text.indexOf('\n## 4.');
-    if (start < 0 || end < 0) continue;
-    const names = [];
-    for (const m of text.slice(start, end).matchAll(/^\| `([a-zA-Z]+)` \|/gm)) names.push(m[1]);
-    if (names.length > 0) return names;
-  }
-  return null;
-}
-
-/**
  * A raw `receiptdb rpc` process driven one line at a time: the oracle the
  * bindings are compared with. `send(obj)` resolves with the lines it produced.
  */
@@ -71,4 +49,4 @@ function rawRpc(file, userID) {
   };
 }
 
-module.exports = { PKG, BINARY, tmpDir, tmpStore, specMethods, rawRpc };
+module.exports = { PKG, BINARY, tmpDir, tmpStore, rawRpc };

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what the test suites need, skipping what is already there, so a
+# second run costs seconds: valgrind (the C ABI runs under it), Node (the
+# addon's suite) and the Node package's dev dependencies (typescript, from
+# bindings/node/package-lock.json). Idempotent; safe to run before every test run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo -n"; fi
+apt_updated=""
+apt_install() {
+  if [ -z "$apt_updated" ]; then $SUDO apt-get update -qq; apt_updated=1; fi
+  $SUDO apt-get install -y -qq --no-install-recommends "$@"
+}
+
+if ! command -v valgrind >/dev/null 2>&1; then
+  echo "setup: installing valgrind" >&2
+  apt_install valgrind >/dev/null 2>&1 || echo "setup: valgrind not installed; the valgrind test will say it was skipped" >&2
+fi
+if ! command -v node >/dev/null 2>&1; then
+  echo "setup: installing nodejs and npm" >&2
+  apt_install nodejs npm >/dev/null
+fi
+# Installed when every dev dependency is there at the version package.json pins.
+if ! (cd bindings/node && node -e '
+  const dev = require("./package.json").devDependencies || {};
+  for (const [name, v] of Object.entries(dev)) {
+    let got = null;
+    try { got = require(`./node_modules/${name}/package.json`).version; } catch {}
+    if (got !== v) process.exit(1);
+  }'); then
+  echo "setup: npm ci in bindings/node" >&2
+  (cd bindings/node && npm ci --no-audit --no-fund --loglevel=error)
+fi
+echo "setup: done" >&2
