@@ -326,3 +326,69 @@ fn example_scenario_file_runs_and_passes() {
         Err(e) => panic!("{e}"),
     }
 }
+
+/// docs/SIM.md shows the report of the default run: it must be what a real
+/// default run prints, or a newcomer comparing the two suspects nondeterminism.
+#[test]
+fn sim_md_sample_report_is_a_real_default_run() {
+    let doc = include_str!("../docs/SIM.md");
+    let Some(start) = doc.find("```\nreceiptdb sim: seed 42\n") else {
+        panic!("docs/SIM.md has no sample report of seed 42");
+    };
+    let body = &doc[start + 4..];
+    let Some(end) = body.find("\n```") else {
+        panic!("the sample report's block is not closed");
+    };
+    let sample = &body[..end];
+    let report = match Scenario::default().run() {
+        Ok(r) => r,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(
+        report.to_string().trim_end(),
+        sample.trim_end(),
+        "docs/SIM.md's sample report differs from a real default run; the real one:\n{report}"
+    );
+}
+
+/// One rule for a `members` nobody gave, in a scenario file as with
+/// `--clients` alone: the default, lowered to the number of users.
+#[test]
+fn members_default_fits_the_clients_in_files_and_flags() {
+    let sc = match Scenario::from_json(r#"{"clients": 3}"#) {
+        Ok(s) => s,
+        Err(e) => panic!("{{\"clients\": 3}} is refused: {e}"),
+    };
+    assert_eq!((sc.clients, sc.users(), sc.members), (3, 2, 2));
+    // Given explicitly, it is checked, never lowered.
+    let err = Scenario::from_json(r#"{"clients": 3, "members": 5}"#);
+    assert!(err.is_err(), "{err:?}");
+    let (code, out, err) = sim(&["--clients", "3", "--steps", "30", "--messages", "10"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("three clients.json");
+    std::fs::write(&file, r#"{"clients": 3, "steps": 30, "messages": 10}"#).expect("write");
+    let (code, out, err) = sim(&["--scenario", &file.display().to_string()]);
+    assert_eq!(code, 0, "{out}{err}");
+}
+
+/// The replay line of a run from a scenario file names that file (quoted
+/// for the shell), not a placeholder.
+#[test]
+fn replay_line_names_the_real_scenario_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("my scenario.json");
+    std::fs::write(
+        &file,
+        r#"{"seed": 3, "clients": 4, "groups": 1, "members": 3, "messages": 30, "steps": 60, "mutate": "lww"}"#,
+    )
+    .expect("write");
+    let (code, out, err) = sim(&["--scenario", &file.display().to_string()]);
+    assert_eq!(code, 1, "a planted bug fails:\n{out}{err}");
+    let quoted = format!("--scenario '{}'", file.display());
+    assert!(
+        out.contains(&quoted),
+        "the replay line names {quoted}:\n{out}"
+    );
+    assert!(!out.contains("FILE.json"), "{out}");
+}

@@ -57,6 +57,7 @@ pub struct SimArgs {
 impl SimArgs {
     /// The scenario these arguments describe.
     pub fn scenario(&self) -> Result<Scenario> {
+        let mut members_given = false;
         let mut sc = match &self.scenario {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| {
@@ -65,7 +66,10 @@ impl SimArgs {
                         None,
                     )
                 })?;
-                Scenario::from_json(&text)?
+                let (mut sc, given) = Scenario::parse_json(&text)?;
+                members_given = given;
+                sc.source = Some(path.display().to_string());
+                sc
             }
             None => Scenario::default(),
         };
@@ -80,8 +84,9 @@ impl SimArgs {
         }
         match self.members {
             Some(v) => sc.members = v,
-            // Fewer clients than the defaults assume: shrink the default groups.
-            None if self.scenario.is_none() => sc.members = sc.members.min(sc.users()),
+            // Neither the file nor the command line gave it: the default,
+            // fitted to the users (the same rule as Scenario::from_json).
+            None if !members_given => sc.fit_default_members(),
             None => {}
         }
         if let Some(v) = self.messages {

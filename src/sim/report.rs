@@ -238,8 +238,16 @@ impl Report {
             Some(super::Mutation::Tally) => cmd.push_str(" --mutate tally"),
             None => {}
         }
-        if !sc.script.is_empty() || sc.rates != super::Rates::default() {
-            cmd.push_str(" --scenario FILE.json");
+        match &sc.source {
+            Some(path) => {
+                cmd.push_str(" --scenario ");
+                cmd.push_str(&shell_word(path));
+            }
+            // Made in code: the script and rates have no file to name.
+            None if !sc.script.is_empty() || sc.rates != super::Rates::default() => {
+                cmd.push_str(" --scenario FILE.json");
+            }
+            None => {}
         }
         Some(cmd)
     }
@@ -344,5 +352,17 @@ impl fmt::Display for Report {
                 }
             }
         }
+    }
+}
+
+/// `s` as one shell word: as it is when it is plain, else single-quoted.
+fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:,@".contains(&b));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }

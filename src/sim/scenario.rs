@@ -242,6 +242,10 @@ pub struct Scenario {
     pub prefix: Option<u64>,
     /// On failure, look for the shortest failing step prefix (default true).
     pub shrink: bool,
+    /// The scenario file this came from, for the replay line of a report
+    /// (not part of the JSON format).
+    #[serde(skip)]
+    pub source: Option<String>,
 }
 
 impl Default for Scenario {
@@ -259,6 +263,7 @@ impl Default for Scenario {
             script: Vec::new(),
             prefix: None,
             shrink: true,
+            source: None,
         }
     }
 }
@@ -275,12 +280,32 @@ impl Scenario {
         }
     }
 
-    /// Parses the JSON scenario format and validates it.
+    /// Parses the JSON scenario format and validates it. A file without
+    /// `members` gets the default lowered to the number of users, as
+    /// `--clients` alone does on the command line.
     pub fn from_json(text: &str) -> Result<Scenario> {
-        let s: Scenario =
-            serde_json::from_str(text).map_err(|e| invalid(format!("bad scenario JSON: {e}")))?;
+        let (mut s, members_given) = Scenario::parse_json(text)?;
+        if !members_given {
+            s.fit_default_members();
+        }
         s.validate()?;
         Ok(s)
+    }
+
+    /// The scenario of a JSON text, unvalidated, and whether it set `members`.
+    pub(crate) fn parse_json(text: &str) -> Result<(Scenario, bool)> {
+        let v: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| invalid(format!("bad scenario JSON: {e}")))?;
+        let members_given = v.get("members").is_some();
+        let s: Scenario =
+            serde_json::from_value(v).map_err(|e| invalid(format!("bad scenario JSON: {e}")))?;
+        Ok((s, members_given))
+    }
+
+    /// The one rule for a `members` nobody gave: the default, lowered to the
+    /// number of users when there are fewer.
+    pub(crate) fn fit_default_members(&mut self) {
+        self.members = self.members.min(self.users());
     }
 
     /// How many users the clients belong to: every third client is the
