@@ -1,33 +1,116 @@
 'use strict';
-// A facade with the read-receipt method names of Tencent Cloud Chat's Web SDK,
-// over a receiptdb store, so receipt code written for that SDK runs unchanged
-// and answers offline. Methods return Promises of `{data}` and reject with an
-// Error carrying `{code, message}` (plus `codeName`), as that SDK does.
+// A facade with the read-state calls of Tencent Cloud Chat's Web SDK, over a
+// receiptdb store, so read-state code written for that SDK runs unchanged and
+// answers offline. Methods return Promises of `{code: 0, data}` and reject with
+// an Error carrying `{code, message}` (plus `codeName` for the store's errors,
+// docs/PROTOCOL.md "Errors"), as that SDK does. `createTextMessage`,
+// `findMessage` and `getTotalUnreadMessageCount` are synchronous, as in the SDK.
 //
 // What the SDK does on its server, the app does here through a transport it
-// provides:
+// provides (each member optional):
 //   transport.sendMessage(message)  -> Promise<{sequence, time}>  (the server's)
 //   transport.sendReceipts({conversationID, messageIDs}) -> Promise<void | {rejected}>
-// and what the server pushes, the app hands to `receiveMessages` and
-// `receiveReadReceipts`. Receipts are queued durably before
-// sendMessageReadReceipt resolves; a failed transport leaves them queued for
+//   transport.sendReadReports([{conversationID, readSequence}]) -> Promise<void>
+// and what the server pushes, the app hands to `receiveMessages`,
+// `receiveReadReceipts` and `receiveReadReports`. Receipts and read reports are
+// queued durably by the store; a failed transport leaves them queued for
 // `flushReceipts` to retry.
+//
+// Message types: the store has no message-type field, so the facade keeps the
+// SDK's `type` with the payload, stored as `{MsgType, MsgContent}` (the
+// element encoding of Tencent's server API), and hands back `type` and the
+// payload as given. Read the store directly (`chat.store`) and you see that
+// encoding.
 
 const { ReceiptStore, ReceiptDBError } = require('./index');
+const { reportListenerError } = require('./lib/common');
 
-/** The SDK's constant names this facade uses. */
+/** The SDK's constants of the read-state surface, with the SDK's values. */
 const TYPES = Object.freeze({
+  // `message.type`
+  MSG_TEXT: 'TIMTextElem',
+  MSG_IMAGE: 'TIMImageElem',
+  MSG_SOUND: 'TIMSoundElem',
+  MSG_AUDIO: 'TIMSoundElem',
+  MSG_FILE: 'TIMFileElem',
+  MSG_FACE: 'TIMFaceElem',
+  MSG_VIDEO: 'TIMVideoFileElem',
+  MSG_GEO: 'TIMLocationElem',
+  MSG_LOCATION: 'TIMLocationElem',
+  MSG_GRP_TIP: 'TIMGroupTipElem',
+  MSG_GRP_SYS_NOTICE: 'TIMGroupSystemNoticeElem',
+  MSG_CUSTOM: 'TIMCustomElem',
+  MSG_MERGER: 'TIMRelayElem',
+  // `conversation.type`, `message.conversationType`; the store holds C2C and GROUP only.
   CONV_C2C: 'C2C',
   CONV_GROUP: 'GROUP',
-  MSG_TEXT: 'TIMTextElem',
+  CONV_TOPIC: 'TOPIC',
+  CONV_SYSTEM: '@TIM#SYSTEM',
+  // Group types as the SDK spells them. The store's `setGroup` names two of
+  // them differently: GRP_WORK is its 'Work', GRP_MEETING its 'Meeting'.
+  GRP_PRIVATE: 'Private',
+  GRP_WORK: 'Private',
+  GRP_PUBLIC: 'Public',
+  GRP_CHATROOM: 'ChatRoom',
+  GRP_MEETING: 'ChatRoom',
+  GRP_AVCHATROOM: 'AVChatRoom',
+  GRP_COMMUNITY: 'Community',
+  // `setAllMessageRead({scope})`
+  READ_ALL_C2C_MSG: 'readAllC2CMessage',
+  READ_ALL_GROUP_MSG: 'readAllGroupMessage',
+  READ_ALL_MSG: 'readAllMessage',
 });
 
-/** Event names as the SDK spells them; handlers get `{name, data}`. */
+/**
+ * The SDK's event names; handlers get `{name, data}`. Five are emitted (see
+ * FROM_STORE and `on`); `on` accepts the others too, so SDK code that
+ * registers them runs, but their handlers are never called: the store has no
+ * source for them (login, network, profiles, groups, revokes, edits).
+ */
 const EVENT = Object.freeze({
+  SDK_READY: 'sdkStateReady',
+  SDK_NOT_READY: 'sdkStateNotReady',
+  SDK_DESTROY: 'sdkDestroy',
+  MESSAGE_RECEIVED: 'onMessageReceived',
+  MESSAGE_MODIFIED: 'onMessageModified',
+  MESSAGE_REVOKED: 'onMessageRevoked',
+  MESSAGE_READ_BY_PEER: 'onMessageReadByPeer',
   MESSAGE_READ_RECEIPT_RECEIVED: 'onMessageReadReceiptReceived',
+  MESSAGE_EXTENSIONS_UPDATED: 'onMessageExtensionsUpdated',
+  MESSAGE_EXTENSIONS_DELETED: 'onMessageExtensionsDeleted',
+  MESSAGE_REACTIONS_UPDATED: 'onMessageReactionsUpdated',
+  CONVERSATION_LIST_UPDATED: 'onConversationListUpdated',
+  TOTAL_UNREAD_MESSAGE_COUNT_UPDATED: 'onTotalUnreadMessageCountUpdated',
+  CONVERSATION_GROUP_LIST_UPDATED: 'onConversationGroupListUpdated',
+  CONVERSATION_IN_GROUP_UPDATED: 'onConversationInGroupUpdated',
+  GROUP_LIST_UPDATED: 'onGroupListUpdated',
+  GROUP_ATTRIBUTES_UPDATED: 'groupAttributesUpdated',
+  GROUP_COUNTER_UPDATED: 'onGroupCounterUpdated',
+  TOPIC_CREATED: 'onTopicCreated',
+  TOPIC_DELETED: 'onTopicDeleted',
+  TOPIC_UPDATED: 'onTopicUpdated',
+  PROFILE_UPDATED: 'onProfileUpdated',
+  USER_STATUS_UPDATED: 'onUserStatusUpdated',
+  BLACKLIST_UPDATED: 'blacklistUpdated',
+  FRIEND_LIST_UPDATED: 'onFriendListUpdated',
+  FRIEND_GROUP_LIST_UPDATED: 'onFriendGroupListUpdated',
+  FRIEND_APPLICATION_LIST_UPDATED: 'onFriendApplicationListUpdated',
+  KICKED_OUT: 'kickedOut',
+  ERROR: 'error',
+  NET_STATE_CHANGE: 'netStateChange',
 });
 
-const STORE_EVENT = { [EVENT.MESSAGE_READ_RECEIPT_RECEIVED]: 'MESSAGE_READ_RECEIPT_RECEIVED' };
+const KNOWN_EVENTS = new Set(Object.values(EVENT));
+
+/** SDK events that are store events (docs/PROTOCOL.md "Events"), with how their data is shown. */
+const FROM_STORE = {
+  [EVENT.MESSAGE_READ_RECEIPT_RECEIVED]: { event: 'MESSAGE_READ_RECEIPT_RECEIVED', map: (data) => data },
+  [EVENT.MESSAGE_READ_BY_PEER]: { event: 'MESSAGE_READ_BY_PEER', map: (data) => data.map(toSDKMessage) },
+  [EVENT.TOTAL_UNREAD_MESSAGE_COUNT_UPDATED]: { event: 'TOTAL_UNREAD_MESSAGE_COUNT_UPDATED', map: (data) => data },
+};
+
+// The element types the earlier facade wrote into the payload itself.
+const ELEM_TYPES = new Set(Object.entries(TYPES).filter(([k]) => k.startsWith('MSG_')).map(([, v]) => v));
 
 /** Turns anything thrown into the SDK's error shape: an Error with a numeric code. */
 function sdkError(e) {
@@ -37,11 +120,70 @@ function sdkError(e) {
   return err;
 }
 
+/** The store's INVALID_PARAMS error, for bad input the facade itself checks. */
+function invalid(message) {
+  return new ReceiptDBError({ code: -32602, message: `invalid params: ${message}`, data: { name: 'INVALID_PARAMS' } });
+}
+
+function isObject(v) {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
 function idsOf(messageList) {
-  if (!Array.isArray(messageList)) {
-    throw new ReceiptDBError({ code: -32602, message: 'invalid params: messageList must be an array', data: { name: 'INVALID_PARAMS' } });
-  }
+  if (!Array.isArray(messageList)) throw invalid('messageList must be an array');
   return messageList.map((m) => (m && typeof m === 'object' ? m.ID : m));
+}
+
+function wrapPayload(type, payload) {
+  return { MsgType: type, MsgContent: payload };
+}
+
+/** `{type, payload}` of a stored payload; `type` is '' when the message reached the store without one. */
+function unwrapPayload(p) {
+  if (isObject(p)) {
+    if (Object.keys(p).length === 2 && typeof p.MsgType === 'string' && isObject(p.MsgContent)) {
+      return { type: p.MsgType, payload: p.MsgContent };
+    }
+    // Stores written by the earlier facade hold `{type, ...payload}`.
+    if (typeof p.type === 'string' && ELEM_TYPES.has(p.type)) {
+      const { type, ...rest } = p;
+      return { type, payload: rest };
+    }
+  }
+  return { type: '', payload: p };
+}
+
+/** A store message as the SDK shows it: with `type`, and the payload as it was given. */
+function toSDKMessage(m) {
+  if (!isObject(m)) return m;
+  const { type, payload } = unwrapPayload(m.payload);
+  return { ...m, payload, type };
+}
+
+/** A transport message for the store: its `type` goes into the stored payload. */
+function toStoreMessage(m) {
+  // Without a payload the store keeps the held one (an update), so there is nothing to wrap.
+  if (!isObject(m) || typeof m.type !== 'string' || !isObject(m.payload)) return m;
+  const { type, payload, ...rest } = m;
+  return { ...rest, payload: wrapPayload(type, payload) };
+}
+
+/** A store conversation with the SDK's lastMessage names (lastTime, lastSequence, fromAccount, messageForShow). */
+function toSDKConversation(c) {
+  if (!isObject(c)) return c;
+  let lastMessage = null;
+  if (isObject(c.lastMessage)) {
+    const m = toSDKMessage(c.lastMessage);
+    const text = m.type === TYPES.MSG_TEXT && isObject(m.payload) && typeof m.payload.text === 'string' ? m.payload.text : '';
+    lastMessage = { ...m, lastTime: m.time, lastSequence: m.sequence, fromAccount: m.from, messageForShow: text };
+  }
+  return { ...c, lastMessage };
+}
+
+/** Brings the caller's message object up to date, as the SDK's message instances are. */
+function refresh(target, latest) {
+  if (!isObject(target) || !isObject(latest) || target === latest || !Object.isExtensible(target)) return;
+  try { Object.assign(target, latest); } catch { /* a read-only member: the result still carries the state */ }
 }
 
 class Chat {
@@ -50,41 +192,82 @@ class Chat {
    *   either an open `store`, or `path` and `userID` to open one
    */
   constructor(options) {
-    this.userID = options.userID;
-    this.store = options.store || new ReceiptStore(options.path, options.userID);
-    this.transport = options.transport || null;
-    this._handlers = new Map(); // sdk handler -> store listener
+    const o = options || {};
+    this.userID = o.userID;
+    this.store = o.store || new ReceiptStore(o.path, o.userID);
+    this.transport = o.transport || null;
+    this._handlers = new Map(); // event name -> [{handler, context}]
+    this._connected = new Set(); // event names whose source is hooked up
+    this._listPending = false;
   }
 
   /** The SDK's createTextMessage: a new `out` message (`status: unSend`). Synchronous, as in the SDK. */
-  createTextMessage({ to, conversationType, payload, needReadReceipt = false }) {
+  createTextMessage(options) {
+    const { to, conversationType, payload, needReadReceipt = false } = options || {};
     const text = payload && typeof payload.text === 'string' ? payload.text : '';
-    return this.store.createMessage({ to, conversationType, payload: { type: TYPES.MSG_TEXT, text }, needReadReceipt });
+    return toSDKMessage(this.store.createMessage({
+      to, conversationType, payload: wrapPayload(TYPES.MSG_TEXT, { text }), needReadReceipt,
+    }));
   }
 
-  /** Sends through the transport; the server's sequence and time are recorded. Resolves `{data: {message}}`. */
+  /**
+   * Sends through the transport; the server's sequence and time are recorded.
+   * Resolves `{code: 0, data: {message}}`. When sending fails the message is
+   * recorded as `status: "fail"` and the promise rejects; sending it again
+   * retries. The message passed in is updated in place either way, as in the SDK.
+   */
   async sendMessage(message) {
+    if (!isObject(message) || typeof message.ID !== 'string') {
+      throw invalid('sendMessage(message): message is a message object from createTextMessage');
+    }
+    let reply;
     try {
       if (!this.transport || typeof this.transport.sendMessage !== 'function') {
         throw sdkError({ code: -1, message: 'no transport: pass {transport} to create()' });
       }
-      const { sequence, time } = await this.transport.sendMessage(message);
-      return { data: { message: this.store.markMessageSent({ ID: message.ID, sequence, time }) } };
+      reply = await this.transport.sendMessage(message);
     } catch (e) {
+      this._recordFailure(message);
+      throw sdkError(e);
+    }
+    try {
+      const { sequence, time } = reply || {};
+      const sent = toSDKMessage(this.store.markMessageSent({ ID: message.ID, sequence, time }));
+      refresh(message, sent);
+      return { code: 0, data: { message: sent } };
+    } catch (e) {
+      // The server's answer could not be recorded: the message is not known to be sent.
+      this._recordFailure(message);
       throw sdkError(e);
     }
   }
 
-  /** Resolves `{data: {messageList, nextReqMessageID, isCompleted}}`, answered from the store. */
-  async getMessageList({ conversationID, nextReqMessageID, count } = {}) {
+  /** Marks a held, unsent `out` message `fail` (a save with that status: docs/PROTOCOL.md `saveMessages`). */
+  _recordFailure(message) {
     try {
-      return { data: this.store.getMessageList({ conversationID, nextReqMessageID, count }) };
+      const held = this.store.findMessage({ messageID: message.ID });
+      if (!held || held.flow !== 'out' || held.status === 'success') return;
+      this.store.saveMessages({ messages: [{
+        ID: held.ID, from: held.from, to: held.to, conversationType: held.conversationType, status: 'fail',
+      }] });
+      refresh(message, toSDKMessage(this.store.findMessage({ messageID: held.ID })));
+    } catch {
+      // Not a message the store can mark (or the store is closed): the send's own error is what the caller gets.
+    }
+  }
+
+  /** Resolves `{code: 0, data: {messageList, nextReqMessageID, isCompleted}}`, answered from the store. */
+  async getMessageList(options) {
+    try {
+      const { conversationID, nextReqMessageID, count } = options || {};
+      const page = this.store.getMessageList({ conversationID, nextReqMessageID, count });
+      return { code: 0, data: { ...page, messageList: page.messageList.map(toSDKMessage) } };
     } catch (e) { throw sdkError(e); }
   }
 
   /**
    * Queues read receipts for the messages that need one (others are skipped),
-   * durably, then tries to deliver them. Resolves `{data: {queued}}`.
+   * durably, then tries to deliver them. Resolves `{code: 0, data: {queued}}`.
    */
   async sendMessageReadReceipt(messageList) {
     let queued;
@@ -93,68 +276,264 @@ class Chat {
     } catch (e) { throw sdkError(e); }
     // Delivery failing is not the call failing: the receipts stay in the outbox.
     await this.flushReceipts().catch(() => {});
-    return { data: { queued } };
+    return { code: 0, data: { queued } };
   }
 
-  /** Sends every pending receipt batch through the transport and acks it. Resolves how many batches were sent. */
+  /**
+   * Sends every pending receipt batch, then the pending read reports, through
+   * the transport and acks them. Resolves how many receipt batches were sent.
+   */
   async flushReceipts() {
-    if (!this.transport || typeof this.transport.sendReceipts !== 'function') return 0;
+    const t = this.transport;
+    const receipts = Boolean(t && typeof t.sendReceipts === 'function');
+    const reports = Boolean(t && typeof t.sendReadReports === 'function');
+    if (!receipts && !reports) return 0;
+    const pending = this.store.getPendingReceipts();
     let sent = 0;
-    for (const batch of this.store.getPendingReceipts().batches) {
-      const reply = await this.transport.sendReceipts({ conversationID: batch.conversationID, messageIDs: batch.messageIDs });
-      this.store.ackReceipts({ batchID: batch.batchID, rejected: (reply && reply.rejected) || [] });
-      sent += 1;
+    if (receipts) {
+      for (const batch of pending.batches) {
+        const reply = await t.sendReceipts({ conversationID: batch.conversationID, messageIDs: batch.messageIDs });
+        this.store.ackReceipts({ batchID: batch.batchID, rejected: (reply && reply.rejected) || [] });
+        sent += 1;
+      }
+    }
+    if (reports && Array.isArray(pending.readReports) && pending.readReports.length > 0) {
+      await t.sendReadReports(pending.readReports);
+      this.store.ackReadReports({ reports: pending.readReports });
     }
     return sent;
   }
 
-  /** Resolves `{data: {messageList}}` with each message's current readReceiptInfo. */
+  /** Resolves `{code: 0, data: {messageList}}` with each message's current readReceiptInfo. */
   async getMessageReadReceiptList(messageList) {
     try {
-      return { data: this.store.getMessageReadReceiptList({ messageIDs: idsOf(messageList) }) };
+      const { messageList: list } = this.store.getMessageReadReceiptList({ messageIDs: idsOf(messageList) });
+      return { code: 0, data: { messageList: list.map(toSDKMessage) } };
     } catch (e) { throw sdkError(e); }
   }
 
-  /** Resolves `{data: {isCompleted, cursor, messageID, readUserIDList | unreadUserIDList}}`. */
-  async getGroupMessageReadMemberList({ message, filter, cursor = '', count } = {}) {
+  /** Resolves `{code: 0, data: {isCompleted, cursor, messageID, isStale, readUserIDList | unreadUserIDList}}`. */
+  async getGroupMessageReadMemberList(options) {
     try {
+      const { message, filter, cursor = '', count } = options || {};
       const messageID = message && typeof message === 'object' ? message.ID : message;
-      return { data: this.store.getGroupMessageReadMemberList({ messageID, filter, cursor: cursor === null ? '' : cursor, count }) };
+      return { code: 0, data: this.store.getGroupMessageReadMemberList({ messageID, filter, cursor: cursor === null ? '' : cursor, count }) };
     } catch (e) { throw sdkError(e); }
   }
 
   /** The SDK's findMessage: the message or null, synchronously. */
   findMessage(messageID) {
-    return this.store.findMessage({ messageID });
+    return toSDKMessage(this.store.findMessage({ messageID }));
   }
 
-  /** Registers an SDK-style handler: it gets `{name, data}`. */
-  on(eventName, handler) {
-    const storeEvent = STORE_EVENT[eventName];
-    if (!storeEvent) throw new TypeError(`unknown event ${eventName}`);
-    const listener = (params) => handler({ name: eventName, data: params.data });
-    let byEvent = this._handlers.get(eventName);
-    if (!byEvent) { byEvent = new Map(); this._handlers.set(eventName, byEvent); }
-    const list = byEvent.get(handler) || [];
-    list.push(listener);
-    byEvent.set(handler, list);
-    this.store.on(storeEvent, listener);
+  /**
+   * The SDK's setMessageRead({conversationID}): the conversation's unread
+   * count drops to 0 and a read report is queued for the server (sent by
+   * `flushReceipts` through `transport.sendReadReports`). Sends no receipts.
+   * Resolves `{code: 0, data: {readSequence}}`.
+   */
+  async setMessageRead(options) {
+    let result;
+    try {
+      const { conversationID } = options || {};
+      result = this.store.setMessageRead({ conversationID });
+    } catch (e) { throw sdkError(e); }
+    await this.flushReceipts().catch(() => {});
+    return { code: 0, data: result };
   }
 
-  /** Removes one registration of `handler`. */
-  off(eventName, handler) {
-    const byEvent = this._handlers.get(eventName);
-    const list = byEvent && byEvent.get(handler);
+  /**
+   * The SDK's setAllMessageRead({scope}): every C2C conversation
+   * (READ_ALL_C2C_MSG), every group one (READ_ALL_GROUP_MSG) or both
+   * (READ_ALL_MSG, the default). Resolves `{code: 0, data: {conversations}}`,
+   * the number of conversations that had unread messages.
+   */
+  async setAllMessageRead(options) {
+    let result;
+    try {
+      const scope = options && options.scope != null ? options.scope : TYPES.READ_ALL_MSG;
+      if (scope === TYPES.READ_ALL_MSG) {
+        result = this.store.setAllMessageRead();
+      } else if (scope === TYPES.READ_ALL_C2C_MSG || scope === TYPES.READ_ALL_GROUP_MSG) {
+        // The store's setAllMessageRead has no scope: one conversation at a time.
+        const type = scope === TYPES.READ_ALL_C2C_MSG ? TYPES.CONV_C2C : TYPES.CONV_GROUP;
+        const ids = this._allConversations().filter((c) => c.type === type && c.unreadCount > 0).map((c) => c.conversationID);
+        for (const conversationID of ids) this.store.setMessageRead({ conversationID });
+        result = { conversations: ids.length };
+      } else {
+        throw invalid(`scope must be a TYPES.READ_ALL_* value, not ${String(scope).slice(0, 64)}`);
+      }
+    } catch (e) { throw sdkError(e); }
+    await this.flushReceipts().catch(() => {});
+    return { code: 0, data: result };
+  }
+
+  /**
+   * The SDK's getConversationList: every conversation holding messages
+   * (no options), the listed ones that do (an array of IDs), or those of one
+   * `{type}`. The store keeps no conversation marks or conversation groups, so
+   * a `markType` or `groupName` filter matches none. Resolves
+   * `{code: 0, data: {conversationList, isSyncCompleted: true}}`, newest first.
+   */
+  async getConversationList(options) {
+    try {
+      let list;
+      if (options === undefined || options === null) {
+        list = this._allConversations();
+      } else if (Array.isArray(options)) {
+        if (options.length === 0) throw invalid('the list of conversation IDs is empty');
+        list = [...new Set(options)].map((conversationID) => this.store.getConversation({ conversationID }))
+          .filter((c) => c.lastMessage !== null);
+      } else if (typeof options === 'object') {
+        const { type, markType, groupName } = options;
+        list = markType != null || groupName != null ? []
+          : this._allConversations().filter((c) => type == null || c.type === type);
+      } else {
+        throw invalid('options must be absent, an array of conversation IDs, or {type}');
+      }
+      return { code: 0, data: { conversationList: list.map(toSDKConversation), isSyncCompleted: true } };
+    } catch (e) { throw sdkError(e); }
+  }
+
+  /** The SDK's getConversationProfile(conversationID): resolves `{code: 0, data: {conversation}}`. */
+  async getConversationProfile(conversationID) {
+    try {
+      return { code: 0, data: { conversation: toSDKConversation(this.store.getConversation({ conversationID })) } };
+    } catch (e) { throw sdkError(e); }
+  }
+
+  /** The SDK's getTotalUnreadMessageCount(): a number, synchronously, as in the SDK. */
+  getTotalUnreadMessageCount() {
+    return this.store.getTotalUnreadMessageCount().totalUnreadCount;
+  }
+
+  /** Every conversation that holds messages, newest first. */
+  _allConversations() {
+    const all = [];
+    let cursor = '';
+    for (;;) {
+      const page = this.store.getConversationList({ cursor, count: 100 });
+      all.push(...page.conversationList);
+      if (page.isCompleted || page.conversationList.length === 0) return all;
+      cursor = page.cursor;
+    }
+  }
+
+  /**
+   * Registers an SDK-style handler (called as `handler.call(context, {name, data})`).
+   * Emitted: MESSAGE_READ_RECEIPT_RECEIVED, MESSAGE_READ_BY_PEER and
+   * TOTAL_UNREAD_MESSAGE_COUNT_UPDATED (the store's events, as they happen);
+   * MESSAGE_RECEIVED (by `receiveMessages`, for messages new to the store);
+   * CONVERSATION_LIST_UPDATED (the whole list, once after each call that
+   * changed any conversation, in a microtask). Any other EVENT name is
+   * accepted and never called. An unknown name throws a TypeError.
+   */
+  on(eventName, handler, context) {
+    if (!KNOWN_EVENTS.has(eventName)) {
+      throw new TypeError(`unknown event ${String(eventName).slice(0, 64)}: use a TencentCloudChat.EVENT value`);
+    }
+    if (typeof handler !== 'function') throw new TypeError('on(eventName, handler): handler is a function');
+    let list = this._handlers.get(eventName);
+    if (!list) { list = []; this._handlers.set(eventName, list); }
+    list.push({ handler, context });
+    this._connect(eventName);
+  }
+
+  /** Removes the latest registration of `handler` (with that `context`, when one is given). */
+  off(eventName, handler, context) {
+    const list = this._handlers.get(eventName);
+    if (!list) return;
+    for (let i = list.length - 1; i >= 0; i -= 1) {
+      if (list[i].handler === handler && (context === undefined || list[i].context === context)) {
+        list.splice(i, 1);
+        return;
+      }
+    }
+  }
+
+  _hasHandlers(eventName) {
+    const list = this._handlers.get(eventName);
+    return Boolean(list && list.length > 0);
+  }
+
+  _emit(eventName, data) {
+    const list = this._handlers.get(eventName);
     if (!list || list.length === 0) return;
-    this.store.off(STORE_EVENT[eventName], list.pop());
-    if (list.length === 0) byEvent.delete(handler);
+    const event = { name: eventName, data };
+    // A copy, so `off` inside a handler does not skip the next one.
+    for (const { handler, context } of [...list]) {
+      try { handler.call(context, event); } catch (e) { reportListenerError(e); }
+    }
+  }
+
+  /** Hooks up the source of an event once, on its first registration. */
+  _connect(eventName) {
+    if (this._connected.has(eventName)) return;
+    const source = FROM_STORE[eventName];
+    if (source) {
+      this.store.on(source.event, (params) => {
+        if (this._hasHandlers(eventName)) this._emit(eventName, source.map(params.data));
+      });
+    } else if (eventName === EVENT.CONVERSATION_LIST_UPDATED) {
+      try {
+        // Left on afterwards: the store may be shared, and someone else may have asked for it too.
+        this.store.subscribe({ events: ['CONVERSATION_CHANGED'] });
+      } catch {
+        return; // a closed store changes nothing; the next registration tries again
+      }
+      this.store.on('CONVERSATION_CHANGED', () => this._scheduleConversationList());
+    }
+    this._connected.add(eventName);
+  }
+
+  /** One CONVERSATION_LIST_UPDATED for all the conversations a call changed. */
+  _scheduleConversationList() {
+    if (this._listPending) return;
+    this._listPending = true;
+    queueMicrotask(() => {
+      this._listPending = false;
+      if (!this._hasHandlers(EVENT.CONVERSATION_LIST_UPDATED)) return;
+      let list;
+      try {
+        list = this._allConversations().map(toSDKConversation);
+      } catch {
+        return; // destroyed meanwhile: nothing left to show
+      }
+      this._emit(EVENT.CONVERSATION_LIST_UPDATED, list);
+    });
   }
 
   // What the server pushes. Not SDK names: the SDK does this inside.
 
-  /** Messages the server delivered (pushed or synced). */
+  /**
+   * Messages the server delivered (pushed or synced), each with the SDK's
+   * `type` and `payload`. MESSAGE_RECEIVED handlers get those new to the store.
+   */
   receiveMessages(messageList) {
-    return this.store.saveMessages({ messages: messageList });
+    const fresh = this._hasHandlers(EVENT.MESSAGE_RECEIVED) ? this._notHeld(messageList) : [];
+    const result = this.store.saveMessages({
+      messages: Array.isArray(messageList) ? messageList.map(toStoreMessage) : messageList,
+    });
+    if (fresh.length > 0) {
+      const data = fresh.map((messageID) => toSDKMessage(this.store.findMessage({ messageID }))).filter(isObject);
+      if (data.length > 0) this._emit(EVENT.MESSAGE_RECEIVED, data);
+    }
+    return result;
+  }
+
+  /** IDs in `messageList` the store does not hold yet, each once. */
+  _notHeld(messageList) {
+    if (!Array.isArray(messageList)) return [];
+    const ids = new Set();
+    for (const m of messageList) {
+      if (!isObject(m) || typeof m.ID !== 'string' || ids.has(m.ID)) continue;
+      try {
+        if (this.store.findMessage({ messageID: m.ID }) === null) ids.add(m.ID);
+      } catch {
+        // A bad ID: saveMessages refuses the whole call.
+      }
+    }
+    return [...ids];
   }
 
   /** Receipts the server delivered: `[{messageID, conversationID?, groupID?, userID?, readCount?, unreadCount?, isPeerRead?}]`. */
@@ -162,8 +541,18 @@ class Chat {
     return this.store.applyReceiptNotifications({ notifications });
   }
 
+  /**
+   * Read reports the server delivered: `[{conversationID, readSequence?, peerReadSequence?}]`,
+   * the owner's position read on another device, or how far the C2C peer read
+   * (MESSAGE_READ_BY_PEER).
+   */
+  receiveReadReports(reports) {
+    return this.store.applyReadReports({ reports });
+  }
+
   /** Closes the store. */
   destroy() {
+    this._handlers.clear();
     this.store.close();
     return Promise.resolve();
   }
