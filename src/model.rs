@@ -176,6 +176,14 @@ pub enum MessageStatus {
 }
 
 impl MessageStatus {
+    /// Whether the server accepted the message, which fixes a group
+    /// message's audience (members at its server time). Until then (unsent,
+    /// or a send that failed) receipt figures may arrive but cannot fix
+    /// `unreadCount`, a min-register that could never come back up.
+    pub(crate) fn audience_fixed(self) -> bool {
+        self == MessageStatus::Success
+    }
+
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             MessageStatus::UnSend => "unSend",

@@ -108,7 +108,7 @@ pub(crate) fn merge_loaded(
                 reader_count
             ])?;
     }
-    if !c2c && m.status != MessageStatus::UnSend {
+    if !c2c && m.status.audience_fixed() {
         unread::maybe_build(tx, m, local, reader_count, indexed)?;
     }
     if changed {
@@ -130,8 +130,8 @@ fn next_state(
 ) -> ReceiptState {
     let c2c = ctype == ConversationType::C2C;
     est.read_count = Some(est.read_count.unwrap_or(0).max(reader_count));
-    // An unsent message's audience is not fixed yet (see unread::init_group_counts).
-    if status != MessageStatus::UnSend {
+    // Until the server accepts it, a message has no fixed audience (see unread::init_group_counts).
+    if status.audience_fixed() {
         est.unread_count = min_reg(est.unread_count, local);
     }
     match mode {
@@ -173,7 +173,7 @@ pub(crate) fn merge_counts_deferred(
         *est,
     );
     if m.ctype != ConversationType::C2C
-        && m.status != MessageStatus::UnSend
+        && m.status.audience_fixed()
         && unread::needs_build(tx, rec.local, rec.reader_count, rec.indexed)
     {
         // Rare (a big, mostly read message): only then is the whole row read.

@@ -182,7 +182,7 @@ pub(crate) fn init_group_counts(tx: &mut Tx<'_>, m: &MsgRow) -> Result<()> {
     if indexed {
         rebuild(tx, m)?;
     }
-    let new = if m.status == MessageStatus::UnSend {
+    let new = if !m.status.audience_fixed() {
         old
     } else {
         min_reg(old, local)
@@ -360,7 +360,7 @@ pub(crate) fn members_changed(
         let local2 = local.map(|l| l + du);
         let readers2 = readers + dr;
         let read2 = (*read).max(readers2);
-        let unread2 = if *status == MessageStatus::UnSend {
+        let unread2 = if !status.audience_fixed() {
             *unread
         } else {
             min_reg(*unread, local2)

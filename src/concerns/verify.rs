@@ -99,7 +99,7 @@ fn checks() -> Vec<(&'static str, String)> {
             "receipts.unread_count",
             format!(
                 "SELECT m.id, r.unread_count, 'at most ' || r.local_unread {GROUP_RECEIPTS}
-                   AND m.status <> 'unSend' AND r.local_unread IS NOT NULL
+                   AND m.status = 'success' AND r.local_unread IS NOT NULL
                    AND (r.unread_count IS NULL OR r.unread_count > r.local_unread)"
             ),
         ),
