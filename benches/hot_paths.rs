@@ -4,6 +4,9 @@
 //! Run: `cargo bench --bench hot_paths` (about 6–8 minutes on 2 cores).
 //! Quick look: `cargo bench --bench hot_paths -- notify` (criterion filter).
 
+#[path = "../tests/common/bin.rs"]
+mod bin;
+
 use std::cell::Cell;
 use std::hint::black_box;
 use std::io::{BufRead, BufReader, Write};
@@ -819,7 +822,7 @@ fn rpc(c: &mut Criterion) {
     g.sample_size(10);
     g.bench_function("receiptdb_rpc_piped", |b| {
         b.iter(|| {
-            let mut child = Command::new(env!("CARGO_BIN_EXE_receiptdb"))
+            let mut child = Command::new(bin::receiptdb_bin())
                 .args(["rpc", "--db"])
                 .arg(&path)
                 .args(["--user", "alice"])

@@ -33,7 +33,9 @@
 #![deny(missing_docs)]
 
 // Layers, bottom up (docs/DESIGN.md has the rule of what may import what):
-// error, model, events, lattice → storage → concerns → store → rpc, sim.
+// error, model, events, lattice → storage → concerns → store → rpc. The
+// simulator (crate receiptdb-sim, sim/) and the `receiptdb` command (crate
+// receiptdb-cli, cli/) sit above, in crates of their own, on the public API.
 mod concerns;
 mod error;
 mod events;
@@ -41,7 +43,6 @@ mod lattice;
 mod model;
 mod payload;
 pub mod rpc;
-pub mod sim;
 mod storage;
 mod store;
 mod wire;

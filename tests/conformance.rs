@@ -6,6 +6,8 @@
 //! `RECEIPTDB_BLESS=1 cargo test --test conformance bless` records the
 //! in-process answers into the files (review the diff).
 
+#[path = "common/bin.rs"]
+mod bin;
 #[path = "conformance/runner.rs"]
 mod runner;
 
@@ -67,7 +69,7 @@ impl Drop for Process {
 }
 
 fn process(dir: &Path, user: &str) -> Box<dyn Transport> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_receiptdb"))
+    let mut child = Command::new(bin::receiptdb_bin())
         .arg("rpc")
         .arg("--db")
         .arg(dir.join("store.db"))

@@ -66,7 +66,7 @@ fn crash_once(seed: u64) -> usize {
     }
     requests.extend(by_conv.into_values().filter(|v| !v.is_empty()));
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_receiptdb"))
+    let mut child = Command::new(common::receiptdb_bin())
         .args(["rpc", "--db"])
         .arg(&path)
         .args(["--user", "alice"])

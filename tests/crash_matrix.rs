@@ -86,7 +86,7 @@ fn kill_run(template: &Path, requests: &[(String, Value)], rng: &mut Rng) -> Run
     };
     let delay = Duration::from_micros(rng.below(3_000));
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_receiptdb"))
+    let mut child = Command::new(common::receiptdb_bin())
         .arg("rpc")
         .arg("--db")
         .arg(&path)
@@ -1068,7 +1068,7 @@ fn crash_while_creating_the_store() {
     let dir = common_dir();
     let t = std::time::Instant::now();
     let probe = dir.path().join("probe.db");
-    let out = Command::new(env!("CARGO_BIN_EXE_receiptdb"))
+    let out = Command::new(common::receiptdb_bin())
         .arg("rpc")
         .arg("--db")
         .arg(&probe)
@@ -1080,7 +1080,7 @@ fn crash_while_creating_the_store() {
     let span = t.elapsed().as_micros() as u64 + 1_000;
     for k in 0..100 {
         let path = dir.path().join(format!("new{k}.db"));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_receiptdb"))
+        let mut child = Command::new(common::receiptdb_bin())
             .arg("rpc")
             .arg("--db")
             .arg(&path)

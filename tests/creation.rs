@@ -180,7 +180,7 @@ fn bad_user_version_is_corrupt_not_a_panic() {
         }
         common::assert_open_failure(&path, OWNER, 2006, "STORE_CORRUPT");
         common::assert_file_unchanged(&path, &before, "refused open");
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_receiptdb"))
+        let out = std::process::Command::new(common::receiptdb_bin())
             .args(["check", "--db"])
             .arg(&path)
             .output()
@@ -202,7 +202,7 @@ fn check_fails_a_store_without_tables() {
         c.pragma_update(None, "user_version", 1).unwrap();
     }
     common::assert_open_failure(&path, OWNER, 2006, "STORE_CORRUPT");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_receiptdb"))
+    let out = std::process::Command::new(common::receiptdb_bin())
         .args(["check", "--db"])
         .arg(&path)
         .output()

@@ -207,7 +207,7 @@ fn shared_binary() -> (tempfile::TempDir, PathBuf) {
     let dir = temp_dir();
     chmod(dir.path(), 0o755);
     let bin = dir.path().join("receiptdb");
-    std::fs::copy(env!("CARGO_BIN_EXE_receiptdb"), &bin).expect("copy the binary");
+    std::fs::copy(common::receiptdb_bin(), &bin).expect("copy the binary");
     chmod(&bin, 0o755);
     (dir, bin)
 }

@@ -25,7 +25,7 @@ const MESSAGES: usize = 4_000;
 
 /// `receiptdb check --db PATH`: (exit code, stdout + stderr).
 fn check_cmd(path: &Path) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_receiptdb"))
+    let out = Command::new(common::receiptdb_bin())
         .args(["check", "--db"])
         .arg(path)
         .output()

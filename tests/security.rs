@@ -90,7 +90,7 @@ fn new_files_are_mode_0600() {
 fn refusals_create_no_file() {
     let dir = temp_dir();
     let path = path_in(&dir, "missing.db");
-    let out = Command::new(env!("CARGO_BIN_EXE_receiptdb"))
+    let out = Command::new(common::receiptdb_bin())
         .args(["check", "--db"])
         .arg(&path)
         .output()
@@ -149,7 +149,7 @@ fn only_the_owner_opens_the_store() {
         ));
     }
     assert_open_failure(&path, "mallory", 2005, "OWNER_MISMATCH");
-    let out = Command::new(env!("CARGO_BIN_EXE_receiptdb"))
+    let out = Command::new(common::receiptdb_bin())
         .args(["check", "--user", "mallory", "--db"])
         .arg(&path)
         .output()
@@ -326,7 +326,7 @@ fn sql_looking_ids_and_payloads_round_trip() {
 
 /// Runs `receiptdb ARGS` in `cwd`; returns stdout + stderr and the status.
 fn run_in(cwd: &Path, args: &[&str]) -> (String, Option<i32>) {
-    let out = Command::new(env!("CARGO_BIN_EXE_receiptdb"))
+    let out = Command::new(common::receiptdb_bin())
         .args(args)
         .current_dir(cwd)
         .stdin(Stdio::null())

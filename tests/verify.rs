@@ -171,7 +171,7 @@ fn rpc_verify_and_check_deep_report_the_same() {
     assert!(v["checks"].as_array().is_some_and(|c| c.len() >= 15), "{v}");
     assert!(rpc.close().success());
     let deep = |p: &Path| {
-        Command::new(env!("CARGO_BIN_EXE_receiptdb"))
+        Command::new(common::receiptdb_bin())
             .args(["check", "--deep", "--db"])
             .arg(p)
             .output()
@@ -217,7 +217,7 @@ fn check_deep_refuses_an_old_schema_without_writing() {
     let path = path_in(&dir, "v1.db");
     std::fs::copy("tests/fixtures/v1.db", &path).expect("copy");
     let before = common::file_bytes(&path);
-    let out = Command::new(env!("CARGO_BIN_EXE_receiptdb"))
+    let out = Command::new(common::receiptdb_bin())
         .args(["check", "--deep", "--db"])
         .arg(&path)
         .output()

@@ -14,6 +14,9 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 use serde_json::{json, Value};
 
+mod bin;
+pub use bin::receiptdb_bin;
+
 /// The user every test store belongs to.
 pub const OWNER: &str = "alice";
 
@@ -222,7 +225,7 @@ pub struct Rpc {
 
 /// The command for `receiptdb rpc` on `path` for `user`.
 pub fn rpc_command(path: &Path, user: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_receiptdb"));
+    let mut c = Command::new(receiptdb_bin());
     c.arg("rpc").arg("--db").arg(path).arg("--user").arg(user);
     c
 }

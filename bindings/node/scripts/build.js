@@ -10,7 +10,7 @@ const pkg = path.resolve(__dirname, '..');
 const root = path.resolve(pkg, '..', '..');
 const target = process.env.CARGO_TARGET_DIR ? path.resolve(root, process.env.CARGO_TARGET_DIR) : path.join(root, 'target');
 const cargo = process.env.CARGO || 'cargo';
-const args = ['build', '--release', '-p', 'receiptdb-node', '-p', 'receiptdb', '--bin', 'receiptdb', '--lib'];
+const args = ['build', '--release', '-p', 'receiptdb-node', '-p', 'receiptdb-cli', '--bin', 'receiptdb', '--lib'];
 execFileSync(cargo, args, { cwd: root, stdio: 'inherit' });
 
 const names = { linux: 'libreceiptdb_node.so', darwin: 'libreceiptdb_node.dylib', win32: 'receiptdb_node.dll' };

@@ -1,4 +1,6 @@
-//! The `receiptdb` command: `rpc`, `sim` and `check`.
+//! The `receiptdb` command: `rpc`, `sim` and `check`. It holds the
+//! command-line dependencies (`clap`, `indicatif`), so neither the store
+//! crate nor the simulator crate needs them.
 
 use std::io::{self, BufReader, BufWriter};
 use std::path::PathBuf;
@@ -6,6 +8,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use receiptdb::rpc;
+
+mod sim;
 
 #[derive(Parser)]
 #[command(
@@ -30,7 +34,7 @@ enum Cmd {
         user: String,
     },
     /// Run the sync-conflict simulator.
-    Sim(receiptdb::sim::SimArgs),
+    Sim(sim::SimArgs),
     /// Run SQLite's full integrity check on a store and report.
     Check {
         /// The store file.
@@ -66,7 +70,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Cmd::Sim(args) => receiptdb::sim::run_cli(&args),
+        Cmd::Sim(args) => sim::run_cli(&args),
         Cmd::Check { db, user, deep } => check(&db, user.as_deref(), deep),
     }
 }

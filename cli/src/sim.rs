@@ -1,15 +1,13 @@
-//! The command-line glue of `receiptdb sim` (feature `cli`): arguments,
-//! progress bar and output. The simulator itself needs none of it.
+//! The command-line glue of `receiptdb sim`: arguments, progress bar and
+//! output. The simulator itself (`receiptdb-sim`) needs none of it.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use super::progress::ProgressPhase;
-use super::report::Report;
-use super::scenario::{parse_faults, Mutation, Scenario};
-use crate::{Error, Result};
+use receiptdb::{Error, Result};
+use receiptdb_sim::{parse_faults, Mutation, ProgressPhase, Report, Scenario};
 
 /// Command-line arguments of `receiptdb sim`. Options given here override
 /// the scenario file, which overrides the defaults.

@@ -10,7 +10,7 @@
 
 use std::process::ExitCode;
 
-use receiptdb::sim::{Action, FaultKind, Rates, Scenario};
+use receiptdb_sim::{Action, FaultKind, Rates, Scenario};
 
 fn main() -> ExitCode {
     let seed = std::env::args()

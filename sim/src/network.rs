@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::rng::Rng;
-use crate::{
+use receiptdb::{
     IncomingMessage, PushedReadReport, ReadReport, ReceiptNotification, Rejection, Snapshot,
 };
 

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::{
+use receiptdb::{
     ConversationType, GroupType, IncomingMessage, MessageStatus, ReceiptNotification,
     ReceiptSentState, Rejection, Snapshot, SnapshotReceipt,
 };

@@ -9,10 +9,10 @@ use super::network::{Node, Packet, Payload};
 use super::report::{Counters, Invariant};
 use super::rng::Rng;
 use super::server::SGroup;
-use crate::{
+use receiptdb::{
     Batch, EventKind, Filter, Member, ReceiptItem, ReceiptSentState, Rejection, Store, Subscription,
 };
-use crate::{MergeMode, OpenOptions};
+use receiptdb::{MergeMode, OpenOptions};
 
 /// Capacity of a client's event subscription; it is drained after every call.
 const EVENT_CAPACITY: usize = 4096;
@@ -90,7 +90,7 @@ pub(crate) struct Client {
     deep_turn: usize,
 }
 
-fn store_fail(what: &str, e: &crate::Error) -> Fail {
+fn store_fail(what: &str, e: &receiptdb::Error) -> Fail {
     Fail::new(
         Invariant::StoreError,
         format!("{what} failed: {} ({e})", e.name()),
@@ -157,7 +157,7 @@ impl Client {
         &mut self,
         c: &mut Counters,
         what: &str,
-        f: impl FnOnce(&Store) -> crate::Result<T>,
+        f: impl FnOnce(&Store) -> receiptdb::Result<T>,
     ) -> Result<T, Fail> {
         let store = self.store()?;
         c.store_ops += 1;
@@ -290,7 +290,7 @@ impl Client {
         Ok(())
     }
 
-    fn note_messages(&mut self, msgs: &[crate::IncomingMessage]) {
+    fn note_messages(&mut self, msgs: &[receiptdb::IncomingMessage]) {
         for m in msgs {
             if self.held.insert(m.id.clone()) {
                 let conv = m.conversation_id.clone().unwrap_or_default();
@@ -412,12 +412,12 @@ impl Client {
             } else {
                 rng.range(1, ids.len() as u64) as usize
             };
-            for chunk in ids[..take].chunks(crate::MAX_BATCH) {
+            for chunk in ids[..take].chunks(receiptdb::MAX_BATCH) {
                 for id in chunk {
                     set.remove(id);
                 }
             }
-            for chunk in ids[..take].chunks(crate::MAX_BATCH) {
+            for chunk in ids[..take].chunks(receiptdb::MAX_BATCH) {
                 let queued = self.call(c, "send_message_read_receipt", |s| {
                     s.send_message_read_receipt(chunk)
                 })?;
@@ -611,8 +611,8 @@ impl Client {
             let want = msgs
                 .iter()
                 .filter(|m| {
-                    m.flow == crate::Flow::In
-                        && m.status == crate::MessageStatus::Success
+                    m.flow == receiptdb::Flow::In
+                        && m.status == receiptdb::MessageStatus::Success
                         && m.sequence > cv.read_sequence
                 })
                 .count() as u64;
@@ -666,7 +666,7 @@ impl Client {
         let fail = |d: String| Err(Fail::new(Invariant::Outbox, d));
         let mut owner: BTreeMap<&str, &str> = BTreeMap::new();
         for b in batches {
-            if b.message_ids.is_empty() || b.message_ids.len() > crate::MAX_BATCH {
+            if b.message_ids.is_empty() || b.message_ids.len() > receiptdb::MAX_BATCH {
                 return fail(format!(
                     "batch {} holds {} IDs",
                     b.batch_id,
@@ -734,8 +734,8 @@ pub(crate) fn message_list(
     cl: &mut Client,
     conv: &str,
     c: &mut Counters,
-) -> Result<Vec<crate::Message>, Fail> {
-    let mut all: Vec<crate::Message> = Vec::new();
+) -> Result<Vec<receiptdb::Message>, Fail> {
+    let mut all: Vec<receiptdb::Message> = Vec::new();
     let mut next: Option<String> = None;
     loop {
         let page = cl.call(c, "get_message_list", |s| {

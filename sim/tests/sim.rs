@@ -1,8 +1,13 @@
 //! The simulator: many seeds pass, a planted bug fails, runs are deterministic.
+//! The `receiptdb sim` tests run the binary of `receiptdb-cli`, built by the
+//! store crate's test helper.
+
+#[path = "../../tests/common/bin.rs"]
+mod bin;
 
 use std::process::Command;
 
-use receiptdb::sim::{Action, FaultKind, Invariant, Mutation, Rates, Scenario};
+use receiptdb_sim::{Action, FaultKind, Invariant, Mutation, Rates, Scenario};
 
 fn small(seed: u64) -> Scenario {
     let built = Scenario::builder()
@@ -240,7 +245,7 @@ fn lww_fails_in_the_library_and_the_shrunk_prefix_replays_the_failure() {
 }
 
 fn sim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_receiptdb"))
+    let out = Command::new(bin::receiptdb_bin())
         .arg("sim")
         .args(args)
         .output();
@@ -331,7 +336,7 @@ fn example_scenario_file_runs_and_passes() {
 /// default run prints, or a newcomer comparing the two suspects nondeterminism.
 #[test]
 fn sim_md_sample_report_is_a_real_default_run() {
-    let doc = include_str!("../docs/SIM.md");
+    let doc = include_str!("../../docs/SIM.md");
     let Some(start) = doc.find("```\nreceiptdb sim: seed 42\n") else {
         panic!("docs/SIM.md has no sample report of seed 42");
     };

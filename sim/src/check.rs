@@ -8,7 +8,7 @@
 use super::client::{message_list, Client, Fail};
 use super::report::{Counters, Invariant};
 use super::server::Server;
-use crate::{MemberFilter, Message};
+use receiptdb::{MemberFilter, Message};
 
 /// Page size for member lists: small, so paging is exercised.
 const MEMBER_PAGE: u32 = 3;
@@ -59,7 +59,7 @@ pub(crate) fn soundness(server: &Server, cl: &mut Client, c: &mut Counters) -> R
                         return ahead("isPeerRead without the peer's receipt".into());
                     }
                 }
-                let acked = m.receipt_sent_state == Some(crate::ReceiptSentState::Acked);
+                let acked = m.receipt_sent_state == Some(receiptdb::ReceiptSentState::Acked);
                 if acked && !sm.readers.contains(&cl.user) {
                     return ahead("acked, but the server has no receipt from this user".into());
                 }
@@ -299,7 +299,7 @@ fn check_read_position(
                 "{conv}: peerReadSequence {got} but the server holds {peer}"
             )));
         }
-        for m in held.iter().filter(|m| m.flow == crate::Flow::Out) {
+        for m in held.iter().filter(|m| m.flow == receiptdb::Flow::Out) {
             if m.is_peer_read != (m.sequence <= peer) {
                 return Err(diverged(format!(
                     "{conv}: isPeerRead of {} (sequence {}) is {} with peerReadSequence {peer}",

@@ -9,7 +9,7 @@ use super::report::{Invariant, Phase, Report, Shrunk, Violation};
 use super::scenario::{FaultKind, Scenario, ScenarioBuilder};
 use super::script::Action;
 use super::world::{snapshot_packet, tag, World};
-use crate::Result;
+use receiptdb::Result;
 
 /// Most steps quiescence may take before the run counts as stuck.
 const QUIESCE_CAP: u64 = 5_000;

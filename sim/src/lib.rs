@@ -1,7 +1,7 @@
 //! # The deterministic sync-conflict simulator
 //!
-//! `receiptdb sim` (and this module, for scripted scenarios) runs a reference
-//! server and several client devices, each a real [`Store`](crate::Store) on
+//! `receiptdb sim` (and this crate, for scripted scenarios) runs a reference
+//! server and several client devices, each a real [`Store`](receiptdb::Store) on
 //! its own SQLite file, over a seeded, faulty network: delays, reordering,
 //! duplicates, losses with retries, stale snapshots, partitions, offline
 //! periods, crashes (the `Store` is dropped at a random point and its file
@@ -23,7 +23,7 @@
 //! is shrunk to the shortest failing step prefix.
 //!
 //! ```
-//! use receiptdb::sim::{Action, FaultKind, Scenario};
+//! use receiptdb_sim::{Action, FaultKind, Scenario};
 //!
 //! # fn main() -> Result<(), receiptdb::Error> {
 //! let report = Scenario::builder()
@@ -42,10 +42,12 @@
 //! ```
 //!
 //! See `docs/SIM.md` for the model, the JSON scenario format and the report.
+//! It uses only the public API of the `receiptdb` store crate, as an embedder
+//! would; the command line (`SimArgs`, `run_cli`, the progress bar) is in
+//! `receiptdb-cli`.
+#![deny(missing_docs)]
 
 mod check;
-#[cfg(feature = "cli")]
-mod cli;
 mod client;
 mod network;
 mod progress;
@@ -61,6 +63,4 @@ pub use report::{Counters, Invariant, Phase, Report, Shrunk, Violation};
 pub use scenario::{parse_faults, FaultKind, Mutation, Rates, Scenario, ScenarioBuilder};
 pub use script::{Action, ScriptStep};
 
-#[cfg(feature = "cli")]
-pub use cli::{run_cli, SimArgs};
 pub use progress::{Progress, ProgressPhase};

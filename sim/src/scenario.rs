@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
+use receiptdb::{Error, Result};
 
 use super::script::{Action, ScriptStep};
 
@@ -292,8 +292,10 @@ impl Scenario {
         Ok(s)
     }
 
-    /// The scenario of a JSON text, unvalidated, and whether it set `members`.
-    pub(crate) fn parse_json(text: &str) -> Result<(Scenario, bool)> {
+    /// The scenario of a JSON text, unvalidated, and whether it set `members`
+    /// (the command line applies its options on top, then the rule of
+    /// [`fit_default_members`](Scenario::fit_default_members), then validates).
+    pub fn parse_json(text: &str) -> Result<(Scenario, bool)> {
         let v: serde_json::Value =
             serde_json::from_str(text).map_err(|e| invalid(format!("bad scenario JSON: {e}")))?;
         let members_given = v.get("members").is_some();
@@ -304,7 +306,7 @@ impl Scenario {
 
     /// The one rule for a `members` nobody gave: the default, lowered to the
     /// number of users when there are fewer.
-    pub(crate) fn fit_default_members(&mut self) {
+    pub fn fit_default_members(&mut self) {
         self.members = self.members.min(self.users());
     }
 

@@ -12,9 +12,9 @@ use super::report::Counters;
 use super::rng::Rng;
 use super::scenario::{FaultKind, Mutation, Scenario};
 use super::server::{SGroup, Server};
-use crate::MergeMode;
-use crate::Result;
-use crate::{GroupType, Member, ReceiptNotification};
+use receiptdb::MergeMode;
+use receiptdb::Result;
+use receiptdb::{GroupType, Member, ReceiptNotification};
 
 /// Server time of step 0 (unix seconds); step `s` is `BASE_TIME + s`.
 const BASE_TIME: i64 = 1_700_000_000;
@@ -457,16 +457,16 @@ impl<'a> World<'a> {
     /// the max; the device gets the positions back (`ackReadReports`); a
     /// position that moved is pushed to the user's other devices and, in
     /// C2C, to the peer's devices as `peerReadSequence`.
-    fn server_read_reports(&mut self, ci: usize, reports: Vec<crate::ReadReport>) {
+    fn server_read_reports(&mut self, ci: usize, reports: Vec<receiptdb::ReadReport>) {
         let user = self.clients[ci].user;
         let now = self.now;
         let mut acks = Vec::new();
-        let mut per: BTreeMap<usize, Vec<crate::PushedReadReport>> = BTreeMap::new();
+        let mut per: BTreeMap<usize, Vec<receiptdb::PushedReadReport>> = BTreeMap::new();
         for r in reports {
             let (pos, moved) =
                 self.server
                     .take_read_report(user, &r.conversation_id, r.read_sequence);
-            acks.push(crate::ReadReport {
+            acks.push(receiptdb::ReadReport {
                 conversation_id: r.conversation_id.clone(),
                 read_sequence: pos,
             });
@@ -475,7 +475,7 @@ impl<'a> World<'a> {
             }
             self.c.read_reports_moved += 1;
             for &d in self.by_user[user].iter().filter(|&&d| d != ci) {
-                per.entry(d).or_default().push(crate::PushedReadReport {
+                per.entry(d).or_default().push(receiptdb::PushedReadReport {
                     conversation_id: r.conversation_id.clone(),
                     read_sequence: Some(pos),
                     peer_read_sequence: None,
@@ -484,7 +484,7 @@ impl<'a> World<'a> {
             if let Some(peer) = self.server.c2c_peer(&r.conversation_id) {
                 let conv = format!("C2C{}", self.server.users[user]);
                 for &d in &self.by_user[peer] {
-                    per.entry(d).or_default().push(crate::PushedReadReport {
+                    per.entry(d).or_default().push(receiptdb::PushedReadReport {
                         conversation_id: conv.clone(),
                         read_sequence: None,
                         peer_read_sequence: Some(pos),
@@ -595,7 +595,7 @@ impl<'a> World<'a> {
 }
 
 /// A packet carrying a snapshot from the server to `client`.
-pub(super) fn snapshot_packet(client: usize, snap: crate::Snapshot) -> Packet {
+pub(super) fn snapshot_packet(client: usize, snap: receiptdb::Snapshot) -> Packet {
     Packet {
         src: Node::Server,
         dst: Node::Client(client),
