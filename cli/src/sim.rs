@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use receiptdb::{Error, Result};
-use receiptdb_sim::{parse_faults, Mutation, ProgressPhase, Report, Scenario};
+use receiptdb_sim::{
+    parse_faults, sweep, Mutation, ProgressPhase, Report, Scenario, SeedRange, Shard, SweepSummary,
+};
 
 /// Command-line arguments of `receiptdb sim`. Options given here override
 /// the scenario file, which overrides the defaults.
@@ -50,6 +52,19 @@ pub struct SimArgs {
     /// Do not search for the shortest failing prefix.
     #[arg(long)]
     pub no_shrink: bool,
+    /// Sweep: run every seed of A..B (both included) and print a summary.
+    #[arg(long, value_name = "A..B", conflicts_with_all = ["seed", "prefix", "merge"])]
+    pub seeds: Option<String>,
+    /// Sweep threads (default: every core).
+    #[arg(long, value_name = "N", requires = "seeds")]
+    pub jobs: Option<usize>,
+    /// Run only shard i of n of the sweep (every n-th seed, from the i-th).
+    #[arg(long, value_name = "i/n", requires = "seeds")]
+    pub shard: Option<String>,
+    /// Merge the `--json` summaries of every shard of one sweep into the
+    /// summary of the whole sweep.
+    #[arg(long, value_name = "FILE.json", num_args = 1..)]
+    pub merge: Vec<PathBuf>,
 }
 
 impl SimArgs {
@@ -149,6 +164,12 @@ struct Wall {
 /// output and the wall-clock time on standard error; exit status 0 on PASS,
 /// 1 on FAIL, 2 when the scenario is invalid or the run could not start.
 pub fn run_cli(args: &SimArgs) -> ExitCode {
+    if !args.merge.is_empty() {
+        return merge_cli(args);
+    }
+    if args.seeds.is_some() {
+        return sweep_cli(args);
+    }
     let sc = match args.scenario() {
         Ok(s) => s,
         Err(e) => {
@@ -205,5 +226,105 @@ pub fn run_cli(args: &SimArgs) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+/// Prints a sweep summary (text, or JSON with `--json`); exit 0 when every
+/// seed passed, 1 otherwise.
+fn print_summary(args: &SimArgs, summary: &SweepSummary) -> ExitCode {
+    if args.json {
+        match serde_json::to_string(summary) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("receiptdb sim: cannot write the summary: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        print!("{summary}");
+    }
+    if summary.all_passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// `--seeds A..B [--jobs N] [--shard i/n]`.
+fn sweep_cli(args: &SimArgs) -> ExitCode {
+    let parsed = (|| -> Result<(Scenario, SeedRange, Option<Shard>)> {
+        let sc = args.scenario()?;
+        let range = SeedRange::parse(args.seeds.as_deref().unwrap_or_default())?;
+        let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
+        Ok((sc, range, shard))
+    })();
+    let (sc, range, shard) = match parsed {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("receiptdb sim: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let bar = progress_bar(args.json, 0);
+    bar.set_message("seeds");
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{msg:12} [{bar:40}] {pos}/{len} seeds {elapsed}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    let started = Instant::now();
+    let result = sweep(&sc, range, shard, jobs, &|done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    });
+    bar.finish_and_clear();
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("receiptdb sim: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "wall-clock (not part of the deterministic summary): {} seeds in {secs:.1} s on {jobs} jobs, {:.1} seeds/min",
+        summary.runs,
+        summary.runs as f64 * 60.0 / secs.max(1e-9)
+    );
+    print_summary(args, &summary)
+}
+
+/// `--merge FILE...`: the shards' `--json` summaries into the whole sweep's.
+fn merge_cli(args: &SimArgs) -> ExitCode {
+    let mut parts = Vec::new();
+    for path in &args.merge {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("receiptdb sim: cannot read {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        };
+        match serde_json::from_str::<SweepSummary>(&text) {
+            Ok(s) => parts.push(s),
+            Err(e) => {
+                eprintln!(
+                    "receiptdb sim: {} is not a sweep summary (sim --seeds ... --json): {e}",
+                    path.display()
+                );
+                return ExitCode::from(2);
+            }
+        }
+    }
+    match SweepSummary::merge(&parts) {
+        Ok(s) => print_summary(args, &s),
+        Err(e) => {
+            eprintln!("receiptdb sim: {e}");
+            ExitCode::from(2)
+        }
     }
 }

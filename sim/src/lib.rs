@@ -57,10 +57,12 @@ mod run;
 mod scenario;
 mod script;
 mod server;
+mod sweep;
 mod world;
 
-pub use report::{Counters, Invariant, Phase, Report, Shrunk, Violation};
+pub use report::{run_command_of, Counters, Invariant, Phase, Report, Shrunk, Violation};
 pub use scenario::{parse_faults, FaultKind, Mutation, Rates, Scenario, ScenarioBuilder};
 pub use script::{Action, ScriptStep};
+pub use sweep::{sweep, SeedFailure, SeedRange, Shard, SweepSummary};
 
 pub use progress::{Progress, ProgressPhase};

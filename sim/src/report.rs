@@ -221,36 +221,50 @@ impl Report {
     /// The command that replays the shortest failing prefix.
     pub fn replay_command(&self) -> Option<String> {
         let s = self.shrunk.as_ref()?;
-        let sc = &self.scenario;
-        let mut cmd = format!(
-            "receiptdb sim --seed {} --clients {} --groups {} --members {} --messages {} --steps {} --faults {} --prefix {}",
-            sc.seed,
-            sc.clients,
-            sc.groups,
-            sc.members,
-            sc.messages,
-            sc.steps,
-            fault_list(sc),
-            s.prefix
-        );
-        match sc.mutate {
-            Some(super::Mutation::Lww) => cmd.push_str(" --mutate lww"),
-            Some(super::Mutation::Tally) => cmd.push_str(" --mutate tally"),
-            None => {}
-        }
-        match &sc.source {
-            Some(path) => {
-                cmd.push_str(" --scenario ");
-                cmd.push_str(&shell_word(path));
-            }
-            // Made in code: the script and rates have no file to name.
-            None if !sc.script.is_empty() || sc.rates != super::Rates::default() => {
-                cmd.push_str(" --scenario FILE.json");
-            }
-            None => {}
-        }
-        Some(cmd)
+        let mut sc = self.scenario.clone();
+        sc.prefix = Some(s.prefix);
+        Some(run_command_of(&sc))
     }
+
+    /// The command that runs this report's scenario again (its prefix, if any).
+    pub fn run_command(&self) -> String {
+        run_command_of(&self.scenario)
+    }
+}
+
+/// The `receiptdb sim` command line that runs `sc` (seed, sizes, faults,
+/// prefix, mutation, and its scenario file when it came from one).
+pub fn run_command_of(sc: &Scenario) -> String {
+    let mut cmd = format!(
+        "receiptdb sim --seed {} --clients {} --groups {} --members {} --messages {} --steps {} --faults {}",
+        sc.seed,
+        sc.clients,
+        sc.groups,
+        sc.members,
+        sc.messages,
+        sc.steps,
+        fault_list(sc),
+    );
+    if let Some(p) = sc.prefix {
+        cmd.push_str(&format!(" --prefix {p}"));
+    }
+    match sc.mutate {
+        Some(super::Mutation::Lww) => cmd.push_str(" --mutate lww"),
+        Some(super::Mutation::Tally) => cmd.push_str(" --mutate tally"),
+        None => {}
+    }
+    match &sc.source {
+        Some(path) => {
+            cmd.push_str(" --scenario ");
+            cmd.push_str(&shell_word(path));
+        }
+        // Made in code: the script and rates have no file to name.
+        None if !sc.script.is_empty() || sc.rates != super::Rates::default() => {
+            cmd.push_str(" --scenario FILE.json");
+        }
+        None => {}
+    }
+    cmd
 }
 
 impl fmt::Display for Report {
