@@ -106,16 +106,21 @@ impl fmt::Display for Violation {
     }
 }
 
-/// The shortest failing step prefix found by shrinking.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The smallest failing scenario shrinking found: the same seed and the
+/// same violated invariant, with fewer steps (a prefix of the run) and, where
+/// they still fail, fewer clients, groups, messages and fault kinds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Shrunk {
     /// Run only this many steps (`--prefix N`) and it still fails.
     pub prefix: u64,
     /// Runs the search took.
     pub runs: u64,
-    /// The violation of the shortest failing prefix.
+    /// The violation of the smallest failing scenario.
     pub violation: Violation,
+    /// The smallest failing scenario (its `prefix` set): what the replay
+    /// command runs.
+    pub scenario: Scenario,
 }
 
 /// Counters of one run.
@@ -221,9 +226,7 @@ impl Report {
     /// The command that replays the shortest failing prefix.
     pub fn replay_command(&self) -> Option<String> {
         let s = self.shrunk.as_ref()?;
-        let mut sc = self.scenario.clone();
-        sc.prefix = Some(s.prefix);
-        Some(run_command_of(&sc))
+        Some(run_command_of(&s.scenario))
     }
 
     /// The command that runs this report's scenario again (its prefix, if any).
@@ -355,11 +358,23 @@ impl fmt::Display for Report {
                 writeln!(f, "first violation: {v}")?;
                 match &self.shrunk {
                     Some(s) => {
+                        let z = &s.scenario;
                         writeln!(
                             f,
-                            "shortest failing prefix: {} steps (found in {} runs): {}",
-                            s.prefix, s.runs, s.violation
+                            "shrunk (in {} runs): steps {} -> {}, clients {} -> {}, groups {} -> {}, messages {} -> {}, faults {} -> {}",
+                            s.runs,
+                            sc.effective_steps(),
+                            s.prefix,
+                            sc.clients,
+                            z.clients,
+                            sc.groups,
+                            z.groups,
+                            sc.messages,
+                            z.messages,
+                            fault_list(sc),
+                            fault_list(z)
                         )?;
+                        writeln!(f, "smallest failing run: {}", s.violation)?;
                         write!(f, "replay: {}", self.replay_command().unwrap_or_default())
                     }
                     None => write!(f, "shortest failing prefix: not searched"),

@@ -240,9 +240,15 @@ fn run_once(sc: &Scenario, progress: &mut dyn FnMut(Progress)) -> Result<Report>
     Ok(w.report(None, Some(converge)))
 }
 
-/// Runs a scenario; on failure, bisects the step prefix for the shortest
-/// one that still fails (prefixes replay exactly, so the search is sound
-/// whenever failing is monotone in the prefix; it always returns a failing one).
+/// Most runs one shrink may take (each is a short run: it starts from the
+/// shortest failing prefix).
+const SHRINK_BUDGET: u64 = 150;
+
+/// Runs a scenario; on failure, shrinks it: first the shortest failing step
+/// prefix (bisection: prefixes replay exactly), then fewer clients, groups,
+/// messages and fault kinds, each kept only when the run still violates the
+/// same invariant (greedy delta debugging; a smaller scenario is a new run of
+/// the same seed, not a subset of the first one), then the prefix again.
 pub(crate) fn run_and_shrink(sc: &Scenario, progress: &mut dyn FnMut(Progress)) -> Result<Report> {
     let mut report = run_once(sc, progress)?;
     let Some(v) = report.violation.clone() else {
@@ -251,13 +257,69 @@ pub(crate) fn run_and_shrink(sc: &Scenario, progress: &mut dyn FnMut(Progress)) 
     if !sc.shrink {
         return Ok(report);
     }
-    let mut hi = match v.phase {
+    let mut runs = 0;
+    let mut best = sc.clone();
+    best.shrink = false;
+    let hi = match v.phase {
         Phase::Run => (v.step + 1).min(sc.effective_steps()),
         _ => sc.effective_steps(),
     };
+    let (prefix, mut best_v) = shortest_prefix(&best, hi, v.clone(), &mut runs, progress)?;
+    best.prefix = Some(prefix);
+    // Greedy passes over the other dimensions until none shrinks.
+    let mut changed = true;
+    while changed && runs < SHRINK_BUDGET {
+        changed = false;
+        for cand in smaller(&best) {
+            if runs >= SHRINK_BUDGET {
+                break;
+            }
+            if cand.validate().is_err() {
+                continue;
+            }
+            progress(Progress {
+                phase: ProgressPhase::Shrink,
+                step: runs,
+                total: SHRINK_BUDGET,
+            });
+            let r = run_once(&cand, &mut |_| {})?;
+            runs += 1;
+            if let Some(cv) = r.violation {
+                if cv.invariant == v.invariant {
+                    best = cand;
+                    best_v = cv;
+                    changed = true;
+                    break;
+                }
+            }
+        }
+    }
+    if best.clients != sc.clients || best.messages != sc.messages || best.groups != sc.groups {
+        let hi = best.effective_steps();
+        let (p, pv) = shortest_prefix(&best, hi, best_v.clone(), &mut runs, progress)?;
+        best.prefix = Some(p);
+        best_v = pv;
+    }
+    best.shrink = sc.shrink;
+    report.shrunk = Some(Shrunk {
+        prefix: best.effective_steps(),
+        runs,
+        violation: best_v,
+        scenario: best,
+    });
+    Ok(report)
+}
+
+/// The shortest failing prefix of `sc` in `0..=hi` (bisection), with its
+/// violation; `hi` is known to fail with `v`.
+fn shortest_prefix(
+    sc: &Scenario,
+    mut hi: u64,
+    mut v: Violation,
+    runs: &mut u64,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(u64, Violation)> {
     let mut lo = 0;
-    let mut best = v;
-    let mut runs = 0;
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
         let mut probe = sc.clone();
@@ -269,21 +331,55 @@ pub(crate) fn run_and_shrink(sc: &Scenario, progress: &mut dyn FnMut(Progress)) 
             total: hi,
         });
         let r = run_once(&probe, &mut |_| {})?;
-        runs += 1;
+        *runs += 1;
         match r.violation {
-            Some(v) => {
+            Some(x) => {
                 hi = mid;
-                best = v;
+                v = x;
             }
             None => lo = mid + 1,
         }
     }
-    report.shrunk = Some(Shrunk {
-        prefix: hi,
-        runs,
-        violation: best,
-    });
-    Ok(report)
+    Ok((hi, v))
+}
+
+/// Candidates one step smaller than `sc`, the biggest cuts first.
+fn smaller(sc: &Scenario) -> Vec<Scenario> {
+    let mut out = Vec::new();
+    let with = |f: &dyn Fn(&mut Scenario)| {
+        let mut c = sc.clone();
+        f(&mut c);
+        c
+    };
+    if sc.clients > 2 {
+        let half = (sc.clients / 2).max(2);
+        out.push(with(&|c| {
+            c.clients = half;
+            c.members = c.members.min(c.users());
+        }));
+        if half != sc.clients - 1 {
+            out.push(with(&|c| {
+                c.clients -= 1;
+                c.members = c.members.min(c.users());
+            }));
+        }
+    }
+    if sc.groups > 0 {
+        out.push(with(&|c| c.groups /= 2));
+        if sc.groups > 1 {
+            out.push(with(&|c| c.groups -= 1));
+        }
+    }
+    if sc.messages > 1 {
+        out.push(with(&|c| c.messages /= 2));
+        out.push(with(&|c| c.messages -= c.messages / 4 + 1));
+    }
+    for &k in &sc.faults {
+        out.push(with(&|c| {
+            c.faults.remove(&k);
+        }));
+    }
+    out
 }
 
 // Running lives here, not in scenario.rs, so a scenario knows nothing of runs.
