@@ -16,17 +16,6 @@ pub struct ReceiptState {
     pub peer_read: bool,
 }
 
-/// How incoming receipt figures are combined with the stored ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum MergeMode {
-    /// The lattice of PROTOCOL.md, Merge rules (the only correct mode).
-    #[default]
-    Lattice,
-    /// Last writer wins: incoming figures overwrite. Deliberately wrong; the
-    /// simulator's `--mutate lww` uses it to show that it detects divergence.
-    LastWriterWins,
-}
-
 /// One incoming estimate of a message's receipt state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Estimate {

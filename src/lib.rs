@@ -62,7 +62,7 @@ pub use concerns::sync::{
 pub use concerns::verify::{Mismatch, VerifyReport};
 pub use error::{Error, Result};
 pub use events::{Event, EventKind, Filter, ReceiptItem, Subscription, DEFAULT_CAPACITY};
-pub use lattice::{min_reg, Estimate, MergeMode, ReceiptState};
+pub use lattice::{min_reg, Estimate, ReceiptState};
 pub use model::{
     conversation_id, parse_conversation_id, ConversationType, Flow, GroupType, IncomingMessage,
     IncomingReceiptInfo, Member, Message, MessageStatus, ReadReceiptInfo, ReceiptConfig,

@@ -34,7 +34,7 @@ enum Cmd {
         user: String,
     },
     /// Run the sync-conflict simulator.
-    Sim(sim::SimArgs),
+    Sim(Box<sim::SimArgs>),
     /// Run SQLite's full integrity check on a store and report.
     Check {
         /// The store file.

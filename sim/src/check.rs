@@ -3,15 +3,26 @@
 //! exactly the messages the server sent its user, with the server's receipt
 //! figures, reader and unread member lists and receipt sent states; its
 //! outbox is empty; and the last event of each message agrees with its
-//! stored state.
+//! stored state. Receipt figures are the ones the client shows
+//! ([`Client::shown_figures`]: the store's, or with `--mutate lww` its
+//! last-writer-wins cache).
 
-use super::client::{message_list, Client, Fail};
+use super::client::{message_list, Client, Fail, Seen};
 use super::report::{Counters, Invariant};
 use super::server::Server;
 use receiptdb::{MemberFilter, Message};
 
 /// Page size for member lists: small, so paging is exercised.
 const MEMBER_PAGE: u32 = 3;
+
+/// A message's receipt figures as the store holds them.
+fn seen_of(info: &receiptdb::ReadReceiptInfo) -> Seen {
+    Seen {
+        read: info.read_count,
+        unread: info.unread_count,
+        peer: info.is_peer_read,
+    }
+}
 
 fn diverged(detail: String) -> Fail {
     Fail::new(Invariant::Convergence, detail)
@@ -45,17 +56,15 @@ pub(crate) fn soundness(server: &Server, cl: &mut Client, c: &mut Counters) -> R
                     ))
                 };
                 if let Some(info) = m.read_receipt_info {
+                    let shown = cl.shown_figures(id, seen_of(&info));
                     let (rc, uc, peer) = server.figures(sm);
-                    if info.read_count > rc {
-                        return ahead(format!("readCount {} > server's {rc}", info.read_count));
+                    if shown.read > rc {
+                        return ahead(format!("readCount {} > server's {rc}", shown.read));
                     }
-                    if info.unread_count.is_some_and(|u| u < uc) {
-                        return ahead(format!(
-                            "unreadCount {:?} < server's {uc}",
-                            info.unread_count
-                        ));
+                    if shown.unread.is_some_and(|u| u < uc) {
+                        return ahead(format!("unreadCount {:?} < server's {uc}", shown.unread));
                     }
-                    if info.is_peer_read && !peer {
+                    if shown.peer && !peer {
                         return ahead("isPeerRead without the peer's receipt".into());
                     }
                 }
@@ -184,10 +193,11 @@ fn check_message(
             "{id}: no readReceiptInfo on an out message"
         )));
     };
-    if (info.read_count, info.unread_count, info.is_peer_read) != (rc, Some(uc), peer) {
+    let shown = cl.shown_figures(id, seen_of(&info));
+    if (shown.read, shown.unread, shown.peer) != (rc, Some(uc), peer) {
         return Err(diverged(format!(
             "{id}: readCount {} unreadCount {:?} isPeerRead {}, server has {rc} {uc} {peer}",
-            info.read_count, info.unread_count, info.is_peer_read
+            shown.read, shown.unread, shown.peer
         )));
     }
     if let Some(seen) = cl.seen.get(id) {

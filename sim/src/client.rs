@@ -1,6 +1,8 @@
 //! A simulated client device: a real [`Store`] on its own file, the transport
 //! loop that drives it, and the trackers behind the invariants checked while
-//! running (monotone events, durable receipts, a sound outbox).
+//! running (monotone events, durable receipts, a sound outbox), and the
+//! planted bugs of `--mutate tally` and `--mutate lww` (harness-side: the
+//! store is never changed).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -9,10 +11,10 @@ use super::network::{Node, Packet, Payload};
 use super::report::{Counters, Invariant};
 use super::rng::Rng;
 use super::server::SGroup;
+use receiptdb::OpenOptions;
 use receiptdb::{
     Batch, EventKind, Filter, Member, ReceiptItem, ReceiptSentState, Rejection, Store, Subscription,
 };
-use receiptdb::{MergeMode, OpenOptions};
 
 /// Capacity of a client's event subscription; it is drained after every call.
 const EVENT_CAPACITY: usize = 4096;
@@ -52,7 +54,6 @@ pub(crate) struct Client {
     pub user_id: String,
     pub name: String,
     path: PathBuf,
-    mode: MergeMode,
     store: Option<Store>,
     sub: Option<Subscription>,
     /// Crashed: reopens at this step.
@@ -79,6 +80,12 @@ pub(crate) struct Client {
     /// conversation, kept as a running tally.
     tally_mode: bool,
     tally: BTreeMap<String, u64>,
+    /// With `--mutate lww`: the receipt figures this client displays per
+    /// `out` message, cached the way a naive app caches server figures:
+    /// every receipt notification and snapshot figure overwrites the last
+    /// (last writer wins) instead of being joined (kept across crashes).
+    lww_mode: bool,
+    displayed: BTreeMap<String, Seen>,
     /// Highest read / peer read position seen per conversation (kept across
     /// crashes: positions never go down).
     read_seen: BTreeMap<String, (i64, i64)>,
@@ -104,8 +111,8 @@ impl Client {
         user_id: String,
         name: String,
         path: PathBuf,
-        mode: MergeMode,
         tally_mode: bool,
+        lww_mode: bool,
     ) -> Client {
         Client {
             idx,
@@ -113,7 +120,6 @@ impl Client {
             user_id,
             name,
             path,
-            mode,
             store: None,
             sub: None,
             down_until: None,
@@ -128,6 +134,8 @@ impl Client {
             info: BTreeMap::new(),
             tally_mode,
             tally: BTreeMap::new(),
+            lww_mode,
+            displayed: BTreeMap::new(),
             read_seen: BTreeMap::new(),
             read_dirty: false,
             read_sent_at: None,
@@ -194,26 +202,7 @@ impl Client {
             peer: it.is_peer_read,
         };
         if let Some(old) = self.seen.get(&it.message_id) {
-            let id = &it.message_id;
-            let bad = if new.read < old.read {
-                Some(format!(
-                    "readCount of {id} fell from {} to {}",
-                    old.read, new.read
-                ))
-            } else if old.peer && !new.peer {
-                Some(format!("isPeerRead of {id} went from true to false"))
-            } else {
-                match (old.unread, new.unread) {
-                    (Some(a), Some(b)) if b > a => {
-                        Some(format!("unreadCount of {id} rose from {a} to {b}"))
-                    }
-                    (Some(a), None) => {
-                        Some(format!("unreadCount of {id} went from {a} to unknown"))
-                    }
-                    _ => None,
-                }
-            };
-            if let Some(detail) = bad {
+            if let Some(detail) = went_back(&it.message_id, old, &new) {
                 return Err(Fail::new(Invariant::Monotone, detail));
             }
         }
@@ -221,11 +210,45 @@ impl Client {
         Ok(())
     }
 
+    /// With `--mutate lww`: a packet's figures for `id` overwrite the
+    /// displayed ones (a figure the packet leaves out keeps its value), and
+    /// the displayed figures, like an event stream, must never go back.
+    fn display(
+        &mut self,
+        id: &str,
+        read: Option<u64>,
+        unread: Option<u64>,
+        peer: Option<bool>,
+        c: &mut Counters,
+    ) -> Result<(), Fail> {
+        c.event_items += 1;
+        let old = self.displayed.get(id).copied();
+        let new = Seen {
+            read: read.unwrap_or(old.map_or(0, |o| o.read)),
+            unread: unread.or(old.and_then(|o| o.unread)),
+            peer: peer.unwrap_or(old.is_some_and(|o| o.peer)),
+        };
+        if let Some(detail) = old.and_then(|old| went_back(id, &old, &new)) {
+            return Err(Fail::new(Invariant::Monotone, detail));
+        }
+        self.displayed.insert(id.to_string(), new);
+        Ok(())
+    }
+
+    /// The receipt figures this client shows for an `out` message: the
+    /// store's (`store`), or with `--mutate lww` the displayed cache (the
+    /// store's until a packet carried figures for it).
+    pub(crate) fn shown_figures(&self, id: &str, store: Seen) -> Seen {
+        match self.displayed.get(id) {
+            Some(d) if self.lww_mode => *d,
+            _ => store,
+        }
+    }
+
     /// Opens (or reopens) the store and subscribes to all its events.
     pub(crate) fn open(&mut self, c: &mut Counters) -> Result<(), Fail> {
         c.store_ops += 1;
-        let opts = OpenOptions::new().merge_mode(self.mode);
-        let store = Store::open_with(&self.path, &self.user_id, opts)
+        let store = Store::open_with(&self.path, &self.user_id, OpenOptions::new())
             .map_err(|e| store_fail("open", &e))?;
         self.sub = Some(store.subscribe_with_capacity(Filter::All, EVENT_CAPACITY));
         self.store = Some(store);
@@ -317,11 +340,33 @@ impl Client {
                 self.call(c, "apply_receipt_notifications", |s| {
                     s.apply_receipt_notifications(&ns)
                 })?;
+                if self.lww_mode {
+                    for n in &ns {
+                        self.display(
+                            &n.message_id,
+                            n.read_count,
+                            n.unread_count,
+                            n.is_peer_read,
+                            c,
+                        )?;
+                    }
+                }
             }
             Payload::Snapshot(snap) => {
                 c.snapshots += 1;
                 self.call(c, "apply_snapshot", |s| s.apply_snapshot(&snap))?;
                 self.note_messages(&snap.messages);
+                if self.lww_mode {
+                    for r in &snap.receipts {
+                        self.display(
+                            &r.message_id,
+                            r.read_count,
+                            r.unread_count,
+                            r.is_peer_read,
+                            c,
+                        )?;
+                    }
+                }
                 for id in &snap.self_read {
                     if self.held.contains(id) {
                         self.tracked.insert(id.clone(), ReceiptSentState::Acked);
@@ -726,6 +771,26 @@ impl Client {
             dst: Node::Server,
             payload: Payload::SyncRequest,
         }
+    }
+}
+
+/// Why `new` figures of message `id` went back from `old`, if they did:
+/// `readCount` fell, `isPeerRead` was lost, or `unreadCount` rose (`None`
+/// is the top: unknown → a number is fine, a number → unknown is not).
+fn went_back(id: &str, old: &Seen, new: &Seen) -> Option<String> {
+    if new.read < old.read {
+        return Some(format!(
+            "readCount of {id} fell from {} to {}",
+            old.read, new.read
+        ));
+    }
+    if old.peer && !new.peer {
+        return Some(format!("isPeerRead of {id} went from true to false"));
+    }
+    match (old.unread, new.unread) {
+        (Some(a), Some(b)) if b > a => Some(format!("unreadCount of {id} rose from {a} to {b}")),
+        (Some(a), None) => Some(format!("unreadCount of {id} went from {a} to unknown")),
+        _ => None,
     }
 }
 

@@ -104,7 +104,11 @@ pub fn parse_faults(list: &str) -> Result<BTreeSet<FaultKind>> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Mutation {
-    /// Last writer wins: incoming receipt figures overwrite instead of merging.
+    /// Last writer wins: the client displays each `out` message's receipt
+    /// figures from its own cache, where every receipt notification and
+    /// snapshot figure overwrites the last (as a naive app caches server
+    /// figures) instead of the store's merged ones; the monotone events,
+    /// soundness and convergence checks read that cache.
     Lww,
     /// Running tally: the client reports a conversation's unread count as
     /// its own bookkeeping (+1 per new `in` message, 0 when it marks the

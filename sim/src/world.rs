@@ -12,7 +12,6 @@ use super::report::Counters;
 use super::rng::Rng;
 use super::scenario::{FaultKind, Mutation, Scenario};
 use super::server::{SGroup, Server};
-use receiptdb::MergeMode;
 use receiptdb::Result;
 use receiptdb::{GroupType, Member, ReceiptNotification};
 
@@ -116,11 +115,8 @@ impl<'a> World<'a> {
             },
             drop: if on(FaultKind::Drop) { r.drop } else { 0.0 },
         };
-        let mode = match sc.mutate {
-            Some(Mutation::Lww) => MergeMode::LastWriterWins,
-            Some(Mutation::Tally) | None => MergeMode::Lattice,
-        };
         let tally = sc.mutate == Some(Mutation::Tally);
+        let lww = sc.mutate == Some(Mutation::Lww);
         let mut clients = Vec::new();
         let mut by_user = vec![Vec::new(); users.len()];
         for i in 0..sc.clients {
@@ -133,8 +129,8 @@ impl<'a> World<'a> {
                 users[u].clone(),
                 format!("c{i}/u{u}"),
                 path,
-                mode,
                 tally,
+                lww,
             ));
         }
         Ok(World {

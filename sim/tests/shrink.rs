@@ -6,8 +6,10 @@ use receiptdb_sim::{Mutation, Scenario};
 
 #[test]
 fn the_default_tally_failure_shrinks_in_steps_clients_and_groups_and_replays() {
-    let mut sc = Scenario::default();
-    sc.mutate = Some(Mutation::Tally);
+    let sc = Scenario {
+        mutate: Some(Mutation::Tally),
+        ..Scenario::default()
+    };
     let report = sc.run().unwrap_or_else(|e| panic!("{e}"));
     let (Some(first), Some(shrunk)) = (report.violation.clone(), report.shrunk.clone()) else {
         panic!("the planted bug fails and is shrunk:\n{report}");
@@ -24,7 +26,10 @@ fn the_default_tally_failure_shrinks_in_steps_clients_and_groups_and_replays() {
     assert!(text.contains("shrunk (in "), "{text}");
     // The replay line runs exactly the smallest scenario, which fails the same way.
     let replay = report.replay_command().unwrap_or_default();
-    assert!(replay.contains(&format!("--clients {}", z.clients)), "{replay}");
+    assert!(
+        replay.contains(&format!("--clients {}", z.clients)),
+        "{replay}"
+    );
     let mut again = z.clone();
     again.shrink = false;
     let r = again.run().unwrap_or_else(|e| panic!("{e}"));

@@ -6,7 +6,7 @@ use rusqlite::params;
 
 use super::unread;
 use crate::error::Result;
-use crate::lattice::{min_reg, Estimate, MergeMode, ReceiptState};
+use crate::lattice::{min_reg, Estimate, ReceiptState};
 use crate::model::{ConversationType, MessageStatus};
 use crate::storage::db::Tx;
 use crate::storage::rows::{
@@ -81,15 +81,7 @@ pub(crate) fn merge_loaded(
     }
     let reader_count = reader_count + counted;
     let local = local.map(|l| l - hits);
-    let next = next_state(
-        tx.merge_mode,
-        m.ctype,
-        m.status,
-        state,
-        local,
-        reader_count,
-        est,
-    );
+    let next = next_state(m.ctype, m.status, state, local, reader_count, est);
     // A reader outside the audience changes no count and no list.
     let changed = next != state || counted > 0;
     if changed || hits > 0 || counted > 0 {
@@ -120,7 +112,6 @@ pub(crate) fn merge_loaded(
 /// The state after joining `est` into `state`, given the message's reader
 /// count and local unread estimate (no SQL).
 fn next_state(
-    mode: MergeMode,
     ctype: ConversationType,
     status: MessageStatus,
     state: ReceiptState,
@@ -134,19 +125,7 @@ fn next_state(
     if status.audience_fixed() {
         est.unread_count = min_reg(est.unread_count, local);
     }
-    match mode {
-        MergeMode::Lattice => state.join(&est, c2c),
-        // Wrong only in forgetting: a C2C receipt is still one bit, so the
-        // simulator catches the mutation by divergence, not by a malformed state.
-        MergeMode::LastWriterWins if c2c => ReceiptState::c2c(
-            est.peer_read || est.read_count.unwrap_or(0) >= 1 || est.unread_count == Some(0),
-        ),
-        MergeMode::LastWriterWins => ReceiptState {
-            read_count: est.read_count.unwrap_or(state.read_count),
-            unread_count: est.unread_count.or(state.unread_count),
-            peer_read: est.peer_read,
-        },
-    }
+    state.join(&est, c2c)
 }
 
 /// A count-only merge (no readers) into a held message whose receipt
@@ -164,7 +143,6 @@ pub(crate) fn merge_counts_deferred(
         return Ok(None);
     }
     let next = next_state(
-        tx.merge_mode,
         m.ctype,
         m.status,
         rec.state,

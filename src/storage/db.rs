@@ -14,7 +14,6 @@ use super::options::OpenOptions;
 use super::rows::{conversation_events, receipt_items, ConvRow};
 use crate::error::{Error, Result};
 use crate::events::{Bus, Event, EventKind, Filter, ReceiptItem, Subscription};
-use crate::lattice::MergeMode;
 
 /// The connection, its event bus and the knobs of one open store.
 pub(crate) struct Db {
@@ -23,7 +22,6 @@ pub(crate) struct Db {
     bus: Arc<Bus>,
     /// Last commit sequence; held while publishing so events leave in commit order.
     dispatch: Mutex<u64>,
-    merge_mode: MergeMode,
     unread_index_min: i64,
     /// The path and the file's identity at open (`None` in memory).
     file: Option<(PathBuf, Option<(u64, u64)>)>,
@@ -39,7 +37,6 @@ pub(crate) struct Tx<'a> {
     pub events: Vec<EventKind>,
     /// Rowids of `out` messages whose receipt state changed.
     pub receipt_changed: BTreeSet<i64>,
-    pub merge_mode: MergeMode,
     /// Smallest audience whose unread members get indexed.
     pub unread_index_min: i64,
     /// Conversations whose read state may change, with their row before
@@ -74,7 +71,6 @@ impl Db {
             owner: owner.to_string(),
             bus: Arc::new(Bus::default()),
             dispatch: Mutex::new(0),
-            merge_mode: opts.merge_mode,
             unread_index_min: opts.unread_index_min_audience.max(1),
         };
         if let Some(pages) = opts.max_page_count {
@@ -140,7 +136,6 @@ impl Db {
                 owner: &self.owner,
                 events: Vec::new(),
                 receipt_changed: BTreeSet::new(),
-                merge_mode: self.merge_mode,
                 unread_index_min: self.unread_index_min,
                 conv_before: BTreeMap::new(),
                 total_moved: 0,

@@ -1,7 +1,5 @@
 //! Options of an open store.
 
-use crate::lattice::MergeMode;
-
 /// Default smallest audience whose unread members get indexed.
 pub(crate) const DEFAULT_UNREAD_INDEX_MIN: i64 = 2_000;
 
@@ -43,10 +41,6 @@ pub struct OpenOptions {
     /// Caps the database size in pages (`PRAGMA max_page_count`) for this
     /// connection; a write past it fails with `STORAGE_FULL`.
     pub max_page_count: Option<u64>,
-    /// The merge rule; only the simulator's mutation testing should ever
-    /// leave [`MergeMode::Lattice`].
-    #[doc(hidden)]
-    pub merge_mode: MergeMode,
 }
 
 impl Default for OpenOptions {
@@ -56,7 +50,6 @@ impl Default for OpenOptions {
             busy_timeout_ms: 5000,
             unread_index_min_audience: DEFAULT_UNREAD_INDEX_MIN,
             max_page_count: None,
-            merge_mode: MergeMode::Lattice,
         }
     }
 }
@@ -88,13 +81,6 @@ impl OpenOptions {
     /// Caps the database size in pages.
     pub fn max_page_count(mut self, pages: u64) -> OpenOptions {
         self.max_page_count = Some(pages);
-        self
-    }
-
-    /// Sets the merge rule (the simulator's `--mutate lww` only).
-    #[doc(hidden)]
-    pub fn merge_mode(mut self, mode: MergeMode) -> OpenOptions {
-        self.merge_mode = mode;
         self
     }
 }
