@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use super::network::{Node, Packet, Payload};
+use super::network::{Node, Packet, Payload, SyncPart};
 use super::report::{Counters, Invariant};
 use super::rng::Rng;
 use super::server::SGroup;
@@ -80,6 +80,10 @@ pub(crate) struct Client {
     /// conversation, kept as a running tally.
     tally_mode: bool,
     tally: BTreeMap<String, u64>,
+    /// Per conversation, the server version this client holds it up to.
+    synced: BTreeMap<String, u64>,
+    /// Parts applied of syncs not yet complete: (conversation, version) → parts.
+    sync_parts: BTreeMap<(String, u64), BTreeSet<usize>>,
     /// With `--mutate lww`: the receipt figures this client displays per
     /// `out` message, cached the way a naive app caches server figures:
     /// every receipt notification and snapshot figure overwrites the last
@@ -134,6 +138,8 @@ impl Client {
             info: BTreeMap::new(),
             tally_mode,
             tally: BTreeMap::new(),
+            synced: BTreeMap::new(),
+            sync_parts: BTreeMap::new(),
             lww_mode,
             displayed: BTreeMap::new(),
             read_seen: BTreeMap::new(),
@@ -263,6 +269,8 @@ impl Client {
     pub(crate) fn crash(&mut self) {
         self.sub = None;
         self.store = None;
+        // The sync versions stay: they only advance after their snapshots
+        // committed, as if kept in the store with them.
         self.sent_at.clear();
         self.read_sent_at = None;
     }
@@ -352,9 +360,12 @@ impl Client {
                     }
                 }
             }
-            Payload::Snapshot(snap) => {
+            Payload::Snapshot(snap, part) => {
                 c.snapshots += 1;
                 self.call(c, "apply_snapshot", |s| s.apply_snapshot(&snap))?;
+                if let Some(p) = part {
+                    self.synced_part(&snap.conversation_id, p);
+                }
                 self.note_messages(&snap.messages);
                 if self.lww_mode {
                     for r in &snap.receipts {
@@ -382,7 +393,7 @@ impl Client {
                 c.read_pushes += rs.len() as u64;
                 self.call(c, "apply_read_reports", |s| s.apply_read_reports(&rs))?;
             }
-            Payload::Receipts { .. } | Payload::SyncRequest | Payload::ReadReports(_) => {}
+            Payload::Receipts { .. } | Payload::SyncRequest(_) | Payload::ReadReports(_) => {}
         }
         Ok(())
     }
@@ -764,12 +775,30 @@ impl Client {
         self.live.len()
     }
 
-    /// A sync request packet.
+    /// A sync request packet: per conversation, the version this client
+    /// holds everything up to (what only changed later is sent).
     pub(crate) fn sync_request(&self) -> Packet {
         Packet {
             src: Node::Client(self.idx),
             dst: Node::Server,
-            payload: Payload::SyncRequest,
+            payload: Payload::SyncRequest(self.synced.clone()),
+        }
+    }
+
+    /// Part of a sync's answer was applied: once every part of it is, the
+    /// conversation is held up to the sync's version. Parts lost or late
+    /// keep the old version, so the next sync sends them again.
+    fn synced_part(&mut self, conv: &str, p: SyncPart) {
+        let key = (conv.to_string(), p.upto);
+        let parts = self.sync_parts.entry(key.clone()).or_default();
+        parts.insert(p.part);
+        if parts.len() >= p.parts {
+            self.sync_parts.remove(&key);
+            let v = self.synced.entry(conv.to_string()).or_insert(0);
+            *v = (*v).max(p.upto);
+            // Older syncs of this conversation can no longer advance it.
+            self.sync_parts
+                .retain(|(c, upto), _| c != conv || *upto > p.upto);
         }
     }
 }

@@ -23,8 +23,10 @@ pub(crate) enum Payload {
     Messages(Vec<IncomingMessage>),
     /// Server → client: pushed receipt notifications.
     Notify(Vec<ReceiptNotification>),
-    /// Server → client: a sync snapshot (fresh, or a stale replay).
-    Snapshot(Box<Snapshot>),
+    /// Server → client: a sync snapshot (fresh, or a stale replay); a
+    /// fresh one says which part of which sync it is, so the client knows
+    /// when it holds everything up to the sync's version.
+    Snapshot(Box<Snapshot>, Option<SyncPart>),
     /// Server → client: the answer to a receipt batch.
     Ack {
         batch_id: String,
@@ -32,8 +34,9 @@ pub(crate) enum Payload {
     },
     /// Client → server: a batch of receipts.
     Receipts { batch_id: String, ids: Vec<String> },
-    /// Client → server: please send snapshots of all my conversations.
-    SyncRequest,
+    /// Client → server: please send snapshots of all my conversations,
+    /// with what changed after the version given per conversation (absent: all).
+    SyncRequest(BTreeMap<String, u64>),
     /// Client → server: the read reports `getPendingReceipts` handed out.
     ReadReports(Vec<ReadReport>),
     /// Server → client: the positions the server now holds for those reports.
@@ -41,6 +44,15 @@ pub(crate) enum Payload {
     /// Server → client: read positions pushed from the user's other devices
     /// (`readSequence`) or from the C2C peer (`peerReadSequence`).
     ReadPush(Vec<PushedReadReport>),
+}
+
+/// Part `part` of `parts` of one conversation's answer to a sync: once a
+/// client applied every part, it holds the conversation up to `upto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SyncPart {
+    pub upto: u64,
+    pub part: usize,
+    pub parts: usize,
 }
 
 /// A packet in flight.
@@ -199,7 +211,7 @@ mod tests {
         Packet {
             src: Node::Server,
             dst: Node::Client(c),
-            payload: Payload::SyncRequest,
+            payload: Payload::SyncRequest(BTreeMap::new()),
         }
     }
 

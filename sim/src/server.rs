@@ -44,6 +44,9 @@ pub(crate) struct SMsg {
     pub recipients: BTreeSet<usize>,
     pub readers: BTreeSet<usize>,
     pub recalled: bool,
+    /// The server's version when anything a snapshot says of it last
+    /// changed (sent, a reader, its group's roster): syncs send what changed.
+    pub version: u64,
 }
 
 /// The receipt figures of one message: read count, unread count, peer read.
@@ -67,6 +70,8 @@ pub(crate) struct Server {
     /// (user, conversation as that user sees it) → read position (max of
     /// every read report from any of the user's devices).
     pub read_pos: BTreeMap<(usize, String), i64>,
+    /// The version counter (see `SMsg::version`).
+    clock: u64,
 }
 
 impl Server {
@@ -81,6 +86,7 @@ impl Server {
             history: BTreeMap::new(),
             former: BTreeMap::new(),
             read_pos: BTreeMap::new(),
+            clock: 0,
         }
     }
 
@@ -136,7 +142,9 @@ impl Server {
             recipients,
             readers: BTreeSet::new(),
             recalled: false,
+            version: self.clock + 1,
         };
+        self.clock += 1;
         for &u in &m.recipients {
             let conv = self.conv_for(&m, u);
             self.views.entry((u, conv)).or_default().push(idx);
@@ -254,6 +262,8 @@ impl Server {
                 rejected.push(reject(id, RECALLED));
             } else {
                 m.readers.insert(user);
+                self.clock += 1;
+                m.version = self.clock;
                 fresh.push(idx);
             }
         }
@@ -297,40 +307,64 @@ impl Server {
             .map_or(&[], Vec::as_slice)
     }
 
-    /// A fresh snapshot of one conversation for `user`, in chunks the store accepts.
-    pub(crate) fn snapshots(&self, user: usize, conv: &str) -> Vec<Snapshot> {
-        let view = self.view(user, conv);
+    /// What changed in one conversation for `user` after version `since`
+    /// (0: everything), in chunks the store accepts, and the version it is
+    /// complete up to. Always at least one chunk: the read positions travel
+    /// in every answer.
+    pub(crate) fn snapshots(&self, user: usize, conv: &str, since: u64) -> (Vec<Snapshot>, u64) {
+        let changed: Vec<usize> = self
+            .view(user, conv)
+            .iter()
+            .copied()
+            .filter(|&i| self.msgs[i].version > since)
+            .collect();
         let mut out = Vec::new();
-        for chunk in view.chunks(SNAPSHOT_CHUNK) {
-            let mut snap = Snapshot {
-                conversation_id: conv.to_string(),
-                ..Default::default()
-            };
-            for &idx in chunk {
-                let m = &self.msgs[idx];
-                snap.messages.push(self.incoming(idx, user));
-                if m.receipt && m.from == user {
-                    let (rc, uc, peer) = self.figures(m);
-                    let group = m.group.is_some();
-                    snap.receipts.push(SnapshotReceipt {
-                        message_id: m.id.clone(),
-                        read_count: Some(rc),
-                        unread_count: Some(uc),
-                        is_peer_read: (!group).then_some(peer),
-                        reader_ids: group
-                            .then(|| m.readers.iter().map(|r| self.users[*r].clone()).collect()),
-                    });
-                }
-                if m.receipt && m.from != user && m.readers.contains(&user) {
-                    snap.self_read.push(m.id.clone());
-                }
-            }
-            let pos = self.read_position(user, conv);
-            snap.read_sequence = (pos > 0).then_some(pos);
-            snap.peer_read_sequence = self.peer_position(user, conv).filter(|p| *p > 0);
-            out.push(snap);
+        for chunk in changed.chunks(SNAPSHOT_CHUNK) {
+            out.push(self.snapshot_of(user, conv, chunk));
         }
-        out
+        if out.is_empty() {
+            out.push(self.snapshot_of(user, conv, &[]));
+        }
+        (out, self.clock)
+    }
+
+    fn snapshot_of(&self, user: usize, conv: &str, chunk: &[usize]) -> Snapshot {
+        let mut snap = Snapshot {
+            conversation_id: conv.to_string(),
+            ..Default::default()
+        };
+        for &idx in chunk {
+            let m = &self.msgs[idx];
+            snap.messages.push(self.incoming(idx, user));
+            if m.receipt && m.from == user {
+                let (rc, uc, peer) = self.figures(m);
+                let group = m.group.is_some();
+                snap.receipts.push(SnapshotReceipt {
+                    message_id: m.id.clone(),
+                    read_count: Some(rc),
+                    unread_count: Some(uc),
+                    is_peer_read: (!group).then_some(peer),
+                    reader_ids: group
+                        .then(|| m.readers.iter().map(|r| self.users[*r].clone()).collect()),
+                });
+            }
+            if m.receipt && m.from != user && m.readers.contains(&user) {
+                snap.self_read.push(m.id.clone());
+            }
+        }
+        let pos = self.read_position(user, conv);
+        snap.read_sequence = (pos > 0).then_some(pos);
+        snap.peer_read_sequence = self.peer_position(user, conv).filter(|p| *p > 0);
+        snap
+    }
+
+    /// A roster change alters the figures of every message of the group.
+    fn touch_group(&mut self, g: usize) {
+        self.clock += 1;
+        let v = self.clock;
+        for m in self.msgs.iter_mut().filter(|m| m.group == Some(g)) {
+            m.version = v;
+        }
     }
 
     /// `user`'s read position in `conv` (0 when never reported).
@@ -419,6 +453,7 @@ impl Server {
         match self.groups.get_mut(g) {
             Some(grp) if !grp.members.contains_key(&user) => {
                 grp.members.insert(user, Some(time));
+                self.touch_group(g);
                 true
             }
             _ => false,
@@ -436,6 +471,7 @@ impl Server {
                         (Some(a), Some(b)) => Some(a.min(b)),
                         _ => None,
                     };
+                    self.touch_group(g);
                     true
                 }
                 None => false,

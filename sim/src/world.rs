@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use super::check::soundness;
 use super::client::{Client, Fail};
-use super::network::{NetConfig, Network, Node, Packet, Payload};
+use super::network::{NetConfig, Network, Node, Packet, Payload, SyncPart};
 use super::report::Counters;
 use super::rng::Rng;
 use super::scenario::{FaultKind, Mutation, Scenario};
@@ -425,7 +425,7 @@ impl<'a> World<'a> {
                 }
             }
             Payload::ReadReports(reports) => self.server_read_reports(ci, reports),
-            Payload::SyncRequest => {
+            Payload::SyncRequest(since) => {
                 let stale = !self.quiet && self.sc.faults.contains(&FaultKind::Stale);
                 for conv in self.server.convs_of(user) {
                     let old = if stale && self.rng.chance(self.sc.rates.stale) {
@@ -434,9 +434,13 @@ impl<'a> World<'a> {
                     } else {
                         None
                     };
-                    for snap in self.server.snapshots(user, &conv) {
+                    let from = since.get(&conv).copied().unwrap_or(0);
+                    let (snaps, upto) = self.server.snapshots(user, &conv, from);
+                    let parts = snaps.len();
+                    for (part, snap) in snaps.into_iter().enumerate() {
                         self.server.remember(ci, &snap);
-                        self.net.send(now, snapshot_packet(ci, snap));
+                        let sp = SyncPart { upto, part, parts };
+                        self.net.send(now, fresh_snapshot_packet(ci, snap, sp));
                     }
                     if let Some(o) = old {
                         self.fault(FaultKind::Stale);
@@ -590,11 +594,20 @@ impl<'a> World<'a> {
     }
 }
 
-/// A packet carrying a snapshot from the server to `client`.
+/// A packet carrying an old snapshot (a stale replay) from the server to `client`.
 pub(super) fn snapshot_packet(client: usize, snap: receiptdb::Snapshot) -> Packet {
     Packet {
         src: Node::Server,
         dst: Node::Client(client),
-        payload: Payload::Snapshot(Box::new(snap)),
+        payload: Payload::Snapshot(Box::new(snap), None),
+    }
+}
+
+/// A packet carrying part of a sync's answer from the server to `client`.
+fn fresh_snapshot_packet(client: usize, snap: receiptdb::Snapshot, part: SyncPart) -> Packet {
+    Packet {
+        src: Node::Server,
+        dst: Node::Client(client),
+        payload: Payload::Snapshot(Box::new(snap), Some(part)),
     }
 }
