@@ -4,7 +4,7 @@
 // /usr/bin/chromium driven by playwright-core; the package served from
 // 127.0.0.1 (a secure context, so OPFS works). Run after `npm run build`.
 import { createServer } from 'node:http';
-import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { readFile, readdir, mkdtemp, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -56,6 +56,21 @@ async function openPage(ctx, base) {
   await page.goto(`${base}/test/page.html`);
   await page.waitForFunction(() => window.rdbReady === true);
   return page;
+}
+
+
+/** The browser's main process: the chromium child of this node process (we started it). */
+async function browserPid() {
+  for (const d of await readdir('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = await readFile(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const cmd = await readFile(`/proc/${d}/cmdline`, 'utf8');
+      if (ppid === process.pid && cmd.includes(`--user-data-dir=${profile}`)) return Number(d);
+    } catch { /* gone meanwhile */ }
+  }
+  throw new Error('the browser process was not found');
 }
 
 const results = [];
@@ -153,6 +168,42 @@ try {
     page = await openPage(ctx, base);
     const afterRestart = await find();
     assert.ok(afterRestart.result && afterRestart.result.includes('"m1"'), JSON.stringify(afterRestart));
+  });
+  // Crash: kill -9 the browser mid-stream; every save whose Promise resolved is there, and verify is clean.
+  await step('a killed browser loses no acknowledged write, and verify finds no mismatch', async () => {
+    const name = `crash-${run}.db`;
+    let acked = -1;
+    await page.exposeBinding('ackWrite', (_src, i) => { acked = Math.max(acked, i); });
+    // Writes until the browser dies; each ack is sent after its save resolved.
+    page.evaluate(async (nm) => {
+      const { openStore } = await import('../index.js');
+      const s = await openStore({ name: nm, userID: 'alice' });
+      for (let i = 0; ; i++) {
+        await s.saveMessages({ messages: [{ ID: `k${i}`, conversationType: 'C2C', from: 'bob', to: 'alice', time: i + 1, sequence: i + 1, needReadReceipt: true, payload: { i } }] });
+        window.ackWrite(i);
+      }
+    }, name).catch(() => {});
+    const t0 = Date.now();
+    while (acked < 50 && Date.now() - t0 < 60000) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(acked >= 50, `only ${acked + 1} writes acknowledged`);
+    const pid = await browserPid();
+    process.kill(pid, 'SIGKILL');
+    const seen = acked;
+    await ctx.close().catch(() => {});
+    ctx = await launch(profile);
+    page = await openPage(ctx, base);
+    const o = await page.evaluate((nm) => window.rdb.open(nm, 'alice'), name);
+    assert.ok(o.handle, JSON.stringify(o));
+    for (let i = 0; i <= seen; i += Math.max(1, Math.floor(seen / 20))) {
+      const r = await page.evaluate(([h, id]) => window.rdb.call(h, 'findMessage', JSON.stringify({ messageID: id })), [o.handle, `k${i}`]);
+      assert.ok(r.result && r.result.includes(`"k${i}"`), `k${i} (acknowledged) is gone: ${JSON.stringify(r)}`);
+    }
+    const last = await page.evaluate(([h, id]) => window.rdb.call(h, 'findMessage', JSON.stringify({ messageID: id })), [o.handle, `k${seen}`]);
+    assert.ok(last.result && last.result.includes(`"k${seen}"`), `the last acknowledged write is gone: ${JSON.stringify(last)}`);
+    const v = await page.evaluate((h) => window.rdb.call(h, 'verify'), o.handle);
+    assert.ok(v.result && v.result.includes('"mismatches":[]'), JSON.stringify(v));
+    await page.evaluate((h) => window.rdb.close(h), o.handle);
+    console.log(`# crash: ${seen + 1} writes acknowledged before kill -9; all there after the restart`);
   });
 } finally {
   await ctx.close();
