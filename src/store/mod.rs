@@ -20,9 +20,9 @@ use crate::events::{Filter, Subscription, DEFAULT_CAPACITY};
 use crate::model::{
     check_id, ConversationType, GroupType, IncomingMessage, Member, Message, ReceiptConfig,
 };
-use crate::storage::db::Db;
 #[cfg(target_arch = "wasm32")]
 use crate::storage::browser::open_connection;
+use crate::storage::db::Db;
 #[cfg(not(target_arch = "wasm32"))]
 use crate::storage::file::open_connection;
 use crate::storage::file::{open_checked_read_only, open_memory_connection};

@@ -19,7 +19,10 @@ const CLOSED_LINE: &str = r#"{"error":{"code":-32000,"data":{"name":"STORE_CLOSE
 /// Every method the request handler serves (`receiptdb::rpc::METHODS`).
 #[wasm_bindgen]
 pub fn methods() -> Vec<String> {
-    receiptdb::rpc::METHODS.iter().map(|m| m.to_string()).collect()
+    receiptdb::rpc::METHODS
+        .iter()
+        .map(|m| m.to_string())
+        .collect()
 }
 
 /// Installs the OPFS sahpool VFS over the OPFS folder `directory` (one per
@@ -68,7 +71,12 @@ impl WebStore {
     /// Opens the store `name` (in the default VFS) for `userID`, with
     /// durability `"normal"` (default) or `"full"`. Returns `undefined` on
     /// success, else the error response line `receiptdb rpc` would write.
-    pub fn open(&mut self, name: String, user_id: String, durability: Option<String>) -> Option<String> {
+    pub fn open(
+        &mut self,
+        name: String,
+        user_id: String,
+        durability: Option<String>,
+    ) -> Option<String> {
         let durability = match durability.as_deref() {
             None | Some("normal") => Durability::Normal,
             Some("full") => Durability::Full,
