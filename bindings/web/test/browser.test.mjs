@@ -116,16 +116,24 @@ try {
     assert.equal(failures.length, 0, `${failures.length} of ${ran} corpus files failed:\n\n${failures.join('\n\n')}`);
   });
 
-  await step('a second opener of an open store gets STORE_BUSY; after close it opens', async () => {
+  await step('a second opener of an open store gets STORE_BUSY; after close it opens; another owner is OWNER_MISMATCH', async () => {
     const name = `busy-${run}.db`;
     const a = await page.evaluate((nm) => window.rdb.open(nm, 'alice'), name);
     assert.ok(a.handle, JSON.stringify(a));
     const b = await page.evaluate((nm) => window.rdb.open(nm, 'alice'), name);
     assert.equal(b.error && b.error.codeName, 'STORE_BUSY', JSON.stringify(b));
     await page.evaluate((h) => window.rdb.close(h), a.handle);
-    const c = await page.evaluate((nm) => window.rdb.open(nm, 'alice'), name);
+    const c = await page.evaluate((nm) => window.rdb.open(nm, 'alice', { durability: 'full' }), name);
     assert.ok(c.handle, JSON.stringify(c));
     await page.evaluate((h) => window.rdb.close(h), c.handle);
+    // The open checks that SQLite can make hold in the browser too.
+    const d = await page.evaluate((nm) => window.rdb.open(nm, 'bob'), name);
+    assert.equal(d.error && d.error.codeName, 'OWNER_MISMATCH', JSON.stringify(d));
+    const e = await page.evaluate((nm) => window.rdb.open(nm, 'alice', { durability: 'fast' }), name);
+    assert.equal(e.error && e.error.codeName, 'INVALID_PARAMS', JSON.stringify(e));
+    const f = await page.evaluate((nm) => window.rdb.open(nm, 'alice'), name);
+    assert.ok(f.handle, `still opens after refused opens: ${JSON.stringify(f)}`);
+    await page.evaluate((h) => window.rdb.close(h), f.handle);
   });
 
   await step('bad input from JavaScript: NaN is INVALID_PARAMS, BigInt is read exactly', async () => {
