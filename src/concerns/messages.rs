@@ -52,16 +52,7 @@ fn next_local_id(tx: &Tx<'_>) -> Result<String> {
     let nonce = match meta::get(tx.conn, meta::Key::DeviceNonce)? {
         Some(n) => n,
         None => {
-            use std::hash::{BuildHasher, Hasher};
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u128(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_nanos())
-                    .unwrap_or(0),
-            );
-            h.write_u32(std::process::id());
-            let n = format!("{:016x}", h.finish());
+            let n = crate::storage::random_hex(tx.conn)?;
             meta::set(tx.conn, meta::Key::DeviceNonce, &n)?;
             n
         }

@@ -1,6 +1,8 @@
 //! Opening a store file safely: create in place, header and owner checks,
 //! migrations, and the read-only `check`. Nothing here knows the tables
 //! beyond `meta`'s owner row.
+// In the browser only the checks and migrations here are used (browser.rs).
+#![cfg_attr(target_arch = "wasm32", allow(dead_code, unused_imports))]
 
 use std::path::{Path, PathBuf};
 
@@ -38,7 +40,8 @@ pub(crate) struct Opened {
 
 /// Opens (or creates) the store file at `path` for `user_id`: the checks,
 /// the migration and the pragmas of an open connection. A file or folder
-/// that cannot be written opens read-only.
+/// that cannot be written opens read-only. (The browser's is `browser.rs`.)
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn open_connection(path: &Path, user_id: &str, opts: &OpenOptions) -> Result<Opened> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -381,7 +384,7 @@ fn check_header(conn: &Connection, path: &Path) -> Result<()> {
 }
 
 /// A stored schema version this build can open: 1..=SCHEMA_VERSION.
-fn check_version(version: i64) -> Result<()> {
+pub(super) fn check_version(version: i64) -> Result<()> {
     if version < 1 {
         return Err(Error::StoreCorrupt(format!(
             "schema version {version} is not valid"
@@ -427,7 +430,7 @@ fn corrupt_if_open_fails(e: rusqlite::Error) -> Error {
 
 /// Read-only checks on an existing file: schema version and owner (any
 /// owner when `user_id` is `None`).
-fn check_existing(conn: &Connection, user_id: Option<&str>) -> Result<()> {
+pub(super) fn check_existing(conn: &Connection, user_id: Option<&str>) -> Result<()> {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(corrupt_if_open_fails)?;
@@ -448,7 +451,7 @@ fn check_existing(conn: &Connection, user_id: Option<&str>) -> Result<()> {
 }
 
 /// Brings the schema up to date in one transaction; records the owner on creation.
-fn migrate(conn: &mut Connection, user_id: &str) -> Result<()> {
+pub(super) fn migrate(conn: &mut Connection, user_id: &str) -> Result<()> {
     // Take the write lock only when there is something to migrate.
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if current >= SCHEMA_VERSION {

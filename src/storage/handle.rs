@@ -8,6 +8,9 @@
 //! among the process's connections (SQLite defers closing it while a lock
 //! is held).
 
+// In the browser the open path is browser.rs: no identity or access checks.
+#![cfg_attr(target_arch = "wasm32", allow(dead_code))]
+
 use std::ffi::{c_int, c_void};
 use std::path::Path;
 

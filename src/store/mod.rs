@@ -20,8 +20,12 @@ use crate::events::{Filter, Subscription, DEFAULT_CAPACITY};
 use crate::model::{
     check_id, ConversationType, GroupType, IncomingMessage, Member, Message, ReceiptConfig,
 };
+#[cfg(target_arch = "wasm32")]
+use crate::storage::browser::open_connection;
 use crate::storage::db::Db;
-use crate::storage::file::{open_checked_read_only, open_connection, open_memory_connection};
+#[cfg(not(target_arch = "wasm32"))]
+use crate::storage::file::open_connection;
+use crate::storage::file::{open_checked_read_only, open_memory_connection};
 use crate::storage::meta;
 use crate::storage::options::OpenOptions;
 

@@ -1,0 +1,31 @@
+// Every method of the request handler (receiptdb::rpc::METHODS), in the order of
+// docs/PROTOCOL.md; test/browser.test.mjs checks it against the module's methods().
+export const METHODS = Object.freeze([
+  "setReceiptConfig",
+  "getReceiptConfig",
+  "setGroup",
+  "addGroupMembers",
+  "removeGroupMembers",
+  "createMessage",
+  "markMessageSent",
+  "saveMessages",
+  "findMessage",
+  "getMessageList",
+  "getConversation",
+  "getConversationList",
+  "setMessageRead",
+  "setAllMessageRead",
+  "getTotalUnreadMessageCount",
+  "sendMessageReadReceipt",
+  "getMessageReadReceiptList",
+  "getGroupMessageReadMemberList",
+  "getPendingReceipts",
+  "ackReadReports",
+  "ackReceipts",
+  "applyReceiptNotifications",
+  "applySnapshot",
+  "applyReadReports",
+  "subscribe",
+  "unsubscribe",
+  "verify"
+]);
