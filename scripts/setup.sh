@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suites need, skipping what is already there, so a
 # second run costs seconds: valgrind (the C ABI runs under it), Node (the
-# addon's suite) and the Node package's dev dependencies (typescript, from
-# bindings/node/package-lock.json). Idempotent; safe to run before every test run.
+# addon's suite), the Node package's dev dependencies (typescript, from
+# bindings/node/package-lock.json) and the browser toolchain (setup-web.sh). Idempotent; safe to run before every test run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,4 +33,7 @@ if ! (cd bindings/node && node -e '
   echo "setup: npm ci in bindings/node" >&2
   (cd bindings/node && npm ci --no-audit --no-fund --loglevel=error)
 fi
+# The browser build and its tests: Debian's rustc-web toolchain, wasm-bindgen-cli,
+# chromium, playwright-core (scripts/setup-web.sh; also skips what is installed).
+scripts/setup-web.sh
 echo "setup: done" >&2
