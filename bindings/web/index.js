@@ -1,5 +1,5 @@
 // receiptdb-web: the store in a dedicated worker (worker.js), its file in the
-// origin private file system (SPEC §6.3). The worker hands back the JSON-RPC
+// origin private file system (docs/EMBEDDING.md, bindings/web/README.md). The worker hands back the JSON-RPC
 // lines a request produced; this module emits the events, then resolves with
 // the result or rejects with the error. Same method names, params, results,
 // errors and events as the Node package.

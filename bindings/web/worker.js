@@ -1,4 +1,4 @@
-// The dedicated worker that owns one store (SPEC §6.3). OPFS sync access
+// The dedicated worker that owns one store (docs/EMBEDDING.md, bindings/web/README.md). OPFS sync access
 // handles exist only in dedicated workers, so the store lives here, not in
 // the page. Messages from index.js run one at a time, in order:
 //   {id, op: 'open', name, userID, durability} -> {id, failure: line|null}

@@ -24,9 +24,11 @@ function jsBlocks(file) {
     else if (cur !== null && /^```\s*$/.test(l)) { blocks.push({ ...cur, code: cur.code.join('\n') }); cur = null; }
     else if (cur !== null) cur.code.push(l);
   });
+  // Browser snippets (they import bindings/web) run in Chromium: bindings/web/test.
+  const node = blocks.filter((b) => !b.code.includes('bindings/web/index.js'));
   // A preload half joins its main half.
   const runs = [];
-  for (const b of blocks) {
+  for (const b of node) {
     if (b.code.startsWith('// preload') && runs.length > 0) runs[runs.length - 1].code += `\n${b.code}\n`;
     else runs.push(b);
   }

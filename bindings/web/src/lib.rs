@@ -1,4 +1,4 @@
-//! The WebAssembly module behind the `receiptdb-web` package (SPEC §6.3).
+//! The WebAssembly module behind the `receiptdb-web` package (docs/EMBEDDING.md, bindings/web/README.md).
 //!
 //! `WebStore` wraps one [`receiptdb::rpc::Session`], exactly as the Node
 //! addon does: a request line in, every line it produces out (events first,

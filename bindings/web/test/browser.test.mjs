@@ -1,4 +1,4 @@
-// Headless Chromium tests of receiptdb-web (SPEC §6.3): the conformance corpus
+// Headless Chromium tests of receiptdb-web (docs/EMBEDDING.md, bindings/web/README.md): the conformance corpus
 // through the package in a page, the module's method list, and persistence
 // across a reload and a browser restart on one profile. Debian's
 // /usr/bin/chromium driven by playwright-core; the package served from
@@ -94,6 +94,27 @@ let page = await openPage(ctx, base);
 const run = Date.now().toString(36);
 
 try {
+  await step('the browser snippets of README.md and bindings/web/README.md run as pasted in a page', async () => {
+    // A ```js block that imports bindings/web is a browser snippet; the Node
+    // suite runs the others. Its import is pointed at this server's copy.
+    const blocks = [];
+    for (const f of [join(ROOT, '..', '..', 'README.md'), join(ROOT, 'README.md')]) {
+      const text = await readFile(f, 'utf8');
+      for (const m of text.matchAll(/^```js\n([\s\S]*?)^```$/gm)) {
+        if (m[1].includes('bindings/web/index.js')) blocks.push({ f, code: m[1] });
+      }
+    }
+    assert.ok(blocks.length >= 1, 'a browser snippet in the READMEs');
+    for (const b of blocks) {
+      const code = b.code.replace(/["'][^"']*bindings\/web\/index\.js["']/g, JSON.stringify(`${base}/index.js`));
+      const err = await page.evaluate(async (src) => {
+        const url = URL.createObjectURL(new Blob([src], { type: 'text/javascript' }));
+        try { await import(url); return null; } catch (e) { return String(e && e.stack ? e.stack : e); }
+      }, code);
+      assert.equal(err, null, `${b.f}: the snippet failed:\n${err}\n${b.code}`);
+    }
+  });
+
   await step('the package lists the module\'s methods (receiptdb::rpc::METHODS)', async () => {
     const { module, package: pkg } = await page.evaluate(() => window.rdb.methods());
     assert.deepEqual(pkg, module);
