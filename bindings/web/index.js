@@ -3,51 +3,12 @@
 // lines a request produced; this module emits the events, then resolves with
 // the result or rejects with the error. Same method names, params, results,
 // errors and events as the Node package.
-import { stringify, parse, NonFiniteNumber } from './lib/json.js';
-import { METHODS } from './lib/methods.js';
+import { stringify } from './lib/json.js';
+import {
+  METHODS, EVENTS, ReceiptDBError, CLOSED_ERROR, reportListenerError, defineMethods, defineListeners, requestLine, parseLine,
+} from './lib/common.js';
 
-export { METHODS };
-
-/** The events of docs/PROTOCOL.md, the opt-in ones, and LAGGED. */
-export const EVENTS = Object.freeze([
-  'MESSAGE_READ_RECEIPT_RECEIVED', 'MESSAGE_READ_BY_PEER', 'TOTAL_UNREAD_MESSAGE_COUNT_UPDATED',
-  'MESSAGES_CHANGED', 'CONVERSATION_CHANGED', 'OUTBOX_CHANGED', 'SNAPSHOT_APPLIED', 'LAGGED',
-]);
-
-/** A failed call or open: `code` is the store's error number, `codeName` its name. */
-export class ReceiptDBError extends Error {
-  constructor(obj) {
-    super(obj && typeof obj.message === 'string' ? obj.message : 'receiptdb error');
-    this.name = 'ReceiptDBError';
-    this.code = obj && typeof obj.code === 'number' ? obj.code : -32603;
-    this.codeName = (obj && obj.data && obj.data.name) || 'INTERNAL';
-    if (obj && obj.data !== undefined) this.data = obj.data;
-  }
-}
-
-const CLOSED_ERROR = Object.freeze({ code: -32000, message: 'the store is closed', data: { name: 'STORE_CLOSED' } });
-
-/** The request line; NaN/±Infinity anywhere is INVALID_PARAMS before anything reaches the store. */
-function requestLine(id, method, params) {
-  const req = { jsonrpc: '2.0', id, method };
-  if (params !== undefined) req.params = params;
-  try {
-    return stringify(req);
-  } catch (e) {
-    if (!(e instanceof NonFiniteNumber)) throw e;
-    const where = e.path === 'params' ? 'params' : e.path.replace(/^params\.?/, '');
-    throw new ReceiptDBError({
-      code: -32602,
-      message: `invalid params: ${where} is ${e.value}; NaN, Infinity and -Infinity are not JSON numbers`,
-      data: { name: 'INVALID_PARAMS' },
-    });
-  }
-}
-
-/** A listener threw: report it as an unhandled error would be, without losing the call's result. */
-function reportListenerError(err) {
-  queueMicrotask(() => { throw err; });
-}
+export { METHODS, EVENTS, ReceiptDBError };
 
 class WebReceiptStore {
   constructor(worker) {
@@ -105,7 +66,7 @@ class WebReceiptStore {
     let response = null;
     const events = [];
     for (const l of lines) {
-      const msg = parse(l);
+      const msg = parseLine(l);
       if (msg.id === undefined && typeof msg.method === 'string') events.push(msg);
       else response = msg;
     }
@@ -122,26 +83,6 @@ class WebReceiptStore {
     return response.result;
   }
 
-  /** Adds a listener for one event (params as in PROTOCOL.md, Events). */
-  on(event, listener) {
-    if (typeof listener !== 'function') throw new TypeError('on(event, listener): listener is a function');
-    let ls = this._listeners.get(event);
-    if (!ls) { ls = []; this._listeners.set(event, ls); }
-    ls.push(listener);
-    return this;
-  }
-
-  /** Removes one listener added with `on`. */
-  off(event, listener) {
-    const ls = this._listeners.get(event);
-    if (ls) {
-      const i = ls.lastIndexOf(listener);
-      if (i >= 0) ls.splice(i, 1);
-      if (ls.length === 0) this._listeners.delete(event);
-    }
-    return this;
-  }
-
   /** Closes the store and ends its worker (releasing the OPFS files). Idempotent. */
   async close() {
     if (this._closed) return;
@@ -151,12 +92,9 @@ class WebReceiptStore {
   }
 }
 
-for (const name of METHODS) {
-  Object.defineProperty(WebReceiptStore.prototype, name, {
-    value: { [name](params) { return this.call(name, params); } }[name],
-    writable: true, configurable: true, enumerable: false,
-  });
-}
+// Every method as a method, and on/off, exactly as in the Node package's classes.
+defineMethods(WebReceiptStore.prototype);
+defineListeners(WebReceiptStore.prototype);
 
 /**
  * Opens (or creates) the store `name` in this origin's private file system
@@ -177,7 +115,7 @@ export async function openStore({ name, userID, durability, events } = {}) {
   if (failure) {
     worker.terminate();
     store._closed = true;
-    throw new ReceiptDBError(parse(failure).error);
+    throw new ReceiptDBError(parseLine(failure).error);
   }
   if (Array.isArray(events) && events.length > 0) await store.call('subscribe', { events });
   return store;

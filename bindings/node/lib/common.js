@@ -1,5 +1,6 @@
 'use strict';
-// What the in-process addon and the rpc client share: the method names, the
+// What the in-process addon, the rpc client and the browser package share
+// (bindings/web builds an ES module of this file): the method names, the
 // event names, the error type (docs/PROTOCOL.md) and the JSON of the lines
 // (lib/json.js: BigInt for integers beyond Number's safe range).
 
