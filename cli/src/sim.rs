@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use receiptdb::{Error, Result};
 use receiptdb_sim::{
-    parse_faults, sweep, Mutation, ProgressPhase, Report, Scenario, SeedRange, Shard, SweepSummary,
+    parse_faults, sweep, Invariant, Mutation, ProgressPhase, Report, Scenario, SeedRange,
+    ServerChoice, Shard, SweepSummary,
 };
 
 /// Command-line arguments of `receiptdb sim`. Options given here override
@@ -61,6 +62,14 @@ pub struct SimArgs {
     /// Run only shard i of n of the sweep (every n-th seed, from the i-th).
     #[arg(long, value_name = "i/n", requires = "seeds")]
     pub shard: Option<String>,
+    /// Run against a server process instead of the reference server: it
+    /// speaks the JSON-lines protocol of docs/SIM-SERVER.md on stdin/stdout.
+    #[arg(long, value_name = "CMD")]
+    pub server_cmd: Option<String>,
+    /// Most milliseconds the server process may take to answer one request
+    /// (default 10000).
+    #[arg(long, value_name = "MS", requires = "server_cmd")]
+    pub server_timeout_ms: Option<u64>,
     /// Merge the `--json` summaries of every shard of one sweep into the
     /// summary of the whole sweep.
     #[arg(long, value_name = "FILE.json", num_args = 1..)]
@@ -122,6 +131,12 @@ impl SimArgs {
         if self.no_shrink {
             sc.shrink = false;
         }
+        if let Some(cmd) = &self.server_cmd {
+            sc.server = ServerChoice::Command {
+                cmd: cmd.clone(),
+                timeout_ms: self.server_timeout_ms,
+            };
+        }
         sc.validate()?;
         Ok(sc)
     }
@@ -162,7 +177,8 @@ struct Wall {
 
 /// Runs `receiptdb sim`: prints the report (deterministic) on standard
 /// output and the wall-clock time on standard error; exit status 0 on PASS,
-/// 1 on FAIL, 2 when the scenario is invalid or the run could not start.
+/// 1 on FAIL, 2 when the scenario is invalid, the run could not start or
+/// the server broke the protocol.
 pub fn run_cli(args: &SimArgs) -> ExitCode {
     if !args.merge.is_empty() {
         return merge_cli(args);
@@ -222,10 +238,10 @@ pub fn run_cli(args: &SimArgs) -> ExitCode {
             total.as_secs_f64()
         );
     }
-    if report.passed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+    match &report.violation {
+        None => ExitCode::SUCCESS,
+        Some(v) if v.invariant == Invariant::Server => ExitCode::from(2),
+        Some(_) => ExitCode::from(1),
     }
 }
 
@@ -243,8 +259,14 @@ fn print_summary(args: &SimArgs, summary: &SweepSummary) -> ExitCode {
     } else {
         print!("{summary}");
     }
+    let server_broke = summary
+        .failures
+        .iter()
+        .any(|f| f.what.contains(&format!("[{}]", Invariant::Server.name())));
     if summary.all_passed() {
         ExitCode::SUCCESS
+    } else if server_broke {
+        ExitCode::from(2)
     } else {
         ExitCode::from(1)
     }

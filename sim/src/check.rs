@@ -7,10 +7,58 @@
 //! ([`Client::shown_figures`]: the store's, or with `--mutate lww` its
 //! last-writer-wins cache).
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::client::{message_list, Client, Fail, Seen};
+use super::ledger::{Ledger, LedgerMessage};
 use super::report::{Counters, Invariant};
-use super::server::Server;
-use receiptdb::{MemberFilter, Message};
+use receiptdb::{MemberFilter, Message, ReceiptSentState};
+
+/// The authoritative state a server reported (`SyncServer::query`), with
+/// the ledger it is read against.
+pub(crate) struct Truth<'a> {
+    pub ledger: &'a Ledger,
+    /// Message number → readers (absent: none).
+    pub readers: BTreeMap<usize, BTreeSet<usize>>,
+    /// (user, conversation) → read position (absent: 0).
+    pub positions: BTreeMap<(usize, String), i64>,
+}
+
+static NO_READERS: BTreeSet<usize> = BTreeSet::new();
+
+impl Truth<'_> {
+    fn msg(&self, idx: usize) -> &LedgerMessage {
+        &self.ledger.msgs[idx]
+    }
+
+    fn readers(&self, idx: usize) -> &BTreeSet<usize> {
+        self.readers.get(&idx).unwrap_or(&NO_READERS)
+    }
+
+    fn figures(&self, idx: usize) -> (u64, u64, bool) {
+        self.ledger.figures(self.msg(idx), self.readers(idx))
+    }
+
+    fn read_position(&self, user: usize, conv: &str) -> i64 {
+        self.positions
+            .get(&(user, conv.to_string()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn peer_position(&self, user: usize, conv: &str) -> Option<i64> {
+        let peer = self.ledger.c2c_peer(conv)?;
+        Some(self.read_position(peer, &format!("C2C{}", self.ledger.users[user])))
+    }
+
+    fn sent_state(&self, idx: usize, user: usize) -> ReceiptSentState {
+        if self.readers(idx).contains(&user) {
+            ReceiptSentState::Acked
+        } else {
+            ReceiptSentState::None
+        }
+    }
+}
 
 /// Page size for member lists: small, so paging is exercised.
 const MEMBER_PAGE: u32 = 3;
@@ -32,32 +80,28 @@ fn diverged(detail: String) -> Fail {
 /// `readCount` is at most the server's, its `unreadCount` at least the
 /// server's (the server's counts only move one way), `isPeerRead` and
 /// `acked` only where the server has the reader.
-pub(crate) fn soundness(server: &Server, cl: &mut Client, c: &mut Counters) -> Result<(), Fail> {
-    for conv in server.convs_of(cl.user) {
-        let held: Vec<usize> = server
-            .view(cl.user, &conv)
-            .iter()
-            .copied()
-            .filter(|&i| cl.holds(&server.msgs[i].id))
-            .collect();
+pub(crate) fn soundness(truth: &Truth, cl: &mut Client, c: &mut Counters) -> Result<(), Fail> {
+    let l = truth.ledger;
+    for conv in l.convs_of(cl.user) {
+        let held = held_by(l, cl, &conv);
         for chunk in held.chunks(100) {
-            let ids: Vec<String> = chunk.iter().map(|&i| server.msgs[i].id.clone()).collect();
+            let ids: Vec<String> = chunk.iter().map(|&i| l.msgs[i].id.clone()).collect();
             let list = cl.call(c, "get_message_read_receipt_list", |s| {
                 s.get_message_read_receipt_list(&ids)
             })?;
             for (m, &idx) in list.iter().zip(chunk) {
                 c.soundness_checks += 1;
-                let sm = &server.msgs[idx];
-                let id = &sm.id;
+                let id = &l.msgs[idx].id;
+                let readers = truth.readers(idx);
                 let ahead = |what: String| {
                     Err(Fail::new(
                         Invariant::Soundness,
-                        format!("{id}: {what} (server: readers {:?})", sm.readers),
+                        format!("{id}: {what} (server: readers {readers:?})"),
                     ))
                 };
                 if let Some(info) = m.read_receipt_info {
                     let shown = cl.shown_figures(id, seen_of(&info));
-                    let (rc, uc, peer) = server.figures(sm);
+                    let (rc, uc, peer) = truth.figures(idx);
                     if shown.read > rc {
                         return ahead(format!("readCount {} > server's {rc}", shown.read));
                     }
@@ -69,7 +113,7 @@ pub(crate) fn soundness(server: &Server, cl: &mut Client, c: &mut Counters) -> R
                     }
                 }
                 let acked = m.receipt_sent_state == Some(receiptdb::ReceiptSentState::Acked);
-                if acked && !sm.readers.contains(&cl.user) {
+                if acked && !readers.contains(&cl.user) {
                     return ahead("acked, but the server has no receipt from this user".into());
                 }
             }
@@ -78,14 +122,23 @@ pub(crate) fn soundness(server: &Server, cl: &mut Client, c: &mut Counters) -> R
     Ok(())
 }
 
+/// The messages of `conv` that client `cl` holds, in send order.
+pub(crate) fn held_by(l: &Ledger, cl: &Client, conv: &str) -> Vec<usize> {
+    l.view(cl.user, conv)
+        .iter()
+        .copied()
+        .filter(|&i| cl.holds(&l.msgs[i].id))
+        .collect()
+}
+
 /// Compares every client with the server.
 pub(crate) fn final_check(
-    server: &Server,
+    truth: &Truth,
     clients: &mut [Client],
     c: &mut Counters,
 ) -> Result<(), Fail> {
     for cl in clients.iter_mut() {
-        check_client(server, cl, c).map_err(|mut f| {
+        check_client(truth, cl, c).map_err(|mut f| {
             f.client = Some(cl.name.clone());
             f
         })?;
@@ -93,7 +146,8 @@ pub(crate) fn final_check(
     Ok(())
 }
 
-fn check_client(server: &Server, cl: &mut Client, c: &mut Counters) -> Result<(), Fail> {
+fn check_client(truth: &Truth, cl: &mut Client, c: &mut Counters) -> Result<(), Fail> {
+    let l = truth.ledger;
     let report = cl.call(c, "verify", |s| s.verify())?;
     if let Some(m) = report.mismatches.first() {
         return Err(Fail::new(
@@ -114,12 +168,12 @@ fn check_client(server: &Server, cl: &mut Client, c: &mut Counters) -> Result<()
             "{pending} receipts still pending after quiescence"
         )));
     }
-    for conv in server.convs_of(cl.user) {
+    for conv in l.convs_of(cl.user) {
         let held = message_list(cl, &conv, c)?;
-        let want: Vec<&str> = server
+        let want: Vec<&str> = l
             .view(cl.user, &conv)
             .iter()
-            .map(|&i| server.msgs[i].id.as_str())
+            .map(|&i| l.msgs[i].id.as_str())
             .collect();
         let got: Vec<&str> = held.iter().map(|m| m.id.as_str()).collect();
         if got != want {
@@ -130,7 +184,7 @@ fn check_client(server: &Server, cl: &mut Client, c: &mut Counters) -> Result<()
                 if missing.is_empty() && extra.is_empty() { "differs" } else { "-" }
             )));
         }
-        check_read_position(server, cl, &conv, &held, c)?;
+        check_read_position(truth, cl, &conv, &held, c)?;
         let ids: Vec<String> = held.iter().map(|m| m.id.clone()).collect();
         let mut infos = Vec::new();
         for chunk in ids.chunks(100) {
@@ -138,25 +192,26 @@ fn check_client(server: &Server, cl: &mut Client, c: &mut Counters) -> Result<()
                 s.get_message_read_receipt_list(chunk)
             })?);
         }
-        for (m, &idx) in infos.iter().zip(server.view(cl.user, &conv)) {
-            check_message(server, cl, m, idx, c)?;
+        for (m, &idx) in infos.iter().zip(l.view(cl.user, &conv)) {
+            check_message(truth, cl, m, idx, c)?;
         }
     }
     Ok(())
 }
 
 fn check_message(
-    server: &Server,
+    truth: &Truth,
     cl: &mut Client,
     m: &Message,
     idx: usize,
     c: &mut Counters,
 ) -> Result<(), Fail> {
     c.final_checks += 1;
-    let sm = &server.msgs[idx];
+    let l = truth.ledger;
+    let sm = &l.msgs[idx];
     let id = &sm.id;
     if m.id != *id
-        || m.from != server.users[sm.from]
+        || m.from != l.users[sm.from]
         || m.time != sm.time
         || m.sequence != sm.seq
         || m.need_read_receipt != sm.receipt
@@ -168,7 +223,7 @@ fn check_message(
             m.time,
             m.sequence,
             m.need_read_receipt,
-            server.users[sm.from],
+            l.users[sm.from],
             sm.time,
             sm.seq,
             sm.receipt
@@ -178,7 +233,7 @@ fn check_message(
         return Ok(());
     }
     if sm.from != cl.user {
-        let want = server.sent_state(sm, cl.user);
+        let want = truth.sent_state(idx, cl.user);
         if m.receipt_sent_state != Some(want) {
             return Err(diverged(format!(
                 "{id}: receiptSentState {:?}, server says {want:?}",
@@ -187,7 +242,7 @@ fn check_message(
         }
         return Ok(());
     }
-    let (rc, uc, peer) = server.figures(sm);
+    let (rc, uc, peer) = truth.figures(idx);
     let Some(info) = m.read_receipt_info else {
         return Err(diverged(format!(
             "{id}: no readReceiptInfo on an out message"
@@ -221,16 +276,16 @@ fn check_message(
     if sm.group.is_none() {
         return Ok(());
     }
-    let mut readers: Vec<String> = server
-        .read_list(sm)
+    let mut readers: Vec<String> = l
+        .read_list(sm, truth.readers(idx))
         .into_iter()
-        .map(|u| server.users[u].clone())
+        .map(|u| l.users[u].clone())
         .collect();
     readers.sort();
-    let mut unread: Vec<String> = server
-        .unread_list(sm)
+    let mut unread: Vec<String> = l
+        .unread_list(sm, truth.readers(idx))
         .into_iter()
-        .map(|u| server.users[u].clone())
+        .map(|u| l.users[u].clone())
         .collect();
     unread.sort();
     for (filter, want) in [
@@ -280,7 +335,7 @@ fn member_list(
 /// the unread count that position gives, and (C2C) the peer's position,
 /// with `isPeerRead` on exactly the `out` messages at or below it.
 fn check_read_position(
-    server: &Server,
+    truth: &Truth,
     cl: &mut Client,
     conv: &str,
     held: &[Message],
@@ -288,21 +343,21 @@ fn check_read_position(
 ) -> Result<(), Fail> {
     let cv = cl.call(c, "get_conversation", |s| s.get_conversation(conv))?;
     c.final_checks += 1;
-    let pos = server.read_position(cl.user, conv);
+    let pos = truth.read_position(cl.user, conv);
     if cv.read_sequence != pos {
         return Err(diverged(format!(
             "{conv}: readSequence {} but the server holds {pos}",
             cv.read_sequence
         )));
     }
-    let want = server.unread_of(cl.user, conv);
+    let want = truth.ledger.unread_at(cl.user, conv, pos);
     let got = cl.reported_unread(conv, cv.unread_count);
     if got != want {
         return Err(diverged(format!(
             "{conv}: unreadCount {got} but the server's read position {pos} leaves {want} unread"
         )));
     }
-    if let Some(peer) = server.peer_position(cl.user, conv) {
+    if let Some(peer) = truth.peer_position(cl.user, conv) {
         let got = cv.peer_read_sequence.unwrap_or(0);
         if got != peer {
             return Err(diverged(format!(

@@ -7,10 +7,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
+use super::ledger::LedgerGroup;
 use super::network::{Node, Packet, Payload, SyncPart};
 use super::report::{Counters, Invariant};
 use super::rng::Rng;
-use super::server::SGroup;
 use receiptdb::OpenOptions;
 use receiptdb::{
     Batch, EventKind, Filter, Member, ReceiptItem, ReceiptSentState, Rejection, Store, Subscription,
@@ -278,7 +278,7 @@ impl Client {
     /// Sets every group's roster as the server has it.
     pub(crate) fn set_rosters(
         &mut self,
-        groups: &[SGroup],
+        groups: &[LedgerGroup],
         users: &[String],
         c: &mut Counters,
     ) -> Result<(), Fail> {

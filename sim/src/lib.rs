@@ -49,8 +49,11 @@
 
 mod check;
 mod client;
+mod external;
+mod ledger;
 mod network;
 mod progress;
+mod protocol;
 mod report;
 mod rng;
 mod run;
@@ -60,9 +63,19 @@ mod server;
 mod sweep;
 mod world;
 
+pub use external::{ProcessServer, DEFAULT_TIMEOUT_MS};
+pub use ledger::{Ledger, LedgerGroup, LedgerMessage};
+pub use protocol::{
+    Clock, Device, GroupSetup, Input, MemberSetup, NewMessage, Packet, Query, Setup, ToClient,
+    PROTOCOL_VERSION,
+};
 pub use report::{run_command_of, Counters, Invariant, Phase, Report, Shrunk, Violation};
 pub use scenario::{parse_faults, FaultKind, Mutation, Rates, Scenario, ScenarioBuilder};
 pub use script::{Action, ScriptStep};
+pub use server::{
+    Answer, ReferenceServer, ServerChoice, ServerError, ServerFactory, SyncServer, NOT_ALLOWED,
+    RECALLED,
+};
 pub use sweep::{sweep, SeedFailure, SeedRange, Shard, SweepSummary};
 
 pub use progress::{Progress, ProgressPhase};

@@ -38,6 +38,10 @@ pub enum Invariant {
     /// A store's deep check (`verify`) found a stored counter that differs
     /// from its recount.
     Counters,
+    /// The server broke the protocol (docs/SIM-SERVER.md): it exited, hung,
+    /// answered something malformed or addressed a device that does not
+    /// exist. `receiptdb sim` exits with status 2.
+    Server,
 }
 
 impl Invariant {
@@ -54,6 +58,7 @@ impl Invariant {
             Invariant::Liveness => "quiescence reached",
             Invariant::ReadState => "conversation read state",
             Invariant::Counters => "stored counters equal their recount",
+            Invariant::Server => "the server kept the protocol",
         }
     }
 }
@@ -178,7 +183,7 @@ pub struct Counters {
     pub marks: u64,
     /// Read reports sent to the server (retries included).
     pub read_reports_sent: u64,
-    /// Read reports that moved the server's position.
+    /// Read positions the server's read acks showed moving (a lost ack is not seen).
     pub read_reports_moved: u64,
     /// Read acks applied (`ackReadReports`).
     pub read_acks: u64,
@@ -255,6 +260,16 @@ pub fn run_command_of(sc: &Scenario) -> String {
         Some(super::Mutation::Lww) => cmd.push_str(" --mutate lww"),
         Some(super::Mutation::Tally) => cmd.push_str(" --mutate tally"),
         None => {}
+    }
+    if let super::ServerChoice::Command {
+        cmd: server,
+        timeout_ms,
+    } = &sc.server
+    {
+        cmd.push_str(&format!(" --server-cmd {}", shell_word(server)));
+        if let Some(t) = timeout_ms {
+            cmd.push_str(&format!(" --server-timeout-ms {t}"));
+        }
     }
     match &sc.source {
         Some(path) => {

@@ -2,13 +2,15 @@
 //! comparison, the report, and shrinking a failure to its shortest failing
 //! step prefix.
 
-use super::check::final_check;
+use super::check::{final_check, Truth};
 use super::client::Fail;
+use super::external::ProcessServer;
 use super::progress::{Progress, ProgressPhase};
 use super::report::{Invariant, Phase, Report, Shrunk, Violation};
 use super::scenario::{FaultKind, Scenario, ScenarioBuilder};
 use super::script::Action;
-use super::world::{snapshot_packet, tag, World};
+use super::server::{ReferenceServer, ServerChoice, ServerError, SyncServer};
+use super::world::{no_server, snapshot_packet, tag, World};
 use receiptdb::Result;
 
 /// Most steps quiescence may take before the run counts as stuck.
@@ -24,7 +26,7 @@ impl World<'_> {
                 group,
                 to,
                 receipt,
-            } => self.send(*from, *group, *to, *receipt),
+            } => self.send(*from, *group, *to, *receipt)?,
             Action::Read { client } => {
                 let cl = &mut self.clients[*client];
                 if cl.is_up() {
@@ -59,7 +61,7 @@ impl World<'_> {
                 }
             }
             Action::Stale { client } => {
-                for snap in self.server.oldest_snapshots(*client) {
+                for snap in self.oldest_snapshots(*client) {
                     self.fault(FaultKind::Stale);
                     self.net.send(now, snapshot_packet(*client, snap));
                 }
@@ -91,14 +93,12 @@ impl World<'_> {
                 }
             }
             Action::Recall { message } => {
-                let n = self.server.msgs.len();
+                let n = self.ledger.msgs.len();
                 let idx = match message {
                     Some(m) => (*m as usize).wrapping_sub(1),
                     None => n.wrapping_sub(1),
                 };
-                if self.server.recall(idx) {
-                    self.fault(FaultKind::Reject);
-                }
+                self.recall(idx)?;
             }
             Action::Join { group, user } => self.membership(*group, *user, true)?,
             Action::Leave { group, user } => self.membership(*group, *user, false)?,
@@ -194,7 +194,7 @@ impl World<'_> {
         }
         Report {
             scenario: self.sc.clone(),
-            users: self.server.users.len(),
+            users: self.ledger.users.len(),
             faults,
             counters: self.c,
             converge_steps: converge,
@@ -205,9 +205,21 @@ impl World<'_> {
     }
 }
 
+/// A fresh server for one run of `sc`.
+fn make_server(sc: &Scenario) -> std::result::Result<Box<dyn SyncServer>, ServerError> {
+    match &sc.server {
+        ServerChoice::Reference => Ok(Box::new(ReferenceServer::new())),
+        ServerChoice::Command { cmd, timeout_ms } => {
+            Ok(Box::new(ProcessServer::spawn(cmd, *timeout_ms)?))
+        }
+        ServerChoice::Custom(f) => f(),
+    }
+}
+
 /// Runs a scenario once, stopping at the first violated invariant.
 fn run_once(sc: &Scenario, progress: &mut dyn FnMut(Progress)) -> Result<Report> {
-    let mut w = World::new(sc)?;
+    let server = make_server(sc).map_err(no_server)?;
+    let mut w = World::new(sc, server)?;
     if let Err(f) = w.start() {
         let v = w.violation(f, Phase::Run);
         return Ok(w.report(Some(v), None));
@@ -233,7 +245,15 @@ fn run_once(sc: &Scenario, progress: &mut dyn FnMut(Progress)) -> Result<Report>
             return Ok(w.report(Some(v), None));
         }
     };
-    if let Err(f) = final_check(&w.server, &mut w.clients, &mut w.c) {
+    let checked = w.full_truth().and_then(|(readers, positions)| {
+        let truth = Truth {
+            ledger: &w.ledger,
+            readers,
+            positions,
+        };
+        final_check(&truth, &mut w.clients, &mut w.c)
+    });
+    if let Err(f) = checked {
         let v = w.violation(f, Phase::Final);
         return Ok(w.report(Some(v), Some(converge)));
     }
@@ -254,7 +274,9 @@ pub(crate) fn run_and_shrink(sc: &Scenario, progress: &mut dyn FnMut(Progress)) 
     let Some(v) = report.violation.clone() else {
         return Ok(report);
     };
-    if !sc.shrink {
+    // A server that broke the protocol is reported as it broke: a process
+    // that hangs would make every shrinking run wait for its timeout.
+    if !sc.shrink || v.invariant == Invariant::Server {
         return Ok(report);
     }
     let mut runs = 0;

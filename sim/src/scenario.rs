@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use receiptdb::{Error, Result};
 
 use super::script::{Action, ScriptStep};
+use super::server::ServerChoice;
 
 /// One kind of fault the simulator can inject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -250,6 +251,10 @@ pub struct Scenario {
     /// (not part of the JSON format).
     #[serde(skip)]
     pub source: Option<String>,
+    /// The server the clients talk to (not part of the JSON format:
+    /// `--server-cmd`, or [`ScenarioBuilder::server`]).
+    #[serde(skip)]
+    pub server: ServerChoice,
 }
 
 impl Default for Scenario {
@@ -268,6 +273,7 @@ impl Default for Scenario {
             prefix: None,
             shrink: true,
             source: None,
+            server: ServerChoice::Reference,
         }
     }
 }
@@ -363,6 +369,11 @@ pub struct ScenarioBuilder {
 }
 
 impl ScenarioBuilder {
+    /// The server to run against (default: the reference server).
+    pub fn server(mut self, server: ServerChoice) -> Self {
+        self.scenario.server = server;
+        self
+    }
     /// The seed.
     pub fn seed(mut self, seed: u64) -> Self {
         self.scenario.seed = seed;

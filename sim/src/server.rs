@@ -1,343 +1,354 @@
-//! The reference server: the authoritative messages, group rosters and
-//! per-message readers. It takes receipt batches (idempotently: a repeated
-//! receipt changes nothing), tells senders who read what, answers syncs with
-//! snapshots (including `selfRead`), and rejects receipts for recalled
-//! messages. Everything is kept in ordered maps so runs are deterministic.
+//! The server side of a run: the [`SyncServer`] trait a team implements to
+//! put its own server inside the simulated network, and the reference
+//! server that implements it. The reference server takes receipt batches
+//! idempotently (a repeated receipt changes nothing), tells senders who read
+//! what, answers syncs with what changed since the version a device holds
+//! (including `selfRead` and read positions), keeps read positions as a max,
+//! and rejects receipts for recalled messages. Ordered maps only, so runs
+//! are deterministic.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use receiptdb::{
-    ConversationType, GroupType, IncomingMessage, MessageStatus, ReceiptNotification,
-    ReceiptSentState, Rejection, Snapshot, SnapshotReceipt,
+    PushedReadReport, ReadReport, ReceiptNotification, Rejection, Snapshot, SnapshotReceipt,
 };
 
-/// The code the server gives a receipt for a recalled message.
-pub(crate) const RECALLED: i64 = 20_016;
+use super::ledger::{Ledger, LedgerMessage};
+use super::protocol::{Clock, Input, NewMessage, Packet, Query, Setup, ToClient};
+
+/// The code the reference server gives a receipt for a recalled message.
+pub const RECALLED: i64 = 20_016;
 /// The code for a receipt the server cannot take (unknown message, not a recipient).
-pub(crate) const NOT_ALLOWED: i64 = 20_009;
+pub const NOT_ALLOWED: i64 = 20_009;
 /// Most messages in one snapshot (the store accepts 1000).
 const SNAPSHOT_CHUNK: usize = 500;
-/// Snapshots remembered per client and conversation, for stale replays.
-const HISTORY: usize = 3;
 
-/// A group as the server knows it.
-#[derive(Debug, Clone)]
-pub(crate) struct SGroup {
-    pub id: String,
-    pub gtype: GroupType,
-    /// Member (user number) → join time (`None`: since the beginning).
-    pub members: BTreeMap<usize, Option<i64>>,
+/// A server broke the protocol or failed: the run ends with exit status 2
+/// and this text (which request, what was wrong).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerError(pub String);
+
+impl std::fmt::Display for ServerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
-/// A message as the server knows it.
-#[derive(Debug, Clone)]
-pub(crate) struct SMsg {
-    pub id: String,
-    pub group: Option<usize>,
-    pub from: usize,
-    /// The peer of a one-to-one message.
-    pub to: Option<usize>,
-    pub time: i64,
-    pub seq: i64,
-    pub receipt: bool,
-    /// Users who were sent the message (its sender included).
-    pub recipients: BTreeSet<usize>,
-    pub readers: BTreeSet<usize>,
-    pub recalled: bool,
-    /// The server's version when anything a snapshot says of it last
-    /// changed (sent, a reader, its group's roster): syncs send what changed.
-    pub version: u64,
+/// What a query answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// Message ID → user IDs whose receipt the server holds.
+    Readers(BTreeMap<String, Vec<String>>),
+    /// Conversation ID (as the user sees it) → read position.
+    Positions(BTreeMap<String, i64>),
 }
 
-/// The receipt figures of one message: read count, unread count, peer read.
-pub(crate) type Figures = (u64, u64, bool);
+/// A server inside the simulated network. The harness calls [`start`]
+/// once, then [`handle`] for every message sent, every packet that reaches
+/// the server and every membership change and recall, in order; what it
+/// returns is put on the faulty network. [`query`] asks for the
+/// authoritative state the checks compare the clients with; it must not
+/// change the server.
+///
+/// [`start`]: SyncServer::start
+/// [`handle`]: SyncServer::handle
+/// [`query`]: SyncServer::query
+pub trait SyncServer: Send {
+    /// Takes the users, devices and first rosters; returns the server's name.
+    fn start(&mut self, setup: &Setup) -> Result<String, ServerError>;
+    /// Takes one input at `at`; returns the packets to send.
+    fn handle(&mut self, at: Clock, input: &Input) -> Result<Vec<Packet>, ServerError>;
+    /// Answers a query about the authoritative state.
+    fn query(&mut self, at: Clock, query: &Query) -> Result<Answer, ServerError>;
+    /// What the server wrote for people (a process's stderr), for the report.
+    fn diagnostics(&mut self) -> Option<String> {
+        None
+    }
+}
 
-/// The server model.
-#[derive(Debug)]
-pub(crate) struct Server {
-    pub users: Vec<String>,
-    pub groups: Vec<SGroup>,
-    pub msgs: Vec<SMsg>,
-    by_id: BTreeMap<String, usize>,
-    seqs: BTreeMap<String, i64>,
-    /// (user, conversation ID as that user sees it) → message numbers.
-    views: BTreeMap<(usize, String), Vec<usize>>,
-    /// (client, conversation) → snapshots sent, oldest first.
-    history: BTreeMap<(usize, String), Vec<Snapshot>>,
-    /// (group, user) → earliest join time of a member who left (PROTOCOL.md, Audience:
-    /// leaving keeps a read).
-    former: BTreeMap<(usize, usize), Option<i64>>,
+/// Makes a fresh server for each run (sweeps and shrinking run many).
+pub type ServerFactory = dyn Fn() -> Result<Box<dyn SyncServer>, ServerError> + Send + Sync;
+
+/// Which server a scenario runs against.
+#[derive(Clone, Default)]
+pub enum ServerChoice {
+    /// The [`ReferenceServer`].
+    #[default]
+    Reference,
+    /// A server process (`--server-cmd`), started with `sh -c`.
+    Command {
+        /// The command line.
+        cmd: String,
+        /// Most milliseconds for one answer (default 10 s).
+        timeout_ms: Option<u64>,
+    },
+    /// A Rust server, made fresh for each run.
+    Custom(std::sync::Arc<ServerFactory>),
+}
+
+impl ServerChoice {
+    /// A Rust server made by `make` for each run.
+    pub fn custom<S: SyncServer + 'static>(
+        make: impl Fn() -> S + Send + Sync + 'static,
+    ) -> ServerChoice {
+        ServerChoice::Custom(std::sync::Arc::new(move || {
+            Ok(Box::new(make()) as Box<dyn SyncServer>)
+        }))
+    }
+}
+
+impl std::fmt::Debug for ServerChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServerChoice::Reference => f.write_str("Reference"),
+            ServerChoice::Command { cmd, timeout_ms } => f
+                .debug_struct("Command")
+                .field("cmd", cmd)
+                .field("timeout_ms", timeout_ms)
+                .finish(),
+            ServerChoice::Custom(_) => f.write_str("Custom(..)"),
+        }
+    }
+}
+
+impl PartialEq for ServerChoice {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (ServerChoice::Reference, ServerChoice::Reference) => true,
+            (
+                ServerChoice::Command { cmd, timeout_ms },
+                ServerChoice::Command {
+                    cmd: c2,
+                    timeout_ms: t2,
+                },
+            ) => cmd == c2 && timeout_ms == t2,
+            (ServerChoice::Custom(a), ServerChoice::Custom(b)) => std::sync::Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+/// The reference server. See the module doc.
+#[derive(Debug, Default)]
+pub struct ReferenceServer {
+    ledger: Option<Ledger>,
+    /// Device → user number.
+    devices: Vec<usize>,
+    /// User number → devices.
+    by_user: Vec<Vec<usize>>,
+    /// Message number → readers.
+    readers: Vec<BTreeSet<usize>>,
+    /// Message number → the version when anything a snapshot says of it
+    /// last changed (sent, a reader, its group's roster).
+    versions: Vec<u64>,
     /// (user, conversation as that user sees it) → read position (max of
     /// every read report from any of the user's devices).
-    pub read_pos: BTreeMap<(usize, String), i64>,
-    /// The version counter (see `SMsg::version`).
+    read_pos: BTreeMap<(usize, String), i64>,
     clock: u64,
 }
 
-impl Server {
-    pub(crate) fn new(users: Vec<String>, groups: Vec<SGroup>) -> Server {
-        Server {
-            users,
-            groups,
-            msgs: Vec::new(),
-            by_id: BTreeMap::new(),
-            seqs: BTreeMap::new(),
-            views: BTreeMap::new(),
-            history: BTreeMap::new(),
-            former: BTreeMap::new(),
-            read_pos: BTreeMap::new(),
-            clock: 0,
-        }
+fn err(msg: impl Into<String>) -> ServerError {
+    ServerError(msg.into())
+}
+
+impl ReferenceServer {
+    /// A reference server; it learns the world in [`SyncServer::start`].
+    pub fn new() -> ReferenceServer {
+        ReferenceServer::default()
     }
 
-    /// The conversation ID of message `m` in `user`'s store.
-    pub(crate) fn conv_for(&self, m: &SMsg, user: usize) -> String {
-        match (m.group, m.to) {
-            (Some(g), _) => format!("GROUP{}", self.groups[g].id),
-            (None, Some(to)) => {
-                let other = if user == m.from { to } else { m.from };
-                format!("C2C{}", self.users[other])
-            }
-            (None, None) => String::new(),
-        }
+    fn ledger(&self) -> Result<&Ledger, ServerError> {
+        self.ledger.as_ref().ok_or_else(|| err("not started"))
     }
 
-    /// Accepts a message from `from` to a group or a user at `time`; `None`
-    /// when the sender is not a member of the group.
-    pub(crate) fn send(
-        &mut self,
-        from: usize,
-        group: Option<usize>,
-        to: Option<usize>,
-        receipt: bool,
-        time: i64,
-    ) -> Option<usize> {
-        let (recipients, key) = match (group, to) {
-            (Some(g), None) => {
-                let grp = self.groups.get(g)?;
-                if !grp.members.contains_key(&from) {
-                    return None;
-                }
-                let mut r: BTreeSet<usize> = grp.members.keys().copied().collect();
-                r.insert(from);
-                (r, format!("GROUP{}", grp.id))
-            }
-            (None, Some(t)) if t != from && t < self.users.len() => {
-                let (a, b) = (from.min(t), from.max(t));
-                ([from, t].into_iter().collect(), format!("C2C:{a}:{b}"))
-            }
-            _ => return None,
-        };
-        let seq = self.seqs.entry(key).or_insert(0);
-        *seq += 1;
-        let idx = self.msgs.len();
-        let m = SMsg {
-            id: format!("m{}", idx + 1),
-            group,
-            from,
-            to,
-            time,
-            seq: *seq,
-            receipt,
-            recipients,
-            readers: BTreeSet::new(),
-            recalled: false,
-            version: self.clock + 1,
-        };
-        self.clock += 1;
-        for &u in &m.recipients {
-            let conv = self.conv_for(&m, u);
-            self.views.entry((u, conv)).or_default().push(idx);
-        }
-        self.by_id.insert(m.id.clone(), idx);
-        self.msgs.push(m);
-        Some(idx)
-    }
-
-    /// Message `idx` as the transport hands it to `user`'s clients.
-    pub(crate) fn incoming(&self, idx: usize, user: usize) -> IncomingMessage {
-        let m = &self.msgs[idx];
-        let (ctype, to) = match (m.group, m.to) {
-            (Some(g), _) => (ConversationType::Group, self.groups[g].id.clone()),
-            (None, t) => (ConversationType::C2C, self.users[t.unwrap_or(0)].clone()),
-        };
-        IncomingMessage {
-            id: m.id.clone(),
-            conversation_id: Some(self.conv_for(m, user)),
-            conversation_type: Some(ctype),
-            from: self.users[m.from].clone(),
-            to,
-            time: m.time,
-            sequence: m.seq,
-            status: Some(MessageStatus::Success),
-            need_read_receipt: m.receipt,
-            ..Default::default()
-        }
-    }
-
-    /// The audience of a message now (PROTOCOL.md, Audience): members who joined by its
-    /// time, minus its sender; the peer for one-to-one messages.
-    pub(crate) fn audience(&self, m: &SMsg) -> BTreeSet<usize> {
-        match (m.group, m.to) {
-            (Some(g), _) => self.groups[g]
-                .members
-                .iter()
-                .filter(|(u, jt)| **u != m.from && jt.is_none_or(|t| t <= m.time))
-                .map(|(u, _)| *u)
-                .collect(),
-            (None, Some(t)) => [t].into_iter().collect(),
-            (None, None) => BTreeSet::new(),
-        }
-    }
-
-    /// The read list of a group message by PROTOCOL.md, Audience; PROTOCOL.md, Methods: readers who were
-    /// members (now or before they left) by its time, never its sender.
-    pub(crate) fn read_list(&self, m: &SMsg) -> BTreeSet<usize> {
-        let Some(g) = m.group else {
-            return BTreeSet::new();
-        };
-        let by_time = |jt: &Option<i64>| jt.is_none_or(|t| t <= m.time);
-        m.readers
-            .iter()
-            .filter(|u| **u != m.from)
-            .filter(|u| {
-                self.groups[g].members.get(u).is_some_and(by_time)
-                    || self.former.get(&(g, **u)).is_some_and(by_time)
-            })
+    fn user_of_device(&self, device: usize) -> Result<usize, ServerError> {
+        self.devices
+            .get(device)
             .copied()
-            .collect()
+            .ok_or_else(|| err(format!("no device {device}")))
     }
 
-    /// The unread list of a group message: the audience still in the group
-    /// minus the readers.
-    pub(crate) fn unread_list(&self, m: &SMsg) -> BTreeSet<usize> {
-        self.audience(m)
-            .into_iter()
-            .filter(|u| !m.readers.contains(u))
-            .collect()
+    fn bump(&mut self) -> u64 {
+        self.clock += 1;
+        self.clock
     }
 
-    /// The authoritative receipt figures of a message.
-    pub(crate) fn figures(&self, m: &SMsg) -> Figures {
-        if m.group.is_none() {
-            let read = m.to.is_some_and(|t| m.readers.contains(&t));
-            return if read { (1, 0, true) } else { (0, 1, false) };
+    fn message(&mut self, nm: &NewMessage) -> Result<Vec<Packet>, ServerError> {
+        let v = self.bump();
+        let l = self.ledger.as_mut().ok_or_else(|| err("not started"))?;
+        let m = l.record(nm).map_err(err)?;
+        self.readers.push(BTreeSet::new());
+        self.versions.push(v);
+        let l = self.ledger()?;
+        let mut out = Vec::new();
+        for &u in &l.msgs[m].recipients {
+            let msg = l.incoming(m, u);
+            for &d in &self.by_user[u] {
+                out.push(Packet {
+                    to: d,
+                    body: ToClient::Messages {
+                        messages: vec![msg.clone()],
+                    },
+                });
+            }
         }
-        (
-            self.read_list(m).len() as u64,
-            self.unread_list(m).len() as u64,
-            false,
-        )
+        Ok(out)
     }
 
-    /// What `user`'s clients should say about their own receipt for `m`.
-    pub(crate) fn sent_state(&self, m: &SMsg, user: usize) -> ReceiptSentState {
-        if m.readers.contains(&user) {
-            ReceiptSentState::Acked
-        } else {
-            ReceiptSentState::None
-        }
-    }
-
-    /// Takes a batch of receipts from `user`: returns the rejections and the
-    /// messages that got a new reader. Repeats are accepted and change nothing.
-    pub(crate) fn take_receipts(
+    fn receipts(
         &mut self,
-        user: usize,
+        device: usize,
+        batch_id: &str,
         ids: &[String],
-    ) -> (Vec<Rejection>, Vec<usize>) {
+    ) -> Result<Vec<Packet>, ServerError> {
+        let user = self.user_of_device(device)?;
         let mut rejected = Vec::new();
         let mut fresh = Vec::new();
         for id in ids {
-            let Some(&idx) = self.by_id.get(id) else {
+            let l = self.ledger()?;
+            let Some(idx) = l.index_of(id) else {
                 rejected.push(reject(id, NOT_ALLOWED));
                 continue;
             };
-            let m = &mut self.msgs[idx];
-            if !m.receipt || m.from == user || !m.recipients.contains(&user) {
+            let m = &l.msgs[idx];
+            if !l.may_read(m, user) {
                 rejected.push(reject(id, NOT_ALLOWED));
-            } else if m.readers.contains(&user) {
+            } else if self.readers[idx].contains(&user) {
                 // A repeat: the server already has it.
             } else if m.recalled {
                 rejected.push(reject(id, RECALLED));
             } else {
-                m.readers.insert(user);
-                self.clock += 1;
-                m.version = self.clock;
+                self.readers[idx].insert(user);
+                let v = self.bump();
+                self.versions[idx] = v;
                 fresh.push(idx);
             }
         }
-        (rejected, fresh)
-    }
-
-    /// The notification the sender's clients get when `reader` read `idx`.
-    pub(crate) fn notification(&self, idx: usize, reader: usize) -> ReceiptNotification {
-        let m = &self.msgs[idx];
-        let (rc, uc, peer) = self.figures(m);
-        let mut n = ReceiptNotification {
-            message_id: m.id.clone(),
-            user_id: Some(self.users[reader].clone()),
-            read_count: Some(rc),
-            unread_count: Some(uc),
-            ..Default::default()
-        };
-        match m.group {
-            Some(g) => n.group_id = Some(self.groups[g].id.clone()),
-            None => {
-                n.conversation_id = Some(self.conv_for(m, m.from));
-                n.is_peer_read = Some(peer);
+        let mut out = vec![Packet {
+            to: device,
+            body: ToClient::Ack {
+                batch_id: batch_id.to_string(),
+                rejected,
+            },
+        }];
+        let mut per: BTreeMap<usize, Vec<ReceiptNotification>> = BTreeMap::new();
+        let l = self.ledger()?;
+        for idx in fresh {
+            let m = &l.msgs[idx];
+            let n = notification(l, m, &self.readers[idx], user);
+            for &d in &self.by_user[m.from] {
+                per.entry(d).or_default().push(n.clone());
             }
         }
-        n
+        out.extend(per.into_iter().map(|(d, ns)| Packet {
+            to: d,
+            body: ToClient::Notify { notifications: ns },
+        }));
+        Ok(out)
     }
 
-    /// Conversations `user` has messages in, as that user sees them.
-    pub(crate) fn convs_of(&self, user: usize) -> Vec<String> {
-        self.views
-            .range((user, String::new())..)
-            .take_while(|((u, _), _)| *u == user)
-            .map(|((_, c), _)| c.clone())
-            .collect()
+    fn read_reports(
+        &mut self,
+        device: usize,
+        reports: &[ReadReport],
+    ) -> Result<Vec<Packet>, ServerError> {
+        let user = self.user_of_device(device)?;
+        let mut acks = Vec::new();
+        let mut per: BTreeMap<usize, Vec<PushedReadReport>> = BTreeMap::new();
+        for r in reports {
+            let pos = self
+                .read_pos
+                .entry((user, r.conversation_id.clone()))
+                .or_insert(0);
+            let moved = r.read_sequence > *pos;
+            *pos = (*pos).max(r.read_sequence);
+            let pos = *pos;
+            acks.push(ReadReport {
+                conversation_id: r.conversation_id.clone(),
+                read_sequence: pos,
+            });
+            if !moved {
+                continue;
+            }
+            for &d in self.by_user[user].iter().filter(|&&d| d != device) {
+                per.entry(d).or_default().push(PushedReadReport {
+                    conversation_id: r.conversation_id.clone(),
+                    read_sequence: Some(pos),
+                    peer_read_sequence: None,
+                });
+            }
+            let l = self.ledger()?;
+            if let Some(peer) = l.c2c_peer(&r.conversation_id) {
+                let conv = format!("C2C{}", l.users[user]);
+                for &d in &self.by_user[peer] {
+                    per.entry(d).or_default().push(PushedReadReport {
+                        conversation_id: conv.clone(),
+                        read_sequence: None,
+                        peer_read_sequence: Some(pos),
+                    });
+                }
+            }
+        }
+        let mut out = vec![Packet {
+            to: device,
+            body: ToClient::ReadAck { reports: acks },
+        }];
+        out.extend(per.into_iter().map(|(d, rs)| Packet {
+            to: d,
+            body: ToClient::ReadPush { reports: rs },
+        }));
+        Ok(out)
     }
 
-    /// Messages of one conversation as `user` sees them, in send order.
-    pub(crate) fn view(&self, user: usize, conv: &str) -> &[usize] {
-        self.views
-            .get(&(user, conv.to_string()))
-            .map_or(&[], Vec::as_slice)
-    }
-
-    /// What changed in one conversation for `user` after version `since`
-    /// (0: everything), in chunks the store accepts, and the version it is
-    /// complete up to. Always at least one chunk: the read positions travel
-    /// in every answer.
-    pub(crate) fn snapshots(&self, user: usize, conv: &str, since: u64) -> (Vec<Snapshot>, u64) {
-        let changed: Vec<usize> = self
-            .view(user, conv)
-            .iter()
-            .copied()
-            .filter(|&i| self.msgs[i].version > since)
-            .collect();
+    fn sync(
+        &self,
+        device: usize,
+        since: &BTreeMap<String, u64>,
+    ) -> Result<Vec<Packet>, ServerError> {
+        let user = self.user_of_device(device)?;
+        let l = self.ledger()?;
         let mut out = Vec::new();
-        for chunk in changed.chunks(SNAPSHOT_CHUNK) {
-            out.push(self.snapshot_of(user, conv, chunk));
+        for conv in l.convs_of(user) {
+            let from = since.get(&conv).copied().unwrap_or(0);
+            let changed: Vec<usize> = l
+                .view(user, &conv)
+                .iter()
+                .copied()
+                .filter(|&i| self.versions[i] > from)
+                .collect();
+            // Always at least one part: the read positions travel in each.
+            let chunks: Vec<&[usize]> = if changed.is_empty() {
+                vec![&[]]
+            } else {
+                changed.chunks(SNAPSHOT_CHUNK).collect()
+            };
+            let parts = chunks.len();
+            for (part, chunk) in chunks.into_iter().enumerate() {
+                out.push(Packet {
+                    to: device,
+                    body: ToClient::Snapshot {
+                        snapshot: self.snapshot_of(l, user, &conv, chunk),
+                        upto: self.clock,
+                        part,
+                        parts,
+                    },
+                });
+            }
         }
-        if out.is_empty() {
-            out.push(self.snapshot_of(user, conv, &[]));
-        }
-        (out, self.clock)
+        Ok(out)
     }
 
-    fn snapshot_of(&self, user: usize, conv: &str, chunk: &[usize]) -> Snapshot {
+    fn snapshot_of(&self, l: &Ledger, user: usize, conv: &str, chunk: &[usize]) -> Snapshot {
         let mut snap = Snapshot {
             conversation_id: conv.to_string(),
             ..Default::default()
         };
         for &idx in chunk {
-            let m = &self.msgs[idx];
-            snap.messages.push(self.incoming(idx, user));
+            let m = &l.msgs[idx];
+            let readers = &self.readers[idx];
+            snap.messages.push(l.incoming(idx, user));
             if m.receipt && m.from == user {
-                let (rc, uc, peer) = self.figures(m);
+                let (rc, uc, peer) = l.figures(m, readers);
                 let group = m.group.is_some();
                 snap.receipts.push(SnapshotReceipt {
                     message_id: m.id.clone(),
@@ -345,140 +356,149 @@ impl Server {
                     unread_count: Some(uc),
                     is_peer_read: (!group).then_some(peer),
                     reader_ids: group
-                        .then(|| m.readers.iter().map(|r| self.users[*r].clone()).collect()),
+                        .then(|| readers.iter().map(|r| l.users[*r].clone()).collect()),
                 });
             }
-            if m.receipt && m.from != user && m.readers.contains(&user) {
+            if m.receipt && m.from != user && readers.contains(&user) {
                 snap.self_read.push(m.id.clone());
             }
         }
-        let pos = self.read_position(user, conv);
+        let pos = self.position(user, conv);
         snap.read_sequence = (pos > 0).then_some(pos);
-        snap.peer_read_sequence = self.peer_position(user, conv).filter(|p| *p > 0);
+        snap.peer_read_sequence = l.c2c_peer(conv).and_then(|peer| {
+            let p = self.position(peer, &format!("C2C{}", l.users[user]));
+            (p > 0).then_some(p)
+        });
         snap
     }
 
-    /// A roster change alters the figures of every message of the group.
-    fn touch_group(&mut self, g: usize) {
-        self.clock += 1;
-        let v = self.clock;
-        for m in self.msgs.iter_mut().filter(|m| m.group == Some(g)) {
-            m.version = v;
-        }
-    }
-
-    /// `user`'s read position in `conv` (0 when never reported).
-    pub(crate) fn read_position(&self, user: usize, conv: &str) -> i64 {
+    fn position(&self, user: usize, conv: &str) -> i64 {
         self.read_pos
             .get(&(user, conv.to_string()))
             .copied()
             .unwrap_or(0)
     }
 
-    /// The peer of a C2C conversation `conv` of `user` (`C2Cu<k>`).
-    pub(crate) fn c2c_peer(&self, conv: &str) -> Option<usize> {
-        let id = conv.strip_prefix("C2C")?;
-        self.users.iter().position(|u| u == id)
-    }
-
-    /// The C2C peer's read position in `user`'s conversation `conv`; `None`
-    /// in groups.
-    pub(crate) fn peer_position(&self, user: usize, conv: &str) -> Option<i64> {
-        let peer = self.c2c_peer(conv)?;
-        Some(self.read_position(peer, &format!("C2C{}", self.users[user])))
-    }
-
-    /// Takes a read report from `user`: the position becomes the max of the
-    /// old and the reported one. Returns the position now and whether it moved.
-    pub(crate) fn take_read_report(&mut self, user: usize, conv: &str, seq: i64) -> (i64, bool) {
-        let pos = self.read_pos.entry((user, conv.to_string())).or_insert(0);
-        if seq > *pos {
-            *pos = seq;
-            (seq, true)
-        } else {
-            (*pos, false)
-        }
-    }
-
-    /// Unread count of `conv` for `user` by definition: the `in` messages
-    /// (all have `status: success`) above the read position.
-    pub(crate) fn unread_of(&self, user: usize, conv: &str) -> u64 {
-        let pos = self.read_position(user, conv);
-        self.view(user, conv)
-            .iter()
-            .filter(|&&i| self.msgs[i].from != user && self.msgs[i].seq > pos)
-            .count() as u64
-    }
-
-    /// Remembers a snapshot sent to `client`, for later stale replays.
-    pub(crate) fn remember(&mut self, client: usize, snap: &Snapshot) {
-        let h = self
-            .history
-            .entry((client, snap.conversation_id.clone()))
-            .or_default();
-        if h.len() >= HISTORY {
-            h.remove(1); // keep the very first one: the stalest
-        }
-        h.push(snap.clone());
-    }
-
-    /// The oldest remembered snapshot of each conversation of `client`.
-    pub(crate) fn oldest_snapshots(&self, client: usize) -> Vec<Snapshot> {
-        self.history
-            .range((client, String::new())..)
-            .take_while(|((c, _), _)| *c == client)
-            .filter_map(|(_, h)| h.first().cloned())
-            .collect()
-    }
-
-    /// An old snapshot of `conv` for `client`, if one older than the newest exists.
-    pub(crate) fn old_snapshot(&self, client: usize, conv: &str, pick: usize) -> Option<Snapshot> {
-        let h = self.history.get(&(client, conv.to_string()))?;
-        h.get(pick % h.len()).cloned()
-    }
-
-    /// Recalls message `idx`; false when it already was.
-    pub(crate) fn recall(&mut self, idx: usize) -> bool {
-        match self.msgs.get_mut(idx) {
-            Some(m) if !m.recalled => {
-                m.recalled = true;
-                true
+    /// A roster change alters the figures of every message of the group.
+    fn touch_group(&mut self, g: usize) -> Result<(), ServerError> {
+        let v = self.bump();
+        let l = self.ledger.as_ref().ok_or_else(|| err("not started"))?;
+        for (i, m) in l.msgs.iter().enumerate() {
+            if m.group == Some(g) {
+                self.versions[i] = v;
             }
-            _ => false,
         }
+        Ok(())
+    }
+}
+
+impl SyncServer for ReferenceServer {
+    fn start(&mut self, setup: &Setup) -> Result<String, ServerError> {
+        let ledger = Ledger::from_setup(setup).map_err(err)?;
+        self.by_user = vec![Vec::new(); ledger.users.len()];
+        for d in &setup.devices {
+            let u = ledger
+                .user_of(&d.user_id)
+                .ok_or_else(|| err(format!("device {} of unknown user", d.device)))?;
+            self.devices.push(u);
+            self.by_user[u].push(d.device);
+        }
+        self.ledger = Some(ledger);
+        Ok("reference".to_string())
     }
 
-    /// Adds `user` to group `g` at `time`; false when already a member.
-    pub(crate) fn join(&mut self, g: usize, user: usize, time: i64) -> bool {
-        match self.groups.get_mut(g) {
-            Some(grp) if !grp.members.contains_key(&user) => {
-                grp.members.insert(user, Some(time));
-                self.touch_group(g);
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// Removes `user` from group `g`; false when not a member or when the
-    /// group would drop below two members.
-    pub(crate) fn leave(&mut self, g: usize, user: usize) -> bool {
-        match self.groups.get_mut(g) {
-            Some(grp) if grp.members.len() > 2 => match grp.members.remove(&user) {
-                Some(jt) => {
-                    let kept = self.former.entry((g, user)).or_insert(jt);
-                    *kept = match (*kept, jt) {
-                        (Some(a), Some(b)) => Some(a.min(b)),
-                        _ => None,
-                    };
-                    self.touch_group(g);
-                    true
+    fn handle(&mut self, _at: Clock, input: &Input) -> Result<Vec<Packet>, ServerError> {
+        match input {
+            Input::Message { message } => self.message(message),
+            Input::Receipts {
+                device,
+                batch_id,
+                message_ids,
+            } => self.receipts(*device, batch_id, message_ids),
+            Input::ReadReports { device, reports } => self.read_reports(*device, reports),
+            Input::Sync { device, since } => self.sync(*device, since),
+            Input::Join {
+                group_id,
+                user_id,
+                time,
+            } => {
+                let l = self.ledger.as_mut().ok_or_else(|| err("not started"))?;
+                let (g, u) = l.group_user(group_id, user_id).map_err(err)?;
+                if l.join(g, u, *time) {
+                    self.touch_group(g)?;
                 }
-                None => false,
-            },
-            _ => false,
+                Ok(Vec::new())
+            }
+            Input::Leave { group_id, user_id } => {
+                let l = self.ledger.as_mut().ok_or_else(|| err("not started"))?;
+                let (g, u) = l.group_user(group_id, user_id).map_err(err)?;
+                if l.leave(g, u) {
+                    self.touch_group(g)?;
+                }
+                Ok(Vec::new())
+            }
+            Input::Recall { message_id } => {
+                let l = self.ledger.as_mut().ok_or_else(|| err("not started"))?;
+                if let Some(i) = l.index_of(message_id) {
+                    l.recall(i);
+                }
+                Ok(Vec::new())
+            }
         }
     }
+
+    fn query(&mut self, _at: Clock, query: &Query) -> Result<Answer, ServerError> {
+        let l = self.ledger()?;
+        match query {
+            Query::Readers { message_ids } => {
+                let mut out = BTreeMap::new();
+                for id in message_ids {
+                    if let Some(i) = l.index_of(id) {
+                        let names = self.readers[i].iter().map(|u| l.users[*u].clone());
+                        out.insert(id.clone(), names.collect());
+                    }
+                }
+                Ok(Answer::Readers(out))
+            }
+            Query::Positions { user_id } => {
+                let u = l
+                    .user_of(user_id)
+                    .ok_or_else(|| err(format!("unknown user {user_id}")))?;
+                let out = self
+                    .read_pos
+                    .range((u, String::new())..)
+                    .take_while(|((x, _), _)| *x == u)
+                    .map(|((_, c), p)| (c.clone(), *p))
+                    .collect();
+                Ok(Answer::Positions(out))
+            }
+        }
+    }
+}
+
+/// The notification the sender's devices get when `reader` read `m`.
+fn notification(
+    l: &Ledger,
+    m: &LedgerMessage,
+    readers: &BTreeSet<usize>,
+    reader: usize,
+) -> ReceiptNotification {
+    let (rc, uc, peer) = l.figures(m, readers);
+    let mut n = ReceiptNotification {
+        message_id: m.id.clone(),
+        user_id: Some(l.users[reader].clone()),
+        read_count: Some(rc),
+        unread_count: Some(uc),
+        ..Default::default()
+    };
+    match m.group {
+        Some(g) => n.group_id = Some(l.groups[g].id.clone()),
+        None => {
+            n.conversation_id = Some(l.conv_for(m, m.from));
+            n.is_peer_read = Some(peer);
+        }
+    }
+    n
 }
 
 fn reject(id: &str, code: i64) -> Rejection {

@@ -5,15 +5,21 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::check::soundness;
+use std::collections::BTreeSet;
+
+use super::check::{held_by, soundness, Truth};
 use super::client::{Client, Fail};
+use super::ledger::{Ledger, LedgerGroup};
 use super::network::{NetConfig, Network, Node, Packet, Payload, SyncPart};
-use super::report::Counters;
+use super::protocol::{
+    Clock, Device, GroupSetup, Input, MemberSetup, Query, Setup, ToClient, PROTOCOL_VERSION,
+};
+use super::report::{Counters, Invariant};
 use super::rng::Rng;
 use super::scenario::{FaultKind, Mutation, Scenario};
-use super::server::{SGroup, Server};
-use receiptdb::Result;
-use receiptdb::{GroupType, Member, ReceiptNotification};
+use super::server::{Answer, ServerError, SyncServer};
+use receiptdb::{Error, Result};
+use receiptdb::{GroupType, Member, Snapshot};
 
 /// Server time of step 0 (unix seconds); step `s` is `BASE_TIME + s`.
 const BASE_TIME: i64 = 1_700_000_000;
@@ -22,6 +28,10 @@ const SOUNDNESS_EVERY: u64 = 5;
 /// Each client recounts one conversation from `getMessageList` every this
 /// many steps (clients staggered).
 const READ_DEEP_EVERY: u64 = 5;
+/// Snapshots remembered per client and conversation, for stale replays.
+const HISTORY: usize = 3;
+/// Most message IDs in one readers query.
+const QUERY_CHUNK: usize = 1000;
 
 /// A private temporary directory, removed on drop.
 pub(super) struct SimDir(PathBuf);
@@ -56,13 +66,26 @@ pub(super) fn tag(name: &str, mut f: Fail) -> Fail {
     f
 }
 
-/// Everything one run holds: the server, the network, the clients.
+/// A failure of the server (it broke the protocol): ends the run.
+pub(super) fn server_fail(what: String) -> Fail {
+    Fail::new(Invariant::Server, what)
+}
+
+/// Everything one run holds: the ledger, the server, the network, the clients.
 pub(super) struct World<'a> {
     pub(super) sc: &'a Scenario,
-    pub(super) server: Server,
+    pub(super) ledger: Ledger,
+    pub(super) server: Box<dyn SyncServer>,
+    /// The name the server gave in its handshake.
+    pub(super) server_name: String,
+    /// (client, conversation) → fresh snapshots it was sent, oldest first.
+    history: BTreeMap<(usize, String), Vec<Snapshot>>,
+    /// (user, message) receipts the server accepted, to tell repeats apart.
+    accepted: BTreeSet<(usize, String)>,
+    /// (user, conversation) → highest position a `readAck` showed.
+    acked_pos: BTreeMap<(usize, String), i64>,
     pub(super) net: Network,
     pub(super) clients: Vec<Client>,
-    pub(super) by_user: Vec<Vec<usize>>,
     pub(super) rng: Rng,
     pub(super) c: Counters,
     pub(super) faults: BTreeMap<FaultKind, u64>,
@@ -77,7 +100,7 @@ pub(super) struct World<'a> {
 }
 
 impl<'a> World<'a> {
-    pub(super) fn new(sc: &'a Scenario) -> Result<World<'a>> {
+    pub(super) fn new(sc: &'a Scenario, server: Box<dyn SyncServer>) -> Result<World<'a>> {
         let dir = SimDir::new()?;
         let mut rng = Rng::new(sc.seed, 1);
         let users: Vec<String> = (0..sc.users()).map(|u| format!("u{u}")).collect();
@@ -93,7 +116,7 @@ impl<'a> World<'a> {
                     .then(|| BASE_TIME - rng.range(1, 1000) as i64);
                 members.insert(u, jt);
             }
-            groups.push(SGroup {
+            groups.push(LedgerGroup {
                 id: format!("g{g}"),
                 gtype: types[g % types.len()],
                 members,
@@ -118,10 +141,8 @@ impl<'a> World<'a> {
         let tally = sc.mutate == Some(Mutation::Tally);
         let lww = sc.mutate == Some(Mutation::Lww);
         let mut clients = Vec::new();
-        let mut by_user = vec![Vec::new(); users.len()];
         for i in 0..sc.clients {
             let u = if i < users.len() { i } else { i - users.len() };
-            by_user[u].push(i);
             let path = dir.0.join(format!("c{i}.db"));
             clients.push(Client::new(
                 i,
@@ -135,10 +156,14 @@ impl<'a> World<'a> {
         }
         Ok(World {
             sc,
-            server: Server::new(users, groups),
+            ledger: Ledger::new(users, groups),
+            server,
+            server_name: String::new(),
+            history: BTreeMap::new(),
+            accepted: BTreeSet::new(),
+            acked_pos: BTreeMap::new(),
             net: Network::new(Rng::new(sc.seed, 2), cfg),
             clients,
-            by_user,
             rng,
             c: Counters::default(),
             faults: BTreeMap::new(),
@@ -155,10 +180,273 @@ impl<'a> World<'a> {
         *self.faults.entry(k).or_insert(0) += 1;
     }
 
+    /// The handshake: the server learns the users, devices and rosters.
+    pub(super) fn start_server(&mut self) -> std::result::Result<(), Fail> {
+        let l = &self.ledger;
+        let setup = Setup {
+            protocol: PROTOCOL_VERSION,
+            seed: self.sc.seed,
+            users: l.users.clone(),
+            devices: self
+                .clients
+                .iter()
+                .map(|c| Device {
+                    device: c.idx,
+                    user_id: l.users[c.user].clone(),
+                })
+                .collect(),
+            groups: l
+                .groups
+                .iter()
+                .map(|g| GroupSetup {
+                    group_id: g.id.clone(),
+                    group_type: g.gtype,
+                    members: g
+                        .members
+                        .iter()
+                        .map(|(u, jt)| MemberSetup {
+                            user_id: l.users[*u].clone(),
+                            join_time: *jt,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        };
+        let name = self.server.start(&setup);
+        self.server_name = name.map_err(|e| self.server_error("the handshake", e))?;
+        Ok(())
+    }
+
+    pub(super) fn clock(&self) -> Clock {
+        Clock {
+            step: self.now,
+            time: BASE_TIME + self.now as i64,
+        }
+    }
+
+    /// A server failure, with what it was doing and its diagnostics.
+    fn server_error(&mut self, doing: &str, e: ServerError) -> Fail {
+        let mut what = format!("the server failed {doing} at step {}: {e}", self.now);
+        if let Some(d) = self.server.diagnostics().filter(|d| !d.trim().is_empty()) {
+            what.push_str(&format!(
+                "\n--- its stderr (last lines) ---\n{}",
+                tail(&d, 20)
+            ));
+        }
+        server_fail(what)
+    }
+
+    /// Hands one input to the server and puts its answer on the network.
+    pub(super) fn serve(&mut self, input: Input) -> std::result::Result<(), Fail> {
+        let at = self.clock();
+        let packets = match self.server.handle(at, &input) {
+            Ok(p) => p,
+            Err(e) => return Err(self.server_error(&describe(&input), e)),
+        };
+        let now = self.now;
+        let stale = !self.quiet && self.sc.faults.contains(&FaultKind::Stale);
+        let mut stale_done: BTreeSet<(usize, String)> = BTreeSet::new();
+        for p in packets {
+            let d = p.to;
+            if d >= self.clients.len() {
+                let e = ServerError(format!(
+                    "it sent a {} packet to device {d}, and there are only {} devices (0..{})",
+                    p.body.kind(),
+                    self.clients.len(),
+                    self.clients.len()
+                ));
+                return Err(self.server_error(&describe(&input), e));
+            }
+            let payload = match p.body {
+                ToClient::Messages { messages } => Payload::Messages(messages),
+                ToClient::Notify { notifications } => Payload::Notify(notifications),
+                ToClient::Ack { batch_id, rejected } => {
+                    self.count_ack(d, &input, &rejected);
+                    Payload::Ack { batch_id, rejected }
+                }
+                ToClient::ReadAck { reports } => {
+                    self.count_read_ack(d, &reports);
+                    Payload::ReadAck(reports)
+                }
+                ToClient::ReadPush { reports } => Payload::ReadPush(reports),
+                ToClient::Snapshot {
+                    snapshot,
+                    upto,
+                    part,
+                    parts,
+                } => {
+                    let key = (d, snapshot.conversation_id.clone());
+                    // Before the fresh one is remembered: a stale replay
+                    // is one of the older answers.
+                    if stale
+                        && stale_done.insert(key.clone())
+                        && self.rng.chance(self.sc.rates.stale)
+                    {
+                        let pick = self.rng.index(4);
+                        if let Some(o) = self.old_snapshot(&key, pick) {
+                            self.fault(FaultKind::Stale);
+                            let extra = self.rng.range(0, self.sc.rates.max_delay);
+                            self.net.send_after(now, extra, snapshot_packet(d, o));
+                        }
+                    }
+                    self.remember(key, &snapshot);
+                    Payload::Snapshot(Box::new(snapshot), Some(SyncPart { upto, part, parts }))
+                }
+            };
+            self.net.send(
+                now,
+                Packet {
+                    src: Node::Server,
+                    dst: Node::Client(d),
+                    payload,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Counts a receipt batch's answer: refused, accepted, or repeats.
+    fn count_ack(&mut self, d: usize, input: &Input, rejected: &[receiptdb::Rejection]) {
+        let Input::Receipts { message_ids, .. } = input else {
+            return;
+        };
+        let user = self.clients[d].user;
+        self.c.receipts_rejected += rejected.len() as u64;
+        for id in message_ids {
+            if rejected.iter().any(|r| r.message_id == *id) {
+                continue;
+            }
+            if self.accepted.insert((user, id.clone())) {
+                self.c.receipts_accepted += 1;
+            } else {
+                self.c.receipts_repeated += 1;
+            }
+        }
+    }
+
+    /// Counts the read positions a `readAck` shows moved on the server.
+    fn count_read_ack(&mut self, d: usize, reports: &[receiptdb::ReadReport]) {
+        let user = self.clients[d].user;
+        for r in reports {
+            let held = self
+                .acked_pos
+                .entry((user, r.conversation_id.clone()))
+                .or_insert(0);
+            if r.read_sequence > *held {
+                *held = r.read_sequence;
+                self.c.read_reports_moved += 1;
+            }
+        }
+    }
+
+    /// Remembers a snapshot sent to a client, for later stale replays.
+    fn remember(&mut self, key: (usize, String), snap: &Snapshot) {
+        let h = self.history.entry(key).or_default();
+        if h.len() >= HISTORY {
+            h.remove(1); // keep the very first one: the stalest
+        }
+        h.push(snap.clone());
+    }
+
+    fn old_snapshot(&self, key: &(usize, String), pick: usize) -> Option<Snapshot> {
+        let h = self.history.get(key)?;
+        h.get(pick % h.len()).cloned()
+    }
+
+    /// The oldest remembered snapshot of each conversation of `client`.
+    pub(super) fn oldest_snapshots(&self, client: usize) -> Vec<Snapshot> {
+        self.history
+            .range((client, String::new())..)
+            .take_while(|((c, _), _)| *c == client)
+            .filter_map(|(_, h)| h.first().cloned())
+            .collect()
+    }
+
+    /// The server's readers of these messages (numbers).
+    pub(super) fn query_readers(
+        &mut self,
+        idxs: &[usize],
+    ) -> std::result::Result<BTreeMap<usize, BTreeSet<usize>>, Fail> {
+        let mut out = BTreeMap::new();
+        for chunk in idxs.chunks(QUERY_CHUNK) {
+            let ids: Vec<String> = chunk
+                .iter()
+                .map(|&i| self.ledger.msgs[i].id.clone())
+                .collect();
+            let q = Query::Readers { message_ids: ids };
+            let at = self.clock();
+            let ans = match self.server.query(at, &q) {
+                Ok(Answer::Readers(r)) => r,
+                Ok(_) => {
+                    let e = ServerError("a readers query got another answer".into());
+                    return Err(self.server_error("the readers query", e));
+                }
+                Err(e) => return Err(self.server_error("the readers query", e)),
+            };
+            for (id, names) in ans {
+                let Some(i) = self.ledger.index_of(&id).filter(|i| chunk.contains(i)) else {
+                    let e = ServerError(format!(
+                        "its readers answer names message {id:?}, which was not asked"
+                    ));
+                    return Err(self.server_error("the readers query", e));
+                };
+                let mut set = BTreeSet::new();
+                for n in names {
+                    let Some(u) = self.ledger.user_of(&n) else {
+                        let e = ServerError(format!("its readers of {id} name unknown user {n:?}"));
+                        return Err(self.server_error("the readers query", e));
+                    };
+                    set.insert(u);
+                }
+                out.insert(i, set);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The server's read positions of `user`.
+    fn query_positions(&mut self, user: usize) -> std::result::Result<BTreeMap<String, i64>, Fail> {
+        let q = Query::Positions {
+            user_id: self.ledger.users[user].clone(),
+        };
+        let at = self.clock();
+        match self.server.query(at, &q) {
+            Ok(Answer::Positions(p)) => Ok(p),
+            Ok(_) => {
+                let e = ServerError("a positions query got another answer".into());
+                Err(self.server_error("the positions query", e))
+            }
+            Err(e) => Err(self.server_error("the positions query", e)),
+        }
+    }
+
+    /// Everything the final check compares against: readers, positions.
+    #[allow(clippy::type_complexity)]
+    pub(super) fn full_truth(
+        &mut self,
+    ) -> std::result::Result<
+        (
+            BTreeMap<usize, BTreeSet<usize>>,
+            BTreeMap<(usize, String), i64>,
+        ),
+        Fail,
+    > {
+        let all: Vec<usize> = (0..self.ledger.msgs.len()).collect();
+        let readers = self.query_readers(&all)?;
+        let mut positions = BTreeMap::new();
+        for u in 0..self.ledger.users.len() {
+            for (conv, p) in self.query_positions(u)? {
+                positions.insert((u, conv), p);
+            }
+        }
+        Ok((readers, positions))
+    }
+
     pub(super) fn start(&mut self) -> std::result::Result<(), Fail> {
+        self.start_server()?;
         for cl in &mut self.clients {
             cl.open(&mut self.c).map_err(|f| tag(&cl.name, f))?;
-            cl.set_rosters(&self.server.groups, &self.server.users, &mut self.c)
+            cl.set_rosters(&self.ledger.groups, &self.ledger.users, &mut self.c)
                 .map_err(|f| tag(&cl.name, f))?;
         }
         Ok(())
@@ -169,7 +457,7 @@ impl<'a> World<'a> {
         cl.down_until = None;
         self.c.reopens += 1;
         cl.open(&mut self.c)
-            .and_then(|()| cl.set_rosters(&self.server.groups, &self.server.users, &mut self.c))
+            .and_then(|()| cl.set_rosters(&self.ledger.groups, &self.ledger.users, &mut self.c))
             .and_then(|()| cl.verify_durable(&mut self.c))
             .map_err(|f| tag(&cl.name, f))?;
         if cl.is_online(self.now) {
@@ -202,22 +490,49 @@ impl<'a> World<'a> {
         for s in sc.script.iter().filter(|s| s.at == now) {
             self.script(&s.action)?;
         }
-        self.random_faults();
+        self.random_faults()?;
         self.churn()?;
-        self.new_messages();
+        self.new_messages()?;
         self.exchange(true)?;
         // Every few steps, one client (in turn) is checked against the server.
         if now % SOUNDNESS_EVERY == 0 {
             let i = (now / SOUNDNESS_EVERY) as usize % self.clients.len();
-            let cl = &mut self.clients[i];
-            if cl.is_up() {
-                soundness(&self.server, cl, &mut self.c).map_err(|f| tag(&cl.name, f))?;
+            if self.clients[i].is_up() {
+                self.check_soundness(i)?;
             }
         }
         Ok(())
     }
 
-    fn random_faults(&mut self) {
+    fn check_soundness(&mut self, i: usize) -> std::result::Result<(), Fail> {
+        let cl = &self.clients[i];
+        let held: Vec<usize> = self
+            .ledger
+            .convs_of(cl.user)
+            .iter()
+            .flat_map(|conv| held_by(&self.ledger, cl, conv))
+            .collect();
+        let readers = self.query_readers(&held)?;
+        let truth = Truth {
+            ledger: &self.ledger,
+            readers,
+            positions: BTreeMap::new(),
+        };
+        let cl = &mut self.clients[i];
+        soundness(&truth, cl, &mut self.c).map_err(|f| tag(&cl.name, f))
+    }
+
+    /// Recalls message `idx` in the ledger and tells the server.
+    pub(super) fn recall(&mut self, idx: usize) -> std::result::Result<(), Fail> {
+        if !self.ledger.recall(idx) {
+            return Ok(());
+        }
+        self.fault(FaultKind::Reject);
+        let message_id = self.ledger.msgs[idx].id.clone();
+        self.serve(Input::Recall { message_id })
+    }
+
+    fn random_faults(&mut self) -> std::result::Result<(), Fail> {
         let sc = self.sc;
         let (f, r, now) = (&sc.faults, &sc.rates, self.now);
         let n = self.clients.len();
@@ -249,14 +564,13 @@ impl<'a> World<'a> {
             }
         }
         if f.contains(&FaultKind::Reject) && self.rng.chance(r.recall) {
-            let n = self.server.msgs.len();
+            let n = self.ledger.msgs.len();
             if n > 0 {
                 let idx = n - 1 - self.rng.index(n.min(30));
-                if self.server.recall(idx) {
-                    self.fault(FaultKind::Reject);
-                }
+                self.recall(idx)?;
             }
         }
+        Ok(())
     }
 
     fn churn(&mut self) -> std::result::Result<(), Fail> {
@@ -264,9 +578,9 @@ impl<'a> World<'a> {
             return Ok(());
         }
         let g = self.rng.index(self.sc.groups);
-        let members: Vec<usize> = self.server.groups[g].members.keys().copied().collect();
+        let members: Vec<usize> = self.ledger.groups[g].members.keys().copied().collect();
         if self.rng.chance(0.5) {
-            let others: Vec<usize> = (0..self.server.users.len())
+            let others: Vec<usize> = (0..self.ledger.users.len())
                 .filter(|u| !members.contains(u))
                 .collect();
             if let Some(&u) = self.rng.pick(&others) {
@@ -278,7 +592,8 @@ impl<'a> World<'a> {
         Ok(())
     }
 
-    /// A join or a leave, on the server and at once on every running client.
+    /// A join or a leave: in the ledger, on the server and at once on every
+    /// running client.
     pub(super) fn membership(
         &mut self,
         g: usize,
@@ -287,16 +602,28 @@ impl<'a> World<'a> {
     ) -> std::result::Result<(), Fail> {
         let time = BASE_TIME + self.now as i64;
         let changed = if join {
-            self.server.join(g, u, time)
+            self.ledger.join(g, u, time)
         } else {
-            self.server.leave(g, u)
+            self.ledger.leave(g, u)
         };
         if !changed {
             return Ok(());
         }
         self.c.membership_changes += 1;
-        let gid = self.server.groups[g].id.clone();
-        let uid = self.server.users[u].clone();
+        let gid = self.ledger.groups[g].id.clone();
+        let uid = self.ledger.users[u].clone();
+        self.serve(if join {
+            Input::Join {
+                group_id: gid.clone(),
+                user_id: uid.clone(),
+                time,
+            }
+        } else {
+            Input::Leave {
+                group_id: gid.clone(),
+                user_id: uid.clone(),
+            }
+        })?;
         for cl in self.clients.iter_mut().filter(|c| c.is_up()) {
             let r = if join {
                 let m = [Member {
@@ -317,7 +644,7 @@ impl<'a> World<'a> {
         Ok(())
     }
 
-    fn new_messages(&mut self) {
+    fn new_messages(&mut self) -> std::result::Result<(), Fail> {
         let sc = self.sc;
         // Spread evenly: by the end of step s, messages * (s + 1) / steps.
         let steps = u128::from(sc.steps.max(1));
@@ -325,48 +652,37 @@ impl<'a> World<'a> {
         for _ in self.made..due.min(sc.messages) {
             self.made += 1;
             let receipt = self.rng.chance(sc.rates.receipt_share);
-            let users = self.server.users.len();
+            let users = self.ledger.users.len();
             if sc.groups == 0 || self.rng.chance(sc.rates.c2c_share) {
                 let from = self.rng.index(users);
                 let to = (from + 1 + self.rng.index(users - 1)) % users;
-                self.send(from, None, Some(to), receipt);
+                self.send(from, None, Some(to), receipt)?;
             } else {
                 let g = self.rng.index(sc.groups);
-                let members: Vec<usize> = self.server.groups[g].members.keys().copied().collect();
+                let members: Vec<usize> = self.ledger.groups[g].members.keys().copied().collect();
                 if let Some(&from) = self.rng.pick(&members) {
-                    self.send(from, Some(g), None, receipt);
+                    self.send(from, Some(g), None, receipt)?;
                 }
             }
         }
+        Ok(())
     }
 
-    /// The server takes a message and pushes it to every device of its recipients.
+    /// A user sends a message: the ledger records it, the server delivers it.
     pub(super) fn send(
         &mut self,
         from: usize,
         group: Option<usize>,
         to: Option<usize>,
         receipt: bool,
-    ) {
+    ) -> std::result::Result<(), Fail> {
         let time = BASE_TIME + self.now as i64;
-        let Some(idx) = self.server.send(from, group, to, receipt, time) else {
-            return;
+        let Some(idx) = self.ledger.send(from, group, to, receipt, time) else {
+            return Ok(());
         };
         self.c.messages += 1;
-        let recipients: Vec<usize> = self.server.msgs[idx].recipients.iter().copied().collect();
-        for u in recipients {
-            let m = self.server.incoming(idx, u);
-            for &d in &self.by_user[u] {
-                self.net.send(
-                    self.now,
-                    Packet {
-                        src: Node::Server,
-                        dst: Node::Client(d),
-                        payload: Payload::Messages(vec![m.clone()]),
-                    },
-                );
-            }
-        }
+        let message = self.ledger.announce(idx);
+        self.serve(Input::Message { message })
     }
 
     /// Delivers this step's packets: the server answers, then each client
@@ -375,7 +691,7 @@ impl<'a> World<'a> {
         let mut inbox: Vec<Vec<Payload>> = vec![Vec::new(); self.clients.len()];
         for p in self.net.due(self.now) {
             match p.dst {
-                Node::Server => self.server_receive(p),
+                Node::Server => self.server_receive(p)?,
                 Node::Client(i) => inbox[i].push(p.payload),
             }
         }
@@ -385,131 +701,22 @@ impl<'a> World<'a> {
         Ok(())
     }
 
-    fn server_receive(&mut self, p: Packet) {
-        let Node::Client(ci) = p.src else {
-            return;
+    /// A packet reached the server: it becomes an input.
+    fn server_receive(&mut self, p: Packet) -> std::result::Result<(), Fail> {
+        let Node::Client(device) = p.src else {
+            return Ok(());
         };
-        let user = self.clients[ci].user;
-        let now = self.now;
-        match p.payload {
-            Payload::Receipts { batch_id, ids } => {
-                let (rejected, fresh) = self.server.take_receipts(user, &ids);
-                self.c.receipts_rejected += rejected.len() as u64;
-                self.c.receipts_accepted += fresh.len() as u64;
-                self.c.receipts_repeated += (ids.len() - rejected.len() - fresh.len()) as u64;
-                self.net.send(
-                    now,
-                    Packet {
-                        src: Node::Server,
-                        dst: Node::Client(ci),
-                        payload: Payload::Ack { batch_id, rejected },
-                    },
-                );
-                let mut per: BTreeMap<usize, Vec<ReceiptNotification>> = BTreeMap::new();
-                for idx in fresh {
-                    let from = self.server.msgs[idx].from;
-                    let n = self.server.notification(idx, user);
-                    for &d in &self.by_user[from] {
-                        per.entry(d).or_default().push(n.clone());
-                    }
-                }
-                for (d, ns) in per {
-                    self.net.send(
-                        now,
-                        Packet {
-                            src: Node::Server,
-                            dst: Node::Client(d),
-                            payload: Payload::Notify(ns),
-                        },
-                    );
-                }
-            }
-            Payload::ReadReports(reports) => self.server_read_reports(ci, reports),
-            Payload::SyncRequest(since) => {
-                let stale = !self.quiet && self.sc.faults.contains(&FaultKind::Stale);
-                for conv in self.server.convs_of(user) {
-                    let old = if stale && self.rng.chance(self.sc.rates.stale) {
-                        let pick = self.rng.index(4);
-                        self.server.old_snapshot(ci, &conv, pick)
-                    } else {
-                        None
-                    };
-                    let from = since.get(&conv).copied().unwrap_or(0);
-                    let (snaps, upto) = self.server.snapshots(user, &conv, from);
-                    let parts = snaps.len();
-                    for (part, snap) in snaps.into_iter().enumerate() {
-                        self.server.remember(ci, &snap);
-                        let sp = SyncPart { upto, part, parts };
-                        self.net.send(now, fresh_snapshot_packet(ci, snap, sp));
-                    }
-                    if let Some(o) = old {
-                        self.fault(FaultKind::Stale);
-                        let extra = self.rng.range(0, self.sc.rates.max_delay);
-                        self.net.send_after(now, extra, snapshot_packet(ci, o));
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// The server takes read reports from client `ci`: each position becomes
-    /// the max; the device gets the positions back (`ackReadReports`); a
-    /// position that moved is pushed to the user's other devices and, in
-    /// C2C, to the peer's devices as `peerReadSequence`.
-    fn server_read_reports(&mut self, ci: usize, reports: Vec<receiptdb::ReadReport>) {
-        let user = self.clients[ci].user;
-        let now = self.now;
-        let mut acks = Vec::new();
-        let mut per: BTreeMap<usize, Vec<receiptdb::PushedReadReport>> = BTreeMap::new();
-        for r in reports {
-            let (pos, moved) =
-                self.server
-                    .take_read_report(user, &r.conversation_id, r.read_sequence);
-            acks.push(receiptdb::ReadReport {
-                conversation_id: r.conversation_id.clone(),
-                read_sequence: pos,
-            });
-            if !moved {
-                continue;
-            }
-            self.c.read_reports_moved += 1;
-            for &d in self.by_user[user].iter().filter(|&&d| d != ci) {
-                per.entry(d).or_default().push(receiptdb::PushedReadReport {
-                    conversation_id: r.conversation_id.clone(),
-                    read_sequence: Some(pos),
-                    peer_read_sequence: None,
-                });
-            }
-            if let Some(peer) = self.server.c2c_peer(&r.conversation_id) {
-                let conv = format!("C2C{}", self.server.users[user]);
-                for &d in &self.by_user[peer] {
-                    per.entry(d).or_default().push(receiptdb::PushedReadReport {
-                        conversation_id: conv.clone(),
-                        read_sequence: None,
-                        peer_read_sequence: Some(pos),
-                    });
-                }
-            }
-        }
-        self.net.send(
-            now,
-            Packet {
-                src: Node::Server,
-                dst: Node::Client(ci),
-                payload: Payload::ReadAck(acks),
+        let input = match p.payload {
+            Payload::Receipts { batch_id, ids } => Input::Receipts {
+                device,
+                batch_id,
+                message_ids: ids,
             },
-        );
-        for (d, rs) in per {
-            self.net.send(
-                now,
-                Packet {
-                    src: Node::Server,
-                    dst: Node::Client(d),
-                    payload: Payload::ReadPush(rs),
-                },
-            );
-        }
+            Payload::ReadReports(reports) => Input::ReadReports { device, reports },
+            Payload::SyncRequest(since) => Input::Sync { device, since },
+            _ => return Ok(()),
+        };
+        self.serve(input)
     }
 
     /// Crashes client `i` if its crash is due at this op; counts the op.
@@ -603,11 +810,30 @@ pub(super) fn snapshot_packet(client: usize, snap: receiptdb::Snapshot) -> Packe
     }
 }
 
-/// A packet carrying part of a sync's answer from the server to `client`.
-fn fresh_snapshot_packet(client: usize, snap: receiptdb::Snapshot, part: SyncPart) -> Packet {
-    Packet {
-        src: Node::Server,
-        dst: Node::Client(client),
-        payload: Payload::Snapshot(Box::new(snap), Some(part)),
+/// What an input was, for a report: "the receipts of device 3 (batch b7)".
+fn describe(input: &Input) -> String {
+    match input {
+        Input::Message { message } => format!("the message {}", message.message_id),
+        Input::Receipts {
+            device, batch_id, ..
+        } => format!("the receipts of device {device} (batch {batch_id})"),
+        Input::ReadReports { device, .. } => format!("the read reports of device {device}"),
+        Input::Sync { device, .. } => format!("the sync of device {device}"),
+        Input::Join {
+            group_id, user_id, ..
+        } => format!("{user_id} joining {group_id}"),
+        Input::Leave { group_id, user_id } => format!("{user_id} leaving {group_id}"),
+        Input::Recall { message_id } => format!("the recall of {message_id}"),
     }
+}
+
+/// The last `n` lines of `text`.
+pub(super) fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// A setup error for a server that could not even be made.
+pub(super) fn no_server(e: ServerError) -> Error {
+    Error::InvalidParams(format!("cannot start the server: {e}"))
 }
