@@ -282,6 +282,9 @@ pub fn run_command_of(sc: &Scenario) -> String {
         }
         None => {}
     }
+    if let super::ServerChoice::Custom(_) = &sc.server {
+        cmd.push_str("  (with your SyncServer: run this scenario through the trait)");
+    }
     cmd
 }
 
@@ -392,7 +395,11 @@ impl fmt::Display for Report {
                         writeln!(f, "smallest failing run: {}", s.violation)?;
                         write!(f, "replay: {}", self.replay_command().unwrap_or_default())
                     }
-                    None => write!(f, "shortest failing prefix: not searched"),
+                    None => write!(
+                        f,
+                        "shortest failing prefix: not searched\nreplay: {}",
+                        self.run_command()
+                    ),
                 }
             }
         }
