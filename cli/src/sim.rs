@@ -70,6 +70,15 @@ pub struct SimArgs {
     /// (default 10000).
     #[arg(long, value_name = "MS", requires = "server_cmd")]
     pub server_timeout_ms: Option<u64>,
+    /// Write the trace of the smallest failing run (or of the run, when it
+    /// passes) to FILE, one JSON object a line; a server process's stderr
+    /// goes beside it, to FILE.stderr.txt.
+    #[arg(long, value_name = "FILE.jsonl", conflicts_with = "seeds")]
+    pub trace: Option<PathBuf>,
+    /// Write a self-contained HTML timeline of the smallest failing run (or
+    /// of the run, when it passes) to FILE.
+    #[arg(long, value_name = "FILE.html", conflicts_with = "seeds")]
+    pub html: Option<PathBuf>,
     /// Merge the `--json` summaries of every shard of one sweep into the
     /// summary of the whole sweep.
     #[arg(long, value_name = "FILE.json", num_args = 1..)]
@@ -130,6 +139,9 @@ impl SimArgs {
         }
         if self.no_shrink {
             sc.shrink = false;
+        }
+        if self.trace.is_some() || self.html.is_some() {
+            sc.trace = true;
         }
         if let Some(cmd) = &self.server_cmd {
             sc.server = ServerChoice::Command {
@@ -213,6 +225,25 @@ pub fn run_cli(args: &SimArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(path) = &args.trace {
+        if let Err(e) = write_trace(path, &report) {
+            eprintln!(
+                "receiptdb sim: cannot write the trace {}: {e}",
+                path.display()
+            );
+            return ExitCode::from(2);
+        }
+    }
+    if let Some(path) = &args.html {
+        let page = receiptdb_sim::timeline_html(&report).unwrap_or_default();
+        if let Err(e) = std::fs::write(path, page) {
+            eprintln!(
+                "receiptdb sim: cannot write the timeline {}: {e}",
+                path.display()
+            );
+            return ExitCode::from(2);
+        }
+    }
     let run = main_run.unwrap_or(total).as_secs_f64();
     let per_sec = report.counters.store_ops as f64 / run.max(1e-9);
     if args.json {
@@ -243,6 +274,22 @@ pub fn run_cli(args: &SimArgs) -> ExitCode {
         Some(v) if v.invariant == Invariant::Server => ExitCode::from(2),
         Some(_) => ExitCode::from(1),
     }
+}
+
+/// Writes the report's trace as JSON lines, and a server's stderr beside it.
+fn write_trace(path: &std::path::Path, report: &Report) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for e in report.trace.iter().flatten() {
+        writeln!(out, "{e}")?;
+        if e.get("kind").and_then(|k| k.as_str()) == Some("server-stderr") {
+            let text = e.get("text").and_then(|t| t.as_str()).unwrap_or_default();
+            let mut side = path.as_os_str().to_owned();
+            side.push(".stderr.txt");
+            std::fs::write(side, text)?;
+        }
+    }
+    out.flush()
 }
 
 /// Prints a sweep summary (text, or JSON with `--json`); exit 0 when every

@@ -11,10 +11,12 @@ use super::ledger::LedgerGroup;
 use super::network::{Node, Packet, Payload, SyncPart};
 use super::report::{Counters, Invariant};
 use super::rng::Rng;
+use super::trace::{note, Trace};
 use receiptdb::OpenOptions;
 use receiptdb::{
     Batch, EventKind, Filter, Member, ReceiptItem, ReceiptSentState, Rejection, Store, Subscription,
 };
+use serde_json::json;
 
 /// Capacity of a client's event subscription; it is drained after every call.
 const EVENT_CAPACITY: usize = 4096;
@@ -99,6 +101,8 @@ pub(crate) struct Client {
     read_sent_at: Option<u64>,
     /// Round-robin cursor of the deep read-state check.
     deep_turn: usize,
+    /// Where store calls and events are traced, when tracing.
+    pub(crate) trace: Trace,
 }
 
 fn store_fail(what: &str, e: &receiptdb::Error) -> Fail {
@@ -146,6 +150,7 @@ impl Client {
             read_dirty: false,
             read_sent_at: None,
             deep_turn: 0,
+            trace: None,
         }
     }
 
@@ -175,7 +180,13 @@ impl Client {
     ) -> Result<T, Fail> {
         let store = self.store()?;
         c.store_ops += 1;
-        let out = f(store).map_err(|e| store_fail(what, &e))?;
+        let out = f(store);
+        note(&self.trace, || match &out {
+            Ok(_) => json!({"kind": "call", "client": self.name, "call": what, "ok": true}),
+            Err(e) => json!({"kind": "call", "client": self.name, "call": what, "ok": false,
+                             "error": format!("{} ({e})", e.name())}),
+        });
+        let out = out.map_err(|e| store_fail(what, &e))?;
         self.drain(c)?;
         Ok(out)
     }
@@ -207,6 +218,10 @@ impl Client {
             unread: it.unread_count,
             peer: it.is_peer_read,
         };
+        note(&self.trace, || {
+            json!({"kind": "event", "client": self.name, "messages": [it.message_id],
+                   "readCount": it.read_count, "unreadCount": it.unread_count, "isPeerRead": it.is_peer_read})
+        });
         if let Some(old) = self.seen.get(&it.message_id) {
             if let Some(detail) = went_back(&it.message_id, old, &new) {
                 return Err(Fail::new(Invariant::Monotone, detail));

@@ -50,6 +50,7 @@
 mod check;
 mod client;
 mod external;
+mod html;
 mod ledger;
 mod network;
 mod progress;
@@ -61,9 +62,11 @@ mod scenario;
 mod script;
 mod server;
 mod sweep;
+mod trace;
 mod world;
 
 pub use external::{ProcessServer, DEFAULT_TIMEOUT_MS};
+pub use html::timeline_html;
 pub use ledger::{Ledger, LedgerGroup, LedgerMessage};
 pub use protocol::{
     Clock, Device, GroupSetup, Input, MemberSetup, NewMessage, Packet, Query, Setup, ToClient,

@@ -5,9 +5,11 @@
 use std::collections::BTreeMap;
 
 use super::rng::Rng;
+use super::trace::{describe, node_name, note, Trace};
 use receiptdb::{
     IncomingMessage, PushedReadReport, ReadReport, ReceiptNotification, Rejection, Snapshot,
 };
+use serde_json::json;
 
 /// An end of a link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -87,7 +89,8 @@ pub(crate) struct NetStats {
 /// Packets in flight, keyed by (delivery step, send order).
 #[derive(Debug)]
 pub(crate) struct Network {
-    queue: BTreeMap<(u64, u64), Packet>,
+    /// (delivery step, order) → (packet number, packet).
+    queue: BTreeMap<(u64, u64), (u64, Packet)>,
     seq: u64,
     link_last: BTreeMap<(Node, Node), u64>,
     /// Client → first step it is reachable again.
@@ -95,6 +98,11 @@ pub(crate) struct Network {
     rng: Rng,
     pub cfg: NetConfig,
     pub stats: NetStats,
+    /// Where sends and deliveries are traced (when tracing).
+    pub trace: Trace,
+    /// Why the packets sent now are sent, and the server request they
+    /// answer (for the trace's cause chain).
+    pub cause: (String, Option<u64>),
 }
 
 impl Network {
@@ -107,6 +115,8 @@ impl Network {
             rng,
             cfg,
             stats: NetStats::default(),
+            trace: None,
+            cause: (String::new(), None),
         }
     }
 
@@ -135,22 +145,46 @@ impl Network {
     /// Like [`Network::send`], with `extra` steps of delay on top.
     pub(crate) fn send_after(&mut self, now: u64, extra: u64, p: Packet) {
         self.stats.sent += 1;
+        let id = self.stats.sent;
+        note(&self.trace, || {
+            let mut e = describe(&p.payload);
+            e["kind"] = "send".into();
+            e["step"] = now.into();
+            e["packet"] = id.into();
+            e["from"] = node_name(p.src).into();
+            e["to"] = node_name(p.dst).into();
+            e["cause"] = self.cause.0.clone().into();
+            e["request"] = self.cause.1.into();
+            e
+        });
+        let lost = |t: &Trace, why: &str| {
+            note(
+                t,
+                || json!({"kind": "lost", "step": now, "packet": id, "why": why}),
+            );
+        };
         if self.cut(&p, now) {
             self.stats.partitioned += 1;
+            lost(&self.trace, "partition");
             return;
         }
         if self.rng.chance(self.cfg.drop) {
             self.stats.dropped += 1;
+            lost(&self.trace, "dropped");
             return;
         }
         if self.rng.chance(self.cfg.duplicate) {
             self.stats.duplicated += 1;
-            self.enqueue(now, extra, p.clone());
+            note(
+                &self.trace,
+                || json!({"kind": "duplicate", "step": now, "packet": id}),
+            );
+            self.enqueue(now, extra, id, p.clone());
         }
-        self.enqueue(now, extra, p);
+        self.enqueue(now, extra, id, p);
     }
 
-    fn enqueue(&mut self, now: u64, extra: u64, p: Packet) {
+    fn enqueue(&mut self, now: u64, extra: u64, id: u64, p: Packet) {
         let delay = self.rng.range(1, self.cfg.max_delay.max(1));
         if delay > 1 {
             self.stats.delayed += 1;
@@ -164,21 +198,38 @@ impl Network {
             *last = at;
         }
         self.seq += 1;
-        self.queue.insert((at, self.seq), p);
+        note(
+            &self.trace,
+            || json!({"kind": "queued", "step": now, "packet": id, "at": at, "delayed": delay > 1}),
+        );
+        self.queue.insert((at, self.seq), (id, p));
     }
 
-    /// Takes every packet due by step `now`, in delivery order; packets to or
-    /// from a client cut off now are lost.
-    pub(crate) fn due(&mut self, now: u64) -> Vec<Packet> {
+    /// Takes every packet due by step `now`, in delivery order, with its
+    /// number; packets to or from a client cut off now are lost.
+    pub(crate) fn due(&mut self, now: u64) -> Vec<(u64, Packet)> {
         let later = self.queue.split_off(&(now + 1, 0));
         let due = std::mem::replace(&mut self.queue, later);
         let mut out = Vec::with_capacity(due.len());
-        for (_, p) in due {
+        for (_, (id, p)) in due {
             if self.cut(&p, now) {
                 self.stats.partitioned += 1;
+                note(
+                    &self.trace,
+                    || json!({"kind": "lost", "step": now, "packet": id, "why": "partition"}),
+                );
             } else {
                 self.stats.delivered += 1;
-                out.push(p);
+                note(&self.trace, || {
+                    let mut e = describe(&p.payload);
+                    e["kind"] = "deliver".into();
+                    e["step"] = now.into();
+                    e["packet"] = id.into();
+                    e["from"] = node_name(p.src).into();
+                    e["to"] = node_name(p.dst).into();
+                    e
+                });
+                out.push((id, p));
             }
         }
         out

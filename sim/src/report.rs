@@ -213,6 +213,18 @@ pub struct Report {
     pub violation: Option<Violation>,
     /// The shortest failing step prefix, when the run failed and shrinking was on.
     pub shrunk: Option<Shrunk>,
+    /// How the violating state came about, newest first: the packet that
+    /// brought it, who sent it and why (read from a traced rerun of the
+    /// smallest failing scenario).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cause: Vec<String>,
+    /// Whether `trace` holds a trace (asked for with `Scenario::trace`).
+    #[serde(skip)]
+    pub traced: bool,
+    /// The trace of the (smallest) failing run, or of the run when it
+    /// passed: one JSON object per entry (`--trace FILE.jsonl`).
+    #[serde(skip)]
+    pub trace: Option<Vec<serde_json::Value>>,
 }
 
 /// `all`, `none`, or the enabled fault kinds separated by commas.
@@ -374,6 +386,12 @@ impl fmt::Display for Report {
             Some(v) => {
                 writeln!(f, "result: FAIL (seed {})", sc.seed)?;
                 writeln!(f, "first violation: {v}")?;
+                if !self.cause.is_empty() {
+                    writeln!(f, "cause (in the smallest failing run, newest first):")?;
+                    for c in &self.cause {
+                        writeln!(f, "  <- {c}")?;
+                    }
+                }
                 match &self.shrunk {
                     Some(s) => {
                         let z = &s.scenario;

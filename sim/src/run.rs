@@ -10,8 +10,10 @@ use super::report::{Invariant, Phase, Report, Shrunk, Violation};
 use super::scenario::{FaultKind, Scenario, ScenarioBuilder};
 use super::script::Action;
 use super::server::{ReferenceServer, ServerChoice, ServerError, SyncServer};
+use super::trace::{cause_chain, note, subject_of};
 use super::world::{no_server, snapshot_packet, tag, World};
 use receiptdb::Result;
+use serde_json::json;
 
 /// Most steps quiescence may take before the run counts as stuck.
 const QUIESCE_CAP: u64 = 5_000;
@@ -110,6 +112,7 @@ impl World<'_> {
     /// more, and returns the steps it took.
     fn quiesce(&mut self, progress: &mut dyn FnMut(Progress)) -> std::result::Result<u64, Fail> {
         self.quiet = true;
+        self.net.cause = ("the harness, healing".into(), None);
         self.net.heal();
         self.net.cfg.drop = 0.0;
         self.net.cfg.duplicate = 0.0;
@@ -125,6 +128,11 @@ impl World<'_> {
         let mut final_sync = false;
         loop {
             self.now += 1;
+            let now = self.now;
+            note(
+                &self.trace,
+                || json!({"kind": "step", "step": now, "phase": "quiesce"}),
+            );
             let took = self.now - start;
             if took > QUIESCE_CAP {
                 return Err(Fail::new(
@@ -161,6 +169,7 @@ impl World<'_> {
                 return Ok(took);
             }
             final_sync = true;
+            self.net.cause = ("the harness's last sync after healing".into(), None);
             for i in 0..self.clients.len() {
                 let p = self.clients[i].sync_request();
                 self.net.send(self.now, p);
@@ -178,7 +187,7 @@ impl World<'_> {
         }
     }
 
-    fn report(mut self, violation: Option<Violation>, converge: Option<u64>) -> Report {
+    fn report(&mut self, violation: Option<Violation>, converge: Option<u64>) -> Report {
         let s = self.net.stats;
         self.c.packets_sent = s.sent;
         self.c.packets_delivered = s.delivered.saturating_sub(self.lost);
@@ -196,11 +205,14 @@ impl World<'_> {
             scenario: self.sc.clone(),
             users: self.ledger.users.len(),
             faults,
-            counters: self.c,
+            counters: std::mem::take(&mut self.c),
             converge_steps: converge,
             passed: violation.is_none(),
             violation,
             shrunk: None,
+            cause: Vec::new(),
+            traced: false,
+            trace: None,
         }
     }
 }
@@ -218,45 +230,90 @@ fn make_server(sc: &Scenario) -> std::result::Result<Box<dyn SyncServer>, Server
 
 /// Runs a scenario once, stopping at the first violated invariant.
 fn run_once(sc: &Scenario, progress: &mut dyn FnMut(Progress)) -> Result<Report> {
+    run_maybe_traced(sc, progress, false).map(|(r, _)| r)
+}
+
+/// Runs a scenario once with a trace; the report carries its cause chain.
+fn run_traced(sc: &Scenario) -> Result<(Report, Vec<serde_json::Value>)> {
+    let (mut report, log) = run_maybe_traced(sc, &mut |_| {}, true)?;
+    let log = log.unwrap_or_default();
+    if let Some(v) = &report.violation {
+        let subject = v.detail.lines().next().and_then(subject_of);
+        if let (Some(client), Some(subject)) = (&v.client, subject) {
+            let short = client.split('/').next().unwrap_or(client);
+            report.cause = cause_chain(&log, short, &subject, &v.detail);
+        }
+    }
+    Ok((report, log))
+}
+
+fn run_maybe_traced(
+    sc: &Scenario,
+    progress: &mut dyn FnMut(Progress),
+    traced: bool,
+) -> Result<(Report, Option<Vec<serde_json::Value>>)> {
     let server = make_server(sc).map_err(no_server)?;
     let mut w = World::new(sc, server)?;
-    if let Err(f) = w.start() {
-        let v = w.violation(f, Phase::Run);
-        return Ok(w.report(Some(v), None));
+    let trace = traced.then(|| w.start_trace());
+    let report = drive(&mut w, sc, progress);
+    let mut report = match report {
+        Ok(r) => r,
+        Err(f) => {
+            let phase = f.1;
+            let v = w.violation(f.0, phase);
+            let converge = f.2;
+            let vj = serde_json::to_value(&v).unwrap_or_default();
+            let now = w.now;
+            note(
+                &w.trace,
+                || json!({"kind": "violation", "step": now, "violation": vj}),
+            );
+            w.report(Some(v), converge)
+        }
+    };
+    if let Some(d) = w.server.diagnostics().filter(|_| traced) {
+        note(&w.trace, || json!({"kind": "server-stderr", "text": d}));
     }
+    let log = trace
+        .flatten()
+        .map(|t| std::mem::take(&mut *t.borrow_mut()));
+    report.traced = log.is_some();
+    Ok((report, log))
+}
+
+/// A run's failure: what, in which phase, and the convergence steps if
+/// quiescence was reached.
+type Stop = (Fail, Phase, Option<u64>);
+
+/// Runs the world to its end; the report of a passing run, or where it stopped.
+fn drive(
+    w: &mut World,
+    sc: &Scenario,
+    progress: &mut dyn FnMut(Progress),
+) -> std::result::Result<Report, Stop> {
+    w.start().map_err(|f| (f, Phase::Run, None))?;
     let total = sc.effective_steps();
     for step in 0..total {
         w.now = step;
         w.c.steps = step + 1;
-        if let Err(f) = w.step() {
-            let v = w.violation(f, Phase::Run);
-            return Ok(w.report(Some(v), None));
-        }
+        w.step().map_err(|f| (f, Phase::Run, None))?;
         progress(Progress {
             phase: ProgressPhase::Run,
             step: step + 1,
             total,
         });
     }
-    let converge = match w.quiesce(progress) {
-        Ok(n) => n,
-        Err(f) => {
-            let v = w.violation(f, Phase::Quiesce);
-            return Ok(w.report(Some(v), None));
-        }
-    };
-    let checked = w.full_truth().and_then(|(readers, positions)| {
-        let truth = Truth {
-            ledger: &w.ledger,
-            readers,
-            positions,
-        };
-        final_check(&truth, &mut w.clients, &mut w.c)
-    });
-    if let Err(f) = checked {
-        let v = w.violation(f, Phase::Final);
-        return Ok(w.report(Some(v), Some(converge)));
-    }
+    let converge = w.quiesce(progress).map_err(|f| (f, Phase::Quiesce, None))?;
+    w.full_truth()
+        .and_then(|(readers, positions)| {
+            let truth = Truth {
+                ledger: &w.ledger,
+                readers,
+                positions,
+            };
+            final_check(&truth, &mut w.clients, &mut w.c)
+        })
+        .map_err(|f| (f, Phase::Final, Some(converge)))?;
     Ok(w.report(None, Some(converge)))
 }
 
@@ -270,6 +327,30 @@ const SHRINK_BUDGET: u64 = 150;
 /// same invariant (greedy delta debugging; a smaller scenario is a new run of
 /// the same seed, not a subset of the first one), then the prefix again.
 pub(crate) fn run_and_shrink(sc: &Scenario, progress: &mut dyn FnMut(Progress)) -> Result<Report> {
+    let mut report = shrink(sc, progress)?;
+    // The cause chain (and, when asked for, the trace) come from running
+    // the smallest failing scenario again with a trace: it replays exactly.
+    // Unshrunk failures (`--no-shrink`, a server failure) get one only with
+    // a trace asked for: the rerun would be as long as the run.
+    let again = match &report.shrunk {
+        Some(s) => Some(s.scenario.clone()),
+        None if sc.trace => Some(sc.clone()),
+        None => None,
+    };
+    let Some(mut again) = again else {
+        return Ok(report);
+    };
+    again.shrink = false;
+    let (traced, log) = run_traced(&again)?;
+    report.cause = traced.cause;
+    if sc.trace {
+        report.trace = Some(log);
+        report.traced = true;
+    }
+    Ok(report)
+}
+
+fn shrink(sc: &Scenario, progress: &mut dyn FnMut(Progress)) -> Result<Report> {
     let mut report = run_once(sc, progress)?;
     let Some(v) = report.violation.clone() else {
         return Ok(report);

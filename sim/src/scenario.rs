@@ -255,6 +255,11 @@ pub struct Scenario {
     /// `--server-cmd`, or [`ScenarioBuilder::server`]).
     #[serde(skip)]
     pub server: ServerChoice,
+    /// Keep a trace of the (smallest) failing run, or of the run when it
+    /// passes, in [`Report::trace`](crate::Report::trace) (not part of the
+    /// JSON format: `--trace FILE.jsonl`).
+    #[serde(skip)]
+    pub trace: bool,
 }
 
 impl Default for Scenario {
@@ -274,6 +279,7 @@ impl Default for Scenario {
             shrink: true,
             source: None,
             server: ServerChoice::Reference,
+            trace: false,
         }
     }
 }

@@ -18,8 +18,10 @@ use super::report::{Counters, Invariant};
 use super::rng::Rng;
 use super::scenario::{FaultKind, Mutation, Scenario};
 use super::server::{Answer, ServerError, SyncServer};
+use super::trace::{note, Trace};
 use receiptdb::{Error, Result};
 use receiptdb::{GroupType, Member, Snapshot};
+use serde_json::json;
 
 /// Server time of step 0 (unix seconds); step `s` is `BASE_TIME + s`.
 const BASE_TIME: i64 = 1_700_000_000;
@@ -82,6 +84,12 @@ pub(super) struct World<'a> {
     history: BTreeMap<(usize, String), Vec<Snapshot>>,
     /// (user, message) receipts the server accepted, to tell repeats apart.
     accepted: BTreeSet<(usize, String)>,
+    /// Server requests made (numbers them in the trace).
+    requests: u64,
+    /// The packet being handed to the server now, if one is.
+    carrying: Option<u64>,
+    /// Where the trace goes, when tracing.
+    pub(super) trace: Trace,
     /// (user, conversation) → highest position a `readAck` showed.
     acked_pos: BTreeMap<(usize, String), i64>,
     pub(super) net: Network,
@@ -162,6 +170,9 @@ impl<'a> World<'a> {
             history: BTreeMap::new(),
             accepted: BTreeSet::new(),
             acked_pos: BTreeMap::new(),
+            requests: 0,
+            carrying: None,
+            trace: None,
             net: Network::new(Rng::new(sc.seed, 2), cfg),
             clients,
             rng,
@@ -178,6 +189,23 @@ impl<'a> World<'a> {
 
     pub(super) fn fault(&mut self, k: FaultKind) {
         *self.faults.entry(k).or_insert(0) += 1;
+        let now = self.now;
+        note(
+            &self.trace,
+            || json!({"kind": "fault", "step": now, "fault": k.name()}),
+        );
+    }
+
+    /// Turns tracing on for this run: the network and every client write
+    /// into one trace.
+    pub(super) fn start_trace(&mut self) -> Trace {
+        let t: Trace = Some(Default::default());
+        self.net.trace = t.clone();
+        for cl in &mut self.clients {
+            cl.trace = t.clone();
+        }
+        self.trace = t.clone();
+        t
     }
 
     /// The handshake: the server learns the users, devices and rosters.
@@ -239,6 +267,26 @@ impl<'a> World<'a> {
     /// Hands one input to the server and puts its answer on the network.
     pub(super) fn serve(&mut self, input: Input) -> std::result::Result<(), Fail> {
         let at = self.clock();
+        self.requests += 1;
+        let seq = self.requests;
+        let carrying = self.carrying.take();
+        note(&self.trace, || {
+            json!({"kind": "server-in", "step": at.step, "seq": seq, "about": describe(&input),
+                   "packet": carrying, "input": serde_json::to_value(&input).unwrap_or_default()})
+        });
+        let cause = std::mem::replace(
+            &mut self.net.cause,
+            (
+                format!("answering request #{seq}: {}", describe(&input)),
+                Some(seq),
+            ),
+        );
+        let r = self.serve_now(at, input);
+        self.net.cause = cause;
+        r
+    }
+
+    fn serve_now(&mut self, at: Clock, input: Input) -> std::result::Result<(), Fail> {
         let packets = match self.server.handle(at, &input) {
             Ok(p) => p,
             Err(e) => return Err(self.server_error(&describe(&input), e)),
@@ -453,6 +501,7 @@ impl<'a> World<'a> {
     }
 
     pub(super) fn reopen(&mut self, i: usize) -> std::result::Result<(), Fail> {
+        self.net.cause = (format!("c{i} reopening after a crash"), None);
         let cl = &mut self.clients[i];
         cl.down_until = None;
         self.c.reopens += 1;
@@ -469,6 +518,11 @@ impl<'a> World<'a> {
 
     pub(super) fn crash(&mut self, i: usize, down_for: u64) {
         self.fault(FaultKind::Crash);
+        let (now, name) = (self.now, self.clients[i].name.clone());
+        note(
+            &self.trace,
+            || json!({"kind": "crash", "step": now, "client": name, "downFor": down_for}),
+        );
         let cl = &mut self.clients[i];
         cl.crash();
         cl.down_until = Some(self.now.saturating_add(down_for.max(1)));
@@ -478,6 +532,8 @@ impl<'a> World<'a> {
     /// One step of the faulty phase.
     pub(super) fn step(&mut self) -> std::result::Result<(), Fail> {
         let now = self.now;
+        note(&self.trace, || json!({"kind": "step", "step": now}));
+        self.net.cause = ("the harness (a scripted or random action)".into(), None);
         for i in 0..self.clients.len() {
             if self.clients[i].down_until.is_some_and(|t| t <= now) {
                 self.reopen(i)?;
@@ -689,9 +745,12 @@ impl<'a> World<'a> {
     /// runs its transport loop (and, when `active`, its user reads and syncs).
     pub(super) fn exchange(&mut self, active: bool) -> std::result::Result<(), Fail> {
         let mut inbox: Vec<Vec<Payload>> = vec![Vec::new(); self.clients.len()];
-        for p in self.net.due(self.now) {
+        for (id, p) in self.net.due(self.now) {
             match p.dst {
-                Node::Server => self.server_receive(p)?,
+                Node::Server => {
+                    self.carrying = Some(id);
+                    self.server_receive(p)?;
+                }
                 Node::Client(i) => inbox[i].push(p.payload),
             }
         }
@@ -757,6 +816,7 @@ impl<'a> World<'a> {
                 cl.deliver(p, &mut self.c).map_err(|f| tag(&cl.name, f))?;
             }
         }
+        self.net.cause = (format!("c{i}'s transport loop"), None);
         let sc = self.sc;
         let r = &sc.rates;
         if active && self.clients[i].has_unread() && self.rng.chance(r.read) {

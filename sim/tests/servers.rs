@@ -31,8 +31,9 @@ fn the_reference_server_through_the_trait_passes() {
 
 #[test]
 fn a_planted_bug_in_a_rust_server_is_caught_and_shrunk() {
-    let sc = custom_server::scenario(ServerChoice::custom(custom_server::TallyServer::default))
+    let mut sc = custom_server::scenario(ServerChoice::custom(custom_server::TallyServer::default))
         .unwrap_or_else(|e| panic!("{e}"));
+    sc.trace = true;
     let r = run(&sc);
     let v = r
         .violation
@@ -48,6 +49,33 @@ fn a_planted_bug_in_a_rust_server_is_caught_and_shrunk() {
         .as_ref()
         .unwrap_or_else(|| panic!("not shrunk:\n{r}"));
     assert!(shrunk.prefix < sc.steps, "{r}");
+    // Why: the notify packet that carried the inflated count, and the
+    // receipts that made the server send it.
+    assert!(r.cause.iter().any(|c| c.contains("(notify)")), "{r}");
+    assert!(
+        r.cause.iter().any(|c| c.contains("the receipts of device")),
+        "{r}"
+    );
+    let page = receiptdb_sim::timeline_html(&r).unwrap_or_else(|| panic!("no trace kept"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let html = dir.path().join("tally.html");
+    std::fs::write(&html, page).unwrap_or_else(|e| panic!("{e}"));
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/html/check_timeline.mjs");
+    let lanes = (shrunk.scenario.clients + 1).to_string();
+    let invariant = match shrunk.violation.invariant {
+        Invariant::Soundness => "soundness",
+        _ => "convergence",
+    };
+    let check = Command::new("node")
+        .args([script, &html.display().to_string(), &lanes, invariant])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run node: {e}"));
+    assert!(
+        check.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
 }
 
 fn broken(mode: &str, timeout_ms: Option<u64>) -> Scenario {
