@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 
 use super::rng::Rng;
-use super::trace::{describe, node_name, note, Trace};
+use super::trace::{note, Trace};
 use receiptdb::{
     IncomingMessage, PushedReadReport, ReadReport, ReceiptNotification, Rejection, Snapshot,
 };
-use serde_json::json;
+use serde_json::{json, Value};
 
 /// An end of a link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -251,6 +251,51 @@ impl Network {
     /// Ends every partition.
     pub(crate) fn heal(&mut self) {
         self.cut_until.clear();
+    }
+}
+
+/// A node's name in the trace: `server` or `c3`.
+pub(crate) fn node_name(n: Node) -> String {
+    match n {
+        Node::Server => "server".into(),
+        Node::Client(i) => format!("c{i}"),
+    }
+}
+
+/// What a packet carries, short: its kind and the messages and
+/// conversations it names (what the cause chain searches).
+pub(crate) fn describe(p: &Payload) -> Value {
+    match p {
+        Payload::Messages(ms) => {
+            json!({"what": "messages", "messages": ms.iter().map(|m| &m.id).collect::<Vec<_>>()})
+        }
+        Payload::Notify(ns) => {
+            json!({"what": "notify", "messages": ns.iter().map(|n| &n.message_id).collect::<Vec<_>>(),
+            "figures": ns.iter().map(|n| json!([n.message_id, n.read_count, n.unread_count, n.user_id])).collect::<Vec<_>>()})
+        }
+        Payload::Snapshot(s, part) => {
+            json!({"what": if part.is_some() { "snapshot" } else { "stale snapshot" },
+            "conversations": [s.conversation_id],
+            "messages": s.messages.iter().map(|m| &m.id).collect::<Vec<_>>(),
+            "figures": s.receipts.iter().map(|r| json!([r.message_id, r.read_count, r.unread_count])).collect::<Vec<_>>(),
+            "readSequence": s.read_sequence, "peerReadSequence": s.peer_read_sequence})
+        }
+        Payload::Ack { batch_id, rejected } => json!({"what": "ack", "batchID": batch_id,
+            "messages": rejected.iter().map(|r| &r.message_id).collect::<Vec<_>>()}),
+        Payload::Receipts { batch_id, ids } => {
+            json!({"what": "receipts", "batchID": batch_id, "messages": ids})
+        }
+        Payload::SyncRequest(since) => {
+            json!({"what": "sync request", "conversations": since.keys().collect::<Vec<_>>()})
+        }
+        Payload::ReadReports(rs) => json!({"what": "read reports",
+            "conversations": rs.iter().map(|r| &r.conversation_id).collect::<Vec<_>>(),
+            "positions": rs.iter().map(|r| r.read_sequence).collect::<Vec<_>>()}),
+        Payload::ReadAck(rs) => json!({"what": "read ack",
+            "conversations": rs.iter().map(|r| &r.conversation_id).collect::<Vec<_>>(),
+            "positions": rs.iter().map(|r| r.read_sequence).collect::<Vec<_>>()}),
+        Payload::ReadPush(rs) => json!({"what": "read push",
+            "conversations": rs.iter().map(|r| &r.conversation_id).collect::<Vec<_>>()}),
     }
 }
 

@@ -4,14 +4,12 @@
 //! protocol (each ends the run as a server failure with a report that says
 //! what was wrong, and `receiptdb sim` exits 2), never a hang, panic or PASS.
 
-#[path = "../../tests/common/bin.rs"]
-mod bin;
+mod support;
 
 #[path = "../examples/custom_server.rs"]
 #[allow(dead_code)]
 mod custom_server;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use receiptdb_sim::{Invariant, ReferenceServer, Scenario, ServerChoice};
@@ -60,22 +58,11 @@ fn a_planted_bug_in_a_rust_server_is_caught_and_shrunk() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let html = dir.path().join("tally.html");
     std::fs::write(&html, page).unwrap_or_else(|e| panic!("{e}"));
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/html/check_timeline.mjs");
-    let lanes = (shrunk.scenario.clients + 1).to_string();
     let invariant = match shrunk.violation.invariant {
         Invariant::Soundness => "soundness",
         _ => "convergence",
     };
-    let check = Command::new("node")
-        .args([script, &html.display().to_string(), &lanes, invariant])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run node: {e}"));
-    assert!(
-        check.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&check.stdout),
-        String::from_utf8_lossy(&check.stderr)
-    );
+    support::check_timeline(&html, shrunk.scenario.clients + 1, invariant);
 }
 
 fn broken(mode: &str, timeout_ms: Option<u64>) -> Scenario {
@@ -162,14 +149,22 @@ fn a_hanging_server_is_killed_after_the_timeout() {
 #[test]
 fn the_command_line_exits_2_for_a_broken_server_and_shows_its_stderr() {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/servers/broken.py");
-    let out = Command::new(bin::receiptdb_bin())
-        .args(["sim", "--clients", "4", "--groups", "1", "--members", "3"])
-        .args(["--messages", "20", "--steps", "40", "--server-cmd"])
-        .arg(format!("python3 {script} not-json"))
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run receiptdb: {e}"));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    let cmd = format!("python3 {script} not-json");
+    let (code, stdout, _) = support::sim(&[
+        "--clients",
+        "4",
+        "--groups",
+        "1",
+        "--members",
+        "3",
+        "--messages",
+        "20",
+        "--steps",
+        "40",
+        "--server-cmd",
+        &cmd,
+    ]);
+    assert_eq!(code, 2, "{stdout}");
     assert!(
         stdout.contains("[the server kept the protocol]"),
         "{stdout}"

@@ -2,10 +2,9 @@
 //! on the number of jobs), shards merge into the whole sweep's summary, and
 //! every failing seed comes with a replay line that fails again.
 
-#[path = "../../tests/common/bin.rs"]
-mod bin;
+mod support;
 
-use std::process::Command;
+use support::sim;
 
 use receiptdb_sim::{sweep, Mutation, Scenario, SeedRange, Shard, SweepSummary};
 
@@ -27,19 +26,6 @@ fn run(sc: &Scenario, range: &str, shard: Option<&str>, jobs: usize) -> SweepSum
     let range = SeedRange::parse(range).unwrap_or_else(|e| panic!("{e}"));
     let shard = shard.map(|s| Shard::parse(s).unwrap_or_else(|e| panic!("{e}")));
     sweep(sc, range, shard, jobs, &|_, _| {}).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn sim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(bin::receiptdb_bin())
-        .arg("sim")
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run receiptdb: {e}"));
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]
