@@ -284,6 +284,13 @@ fn states_table(page: &mut String, log: &[Value], client: &str, detail: &str, vs
             esc(&state)
         );
     }
+    // The state the check saw at the violating step (for a final check,
+    // everything above came before it).
+    let _ = write!(
+        page,
+        "<tr class=\"after\"><td>{vstep}</td><td>at the violation</td><td>the check</td><td>{}</td></tr>",
+        esc(detail)
+    );
     page.push_str("</table>");
 }
 
