@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::protocol::{Clock, Input, Packet, Query, Setup, PROTOCOL_VERSION};
@@ -123,8 +124,12 @@ impl ProcessServer {
         if let Value::Object(fields) = body {
             req.extend(fields);
         }
+        let kind = req
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let line = Value::Object(req).to_string();
-        let kind = line_kind(&line);
         let wrote = match self.stdin.as_mut() {
             Some(w) => w
                 .write_all(line.as_bytes())
@@ -199,34 +204,27 @@ impl ProcessServer {
     /// A field of an answer, read as `T`; the error names the field.
     fn field<T: serde::de::DeserializeOwned>(
         &self,
-        obj: &mut Map<String, Value>,
+        obj: &Map<String, Value>,
         name: &str,
         kind: &str,
     ) -> Result<T, ServerError> {
-        let whole = Value::Object(obj.clone()).to_string();
-        let v = obj.remove(name).ok_or_else(|| {
-            err(format!(
+        // The answer is written out again only for a report.
+        let whole = |obj: &Map<String, Value>| clip(&Value::Object(obj.clone()).to_string());
+        let Some(v) = obj.get(name) else {
+            return Err(err(format!(
                 "its answer to request {} ({kind}) has no \"{name}\": {}",
                 self.seq,
-                clip(&whole)
-            ))
-        })?;
-        serde_json::from_value(v).map_err(|e| {
+                whole(obj)
+            )));
+        };
+        T::deserialize(v).map_err(|e| {
             err(format!(
                 "\"{name}\" in its answer to request {} ({kind}) is wrong: {e}: {}",
                 self.seq,
-                clip(&whole)
+                whole(obj)
             ))
         })
     }
-}
-
-/// The `kind` of a request line, for messages.
-fn line_kind(line: &str) -> String {
-    serde_json::from_str::<Value>(line)
-        .ok()
-        .and_then(|v| v.get("kind").and_then(Value::as_str).map(str::to_string))
-        .unwrap_or_default()
 }
 
 fn to_value<T: serde::Serialize>(v: &T) -> Result<Value, ServerError> {
@@ -241,7 +239,7 @@ impl SyncServer for ProcessServer {
         }
         let at = Clock { step: 0, time: 0 };
         let mut ans = self.request(at, body)?;
-        let protocol: u64 = self.field(&mut ans, "protocol", "hello")?;
+        let protocol: u64 = self.field(&ans, "protocol", "hello")?;
         if protocol != u64::from(PROTOCOL_VERSION) {
             return Err(err(format!(
                 "the server speaks protocol version {protocol}; this harness speaks version {PROTOCOL_VERSION} (docs/SIM-SERVER.md)"
@@ -256,16 +254,15 @@ impl SyncServer for ProcessServer {
 
     fn handle(&mut self, at: Clock, input: &Input) -> Result<Vec<Packet>, ServerError> {
         let kind = input.kind();
-        let mut ans = self.request(at, to_value(input)?)?;
-        let raw: Vec<Value> = self.field(&mut ans, "packets", kind)?;
+        let ans = self.request(at, to_value(input)?)?;
+        let raw: Vec<Value> = self.field(&ans, "packets", kind)?;
         let mut out = Vec::with_capacity(raw.len());
-        for (i, p) in raw.into_iter().enumerate() {
-            let text = p.to_string();
-            let packet: Packet = serde_json::from_value(p).map_err(|e| {
+        for (i, p) in raw.iter().enumerate() {
+            let packet = Packet::deserialize(p).map_err(|e| {
                 err(format!(
                     "packet {i} of its answer to request {} ({kind}) is wrong: {e}: {}",
                     self.seq,
-                    clip(&text)
+                    clip(&p.to_string())
                 ))
             })?;
             out.push(packet);
@@ -274,13 +271,13 @@ impl SyncServer for ProcessServer {
     }
 
     fn query(&mut self, at: Clock, query: &Query) -> Result<Answer, ServerError> {
-        let mut ans = self.request(at, to_value(query)?)?;
+        let ans = self.request(at, to_value(query)?)?;
         match query {
             Query::Readers { .. } => Ok(Answer::Readers(
-                self.field::<BTreeMap<String, Vec<String>>>(&mut ans, "readers", "readers")?,
+                self.field::<BTreeMap<String, Vec<String>>>(&ans, "readers", "readers")?,
             )),
             Query::Positions { .. } => Ok(Answer::Positions(self.field::<BTreeMap<String, i64>>(
-                &mut ans,
+                &ans,
                 "positions",
                 "positions",
             )?)),
