@@ -359,12 +359,14 @@ fn sweep_cli(args: &SimArgs) -> ExitCode {
         }
     };
     let secs = started.elapsed().as_secs_f64();
+    // After the summary, as after a single run's report.
+    let code = print_summary(args, &summary);
     eprintln!(
         "wall-clock (not part of the deterministic summary): {} seeds in {secs:.1} s on {jobs} jobs, {:.1} seeds/min",
         summary.runs,
         summary.runs as f64 * 60.0 / secs.max(1e-9)
     );
-    print_summary(args, &summary)
+    code
 }
 
 /// `--merge FILE...`: the shards' `--json` summaries into the whole sweep's.

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::client::{message_list, Client, Fail, Seen};
 use super::ledger::{Ledger, LedgerMessage};
-use super::report::{Counters, Invariant};
+use super::report::{state_name, Counters, Invariant};
 use receiptdb::{MemberFilter, Message, ReceiptSentState};
 
 /// The authoritative state a server reported (`SyncServer::query`), with
@@ -25,6 +25,17 @@ pub(crate) struct Truth<'a> {
 }
 
 static NO_READERS: BTreeSet<usize> = BTreeSet::new();
+
+/// Users by name, as a report shows them: `{u1, u3}`.
+fn names(l: &Ledger, users: &BTreeSet<usize>) -> String {
+    let v: Vec<&str> = users.iter().map(|&u| l.users[u].as_str()).collect();
+    format!("{{{}}}", v.join(", "))
+}
+
+/// A count that may not be known yet, as the API's JSON shows it.
+fn or_null(v: Option<u64>) -> String {
+    v.map_or_else(|| "null".into(), |n| n.to_string())
+}
 
 impl Truth<'_> {
     fn msg(&self, idx: usize) -> &LedgerMessage {
@@ -96,7 +107,7 @@ pub(crate) fn soundness(truth: &Truth, cl: &mut Client, c: &mut Counters) -> Res
                 let ahead = |what: String| {
                     Err(Fail::new(
                         Invariant::Soundness,
-                        format!("{id}: {what} (server: readers {readers:?})"),
+                        format!("{id}: {what} (server: readers {})", names(l, readers)),
                     ))
                 };
                 if let Some(info) = m.read_receipt_info {
@@ -106,7 +117,10 @@ pub(crate) fn soundness(truth: &Truth, cl: &mut Client, c: &mut Counters) -> Res
                         return ahead(format!("readCount {} > server's {rc}", shown.read));
                     }
                     if shown.unread.is_some_and(|u| u < uc) {
-                        return ahead(format!("unreadCount {:?} < server's {uc}", shown.unread));
+                        return ahead(format!(
+                            "unreadCount {} < server's {uc}",
+                            or_null(shown.unread)
+                        ));
                     }
                     if shown.peer && !peer {
                         return ahead("isPeerRead without the peer's receipt".into());
@@ -236,8 +250,9 @@ fn check_message(
         let want = truth.sent_state(idx, cl.user);
         if m.receipt_sent_state != Some(want) {
             return Err(diverged(format!(
-                "{id}: receiptSentState {:?}, server says {want:?}",
-                m.receipt_sent_state
+                "{id}: receiptSentState {}, server says {}",
+                state_name(m.receipt_sent_state),
+                state_name(Some(want))
             )));
         }
         return Ok(());
@@ -251,8 +266,10 @@ fn check_message(
     let shown = cl.shown_figures(id, seen_of(&info));
     if (shown.read, shown.unread, shown.peer) != (rc, Some(uc), peer) {
         return Err(diverged(format!(
-            "{id}: readCount {} unreadCount {:?} isPeerRead {}, server has {rc} {uc} {peer}",
-            shown.read, shown.unread, shown.peer
+            "{id}: readCount {} unreadCount {} isPeerRead {}, server has {rc} {uc} {peer}",
+            shown.read,
+            or_null(shown.unread),
+            shown.peer
         )));
     }
     if let Some(seen) = cl.seen.get(id) {
@@ -262,12 +279,12 @@ fn check_message(
             return Err(Fail::new(
                 Invariant::EventState,
                 format!(
-                    "{id}: last event said {}/{:?}/{}, the store holds {}/{:?}/{}",
+                    "{id}: last event said {}/{}/{}, the store holds {}/{}/{}",
                     seen.read,
-                    seen.unread,
+                    or_null(seen.unread),
                     seen.peer,
                     info.read_count,
-                    info.unread_count,
+                    or_null(info.unread_count),
                     info.is_peer_read
                 ),
             ));

@@ -78,6 +78,9 @@ pub(crate) struct Client {
     pub outbox_dirty: bool,
     /// Held message ID → (conversation, sequence, `in`).
     info: BTreeMap<String, (String, i64, bool)>,
+    /// The same `in` messages by conversation: sequence → how many, so the
+    /// unread definition is a range count rather than a walk of `info`.
+    in_seqs: BTreeMap<String, BTreeMap<i64, u64>>,
     /// With `--mutate tally`: the unread count this client reports per
     /// conversation, kept as a running tally.
     tally_mode: bool,
@@ -140,6 +143,7 @@ impl Client {
             sent_at: BTreeMap::new(),
             outbox_dirty: false,
             info: BTreeMap::new(),
+            in_seqs: BTreeMap::new(),
             tally_mode,
             tally: BTreeMap::new(),
             synced: BTreeMap::new(),
@@ -328,7 +332,9 @@ impl Client {
                 return Err(Fail::new(
                     Invariant::Durability,
                     format!(
-                        "receipt for {id} was {want:?} before the crash, {got:?} after reopening"
+                        "receipt for {id} was {} before the crash, {} after reopening",
+                        crate::report::state_name(Some(want)),
+                        crate::report::state_name(got)
                     ),
                 ));
             }
@@ -344,6 +350,8 @@ impl Client {
                 self.info
                     .insert(m.id.clone(), (conv.clone(), m.sequence, incoming));
                 if incoming {
+                    let seqs = self.in_seqs.entry(conv.clone()).or_default();
+                    *seqs.entry(m.sequence).or_insert(0) += 1;
                     *self.tally.entry(conv.clone()).or_insert(0) += 1;
                     self.unread.entry(conv).or_default().insert(m.id.clone());
                 }
@@ -614,10 +622,12 @@ impl Client {
     /// The unread count by definition, from the messages the harness saw
     /// the store take: held `in` messages above `read_sequence`.
     fn unread_by_definition(&self, conv: &str, read_sequence: i64) -> u64 {
-        self.info
-            .values()
-            .filter(|(cv, seq, incoming)| *incoming && cv == conv && *seq > read_sequence)
-            .count() as u64
+        use std::ops::Bound::{Excluded, Unbounded};
+        self.in_seqs.get(conv).map_or(0, |seqs| {
+            seqs.range((Excluded(read_sequence), Unbounded))
+                .map(|(_, n)| n)
+                .sum()
+        })
     }
 
     /// Read state invariants, checked after every step of a running client:

@@ -435,3 +435,10 @@ fn shell_word(s: &str) -> String {
         format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
+
+/// A receipt sent state by its protocol name (`none`, `pending`, `acked`).
+pub(crate) fn state_name(s: Option<receiptdb::ReceiptSentState>) -> String {
+    s.and_then(|s| serde_json::to_value(s).ok())
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| "null".into())
+}
