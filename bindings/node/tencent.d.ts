@@ -154,7 +154,7 @@ export declare class Chat {
   readonly store: ReceiptStore;
   transport: Transport | null;
 
-  /** A new `out` message, `status: "unSend"`. Synchronous, as in the SDK. */
+  /** A new `out` message, `status: "unSend"`. Synchronous, as in the SDK (a Promise in the browser package). */
   createTextMessage(options: {
     to: string; conversationType: ConversationType; payload: { text: string }; needReadReceipt?: boolean;
   }): ChatMessage;

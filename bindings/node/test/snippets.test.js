@@ -25,7 +25,7 @@ function jsBlocks(file) {
     else if (cur !== null) cur.code.push(l);
   });
   // Browser snippets (they import bindings/web) run in Chromium: bindings/web/test.
-  const node = blocks.filter((b) => !b.code.includes('bindings/web/index.js'));
+  const node = blocks.filter((b) => !b.code.includes('bindings/web/'));
   // A preload half joins its main half.
   const runs = [];
   for (const b of node) {

@@ -5,6 +5,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const TencentCloudChat = require('../tencent');
+const { ReceiptStore } = require('../index');
 const { tmpDir, tmpStore } = require('../test-support/helpers');
 
 /** A toy chat server: assigns sequences and times, and pushes to the other users' clients. */
@@ -440,6 +441,40 @@ test('tencent.d.ts declares every export of tencent.js and is in the package', (
       assert.ok(dts.includes(`readonly ${key}: '${value}';`), `${table}.${key}`);
     }
   }
-  const methods = Object.getOwnPropertyNames(TencentCloudChat.Chat.prototype).filter((n) => n !== 'constructor' && !n.startsWith('_'));
+  // Chat's own and those it inherits from the shared facade (lib/tencent.js).
+  const methods = new Set();
+  for (let proto = TencentCloudChat.Chat.prototype; proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+    for (const n of Object.getOwnPropertyNames(proto)) if (n !== 'constructor' && !n.startsWith('_')) methods.add(n);
+  }
+  assert.ok(methods.has('sendMessageReadReceipt') && methods.size > 15, [...methods].join(' '));
   for (const name of methods) assert.match(dts, new RegExp(`^  ${name}[(<]`, 'm'), `Chat.${name}`);
+});
+
+/**
+ * A store that answers later, as the browser's does (its worker): every
+ * method resolves on a later tick, its events before it resolves.
+ */
+function answersLater(store) {
+  return new Proxy(store, {
+    get(target, name) {
+      const v = target[name];
+      if (typeof v !== 'function' || name === 'on' || name === 'off') return typeof v === 'function' ? v.bind(target) : v;
+      return (...args) => new Promise((resolve) => setImmediate(resolve)).then(() => v.apply(target, args));
+    },
+  });
+}
+
+test('the reference SDK samples run through the facade, over the addon and over a store that answers later', async () => {
+  const { runSamples } = await import('../test-support/tencent_samples.mjs');
+  const dir = tmpDir();
+  const now = await runSamples({
+    TencentCloudChat,
+    login: async (userID, transport) => TencentCloudChat.create({ path: tmpStore(dir), userID, transport }),
+  });
+  const later = await runSamples({
+    TencentCloudChat,
+    login: async (userID, transport) => TencentCloudChat.create({ store: answersLater(new ReceiptStore(tmpStore(dir), userID)), userID, transport }),
+  });
+  assert.deepEqual(now, { c2c: 1, labels: 250, readPages: 2, unreadPages: 2 });
+  assert.deepEqual(later, now);
 });

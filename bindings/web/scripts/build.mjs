@@ -15,9 +15,9 @@ const targetDir = process.env.RECEIPTDB_WEB_TARGET_DIR || join(root, 'target', '
 const wasmBindgen = join(process.env.RECEIPTDB_WASM_BINDGEN_ROOT || join(homedir(), '.cargo'), 'bin', 'wasm-bindgen');
 const profile = process.env.RECEIPTDB_WEB_PROFILE === 'debug' ? 'debug' : 'release';
 
-// lib/json.js and lib/common.js: the Node package's files of the same names
-// (one source for the JSON of the lines, the method and event names, the
-// error type and the request line), written as ES modules. A `require` of a
+// lib/json.js, lib/common.js and lib/tencent.js: the Node package's files of
+// the same names (one source for the JSON of the lines, the method and event
+// names, the error type, the request line and the Tencent-style facade), written as ES modules. A `require` of a
 // sibling becomes an import, a `require` of a JSON file its contents, and
 // `module.exports = {...}` an export; anything else the build refuses.
 function esmFrom(name) {
@@ -36,6 +36,7 @@ function esmFrom(name) {
 }
 esmFrom('json.js');
 esmFrom('common.js');
+esmFrom('tencent.js');
 
 for (const tool of ['/usr/bin/rustc', '/usr/bin/cargo', '/usr/bin/clang-19', '/usr/bin/wasm-ld-19', '/usr/bin/llvm-ar-19']) {
   if (!existsSync(tool)) {

@@ -18,6 +18,7 @@ const require = createRequire(import.meta.url);
 const { loadAll, runCorpus } = require('../../node/test-support/corpus.js');
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const SUPPORT = resolve(ROOT, '..', 'node', 'test-support');
 const CHROMIUM = process.env.RECEIPTDB_CHROMIUM || '/usr/bin/chromium';
 const ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -32,8 +33,11 @@ function serve() {
   const server = createServer(async (req, res) => {
     const url = new URL(req.url, 'http://127.0.0.1');
     if (url.pathname === '/favicon.ico') { res.writeHead(204).end(); return; }
-    const file = normalize(join(ROOT, decodeURIComponent(url.pathname)));
-    if (!file.startsWith(ROOT + '/')) { res.writeHead(403).end(); return; }
+    // /node-support/: the Node package's test-support (the shared SDK samples), read-only.
+    const path = decodeURIComponent(url.pathname);
+    const base = path.startsWith('/node-support/') ? SUPPORT : ROOT;
+    const file = normalize(join(base, base === SUPPORT ? path.slice('/node-support'.length) : path));
+    if (!file.startsWith(base + '/')) { res.writeHead(403).end(); return; }
     try {
       const body = await readFile(file);
       res.writeHead(200, { 'content-type': TYPES[extname(file)] || 'application/octet-stream', 'cache-control': 'no-store' });
@@ -101,12 +105,12 @@ try {
     for (const f of [join(ROOT, '..', '..', 'README.md'), join(ROOT, 'README.md')]) {
       const text = await readFile(f, 'utf8');
       for (const m of text.matchAll(/^```js\n([\s\S]*?)^```$/gm)) {
-        if (m[1].includes('bindings/web/index.js')) blocks.push({ f, code: m[1] });
+        if (m[1].includes('bindings/web/')) blocks.push({ f, code: m[1] });
       }
     }
     assert.ok(blocks.length >= 1, 'a browser snippet in the READMEs');
     for (const b of blocks) {
-      const code = b.code.replace(/["'][^"']*bindings\/web\/index\.js["']/g, JSON.stringify(`${base}/index.js`));
+      const code = b.code.replace(/["'][^"']*bindings\/web\/(index|tencent)\.js["']/g, (_, f) => JSON.stringify(`${base}/${f}.js`));
       const err = await page.evaluate(async (src) => {
         const url = URL.createObjectURL(new Blob([src], { type: 'text/javascript' }));
         try { await import(url); return null; } catch (e) { return String(e && e.stack ? e.stack : e); }
@@ -155,6 +159,11 @@ try {
     const f = await page.evaluate((nm) => window.rdb.open(nm, 'alice'), name);
     assert.ok(f.handle, `still opens after refused opens: ${JSON.stringify(f)}`);
     await page.evaluate((h) => window.rdb.close(h), f.handle);
+  });
+
+  await step('the reference SDK samples (C2C, a group of 250 paged) through the facade, two users\' stores in their own workers', async () => {
+    const r = await page.evaluate((prefix) => window.rdb.samples(prefix), `samples-${run}`);
+    assert.deepEqual(r, { c2c: 1, labels: 250, readPages: 2, unreadPages: 2 });
   });
 
   await step('bad input from JavaScript: NaN is INVALID_PARAMS, BigInt is read exactly', async () => {

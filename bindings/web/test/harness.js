@@ -63,6 +63,15 @@ window.rdb = {
     stores.delete(h);
     await st.s.close();
   },
+  /** The SDK samples (bindings/node/test-support/tencent_samples.mjs) through the package's facade. */
+  async samples(prefix) {
+    const TencentCloudChat = await import('../tencent.js');
+    const { runSamples } = await import('/node-support/tencent_samples.mjs');
+    return runSamples({
+      TencentCloudChat,
+      login: (userID, transport) => TencentCloudChat.open({ name: `${prefix}-${userID}.db`, userID, transport }),
+    });
+  },
   async methods() {
     return { module: await moduleMethods(), package: [...METHODS] };
   },
