@@ -317,26 +317,54 @@ impl Client {
 
     /// After a reopen: every receipt state the harness saw committed must
     /// still be there (pending or acked; none only after a rejection).
+    /// Read a conversation's hundred at a time; a chunk the store refuses
+    /// (a message gone) is read one by one, to name the message.
     pub(crate) fn verify_durable(&mut self, c: &mut Counters) -> Result<(), Fail> {
-        let want: Vec<(String, ReceiptSentState)> = self
+        let mut by_conv: BTreeMap<String, Vec<(String, ReceiptSentState)>> = BTreeMap::new();
+        for (id, s) in self
             .tracked
             .iter()
             .filter(|(_, s)| **s > ReceiptSentState::None)
-            .map(|(id, s)| (id.clone(), *s))
-            .collect();
-        for (id, want) in want {
-            c.durability_checks += 1;
-            let m = self.call(c, "find_message", |s| s.find_message(&id))?;
-            let got = m.and_then(|m| m.receipt_sent_state);
-            if got.is_none_or(|g| g < want) {
-                return Err(Fail::new(
-                    Invariant::Durability,
-                    format!(
-                        "receipt for {id} was {} before the crash, {} after reopening",
-                        crate::report::state_name(Some(want)),
-                        crate::report::state_name(got)
-                    ),
-                ));
+        {
+            let conv = self.info.get(id).map(|i| i.0.clone()).unwrap_or_default();
+            by_conv.entry(conv).or_default().push((id.clone(), *s));
+        }
+        for (conv, want) in by_conv {
+            for chunk in want.chunks(100) {
+                let ids: Vec<String> = chunk.iter().map(|(id, _)| id.clone()).collect();
+                let got = if conv.is_empty() {
+                    None
+                } else {
+                    self.call(c, "get_message_read_receipt_list", |s| {
+                        s.get_message_read_receipt_list(&ids)
+                    })
+                    .ok()
+                    .filter(|list| list.len() == ids.len())
+                };
+                let got = match got {
+                    Some(list) => list.into_iter().map(|m| m.receipt_sent_state).collect(),
+                    None => {
+                        let mut one = Vec::with_capacity(ids.len());
+                        for id in &ids {
+                            let m = self.call(c, "find_message", |s| s.find_message(id))?;
+                            one.push(m.and_then(|m| m.receipt_sent_state));
+                        }
+                        one
+                    }
+                };
+                for ((id, want), got) in chunk.iter().zip(got) {
+                    c.durability_checks += 1;
+                    if got.is_none_or(|g| g < *want) {
+                        return Err(Fail::new(
+                            Invariant::Durability,
+                            format!(
+                                "receipt for {id} was {} before the crash, {} after reopening",
+                                crate::report::state_name(Some(*want)),
+                                crate::report::state_name(got)
+                            ),
+                        ));
+                    }
+                }
             }
         }
         Ok(())

@@ -3,7 +3,7 @@
 //! client's transport loop).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use std::collections::BTreeSet;
 
@@ -47,8 +47,17 @@ impl SimDir {
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("receiptdb-sim-{}-{n}-{nanos}", std::process::id()));
+        let name = format!("receiptdb-sim-{}-{n}-{nanos}", std::process::id());
+        // A simulated crash drops the process's store, never the machine's
+        // memory, so a RAM disk changes no check and spares every commit a
+        // disk write. $TMPDIR, when set, wins.
+        if std::env::var_os("TMPDIR").is_none() {
+            let dir = Path::new("/dev/shm").join(&name);
+            if std::fs::create_dir_all(&dir).is_ok() {
+                return Ok(SimDir(dir));
+            }
+        }
+        let dir = std::env::temp_dir().join(name);
         std::fs::create_dir_all(&dir)?;
         Ok(SimDir(dir))
     }
