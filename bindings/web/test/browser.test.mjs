@@ -19,6 +19,7 @@ const { loadAll, runCorpus } = require('../../node/test-support/corpus.js');
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SUPPORT = resolve(ROOT, '..', 'node', 'test-support');
+const EXAMPLE = resolve(ROOT, '..', '..', 'examples', 'web');
 const CHROMIUM = process.env.RECEIPTDB_CHROMIUM || '/usr/bin/chromium';
 const ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -34,9 +35,13 @@ function serve() {
     const url = new URL(req.url, 'http://127.0.0.1');
     if (url.pathname === '/favicon.ico') { res.writeHead(204).end(); return; }
     // /node-support/: the Node package's test-support (the shared SDK samples), read-only.
-    const path = decodeURIComponent(url.pathname);
-    const base = path.startsWith('/node-support/') ? SUPPORT : ROOT;
-    const file = normalize(join(base, base === SUPPORT ? path.slice('/node-support'.length) : path));
+    // /examples/web/ and /bindings/web/: the example page as a developer serves it.
+    let path = decodeURIComponent(url.pathname);
+    if (path.endsWith('/')) path += 'index.html';
+    const [base, rest] = path.startsWith('/node-support/') ? [SUPPORT, path.slice('/node-support'.length)]
+      : path.startsWith('/examples/web/') ? [EXAMPLE, path.slice('/examples/web'.length)]
+        : path.startsWith('/bindings/web/') ? [ROOT, path.slice('/bindings/web'.length)] : [ROOT, path];
+    const file = normalize(join(base, rest));
     if (!file.startsWith(base + '/')) { res.writeHead(403).end(); return; }
     try {
       const body = await readFile(file);
@@ -164,6 +169,36 @@ try {
   await step('the reference SDK samples (C2C, a group of 250 paged) through the facade, two users\' stores in their own workers', async () => {
     const r = await page.evaluate((prefix) => window.rdb.samples(prefix), `samples-${run}`);
     assert.deepEqual(r, { c2c: 1, labels: 250, readPages: 2, unreadPages: 2 });
+  });
+
+  await step('the example page (examples/web) works as a developer clicks it, and keeps its state across a reload', async () => {
+    const ex = ctx.pages()[0] ? await ctx.newPage() : page;
+    ex.on('pageerror', (e) => console.error(`example page error: ${e.message}`));
+    ex.on('console', (m) => { if (m.type() === 'error') console.error(`example page console: ${m.text()}`); });
+    await ex.goto(`${base}/examples/web/`);
+    await ex.waitForFunction(() => window.exampleReady === true);
+    // Start over: the page reloads itself.
+    await Promise.all([ex.waitForEvent('load'), ex.click('#reset')]);
+    await ex.waitForFunction(() => window.exampleReady === true);
+    await ex.click('#c2c');
+    await ex.waitForFunction(() => document.querySelectorAll('#alice li').length === 1);
+    await ex.click('#group');
+    await ex.waitForFunction(() => document.querySelectorAll('#alice li').length === 2);
+    const labels = () => ex.$$eval('#alice .label', (ls) => ls.map((l) => l.textContent));
+    assert.deepEqual(await labels(), ['unread', '0 read']);
+    await ex.click('#read');
+    const shown = (want) => ex.waitForFunction((w) => JSON.stringify([...document.querySelectorAll('#alice .label')].map((l) => l.textContent)) === w, JSON.stringify(want));
+    await shown(['read', '1 read']);
+    await ex.click('#others');
+    await shown(['read', 'all read']);
+    await ex.reload();
+    await ex.waitForFunction(() => window.exampleReady === true);
+    assert.deepEqual(await labels(), ['read', 'all read']);
+    assert.deepEqual(await ex.$$eval('#bob .label', (ls) => ls.map((l) => l.textContent)), ['acked', 'acked']);
+    assert.match(await ex.textContent('#status'), /unread total: 0/);
+    await Promise.all([ex.waitForEvent('load'), ex.click('#reset')]);
+    await ex.waitForFunction(() => window.exampleReady === true);
+    if (ex !== page) await ex.close();
   });
 
   await step('bad input from JavaScript: NaN is INVALID_PARAMS, BigInt is read exactly', async () => {
