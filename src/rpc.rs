@@ -664,6 +664,18 @@ pub fn serve<R: BufRead, W: Write>(
     Ok(())
 }
 
+/// The `durability` open option of the bindings (`"normal"`, the default, or
+/// `"full"`), read one way for all of them.
+pub fn durability_option(given: Option<&str>) -> Result<crate::Durability> {
+    match given {
+        None | Some("normal") => Ok(crate::Durability::Normal),
+        Some("full") => Ok(crate::Durability::Full),
+        Some(_) => Err(Error::InvalidParams(
+            "durability is \"normal\" or \"full\"".into(),
+        )),
+    }
+}
+
 /// The line written when the store cannot be opened.
 pub fn open_error_line(e: &Error) -> String {
     response(&Value::Null, Err(error_object(e))).to_string()

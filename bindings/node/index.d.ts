@@ -5,6 +5,8 @@ export * from './lib/types';
 export interface ReceiptStoreOptions {
   /** Opt-in events to turn on at open (the `subscribe` method). */
   events?: OptionalEventName[];
+  /** "normal" (default: a commit survives the process dying) or "full" (also a power cut). */
+  durability?: 'normal' | 'full';
 }
 
 /**

@@ -32,7 +32,9 @@ class ReceiptStore {
   /**
    * @param {string} file the store file (created if missing)
    * @param {string} userID the logged-in user who owns it
-   * @param {{events?: string[]}} [options] `events`: opt-in events to turn on at once (`subscribe`)
+   * @param {{events?: string[], durability?: 'normal' | 'full'}} [options] `events`: opt-in events to
+   *   turn on at once (`subscribe`); `durability`: "normal" (default: a commit survives the process
+   *   dying) or "full" (also a power cut; each commit waits for the disk)
    */
   constructor(file, userID, options = {}) {
     if (typeof file !== 'string' || typeof userID !== 'string') {
@@ -40,7 +42,11 @@ class ReceiptStore {
     }
     const { NativeStore } = loadNative();
     const n = new NativeStore();
-    const failure = n.open(file, userID);
+    const durability = options && options.durability !== undefined ? options.durability : undefined;
+    if (durability !== undefined && typeof durability !== 'string') {
+      throw new TypeError('new ReceiptStore(path, userID, {durability}): durability is "normal" or "full"');
+    }
+    const failure = n.open(file, userID, durability);
     if (failure !== null && failure !== undefined) {
       throw new ReceiptDBError(parseLine(failure).error);
     }

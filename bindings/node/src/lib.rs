@@ -15,10 +15,11 @@
 //!   (Electron refuses external buffers).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use napi_derive::napi;
-use receiptdb::rpc::{open_error_line, Session};
+use receiptdb::rpc::{durability_option, open_error_line, Session};
+use receiptdb::{OpenOptions, Store};
 
 /// The error response written when a call panicked: the store stays usable
 /// because SQLite rolls the unfinished transaction back.
@@ -68,13 +69,24 @@ impl NativeStore {
         }
     }
 
-    /// Opens the store file at `path` for `userID`. Returns `null` on
-    /// success, or on failure the JSON-RPC error response line that
-    /// `receiptdb rpc` would write (`id: null`). Opening an open store closes
-    /// the previous one first.
+    /// Opens the store file at `path` for `userID`, with durability
+    /// `"normal"` (default) or `"full"`. Returns `null` on success, or on
+    /// failure the JSON-RPC error response line that `receiptdb rpc` would
+    /// write (`id: null`). Opening an open store closes the previous one first.
     #[napi]
-    pub fn open(&self, path: String, user_id: String) -> Option<String> {
-        let opened = catch_unwind(AssertUnwindSafe(|| Session::open(&path, &user_id)));
+    pub fn open(
+        &self,
+        path: String,
+        user_id: String,
+        durability: Option<String>,
+    ) -> Option<String> {
+        let opened = catch_unwind(AssertUnwindSafe(|| {
+            let durability = durability_option(durability.as_deref())?;
+            let opts = OpenOptions::new().durability(durability);
+            Ok::<_, receiptdb::Error>(Session::new(Arc::new(Store::open_with(
+                &path, &user_id, opts,
+            )?)))
+        }));
         let mut slot = self.lock();
         match opened {
             Ok(Ok(session)) => {

@@ -7,7 +7,7 @@ const fs = require('fs');
 const { spawnSync } = require('child_process');
 const { ReceiptStore, ReceiptDBError, METHODS } = require('..');
 const { RpcReceiptStore } = require('../rpc-client');
-const { PKG, tmpStore } = require('../test-support/helpers');
+const { PKG, tmpDir, tmpStore } = require('../test-support/helpers');
 
 const TEAM = [{ userID: 'alice' }, { userID: 'bob' }, { userID: 'carol' }];
 const msg = (ID, sequence, extra = {}) => ({
@@ -189,4 +189,18 @@ test('a store garbage-collected without close() closes itself', () => {
   }
   assert.equal(out, 'closed', r.stderr);
   assert.equal(r.status, 0);
+});
+
+test('the durability option: "normal" and "full" open, anything else is refused before a file is made', () => {
+  const dir = tmpDir();
+  for (const durability of ['normal', 'full', undefined]) {
+    const s = new ReceiptStore(tmpStore(dir), 'alice', { durability });
+    s.saveMessages({ messages: [{ ID: 'b1', conversationType: 'C2C', from: 'bob', to: 'alice', time: 1, sequence: 1 }] });
+    assert.equal(s.findMessage({ messageID: 'b1' }).ID, 'b1');
+    s.close();
+  }
+  const bad = tmpStore(dir);
+  assert.throws(() => new ReceiptStore(bad, 'alice', { durability: 'fast' }), (e) => e.codeName === 'INVALID_PARAMS' && /durability/.test(e.message));
+  assert.equal(fs.existsSync(bad), false);
+  assert.throws(() => new ReceiptStore(bad, 'alice', { durability: 1 }), TypeError);
 });

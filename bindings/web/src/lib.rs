@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use receiptdb::rpc::{open_error_line, Session};
+use receiptdb::rpc::{durability_option, open_error_line, Session};
 use receiptdb::{Durability, Error, OpenOptions, Store};
 use sqlite_wasm_vfs::sahpool::{install, OpfsSAHError, OpfsSAHPoolCfgBuilder};
 use wasm_bindgen::prelude::*;
@@ -77,13 +77,9 @@ impl WebStore {
         user_id: String,
         durability: Option<String>,
     ) -> Option<String> {
-        let durability = match durability.as_deref() {
-            None | Some("normal") => Durability::Normal,
-            Some("full") => Durability::Full,
-            Some(_) => {
-                let e = Error::InvalidParams("durability is \"normal\" or \"full\"".into());
-                return Some(open_error_line(&e));
-            }
+        let durability = match durability_option(durability.as_deref()) {
+            Ok(d) => d,
+            Err(e) => return Some(open_error_line(&e)),
         };
         self.session = None;
         let opts = OpenOptions::new().durability(durability);
