@@ -201,6 +201,49 @@ try {
     if (ex !== page) await ex.close();
   });
 
+  await step('a full origin quota: a write fails with STORAGE_FULL, nothing acknowledged is lost, and with room writes work again', async () => {
+    const cdp = await ctx.newCDPSession(page);
+    // Opened with room (a new store's pool takes space at once), then the quota closes in.
+    await page.evaluate(async (n) => {
+      const { openStore } = await import('../index.js');
+      window.quotaStore = await openStore({ name: n, userID: 'alice' });
+    }, `quota-${run}.db`);
+    const write = (rounds, tag) => page.evaluate(async ([k, t]) => {
+      const s = window.quotaStore;
+      const big = 'x'.repeat(60000);
+      const out = { saved: [], error: null };
+      for (let i = 0; i < k && !out.error; i += 1) {
+        const messages = [];
+        for (let j = 0; j < 16; j += 1) {
+          messages.push({ ID: `${t}${i}-${j}`, conversationType: 'C2C', from: 'bob', to: 'alice', time: 1 + i, sequence: 1 + i * 16 + j, payload: { t: big } });
+        }
+        try { await s.saveMessages({ messages }); out.saved.push(messages[15].ID); } catch (e) { out.error = { codeName: e.codeName, message: e.message }; }
+      }
+      out.found = 0;
+      for (const id of out.saved) if ((await s.findMessage({ messageID: id })) !== null) out.found += 1;
+      out.verify = (await s.verify()).mismatches.length === 0;
+      return out;
+    }, [rounds, tag]);
+    let full;
+    try {
+      const usage = await page.evaluate(async () => (await navigator.storage.estimate()).usage);
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin: base, quotaSize: usage + 3 * 1024 * 1024 });
+      full = await write(100, 'a');
+    } finally {
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin: base });
+    }
+    assert.ok(full.error, `no write failed under the quota: ${full.saved.length} saved`);
+    assert.equal(full.error.codeName, 'STORAGE_FULL', JSON.stringify(full.error));
+    assert.ok(full.saved.length >= 1, 'some writes fit first');
+    assert.equal(full.found, full.saved.length);
+    assert.equal(full.verify, true);
+    console.log(`# quota: ${full.saved.length} saves of about 1 MB fit in 3 MB of room, then STORAGE_FULL`);
+    const again = await write(1, 'b');
+    assert.equal(again.error, null, JSON.stringify(again.error));
+    await page.evaluate(() => window.quotaStore.close());
+    await cdp.detach();
+  });
+
   await step('bad input from JavaScript: NaN is INVALID_PARAMS, BigInt is read exactly', async () => {
     const r = await page.evaluate(async () => {
       const { openStore } = await import('../index.js');
