@@ -55,7 +55,7 @@ pub use concerns::early::{MAX_EARLY_MESSAGES, MAX_EARLY_READERS};
 pub use concerns::groups::MAX_MEMBERS_PER_CALL;
 pub use concerns::messages::{MessageListPage, MAX_MESSAGES_PER_CALL};
 pub use concerns::outbox::{Batch, Rejection, MAX_BATCH};
-pub use concerns::queries::{MemberFilter, MemberPage};
+pub use concerns::queries::{GroupInfo, GroupMemberPage, MemberFilter, MemberPage};
 pub use concerns::sync::{
     ReceiptNotification, Snapshot, SnapshotReceipt, MAX_READERS_PER_CALL, MAX_RECEIPTS_PER_CALL,
 };

@@ -35,6 +35,8 @@ pub const METHODS: &[&str] = &[
     "setGroup",
     "addGroupMembers",
     "removeGroupMembers",
+    "getGroup",
+    "getGroupMemberList",
     "createMessage",
     "markMessageSent",
     "saveMessages",
@@ -178,6 +180,20 @@ struct ConvP {
 struct IdsP {
     #[serde(rename = "messageIDs")]
     message_ids: Vec<String>,
+}
+#[derive(Deserialize)]
+struct GroupIdP {
+    #[serde(rename = "groupID")]
+    group_id: String,
+}
+#[derive(Deserialize)]
+struct GroupMembersP {
+    #[serde(rename = "groupID")]
+    group_id: String,
+    #[serde(default)]
+    cursor: Option<String>,
+    #[serde(default)]
+    count: Option<i64>,
 }
 #[derive(Deserialize)]
 struct MemberListP {
@@ -432,6 +448,22 @@ impl Session {
                 let g: GroupP = params(p)?;
                 s.remove_group_members(&g.group_id, &g.user_ids)?;
                 json!({})
+            }
+            "getGroup" => {
+                let g: GroupIdP = params(p)?;
+                to_value(&s.get_group(&g.group_id)?)?
+            }
+            "getGroupMemberList" => {
+                let g: GroupMembersP = params(p)?;
+                let count = match g.count {
+                    None => 100,
+                    Some(n) => count_in(n, "count")?,
+                };
+                to_value(&s.get_group_member_list(
+                    &g.group_id,
+                    g.cursor.as_deref().unwrap_or(""),
+                    count,
+                )?)?
             }
             "createMessage" => {
                 let c: CreateP = params(p)?;

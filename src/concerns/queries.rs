@@ -6,9 +6,10 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use rusqlite::Connection;
 
+use super::groups::check_receipts_allowed;
 use super::unread::INDEXED_UNREAD_PAGE;
 use crate::events::Filter;
-use crate::model::{check_id, ConversationType, Message};
+use crate::model::{check_id, ConversationType, GroupType, Member, Message};
 use crate::storage::db::Db;
 use crate::storage::rows::{
     group_type_of, load_message, load_receipt, load_row, row_to_message, MsgRow, MSG_ALL,
@@ -141,8 +142,12 @@ fn unhex(hex: &str) -> Option<String> {
 
 /// A cursor names its filter, its message and the last user of the page.
 fn encode_cursor(f: MemberFilter, message_id: &str, last: &str) -> String {
+    encode_tagged(f.tag(), message_id, last)
+}
+
+fn encode_tagged(tag: &str, message_id: &str, last: &str) -> String {
     let mut s = String::with_capacity(3 + (message_id.len() + last.len()) * 2);
-    s.push_str(f.tag());
+    s.push_str(tag);
     s.push(':');
     hex(&mut s, message_id);
     s.push(':');
@@ -153,9 +158,14 @@ fn encode_cursor(f: MemberFilter, message_id: &str, last: &str) -> String {
 /// The last user of the page a cursor ends; another message's or filter's
 /// cursor is `INVALID_PARAMS`.
 fn decode_cursor(f: MemberFilter, message_id: &str, c: &str) -> Result<String> {
+    decode_tagged(f.tag(), message_id, c)
+}
+
+/// The last key of the page a cursor of `tag` for `subject` ends.
+fn decode_tagged(tag: &str, message_id: &str, c: &str) -> Result<String> {
     let bad = || Error::invalid("cursor is not one this list handed out");
     let rest = c
-        .strip_prefix(f.tag())
+        .strip_prefix(tag)
         .and_then(|r| r.strip_prefix(':'))
         .ok_or_else(bad)?;
     let (msg, last) = rest.split_once(':').ok_or_else(bad)?;
@@ -163,6 +173,108 @@ fn decode_cursor(f: MemberFilter, message_id: &str, c: &str) -> Result<String> {
         return Err(bad());
     }
     unhex(last).ok_or_else(bad)
+}
+
+/// A group as the store holds it (`getGroup`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupInfo {
+    /// The group.
+    #[serde(rename = "groupID")]
+    pub group_id: String,
+    /// Its type, as `setGroup` gave it.
+    pub group_type: GroupType,
+    /// How many members it has now.
+    pub member_count: u64,
+    /// Whether its messages may ask for read receipts (receipts on, and its
+    /// type among the configured ones).
+    pub receipts_enabled: bool,
+}
+
+/// One page of `getGroupMemberList`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupMemberPage {
+    /// The group.
+    #[serde(rename = "groupID")]
+    pub group_id: String,
+    /// Members in user ID order, each with its join time when known.
+    pub member_list: Vec<Member>,
+    /// Opaque; pass back for the next page (`""` when completed).
+    pub cursor: String,
+    /// No members remain after this page.
+    pub is_completed: bool,
+}
+
+/// The group `group_id`, or `None` when the store was never told of it.
+pub(crate) fn get_group(db: &Db, group_id: &str) -> Result<Option<GroupInfo>> {
+    check_id("groupID", group_id)?;
+    db.read(|c| {
+        let Some(group_type) = group_type_of(c, group_id)? else {
+            return Ok(None);
+        };
+        let member_count: i64 = c
+            .prepare_cached("SELECT count(*) FROM members WHERE group_id = ?1")?
+            .query_row(params![group_id], |r| r.get(0))?;
+        let receipts_enabled = check_receipts_allowed(c, ConversationType::Group, group_id).is_ok();
+        Ok(Some(GroupInfo {
+            group_id: group_id.to_string(),
+            group_type,
+            member_count: member_count.max(0) as u64,
+            receipts_enabled,
+        }))
+    })
+}
+
+/// A page of the group's members after the cursor's, by keyset.
+const GROUP_MEMBER_PAGE: &str = "SELECT user_id, join_time FROM members
+     WHERE group_id = ?1 AND user_id > ?2 ORDER BY user_id LIMIT 101";
+
+/// One page of a known group's members (`count` 1..100), in user ID order.
+pub(crate) fn get_group_member_list(
+    db: &Db,
+    group_id: &str,
+    cursor: &str,
+    count: u32,
+) -> Result<GroupMemberPage> {
+    check_id("groupID", group_id)?;
+    if !(1..=100).contains(&count) {
+        return Err(Error::invalid("count must be 1..100"));
+    }
+    let after = if cursor.is_empty() {
+        String::new()
+    } else {
+        decode_tagged("g", group_id, cursor)?
+    };
+    db.read(|c| {
+        if group_type_of(c, group_id)?.is_none() {
+            return Err(Error::invalid(format!(
+                "unknown group {group_id:?}: call setGroup first"
+            )));
+        }
+        let mut members: Vec<Member> = c
+            .prepare_cached(GROUP_MEMBER_PAGE)?
+            .query_map(params![group_id, after], |r| {
+                Ok(Member {
+                    user_id: r.get(0)?,
+                    join_time: r.get(1)?,
+                })
+            })?
+            .take(count as usize + 1)
+            .collect::<rusqlite::Result<_>>()?;
+        let is_completed = members.len() <= count as usize;
+        members.truncate(count as usize);
+        let cursor = match (is_completed, members.last()) {
+            (false, Some(last)) => encode_tagged("g", group_id, &last.user_id),
+            _ => String::new(),
+        };
+        Ok(GroupMemberPage {
+            group_id: group_id.to_string(),
+            member_list: members,
+            cursor,
+            is_completed,
+        })
+    })
 }
 
 /// Current receipt information of up to 100 messages of one conversation.

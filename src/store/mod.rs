@@ -11,7 +11,7 @@ use crate::concerns::conversations::{
 };
 use crate::concerns::messages::MessageListPage;
 use crate::concerns::outbox::{Batch, Rejection};
-use crate::concerns::queries::{MemberFilter, MemberPage};
+use crate::concerns::queries::{GroupInfo, GroupMemberPage, MemberFilter, MemberPage};
 use crate::concerns::sync::{ReceiptNotification, Snapshot, SnapshotReceipt};
 use crate::concerns::verify::VerifyReport;
 use crate::concerns::{conversations, groups, messages, outbox, plans, queries, sync, verify};
@@ -353,6 +353,23 @@ impl Store {
         count: u32,
     ) -> Result<MemberPage> {
         queries::get_group_message_read_member_list(&self.db, message_id, filter, cursor, count)
+    }
+
+    /// The group as the store holds it, offline; `None` when the store was
+    /// never told of it.
+    pub fn get_group(&self, group_id: &str) -> Result<Option<GroupInfo>> {
+        queries::get_group(&self.db, group_id)
+    }
+
+    /// A page of a known group's members with their join times, sorted by
+    /// user ID, with a keyset cursor (`count` 1..100).
+    pub fn get_group_member_list(
+        &self,
+        group_id: &str,
+        cursor: &str,
+        count: u32,
+    ) -> Result<GroupMemberPage> {
+        queries::get_group_member_list(&self.db, group_id, cursor, count)
     }
 
     // ----- Query plans (for tests) (concerns::plans) -----

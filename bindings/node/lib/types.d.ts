@@ -96,6 +96,11 @@ export interface Methods {
   setGroup: [{ groupID: string; groupType: GroupType; members: Member[] }, {}];
   addGroupMembers: [{ groupID: string; members: Member[] }, {}];
   removeGroupMembers: [{ groupID: string; userIDs: string[] }, {}];
+  getGroup: [{ groupID: string }, { groupID: string; groupType: GroupType; memberCount: number; receiptsEnabled: boolean } | null];
+  getGroupMemberList: [
+    { groupID: string; cursor?: string | null; count?: Int },
+    { groupID: string; memberList: Member[]; cursor: string; isCompleted: boolean },
+  ];
   // Messages
   createMessage: [{ to: string; conversationType: ConversationType; payload?: Record<string, unknown>; needReadReceipt?: boolean }, Message];
   markMessageSent: [{ ID: string; sequence: Int; time: Int }, Message];
