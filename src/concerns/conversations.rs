@@ -178,18 +178,18 @@ pub(crate) fn message_changed(
     ctype: ConversationType,
     before: Option<MsgFacts>,
     after: MsgFacts,
-) -> Result<()> {
+) -> Result<bool> {
     let (read_seq, peer_seq) = current(tx, conv)?
         .map(|c| (c.read_seq, c.peer_read_seq))
         .unwrap_or((0, 0));
     let delta = unread_part(&after, read_seq) - before.map_or(0, |b| unread_part(&b, read_seq));
     add_unread(tx, conv, delta)?;
-    if ctype == ConversationType::C2C
+    let marked = ctype == ConversationType::C2C
         && after.is_out
         && after.status == MessageStatus::Success
         && !after.is_peer_read
-        && after.sequence <= peer_seq
-    {
+        && after.sequence <= peer_seq;
+    if marked {
         tx.conn
             .prepare_cached("UPDATE messages SET is_peer_read = 1 WHERE rid = ?1")?
             .execute(params![after.rid])?;
@@ -201,7 +201,8 @@ pub(crate) fn message_changed(
     {
         tx.peer_read_now.insert(after.rid);
     }
-    refresh_last(tx, conv)
+    refresh_last(tx, conv)?;
+    Ok(marked)
 }
 
 fn is_peer_read(conn: &Connection, rid: i64) -> Result<bool> {

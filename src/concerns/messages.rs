@@ -453,16 +453,18 @@ pub(crate) fn upsert_message(
     }
     let after =
         load_message(tx.conn, &m.id)?.ok_or_else(|| Error::MessageNotFound(m.id.clone()))?;
-    message_changed(
+    let peer_marked = message_changed(
         tx,
         &conv,
         ctype,
         before.as_ref().map(|b| facts_of(row.rid, b)),
         facts_of(row.rid, &after),
     )?;
+    // The row is read again only when the read state just marked it read by the peer.
     let changed = match before {
         None => true,
-        Some(b) => load_message(tx.conn, &m.id)?.as_ref() != Some(&b),
+        Some(b) if peer_marked => load_message(tx.conn, &m.id)?.as_ref() != Some(&b),
+        Some(b) => after != b,
     };
     Ok((row, changed))
 }
