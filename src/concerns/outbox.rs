@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::groups::check_receipts_allowed;
 use crate::error::{Error, Result};
 use crate::events::EventKind;
-use crate::model::{check_id, ReceiptSentState};
+use crate::model::{check_id, MessageStatus, ReceiptSentState};
 use crate::storage::db::{Db, Tx};
 use crate::storage::meta;
 use crate::storage::rows::MsgRow;
@@ -53,7 +53,7 @@ pub(crate) const LOOSE_RECEIPTS: &str = "SELECT o.rid, o.conversation_id, m.id
 
 /// The [`SendRow`]s of a JSON array of message IDs, with their positions.
 pub(crate) const SEND_ROWS: &str =
-    "SELECT j.key, m.rid, m.conversation_id, m.is_out, m.need_receipt, m.sent_state
+    "SELECT j.key, m.rid, m.conversation_id, m.is_out, m.need_receipt, m.sent_state, m.status
      FROM json_each(?1) j JOIN messages m ON m.id = j.value";
 
 /// Marks a JSON array of rowids `pending` (they were `none`).
@@ -77,6 +77,7 @@ pub(crate) struct SendRow {
     pub is_out: bool,
     pub need_receipt: bool,
     pub sent_state: ReceiptSentState,
+    pub status: MessageStatus,
 }
 
 /// Checks a list of message IDs: its length, that all are held, and that
@@ -107,6 +108,7 @@ fn load_one_conversation(
                 is_out: r.get(3)?,
                 need_receipt: r.get(4)?,
                 sent_state: r.get(5)?,
+                status: r.get(6)?,
             });
         }
     }
@@ -156,8 +158,10 @@ pub(crate) fn send_message_read_receipt(db: &Db, message_ids: &[String]) -> Resu
         let mut rids = Vec::with_capacity(rows.len());
         for (id, m) in message_ids.iter().zip(&rows) {
             // At most 30: a linear search beats hashing.
+            // A message that did not arrive as sent (a failed send) needs no receipt.
             if m.is_out
                 || !m.need_receipt
+                || m.status != MessageStatus::Success
                 || m.sent_state != ReceiptSentState::None
                 || rids.contains(&m.rid)
             {
