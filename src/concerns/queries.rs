@@ -145,11 +145,12 @@ fn encode_cursor(f: MemberFilter, message_id: &str, last: &str) -> String {
     encode_tagged(f.tag(), message_id, last)
 }
 
-fn encode_tagged(tag: &str, message_id: &str, last: &str) -> String {
-    let mut s = String::with_capacity(3 + (message_id.len() + last.len()) * 2);
+/// A cursor of a list tagged `tag`, bound to `subject` (a message or a group).
+fn encode_tagged(tag: &str, subject: &str, last: &str) -> String {
+    let mut s = String::with_capacity(3 + (subject.len() + last.len()) * 2);
     s.push_str(tag);
     s.push(':');
-    hex(&mut s, message_id);
+    hex(&mut s, subject);
     s.push(':');
     hex(&mut s, last);
     s
@@ -162,14 +163,14 @@ fn decode_cursor(f: MemberFilter, message_id: &str, c: &str) -> Result<String> {
 }
 
 /// The last key of the page a cursor of `tag` for `subject` ends.
-fn decode_tagged(tag: &str, message_id: &str, c: &str) -> Result<String> {
+fn decode_tagged(tag: &str, subject: &str, c: &str) -> Result<String> {
     let bad = || Error::invalid("cursor is not one this list handed out");
     let rest = c
         .strip_prefix(tag)
         .and_then(|r| r.strip_prefix(':'))
         .ok_or_else(bad)?;
     let (msg, last) = rest.split_once(':').ok_or_else(bad)?;
-    if unhex(msg).as_deref() != Some(message_id) {
+    if unhex(msg).as_deref() != Some(subject) {
         return Err(bad());
     }
     unhex(last).ok_or_else(bad)

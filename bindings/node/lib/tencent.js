@@ -384,8 +384,9 @@ class Chat {
       ({ queued } = await this.store.sendMessageReadReceipt({ messageIDs: idsOf(messageList) }));
     } catch (e) { throw sdkError(e); }
     // Delivery failing is not the call failing: the receipts stay in the outbox.
-    await this.flushReceipts().catch(() => {});
-    await this._reread(queued);
+    const sent = await this.flushReceipts().catch(() => 0);
+    // Batches delivered were read again as they were acked; what stayed queued is read here.
+    if (sent === 0) await this._reread(queued);
     return { code: 0, data: { queued } };
   }
 
@@ -663,7 +664,8 @@ class Chat {
     if (fresh.length > 0) {
       const data = [];
       for (const messageID of fresh) {
-        const m = toSDKMessage(yield this.store.findMessage({ messageID }));
+        // Just read into the cache when there is one.
+        const m = (this._cache && this._cache.get(messageID)) || toSDKMessage(yield this.store.findMessage({ messageID }));
         if (isObject(m)) data.push(m);
       }
       if (data.length > 0) this._emit(EVENT.MESSAGE_RECEIVED, data);

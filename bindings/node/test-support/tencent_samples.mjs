@@ -15,14 +15,20 @@ function eq(what, got, want) {
   if (JSON.stringify(got) !== JSON.stringify(want)) fail(what, got, want);
 }
 
-/** A toy chat server: assigns sequences and times, pushes to the other users' facades, answers receipts. */
+/**
+ * A toy chat server: assigns sequences and times, pushes to the other users'
+ * facades, answers receipts, and pushes a C2C read position to the peer.
+ * `online = false` makes every call fail as a dropped network would.
+ */
 export class ToyServer {
   constructor() {
     this.clients = new Map();
     this.sent = new Map();
     this.seq = new Map();
     this.clock = 1700000000;
+    this.online = true;
     this.groups = new Map();
+    this.readReports = [];
   }
 
   addGroup(groupID, userIDs) { this.groups.set(groupID, userIDs); }
@@ -32,11 +38,16 @@ export class ToyServer {
     return {
       sendMessage: async (message) => this._message(userID, message),
       sendReceipts: async (batch) => this._receipts(userID, batch),
-      sendReadReports: async () => {},
+      sendReadReports: async (reports) => this._readReports(userID, reports),
     };
   }
 
+  _check() {
+    if (!this.online) { const e = new Error('network unreachable'); e.code = 2800; throw e; }
+  }
+
   async _message(from, m) {
+    this._check();
     const key = m.conversationType === 'C2C' ? [from, m.to].sort().join('|') : m.to;
     const sequence = (this.seq.get(key) || 0) + 1;
     this.seq.set(key, sequence);
@@ -53,6 +64,7 @@ export class ToyServer {
   }
 
   async _receipts(reader, { messageIDs }) {
+    this._check();
     for (const id of messageIDs) await this.readBy(reader, id);
     return {};
   }
@@ -64,6 +76,16 @@ export class ToyServer {
       ? { messageID: id, conversationID: `C2C${reader}`, userID: reader }
       : { messageID: id, groupID: m.to, userID: reader };
     await this.clients.get(m.from).receiveReadReceipts([note]);
+  }
+
+  /** A C2C read position is pushed to the peer as how far they were read. */
+  async _readReports(reader, reports) {
+    this._check();
+    this.readReports.push(...reports.map((r) => ({ reader, ...r })));
+    for (const { conversationID, readSequence } of reports) {
+      const peer = conversationID.startsWith('C2C') && this.clients.get(conversationID.slice(3));
+      if (peer) await peer.receiveReadReports([{ conversationID: `C2C${reader}`, peerReadSequence: readSequence }]);
+    }
   }
 }
 

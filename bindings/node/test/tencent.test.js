@@ -8,68 +8,11 @@ const TencentCloudChat = require('../tencent');
 const { ReceiptStore } = require('../index');
 const { tmpDir, tmpStore } = require('../test-support/helpers');
 
-/** A toy chat server: assigns sequences and times, and pushes to the other users' clients. */
-class ToyServer {
-  constructor() {
-    this.clients = new Map();
-    this.sent = new Map();
-    this.seq = new Map();
-    this.clock = 1700000000;
-    this.online = true;
-    this.groups = new Map();
-    this.readReports = [];
-  }
-
-  addGroup(groupID, userIDs) { this.groups.set(groupID, userIDs); }
-
-  connect(userID) {
-    return {
-      sendMessage: async (message) => this._message(userID, message),
-      sendReceipts: async (batch) => this._receipts(userID, batch),
-      sendReadReports: async (reports) => this._readReports(userID, reports),
-    };
-  }
-
-  _check() {
-    if (!this.online) { const e = new Error('network unreachable'); e.code = 2800; throw e; }
-  }
-
-  _message(from, m) {
-    this._check();
-    const key = m.conversationType === 'C2C' ? [from, m.to].sort().join('|') : m.to;
-    const sequence = (this.seq.get(key) || 0) + 1;
-    this.seq.set(key, sequence);
-    const time = ++this.clock;
-    const wire = { ID: m.ID, conversationType: m.conversationType, from, to: m.to, time, sequence,
-      status: 'success', needReadReceipt: m.needReadReceipt, type: m.type, payload: m.payload };
-    this.sent.set(m.ID, wire);
-    const to = m.conversationType === 'C2C' ? [m.to] : this.groups.get(m.to).filter((u) => u !== from);
-    for (const u of to) this.clients.get(u).receiveMessages([wire]);
-    return { sequence, time };
-  }
-
-  _receipts(reader, { messageIDs }) {
-    this._check();
-    for (const id of messageIDs) {
-      const m = this.sent.get(id);
-      const note = m.conversationType === 'C2C'
-        ? { messageID: id, conversationID: `C2C${reader}`, userID: reader }
-        : { messageID: id, groupID: m.to, userID: reader };
-      this.clients.get(m.from).receiveReadReceipts([note]);
-    }
-    return {};
-  }
-
-  /** A C2C read position is pushed to the peer as how far they were read. */
-  _readReports(reader, reports) {
-    this._check();
-    this.readReports.push(...reports.map((r) => ({ reader, ...r })));
-    for (const { conversationID, readSequence } of reports) {
-      const peer = conversationID.startsWith('C2C') && this.clients.get(conversationID.slice(3));
-      if (peer) peer.receiveReadReports([{ conversationID: `C2C${reader}`, peerReadSequence: readSequence }]);
-    }
-  }
-}
+// The toy server the shared SDK samples use (test-support/tencent_samples.mjs).
+let ToyServer;
+test.before(async () => {
+  ({ ToyServer } = await import('../test-support/tencent_samples.mjs'));
+});
 
 function login(server, dir, userID) {
   const chat = TencentCloudChat.create({ path: tmpStore(dir), userID, transport: server.connect(userID) });

@@ -4,32 +4,22 @@
 // synchronous=FULL whatever the durability), ROUNDS times alternating; prints medians, the ratios and the
 // .wasm size, as a Markdown table for BENCHMARKS.md. Needs `npm run build`
 // here and in bindings/node.
-import { createServer } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, extname, join, normalize, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import { runWorkload } from './workload.mjs';
+import { serveStatic } from '../test/static-server.mjs';
 
 const require = createRequire(import.meta.url);
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { ReceiptStore } = require(join(ROOT, '..', 'node'));
 const ROUNDS = Number(process.env.ROUNDS || 3);
-const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm' };
 
-const server = createServer(async (req, res) => {
-  const file = normalize(join(ROOT, decodeURIComponent(new URL(req.url, 'http://127.0.0.1').pathname)));
-  if (!file.startsWith(ROOT + '/')) { res.writeHead(403).end(); return; }
-  try {
-    const body = await readFile(file);
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] || 'application/octet-stream' }).end(body);
-  } catch { res.writeHead(404).end(); }
-});
-await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+const server = await serveStatic([['', ROOT]]);
 const base = `http://127.0.0.1:${server.address().port}`;
 const profile = mkdtempSync(join(tmpdir(), 'receiptdb-web-bench-'));
 const ctx = await chromium.launchPersistentContext(profile, {

@@ -3,12 +3,12 @@
 // across a reload and a browser restart on one profile. Debian's
 // /usr/bin/chromium driven by playwright-core; the package served from
 // 127.0.0.1 (a secure context, so OPFS works). Run after `npm run build`.
-import { createServer } from 'node:http';
 import { readFile, readdir, mkdtemp, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, extname, join, normalize, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { serveStatic } from './static-server.mjs';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
@@ -23,7 +23,6 @@ const EXAMPLE = resolve(ROOT, '..', '..', 'examples', 'web');
 const CHROMIUM = process.env.RECEIPTDB_CHROMIUM || '/usr/bin/chromium';
 const ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
 
 if (!existsSync(join(ROOT, 'receiptdb_web_bg.wasm'))) {
   console.error('browser tests: receiptdb_web_bg.wasm is missing; run `npm run build` first');
@@ -31,27 +30,9 @@ if (!existsSync(join(ROOT, 'receiptdb_web_bg.wasm'))) {
 }
 
 function serve() {
-  const server = createServer(async (req, res) => {
-    const url = new URL(req.url, 'http://127.0.0.1');
-    if (url.pathname === '/favicon.ico') { res.writeHead(204).end(); return; }
-    // /node-support/: the Node package's test-support (the shared SDK samples), read-only.
-    // /examples/web/ and /bindings/web/: the example page as a developer serves it.
-    let path = decodeURIComponent(url.pathname);
-    if (path.endsWith('/')) path += 'index.html';
-    const [base, rest] = path.startsWith('/node-support/') ? [SUPPORT, path.slice('/node-support'.length)]
-      : path.startsWith('/examples/web/') ? [EXAMPLE, path.slice('/examples/web'.length)]
-        : path.startsWith('/bindings/web/') ? [ROOT, path.slice('/bindings/web'.length)] : [ROOT, path];
-    const file = normalize(join(base, rest));
-    if (!file.startsWith(base + '/')) { res.writeHead(403).end(); return; }
-    try {
-      const body = await readFile(file);
-      res.writeHead(200, { 'content-type': TYPES[extname(file)] || 'application/octet-stream', 'cache-control': 'no-store' });
-      res.end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
-  });
-  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
+  // /node-support/: the Node package's test-support (the shared SDK samples), read-only.
+  // /examples/web/ and /bindings/web/: the example page as a developer serves it.
+  return serveStatic([['/node-support', SUPPORT], ['/examples/web', EXAMPLE], ['/bindings/web', ROOT], ['', ROOT]]);
 }
 
 async function launch(profile) {
