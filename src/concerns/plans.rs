@@ -45,6 +45,10 @@ const HOT: &[(&str, &str)] = &[
         crate::storage::rows::CONV_SAME_TIME,
     ),
     ("conversation page, older", crate::storage::rows::CONV_OLDER),
+    (
+        "conversation page, groups without messages",
+        super::conversations::EMPTY_GROUPS,
+    ),
 ];
 
 /// `EXPLAIN QUERY PLAN` of each hot query: (name, plan lines).
