@@ -34,6 +34,9 @@ pub enum Error {
         /// Newest version this build knows.
         supported: i64,
     },
+    /// A receipt sent for a recalled message, or its member list asked for.
+    #[error("message {0} was recalled")]
+    MessageRecalled(String),
     /// No member list for this message (Tencent's 10062).
     #[error("no read receipt member list for message {0}")]
     ReceiptInfoNotFound(String),
@@ -77,6 +80,7 @@ impl Error {
             Error::OwnerMismatch => "OWNER_MISMATCH",
             Error::StoreCorrupt(_) => "STORE_CORRUPT",
             Error::SchemaTooNew { .. } => "SCHEMA_TOO_NEW",
+            Error::MessageRecalled(_) => "MESSAGE_RECALLED",
             Error::ReceiptInfoNotFound(_) => "RECEIPT_INFO_NOT_FOUND",
             Error::StorageFull => "STORAGE_FULL",
             Error::StoreBusy => "STORE_BUSY",
@@ -102,6 +106,7 @@ impl Error {
             Error::StoreBusy => 2009,
             Error::StoreMoved => 2010,
             Error::ReadOnly(_) => 2011,
+            Error::MessageRecalled(_) => 2012,
             Error::ReceiptInfoNotFound(_) => 10062,
             Error::Sqlite(..) | Error::Internal(..) => -32603,
             Error::Io(..) => -32603,

@@ -265,6 +265,10 @@ pub struct Message {
     pub read_receipt_info: Option<ReadReceiptInfo>,
     /// On `in` messages that need a receipt; else `null`.
     pub receipt_sent_state: Option<ReceiptSentState>,
+    /// The message was recalled (Tencent's `isRevoked`); its receipt figures
+    /// stay as they were. Left out of answers while false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_revoked: bool,
 }
 
 /// A message handed to the store by the transport (`saveMessages`,
@@ -307,6 +311,9 @@ pub struct IncomingMessage {
     /// Receipt figures the transport carries; merged as a lattice.
     #[serde(default)]
     pub read_receipt_info: Option<IncomingReceiptInfo>,
+    /// The server says the message was recalled (an or-register).
+    #[serde(default)]
+    pub is_revoked: bool,
 }
 
 /// Receipt figures carried on an incoming message.

@@ -380,7 +380,13 @@ fn upgrade_from_schema_1_keeps_everything() {
         "groups",
         "unread_members",
     ] {
-        assert_eq!(rows(&before, table), rows(&upgraded, table), "{table}");
+        // Later schemas append columns (with their defaults): compare the old ones.
+        let added = common::columns_added_since_v3(table);
+        let now: Vec<String> = rows(&upgraded, table)
+            .iter()
+            .map(|r| common::without_last_fields(r, added))
+            .collect();
+        assert_eq!(rows(&before, table), now, "{table}");
     }
     // Schema 3 recounts receipts (readers in the audience, the C2C bit) and
     // gives early receipts a conversation column: the same rows, rewritten;

@@ -451,6 +451,13 @@ pub(crate) fn upsert_message(
             merge_early(tx, &row.id, Some(&row.conversation_id), &est, &[], false)?;
         }
     }
+    if m.is_revoked && !row.recalled {
+        // Last: what came with the recall (and was kept for it) counts, then
+        // the figures stay as they are.
+        tx.conn
+            .prepare_cached("UPDATE messages SET recalled = 1 WHERE rid = ?1")?
+            .execute(params![row.rid])?;
+    }
     let after =
         load_message(tx.conn, &m.id)?.ok_or_else(|| Error::MessageNotFound(m.id.clone()))?;
     let peer_marked = message_changed(

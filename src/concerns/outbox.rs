@@ -53,7 +53,8 @@ pub(crate) const LOOSE_RECEIPTS: &str = "SELECT o.rid, o.conversation_id, m.id
 
 /// The [`SendRow`]s of a JSON array of message IDs, with their positions.
 pub(crate) const SEND_ROWS: &str =
-    "SELECT j.key, m.rid, m.conversation_id, m.is_out, m.need_receipt, m.sent_state, m.status
+    "SELECT j.key, m.rid, m.conversation_id, m.is_out, m.need_receipt, m.sent_state, m.status,
+            m.recalled
      FROM json_each(?1) j JOIN messages m ON m.id = j.value";
 
 /// Marks a JSON array of rowids `pending` (they were `none`).
@@ -78,6 +79,7 @@ pub(crate) struct SendRow {
     pub need_receipt: bool,
     pub sent_state: ReceiptSentState,
     pub status: MessageStatus,
+    pub recalled: bool,
 }
 
 /// Checks a list of message IDs: its length, that all are held, and that
@@ -109,6 +111,7 @@ fn load_one_conversation(
                 need_receipt: r.get(4)?,
                 sent_state: r.get(5)?,
                 status: r.get(6)?,
+                recalled: r.get(7)?,
             });
         }
     }
@@ -166,6 +169,10 @@ pub(crate) fn send_message_read_receipt(db: &Db, message_ids: &[String]) -> Resu
                 || rids.contains(&m.rid)
             {
                 continue;
+            }
+            if m.recalled {
+                // Atomic: one receipt that can never apply fails the call.
+                return Err(Error::MessageRecalled(id.clone()));
             }
             rids.push(m.rid);
             queued.push(id.clone());

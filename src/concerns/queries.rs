@@ -343,6 +343,11 @@ pub(crate) fn get_group_message_read_member_list(
         if !(m.is_out && m.need_receipt && m.ctype == ConversationType::Group) {
             return Err(Error::ReceiptInfoNotFound(message_id.into()));
         }
+        if m.recalled {
+            // Its figures stay as they were while membership moves on: lists
+            // of today's members would not tell the same story.
+            return Err(Error::MessageRecalled(message_id.into()));
+        }
         let limit = count as usize + 1;
         let rec = load_receipt(c, m.rid)?;
         let known = group_type_of(c, &m.recipient)?.is_some();

@@ -36,7 +36,8 @@ pub(crate) fn merge_loaded(
     est: &Estimate,
     readers: &[String],
 ) -> Result<bool> {
-    if !(m.is_out && m.need_receipt) {
+    // A recalled message's figures stay as they were (PROTOCOL.md, Recalled messages).
+    if !(m.is_out && m.need_receipt) || m.recalled {
         return Ok(false);
     }
     let StoredReceipt {
@@ -139,7 +140,7 @@ pub(crate) fn merge_counts_deferred(
     rec: &mut StoredReceipt,
     est: &Estimate,
 ) -> Result<Option<ReceiptState>> {
-    if !(m.is_out && m.need_receipt) {
+    if !(m.is_out && m.need_receipt) || m.recalled {
         return Ok(None);
     }
     let next = next_state(

@@ -168,8 +168,11 @@ fn apply_one(
     match load_for_merge(tx.conn, id)? {
         Some((m, rec)) => {
             check_conv(&m, conv)?;
-            if m.ctype == ConversationType::Group && !group_has_receipts(tx.conn, &m.recipient)? {
-                // Community / AVChatRoom: ignored, no error, no event.
+            if m.recalled
+                || (m.ctype == ConversationType::Group
+                    && !group_has_receipts(tx.conn, &m.recipient)?)
+            {
+                // Recalled, or Community / AVChatRoom: ignored, no error, no event.
                 return Ok(());
             }
             if !m.need_receipt {
@@ -240,7 +243,7 @@ fn apply_chunk(
         let readers = r.reader_ids.as_deref().unwrap_or(&[]);
         let rid = held[i]
             .as_ref()
-            .filter(|(m, _)| group_ok && m.is_out && m.need_receipt && m.in_conv)
+            .filter(|(m, _)| group_ok && m.is_out && m.need_receipt && m.in_conv && !m.recalled)
             .map(|(m, _)| m.rid);
         if let (true, Some(rid)) = (readers.is_empty(), rid) {
             if let Some(j) = last.insert(rid, i) {

@@ -111,12 +111,12 @@ pub(crate) const GROUP_RECEIPT_MESSAGES: &str =
     "SELECT m.rid, m.time, m.sender, m.status, r.local_unread, r.reader_count, r.read_count,
             r.unread_count, r.unread_indexed
      FROM messages m JOIN receipts r ON r.rid = m.rid
-     WHERE m.conversation_id = ?1 AND m.is_out = 1 AND m.need_receipt = 1";
+     WHERE m.conversation_id = ?1 AND m.is_out = 1 AND m.need_receipt = 1 AND m.recalled = 0";
 
 /// The readers of a group's receipt messages.
 const GROUP_READERS: &str =
     "SELECT r.rid, r.user_id FROM messages m JOIN readers r ON r.rid = m.rid
-     WHERE m.conversation_id = ?1 AND m.is_out = 1 AND m.need_receipt = 1";
+     WHERE m.conversation_id = ?1 AND m.is_out = 1 AND m.need_receipt = 1 AND m.recalled = 0";
 
 /// |readers in the read audience| of a group message: its read list's size.
 pub(crate) fn read_audience_count(
@@ -166,7 +166,7 @@ pub(crate) fn local_unread(
 /// audience. Once the message is sent, `unread_count` takes the min with it
 /// (it is unknown, the top, until the server's time fixes the audience).
 pub(crate) fn init_group_counts(tx: &mut Tx<'_>, m: &MsgRow) -> Result<()> {
-    if !(m.is_out && m.need_receipt && m.ctype == ConversationType::Group) {
+    if !(m.is_out && m.need_receipt && m.ctype == ConversationType::Group) || m.recalled {
         return Ok(());
     }
     let local = local_unread(tx.conn, &m.recipient, m.time, &m.sender, m.rid)?;

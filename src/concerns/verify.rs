@@ -44,7 +44,8 @@ impl VerifyReport {
 /// members are known) joined for the per-message checks.
 const GROUP_RECEIPTS: &str = "FROM messages m JOIN receipts r ON r.rid = m.rid
      LEFT JOIN groups g ON g.group_id = m.recipient
-     WHERE m.conversation_type = 'GROUP' AND m.is_out = 1 AND m.need_receipt = 1";
+     WHERE m.conversation_type = 'GROUP' AND m.is_out = 1 AND m.need_receipt = 1
+       AND m.recalled = 0";
 
 /// The audience of a group message (members by its time, not its sender).
 const AUDIENCE: &str = "members mb WHERE mb.group_id = m.recipient

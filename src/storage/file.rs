@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../schema/001_init.sql"),
     include_str!("../../schema/002_read_state.sql"),
     include_str!("../../schema/003_receipt_truth.sql"),
+    include_str!("../../schema/004_read_state_beyond.sql"),
 ];
 
 /// The newest schema version this build knows.

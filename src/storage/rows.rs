@@ -18,7 +18,7 @@ macro_rules! msg_cols {
     () => {
         "m.rid, m.id, m.conversation_id, m.conversation_type, m.sender, m.recipient,
          m.time, m.sequence, m.is_out, m.status, m.need_receipt, m.payload, m.is_peer_read,
-         r.read_count, r.unread_count, r.peer_read, m.sent_state"
+         r.read_count, r.unread_count, r.peer_read, m.sent_state, m.recalled"
     };
 }
 /// Messages with their receipt rows.
@@ -113,12 +113,12 @@ pub(crate) struct ConvPageRow {
 pub(crate) fn conv_page_row(r: &Row<'_>) -> rusqlite::Result<ConvPageRow> {
     Ok(ConvPageRow {
         last_message: row_to_message(r)?,
-        last_time: r.get(17)?,
-        last_seq: r.get(18)?,
-        conversation_id: r.get(19)?,
-        unread_count: r.get(20)?,
-        read_seq: r.get(21)?,
-        peer_read_seq: r.get(22)?,
+        last_time: r.get(18)?,
+        last_seq: r.get(19)?,
+        conversation_id: r.get(20)?,
+        unread_count: r.get(21)?,
+        read_seq: r.get(22)?,
+        peer_read_seq: r.get(23)?,
     })
 }
 
@@ -154,6 +154,7 @@ pub(crate) fn row_to_message(r: &Row<'_>) -> rusqlite::Result<Message> {
         receipt_sent_state: (!out && need)
             .then(|| r.get::<_, ReceiptSentState>(16))
             .transpose()?,
+        is_revoked: r.get(17)?,
     })
 }
 
@@ -170,6 +171,8 @@ pub(crate) struct MsgRow {
     pub is_out: bool,
     pub need_receipt: bool,
     pub status: MessageStatus,
+    /// Recalled: its receipt figures stay as they were.
+    pub recalled: bool,
 }
 
 /// A held message with its receipt columns, in one lookup (for merges).
@@ -180,12 +183,12 @@ pub(crate) fn load_for_merge(
     Ok(conn
         .prepare_cached(
             "SELECT m.rid, m.id, m.conversation_id, m.conversation_type, m.sender, m.recipient,
-                    m.time, m.is_out, m.need_receipt, m.status,
+                    m.time, m.is_out, m.need_receipt, m.status, m.recalled,
                     r.read_count, r.unread_count, r.peer_read, r.local_unread, r.reader_count,
                     r.unread_indexed
              FROM messages m JOIN receipts r ON r.rid = m.rid WHERE m.id = ?1",
         )?
-        .query_row(params![id], |r| Ok((msg_row(r)?, stored_receipt(r, 10)?)))
+        .query_row(params![id], |r| Ok((msg_row(r)?, stored_receipt(r, 11)?)))
         .optional()?)
 }
 
@@ -200,13 +203,15 @@ pub(crate) struct MergeHead {
     pub is_out: bool,
     pub need_receipt: bool,
     pub status: MessageStatus,
+    /// Recalled: receipt information for it is ignored.
+    pub recalled: bool,
 }
 
 /// Columns read by [`merge_head`], in order (`?2`: the conversation).
 macro_rules! merge_head_cols {
     () => {
         "m.rid, m.conversation_id = ?2, m.conversation_type, m.is_out, m.need_receipt, m.status,
-         r.read_count, r.unread_count, r.peer_read, r.local_unread, r.reader_count,
+         m.recalled, r.read_count, r.unread_count, r.peer_read, r.local_unread, r.reader_count,
          r.unread_indexed"
     };
 }
@@ -227,8 +232,9 @@ fn merge_head(r: &Row<'_>) -> rusqlite::Result<(MergeHead, StoredReceipt)> {
         is_out: r.get(3)?,
         need_receipt: r.get(4)?,
         status: r.get(5)?,
+        recalled: r.get(6)?,
     };
-    Ok((head, stored_receipt(r, 6)?))
+    Ok((head, stored_receipt(r, 7)?))
 }
 
 /// [`MergeHead`]s of the `n` IDs of a JSON array at once, by position
@@ -243,7 +249,7 @@ pub(crate) fn load_merge_heads_of_list(
     let mut st = conn.prepare_cached(MERGE_HEADS_OF_LIST)?;
     let mut rows = st.query(params![ids_json, conv])?;
     while let Some(r) = rows.next()? {
-        let pos: i64 = r.get(12)?;
+        let pos: i64 = r.get(13)?;
         if let Some(slot) = usize::try_from(pos).ok().and_then(|p| out.get_mut(p)) {
             *slot = Some(merge_head(r)?);
         }
@@ -271,7 +277,7 @@ pub(crate) fn load_merge_head(
 macro_rules! row_cols {
     () => {
         "SELECT rid, id, conversation_id, conversation_type, sender, recipient, time,
-                is_out, need_receipt, status FROM messages"
+                is_out, need_receipt, status, recalled FROM messages"
     };
 }
 
@@ -295,6 +301,7 @@ fn msg_row(r: &Row<'_>) -> rusqlite::Result<MsgRow> {
         is_out: r.get(7)?,
         need_receipt: r.get(8)?,
         status: r.get(9)?,
+        recalled: r.get(10)?,
     })
 }
 
@@ -312,7 +319,7 @@ pub(crate) fn load_receipt_rows_of_conversation(
 ) -> Result<Vec<MsgRow>> {
     let mut st = conn.prepare_cached(
         "SELECT rid, id, conversation_id, conversation_type, sender, recipient, time,
-                is_out, need_receipt, status
+                is_out, need_receipt, status, recalled
          FROM messages WHERE conversation_id = ?1 AND is_out = 1 AND need_receipt = 1",
     )?;
     let rows = st

@@ -585,3 +585,30 @@ impl Rng {
         &v[self.index(v.len())]
     }
 }
+
+/// How many columns schema 4 appended to a table (at their defaults on an
+/// upgraded store).
+pub fn columns_added_since_v3(table: &str) -> usize {
+    match table {
+        "messages" | "read_reports" => 1,
+        "conversations" => 3,
+        _ => 0,
+    }
+}
+
+/// A `dump_db` row without its last `n` fields (each ends in `|`).
+pub fn without_last_fields(row: &str, n: usize) -> String {
+    let mut s = row.to_string();
+    if !s.ends_with('|') {
+        // A "table T: N rows" line.
+        return s;
+    }
+    for _ in 0..n {
+        s.pop();
+        match s.rfind('|') {
+            Some(i) => s.truncate(i + 1),
+            None => s.truncate(s.find(':').map_or(0, |i| i + 1)),
+        }
+    }
+    s
+}

@@ -40,6 +40,8 @@ export interface Message {
   readReceiptInfo?: ReadReceiptInfo | null;
   /** On `in` messages that need a receipt. */
   receiptSentState?: ReceiptSentState | null;
+  /** Present (true) once the message was recalled: its receipt figures stay as they were. */
+  isRevoked?: boolean;
 }
 
 /** A message from the transport (pushed, synced, or sent from another device). */
@@ -56,6 +58,8 @@ export interface IncomingMessage {
   payload?: Record<string, unknown>;
   isPeerRead?: boolean;
   readReceiptInfo?: { readCount?: Int; unreadCount?: Int; isPeerRead?: boolean };
+  /** The server says the message was recalled. */
+  isRevoked?: boolean;
 }
 
 export interface Member { userID: string; joinTime?: Int | null; }
@@ -181,7 +185,7 @@ export type EventName = keyof Events;
 export type ErrorCodeName =
   | 'INVALID_PARAMS' | 'MESSAGE_NOT_FOUND' | 'MIXED_CONVERSATIONS' | 'RECEIPTS_DISABLED'
   | 'UNSUPPORTED_GROUP_TYPE' | 'OWNER_MISMATCH' | 'STORE_CORRUPT' | 'SCHEMA_TOO_NEW'
-  | 'RECEIPT_INFO_NOT_FOUND' | 'STORAGE_FULL' | 'STORE_BUSY' | 'STORE_MOVED' | 'READ_ONLY'
+  | 'MESSAGE_RECALLED' | 'RECEIPT_INFO_NOT_FOUND' | 'STORAGE_FULL' | 'STORE_BUSY' | 'STORE_MOVED' | 'READ_ONLY'
   | 'INTERNAL' | 'IO_ERROR'
   | 'PARSE_ERROR' | 'INVALID_REQUEST' | 'METHOD_NOT_FOUND' | 'STORE_CLOSED';
 
