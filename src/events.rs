@@ -54,6 +54,8 @@ pub enum EventKind {
         read_sequence: i64,
         /// The peer's read position (`None` in groups).
         peer_read_sequence: Option<i64>,
+        /// The unread mark shows (PROTOCOL.md, Unread marks).
+        marked_unread: bool,
     },
     /// Held `out` C2C messages whose `isPeerRead` just became true
     /// (`MESSAGE_READ_BY_PEER`), as `findMessage` gives them.

@@ -48,8 +48,8 @@ mod store;
 mod wire;
 
 pub use concerns::conversations::{
-    Conversation, ConversationPage, PushedReadReport, ReadReport, MAX_READ_REPORTS_PER_CALL,
-    MAX_SEQUENCE,
+    Conversation, ConversationPage, MarkReport, PushedReadReport, ReadReport, MAX_MARKS_PER_CALL,
+    MAX_READ_REPORTS_PER_CALL, MAX_SEQUENCE,
 };
 pub use concerns::early::{MAX_EARLY_MESSAGES, MAX_EARLY_READERS};
 pub use concerns::groups::MAX_MEMBERS_PER_CALL;

@@ -15,9 +15,9 @@ use serde_json::{json, Value};
 
 use crate::wire::{Check, Envelope, Node};
 use crate::{
-    ConversationType, Error, EventKind, Filter, GroupType, IncomingMessage, Member, MemberFilter,
-    PushedReadReport, ReadReport, ReceiptNotification, Rejection, Result, Snapshot, Store,
-    Subscription,
+    ConversationType, Error, EventKind, Filter, GroupType, IncomingMessage, MarkReport, Member,
+    MemberFilter, PushedReadReport, ReadReport, ReceiptNotification, Rejection, Result, Snapshot,
+    Store, Subscription,
 };
 
 /// Longest request line accepted, in bytes. A request is never parsed into
@@ -47,11 +47,13 @@ pub const METHODS: &[&str] = &[
     "setMessageRead",
     "setAllMessageRead",
     "getTotalUnreadMessageCount",
+    "markConversationUnread",
     "sendMessageReadReceipt",
     "getMessageReadReceiptList",
     "getGroupMessageReadMemberList",
     "getPendingReceipts",
     "ackReadReports",
+    "ackMarkReports",
     "ackReceipts",
     "applyReceiptNotifications",
     "applySnapshot",
@@ -241,6 +243,17 @@ struct AckReadP {
     reports: Vec<ReadReport>,
 }
 #[derive(Deserialize)]
+struct AckMarkP {
+    reports: Vec<MarkReport>,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MarkP {
+    #[serde(rename = "conversationIDList")]
+    conversation_id_list: Vec<String>,
+    enable_mark: bool,
+}
+#[derive(Deserialize)]
 struct ApplyReadP {
     reports: Vec<PushedReadReport>,
 }
@@ -372,15 +385,20 @@ impl Session {
                     unread_count,
                     read_sequence,
                     peer_read_sequence,
-                } => (
-                    "CONVERSATION_CHANGED",
-                    json!({
+                    marked_unread,
+                } => {
+                    let mut p = json!({
                         "conversationID": conversation_id,
                         "unreadCount": unread_count,
                         "readSequence": read_sequence,
                         "peerReadSequence": peer_read_sequence,
-                    }),
-                ),
+                    });
+                    // Left out while unmarked, as in getConversation.
+                    if let (true, Value::Object(o)) = (marked_unread, &mut p) {
+                        o.insert("markedUnread".into(), Value::Bool(true));
+                    }
+                    ("CONVERSATION_CHANGED", p)
+                }
                 EventKind::MessagesReadByPeer(items) => {
                     ("MESSAGE_READ_BY_PEER", json!({"data": items}))
                 }
@@ -521,6 +539,14 @@ impl Session {
                 let count = c.count.map(|n| count_in(n, "count")).transpose()?;
                 to_value(&s.get_conversation_list(c.cursor.as_deref(), count)?)?
             }
+            "markConversationUnread" => {
+                let m: MarkP = params(p)?;
+                json!({"changed": s.mark_conversation_unread(&m.conversation_id_list, m.enable_mark)?})
+            }
+            "ackMarkReports" => {
+                let a: AckMarkP = params(p)?;
+                json!({"acked": s.ack_mark_reports(&a.reports)?})
+            }
             "ackReadReports" => {
                 let a: AckReadP = params(p)?;
                 json!({"acked": s.ack_read_reports(&a.reports)?})
@@ -558,6 +584,7 @@ impl Session {
                 json!({
                     "batches": s.get_pending_receipts(limit)?,
                     "readReports": s.get_pending_read_reports()?,
+                    "markReports": s.get_pending_mark_reports()?,
                 })
             }
             "ackReceipts" => {

@@ -98,6 +98,7 @@ fn two_positions_for_one_conversation_in_one_call() {
         conversation_id: "C2Cbob".into(),
         read_sequence: Some(q),
         peer_read_sequence: None,
+        ..Default::default()
     };
     s.apply_read_reports(&[report(2), report(4)]).unwrap();
     let c = s.get_conversation("C2Cbob").unwrap();
@@ -113,7 +114,7 @@ fn total_and_set_all_and_events() {
         .unwrap();
     let ev = drain(&sub);
     assert!(ev.contains(&EventKind::TotalUnreadChanged(2)), "{ev:?}");
-    assert!(ev.iter().any(|e| matches!(e, EventKind::ConversationChanged { conversation_id, unread_count: 1, read_sequence: 0, peer_read_sequence: Some(0) } if conversation_id == "C2Cbob")));
+    assert!(ev.iter().any(|e| matches!(e, EventKind::ConversationChanged { conversation_id, unread_count: 1, read_sequence: 0, peer_read_sequence: Some(0), marked_unread: false } if conversation_id == "C2Cbob")));
     assert_eq!(s.get_total_unread_message_count().unwrap(), 2);
     assert_eq!(s.set_all_message_read().unwrap(), 2);
     assert_eq!(s.get_total_unread_message_count().unwrap(), 0);
@@ -145,6 +146,7 @@ fn read_reports_queue_coalesce_and_ack() {
     let rr = |c: &str, n: i64| ReadReport {
         conversation_id: c.into(),
         read_sequence: n,
+        read_time: None,
     };
     assert_eq!(s.get_pending_read_reports().unwrap(), vec![rr("C2Cbob", 2)]);
     // An ack below the pending position leaves it.
@@ -159,6 +161,7 @@ fn read_reports_queue_coalesce_and_ack() {
         conversation_id: "C2Cbob".into(),
         read_sequence: Some(3),
         peer_read_sequence: None,
+        ..Default::default()
     }])
     .unwrap();
     assert!(s.get_pending_read_reports().unwrap().is_empty());
@@ -191,6 +194,7 @@ fn peer_read_marks_exactly_and_emits_once() {
         conversation_id: "C2Cbob".into(),
         read_sequence: None,
         peer_read_sequence: Some(n),
+        ..Default::default()
     };
     assert_eq!(s.apply_read_reports(&[pr(2)]).unwrap(), vec!["C2Cbob"]);
     let flags: Vec<bool> = ["a1", "a2", "a3"]
@@ -229,6 +233,7 @@ fn peer_read_marks_exactly_and_emits_once() {
         conversation_id: "GROUPg".into(),
         read_sequence: None,
         peer_read_sequence: Some(1),
+        ..Default::default()
     };
     assert!(matches!(
         s.apply_read_reports(&[g]),

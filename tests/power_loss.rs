@@ -258,6 +258,7 @@ fn main_work(dir: &Path, checkpoints: bool) -> Work {
                 s.ack_read_reports(&[ReadReport {
                     conversation_id: "GROUPteam".into(),
                     read_sequence: upto,
+                    read_time: None,
                 }])?;
                 Ok(vec![Check::ReportCleared("GROUPteam".into(), upto)])
             })
@@ -326,6 +327,7 @@ fn main_work(dir: &Path, checkpoints: bool) -> Work {
                     conversation_id: "C2Cbob".into(),
                     read_sequence: Some(read),
                     peer_read_sequence: Some(peer),
+                    ..Default::default()
                 }])?;
                 let mut c = vec![
                     Check::ReadSeq("C2Cbob".into(), read),

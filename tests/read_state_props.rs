@@ -46,6 +46,7 @@ fn apply(s: &Store, op: &Op) {
                 conversation_id: format!("C2C{}", PEERS[*p]),
                 read_sequence: Some(*r),
                 peer_read_sequence: None,
+                ..Default::default()
             }])
             .unwrap();
         }

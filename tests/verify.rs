@@ -102,6 +102,7 @@ fn build(path: &Path) {
         conversation_id: "C2Cbob".into(),
         read_sequence: None,
         peer_read_sequence: Some(2),
+        ..Default::default()
     }])
     .expect("peer read");
     let r = s.verify().expect("verify");

@@ -263,9 +263,11 @@ impl ReferenceServer {
             let moved = r.read_sequence > *pos;
             *pos = (*pos).max(r.read_sequence);
             let pos = *pos;
+            // No read time: it acknowledges the report's time too.
             acks.push(ReadReport {
                 conversation_id: r.conversation_id.clone(),
                 read_sequence: pos,
+                read_time: None,
             });
             if !moved {
                 continue;
@@ -274,7 +276,7 @@ impl ReferenceServer {
                 per.entry(d).or_default().push(PushedReadReport {
                     conversation_id: r.conversation_id.clone(),
                     read_sequence: Some(pos),
-                    peer_read_sequence: None,
+                    ..Default::default()
                 });
             }
             let l = self.ledger()?;
@@ -283,8 +285,8 @@ impl ReferenceServer {
                 for &d in &self.by_user[peer] {
                     per.entry(d).or_default().push(PushedReadReport {
                         conversation_id: conv.clone(),
-                        read_sequence: None,
                         peer_read_sequence: Some(pos),
+                        ..Default::default()
                     });
                 }
             }

@@ -41,6 +41,14 @@ pub struct Conversation {
     /// The newest held message (by sequence, then time).
     #[serde(rename = "lastMessage")]
     pub last_message: Option<Message>,
+    /// The conversation is marked unread (apart from its count); left out
+    /// of answers while it is not.
+    #[serde(
+        rename = "markedUnread",
+        default,
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub marked_unread: bool,
 }
 
 /// One page of `getConversationList`.
@@ -56,7 +64,7 @@ pub struct ConversationPage {
 }
 
 /// A read report: the owner has read `conversation_id` up to `read_sequence`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadReport {
     /// The conversation.
     #[serde(rename = "conversationID")]
@@ -64,6 +72,25 @@ pub struct ReadReport {
     /// The read position.
     #[serde(rename = "readSequence")]
     pub read_sequence: i64,
+    /// When the owner last read the conversation to its end (unix
+    /// milliseconds), which clears older unread marks; `None` when never.
+    /// In an ack, `None` acknowledges the time too.
+    #[serde(rename = "readTime", default, skip_serializing_if = "Option::is_none")]
+    pub read_time: Option<i64>,
+}
+
+/// A mark or unmark of a conversation as unread (`markReports` of
+/// `getPendingReceipts`, `ackMarkReports`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarkReport {
+    /// The conversation.
+    #[serde(rename = "conversationID")]
+    pub conversation_id: String,
+    /// Marked (true) or unmarked (false).
+    pub marked: bool,
+    /// When (unix milliseconds).
+    #[serde(rename = "markTime")]
+    pub mark_time: i64,
 }
 
 /// A pushed read report (`applyReadReports`): the owner read on another
@@ -79,6 +106,47 @@ pub struct PushedReadReport {
     /// The peer's read position (C2C only).
     #[serde(rename = "peerReadSequence", default)]
     pub peer_read_sequence: Option<i64>,
+    /// The owner read the conversation to its end at this time (unix ms).
+    #[serde(rename = "readTime", default)]
+    pub read_time: Option<i64>,
+    /// The owner marked (true) or unmarked (false) it as unread, at `markTime`.
+    #[serde(default)]
+    pub marked: Option<bool>,
+    /// The time of `marked` (unix ms); given with it.
+    #[serde(rename = "markTime", default)]
+    pub mark_time: Option<i64>,
+}
+
+impl PushedReadReport {
+    /// What the report says, as positions to apply.
+    pub(crate) fn positions(&self) -> Positions {
+        Positions {
+            read: self.read_sequence,
+            peer: self.peer_read_sequence,
+            read_time: self.read_time,
+            marked: self.marked,
+            mark_time: self.mark_time,
+        }
+    }
+}
+
+/// Read state the server reports for one conversation (a pushed read
+/// report or a snapshot): every part optional.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Positions {
+    pub read: Option<i64>,
+    pub peer: Option<i64>,
+    pub read_time: Option<i64>,
+    pub marked: Option<bool>,
+    pub mark_time: Option<i64>,
+}
+
+/// Most conversations in one `markConversationUnread`.
+pub const MAX_MARKS_PER_CALL: usize = 100;
+
+/// The clock of marks and reads to the end: unix milliseconds.
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis().max(0)
 }
 
 /// Largest sequence or time the store accepts: one can always be added to it.
@@ -267,14 +335,28 @@ pub(crate) fn raise_read(
     seq: i64,
     source: Source,
 ) -> Result<(bool, i64)> {
+    raise_read_at(tx, conv, seq, source, None)
+}
+
+/// [`raise_read`]; a server position acknowledges the pending report it
+/// covers (SPEC §3.4); when it carries a read time, that must cover the
+/// report's too (a server that keeps no times acknowledges them).
+fn raise_read_at(
+    tx: &mut Tx<'_>,
+    conv: &str,
+    seq: i64,
+    source: Source,
+    read_time: Option<i64>,
+) -> Result<(bool, i64)> {
     let (ctype, _) = parse_conversation_id(conv)?;
     let row = current(tx, conv)?;
     if source == Source::Server {
         tx.conn
             .prepare_cached(
-                "DELETE FROM read_reports WHERE conversation_id = ?1 AND read_seq <= ?2",
+                "DELETE FROM read_reports WHERE conversation_id = ?1 AND read_seq <= ?2
+                   AND read_time <= COALESCE(?3, read_time)",
             )?
-            .execute(params![conv, seq])?;
+            .execute(params![conv, seq, read_time])?;
     }
     // `ensure` without its insert when the row is there (the usual case).
     let old = match row {
@@ -355,6 +437,7 @@ fn load_conversation(conn: &Connection, conv: &str) -> Result<Conversation> {
         peer_read_sequence: (ctype == ConversationType::C2C)
             .then(|| row.map_or(0, |r| r.peer_read_seq)),
         last_message,
+        marked_unread: row.is_some_and(|r| r.marked),
     })
 }
 
@@ -375,12 +458,184 @@ pub(crate) fn set_message_read(
     if let Some(s) = sequence {
         check_position("sequence", s)?;
     }
+    db.write(|tx| read_locally(tx, conversation_id, sequence).map(|r| r.1))
+}
+
+/// The owner reads `conv` on this device up to `sequence` (the highest
+/// held without it). A read that leaves nothing held unread is a read to
+/// the end: it raises the read time (clearing older unread marks) and
+/// reports it. Returns whether the position moved or the mark cleared,
+/// and the position.
+fn read_locally(tx: &mut Tx<'_>, conv: &str, sequence: Option<i64>) -> Result<(bool, i64)> {
+    let top = highest_held(tx.conn, conv)?;
+    let marked_before = current(tx, conv)?.is_some_and(|r| r.marked);
+    let (moved, pos) = raise_read(tx, conv, sequence.unwrap_or(top), Source::Local)?;
+    if pos >= top {
+        let m = load_marks(tx.conn, conv)?;
+        // Never older than the mark it reads past (clocks may disagree): a tie goes to the read.
+        let t = now_ms().max(m.mark_time);
+        if raise_read_time(tx.conn, conv, t)? {
+            tx.conn
+                .prepare_cached(
+                    "INSERT INTO read_reports(conversation_id, read_seq, read_time)
+                     VALUES (?1, ?2, ?3)
+                     ON CONFLICT(conversation_id) DO UPDATE SET
+                        read_seq = max(read_seq, excluded.read_seq),
+                        read_time = max(read_time, excluded.read_time)",
+                )?
+                .execute(params![conv, pos, t])?;
+        }
+    }
+    Ok((moved || marked_before, pos))
+}
+
+/// The time registers of a conversation's unread mark.
+#[derive(Debug, Clone, Copy, Default)]
+struct Marks {
+    read_time: i64,
+    mark_time: i64,
+}
+
+fn load_marks(conn: &Connection, conv: &str) -> Result<Marks> {
+    use rusqlite::OptionalExtension;
+    Ok(conn
+        .prepare_cached(
+            "SELECT read_time, mark_time FROM conversations WHERE conversation_id = ?1",
+        )?
+        .query_row(params![conv], |r| {
+            Ok(Marks {
+                read_time: r.get(0)?,
+                mark_time: r.get(1)?,
+            })
+        })
+        .optional()?
+        .unwrap_or_default())
+}
+
+/// Joins a read to the end at `t` (a max-register); whether it rose.
+fn raise_read_time(conn: &Connection, conv: &str, t: i64) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE conversations SET read_time = ?2 WHERE conversation_id = ?1 AND read_time < ?2",
+        )?
+        .execute(params![conv, t])?
+        > 0)
+}
+
+/// Joins a mark (`on`) or unmark at `t`: the newer wins, and at one time
+/// the unmark. Whether the register changed.
+fn join_mark(conn: &Connection, conv: &str, on: bool, t: i64) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE conversations SET mark_time = ?2, mark_on = ?3
+             WHERE conversation_id = ?1
+               AND (mark_time < ?2 OR (mark_time = ?2 AND mark_on <> 0 AND ?3 = 0))",
+        )?
+        .execute(params![conv, t, on])?
+        > 0)
+}
+
+/// Clears pending mark reports of `conv` that the mark or unmark `(on, t)`
+/// covers (the same or an older event); how many.
+fn ack_marks_upto(conn: &Connection, conv: &str, on: bool, t: i64) -> Result<u64> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM mark_reports WHERE conversation_id = ?1
+               AND (mark_time < ?2 OR (mark_time = ?2 AND (mark_on = ?3 OR ?3 = 0)))",
+        )?
+        .execute(params![conv, t, on])? as u64)
+}
+
+/// `markConversationUnread`: marks (or unmarks) each conversation as
+/// unread on this device, now, and queues the change for the server.
+/// Returns the conversations whose mark shows or hides because of it.
+pub(crate) fn mark_conversation_unread(
+    db: &Db,
+    conversation_ids: &[String],
+    enable: bool,
+) -> Result<Vec<String>> {
+    if conversation_ids.is_empty() || conversation_ids.len() > MAX_MARKS_PER_CALL {
+        return Err(Error::invalid(format!(
+            "conversationIDList must hold 1..{MAX_MARKS_PER_CALL} IDs"
+        )));
+    }
+    for c in conversation_ids {
+        parse_conversation_id(c)?;
+    }
     db.write(|tx| {
-        let target = match sequence {
-            Some(s) => s,
-            None => highest_held(tx.conn, conversation_id)?,
-        };
-        Ok(raise_read(tx, conversation_id, target, Source::Local)?.1)
+        let mut changed: Vec<String> = Vec::new();
+        for conv in conversation_ids {
+            let (ctype, _) = parse_conversation_id(conv)?;
+            ensure(tx, conv, ctype)?;
+            let before = load_conv(tx.conn, conv)?.is_some_and(|r| r.marked);
+            let m = load_marks(tx.conn, conv)?;
+            // A local mark always takes effect here, whatever the clocks:
+            // newer than the read and the mark it overrides.
+            let t = if enable {
+                now_ms().max(m.read_time + 1).max(m.mark_time + 1)
+            } else {
+                now_ms().max(m.mark_time)
+            };
+            if join_mark(tx.conn, conv, enable, t)? {
+                tx.conn
+                    .prepare_cached(
+                        "INSERT INTO mark_reports(conversation_id, mark_on, mark_time)
+                         VALUES (?1, ?2, ?3)
+                         ON CONFLICT(conversation_id) DO UPDATE SET
+                            mark_on = excluded.mark_on, mark_time = excluded.mark_time
+                         WHERE mark_time < excluded.mark_time
+                            OR (mark_time = excluded.mark_time AND mark_on <> 0
+                                AND excluded.mark_on = 0)",
+                    )?
+                    .execute(params![conv, enable, t])?;
+            }
+            let after = load_conv(tx.conn, conv)?.is_some_and(|r| r.marked);
+            if after != before && !changed.contains(conv) {
+                changed.push(conv.clone());
+            }
+        }
+        Ok(changed)
+    })
+}
+
+/// The marks and unmarks the server has not acknowledged, the newest per
+/// conversation, in conversation order.
+pub(crate) fn pending_mark_reports(db: &Db) -> Result<Vec<MarkReport>> {
+    db.read(|c| {
+        let mut st = c.prepare_cached(
+            "SELECT conversation_id, mark_on, mark_time FROM mark_reports ORDER BY conversation_id",
+        )?;
+        let v = st
+            .query_map([], |r| {
+                Ok(MarkReport {
+                    conversation_id: r.get(0)?,
+                    marked: r.get(1)?,
+                    mark_time: r.get(2)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(v)
+    })
+}
+
+/// `ackMarkReports`: the server holds these marks; clears the pending ones
+/// they cover. Returns how many it cleared.
+pub(crate) fn ack_mark_reports(db: &Db, reports: &[MarkReport]) -> Result<u64> {
+    if reports.len() > MAX_READ_REPORTS_PER_CALL {
+        return Err(Error::invalid(format!(
+            "at most {MAX_READ_REPORTS_PER_CALL} reports a call"
+        )));
+    }
+    for r in reports {
+        parse_conversation_id(&r.conversation_id)?;
+        check_position("markTime", r.mark_time)?;
+    }
+    db.write(|tx| {
+        let mut acked = 0;
+        for r in reports {
+            acked += ack_marks_upto(tx.conn, &r.conversation_id, r.marked, r.mark_time)?;
+        }
+        Ok(acked)
     })
 }
 
@@ -390,13 +645,15 @@ pub(crate) fn set_all_message_read(db: &Db) -> Result<u64> {
     db.write(|tx| {
         let convs: Vec<String> = tx
             .conn
-            .prepare_cached("SELECT conversation_id FROM conversations WHERE unread_count > 0")?
+            .prepare_cached(
+                "SELECT conversation_id FROM conversations
+                 WHERE unread_count > 0 OR (mark_on <> 0 AND mark_time > read_time)",
+            )?
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         let mut moved = 0;
         for conv in convs {
-            let top = highest_held(tx.conn, &conv)?;
-            if raise_read(tx, &conv, top, Source::Local)?.0 {
+            if read_locally(tx, &conv, None)?.0 {
                 moved += 1;
             }
         }
@@ -413,13 +670,15 @@ pub(crate) fn total_unread(db: &Db) -> Result<u64> {
 pub(crate) fn pending_read_reports(db: &Db) -> Result<Vec<ReadReport>> {
     db.read(|c| {
         let mut st = c.prepare_cached(
-            "SELECT conversation_id, read_seq FROM read_reports ORDER BY conversation_id",
+            "SELECT conversation_id, read_seq, read_time FROM read_reports ORDER BY conversation_id",
         )?;
         let v = st
             .query_map([], |r| {
+                let t: i64 = r.get(2)?;
                 Ok(ReadReport {
                     conversation_id: r.get(0)?,
                     read_sequence: r.get(1)?,
+                    read_time: (t > 0).then_some(t),
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
@@ -445,21 +704,23 @@ pub(crate) fn ack_read_reports(db: &Db, reports: &[ReadReport]) -> Result<u64> {
             acked += tx
                 .conn
                 .prepare_cached(
-                    "DELETE FROM read_reports WHERE conversation_id = ?1 AND read_seq <= ?2",
+                    "DELETE FROM read_reports WHERE conversation_id = ?1 AND read_seq <= ?2
+                       AND read_time <= COALESCE(?3, read_time)",
                 )?
-                .execute(params![r.conversation_id, r.read_sequence])? as u64;
+                .execute(params![r.conversation_id, r.read_sequence, r.read_time])?
+                as u64;
         }
         Ok(acked)
     })
 }
 
 /// Checks the positions of a pushed report or snapshot.
-pub(crate) fn check_pushed(conv: &str, read: Option<i64>, peer: Option<i64>) -> Result<()> {
+pub(crate) fn check_pushed(conv: &str, p: &Positions) -> Result<()> {
     let (ctype, _) = parse_conversation_id(conv)?;
-    if let Some(s) = read {
+    if let Some(s) = p.read {
         check_position("readSequence", s)?;
     }
-    if let Some(s) = peer {
+    if let Some(s) = p.peer {
         if ctype != ConversationType::C2C {
             return Err(Error::invalid(
                 "peerReadSequence is for C2C conversations only",
@@ -467,24 +728,44 @@ pub(crate) fn check_pushed(conv: &str, read: Option<i64>, peer: Option<i64>) -> 
         }
         check_position("peerReadSequence", s)?;
     }
+    if let Some(t) = p.read_time {
+        check_position("readTime", t)?;
+    }
+    match (p.marked, p.mark_time) {
+        (Some(_), Some(t)) => check_position("markTime", t)?,
+        (None, None) => {}
+        _ => return Err(Error::invalid("marked and markTime go together")),
+    }
     Ok(())
 }
 
-/// Applies server positions to one conversation; returns whether either moved.
-pub(crate) fn apply_positions(
-    tx: &mut Tx<'_>,
-    conv: &str,
-    read: Option<i64>,
-    peer: Option<i64>,
-) -> Result<bool> {
+/// Applies server positions to one conversation; returns whether a
+/// position moved or the unread mark showed or hid.
+pub(crate) fn apply_positions(tx: &mut Tx<'_>, conv: &str, p: &Positions) -> Result<bool> {
     let mut moved = false;
-    if let Some(s) = read {
-        moved |= raise_read(tx, conv, s, Source::Server)?.0;
+    if let Some(s) = p.read {
+        moved |= raise_read_at(tx, conv, s, Source::Server, p.read_time)?.0;
     }
-    if let Some(s) = peer {
+    if let Some(s) = p.peer {
         moved |= raise_peer_read(tx, conv, s)?;
     }
-    Ok(moved)
+    if p.read_time.is_none() && p.marked.is_none() {
+        return Ok(moved);
+    }
+    let (ctype, _) = parse_conversation_id(conv)?;
+    ensure(tx, conv, ctype)?;
+    let before = load_conv(tx.conn, conv)?.is_some_and(|r| r.marked);
+    if let Some(t) = p.read_time {
+        // (Without a position it acknowledges no read report: the server
+        // holds no position for it.)
+        raise_read_time(tx.conn, conv, t)?;
+    }
+    if let (Some(on), Some(t)) = (p.marked, p.mark_time) {
+        join_mark(tx.conn, conv, on, t)?;
+        ack_marks_upto(tx.conn, conv, on, t)?;
+    }
+    let after = load_conv(tx.conn, conv)?.is_some_and(|r| r.marked);
+    Ok(moved || before != after)
 }
 
 /// `applyReadReports`: returns the conversations whose positions moved.
@@ -495,17 +776,12 @@ pub(crate) fn apply_read_reports(db: &Db, reports: &[PushedReadReport]) -> Resul
         )));
     }
     for r in reports {
-        check_pushed(&r.conversation_id, r.read_sequence, r.peer_read_sequence)?;
+        check_pushed(&r.conversation_id, &r.positions())?;
     }
     db.write(|tx| {
         let mut changed: Vec<String> = Vec::new();
         for r in reports {
-            let moved = apply_positions(
-                tx,
-                &r.conversation_id,
-                r.read_sequence,
-                r.peer_read_sequence,
-            )?;
+            let moved = apply_positions(tx, &r.conversation_id, &r.positions())?;
             if moved && !changed.contains(&r.conversation_id) {
                 changed.push(r.conversation_id.clone());
             }
@@ -631,6 +907,7 @@ pub(crate) fn get_conversation_list(
                     unread_count: r.unread_count.max(0) as u64,
                     read_sequence: r.read_seq,
                     peer_read_sequence: (ctype == ConversationType::C2C).then_some(r.peer_read_seq),
+                    marked_unread: r.marked,
                     last_message: Some(r.last_message),
                     conversation_id: r.conversation_id,
                 })

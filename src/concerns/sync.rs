@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::conversations::{apply_positions, check_pushed};
+use super::conversations::{apply_positions, check_pushed, Positions};
 use super::early::merge_early;
 use super::messages::{clamp, upsert_message, MAX_MESSAGES_PER_CALL};
 use super::outbox::mark_self_read;
@@ -98,6 +98,28 @@ pub struct Snapshot {
     /// The C2C peer's read position.
     #[serde(default)]
     pub peer_read_sequence: Option<i64>,
+    /// When the owner last read the conversation to its end (unix ms).
+    #[serde(default)]
+    pub read_time: Option<i64>,
+    /// The owner's newest mark (true) or unmark (false) of it as unread.
+    #[serde(default)]
+    pub marked: Option<bool>,
+    /// The time of `marked` (unix ms); given with it.
+    #[serde(default)]
+    pub mark_time: Option<i64>,
+}
+
+impl Snapshot {
+    /// The read state the snapshot reports.
+    pub(crate) fn positions(&self) -> Positions {
+        Positions {
+            read: self.read_sequence,
+            peer: self.peer_read_sequence,
+            read_time: self.read_time,
+            marked: self.marked,
+            mark_time: self.mark_time,
+        }
+    }
 }
 
 /// IDs in first-change order, each once.
@@ -396,7 +418,7 @@ pub(crate) fn apply_snapshot(db: &Db, snap: &Snapshot) -> Result<Vec<String>> {
     for id in &snap.self_read {
         check_id("messageID", id)?;
     }
-    check_pushed(conv, snap.read_sequence, snap.peer_read_sequence)?;
+    check_pushed(conv, &snap.positions())?;
     db.write(|tx| {
         let mut saved = Vec::new();
         for m in &snap.messages {
@@ -422,7 +444,7 @@ pub(crate) fn apply_snapshot(db: &Db, snap: &Snapshot) -> Result<Vec<String>> {
                 None => merge_early(tx, id, Some(conv), &Estimate::default(), &[], true)?,
             }
         }
-        apply_positions(tx, conv, snap.read_sequence, snap.peer_read_sequence)?;
+        apply_positions(tx, conv, &snap.positions())?;
         if !saved.is_empty() {
             tx.events.push(EventKind::MessagesChanged(saved));
         }

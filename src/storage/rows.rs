@@ -13,6 +13,13 @@ use crate::model::{
     ConversationType, Flow, GroupType, Message, MessageStatus, ReadReceiptInfo, ReceiptSentState,
 };
 
+/// Whether a conversation row `c` shows its unread mark (a tie goes to the read).
+macro_rules! MARKED {
+    () => {
+        "(c.mark_on <> 0 AND c.mark_time > c.read_time)"
+    };
+}
+
 /// Columns read by [`row_to_message`], in order.
 macro_rules! msg_cols {
     () => {
@@ -62,8 +69,9 @@ macro_rules! CONV_PAGE {
             "SELECT ",
             msg_cols!(),
             ", c.last_time, c.last_seq, c.conversation_id, c.unread_count, c.read_seq,
-             c.peer_read_seq
-             FROM conversations c INDEXED BY conversations_by_last
+             c.peer_read_seq, ",
+            MARKED!(),
+            " FROM conversations c INDEXED BY conversations_by_last
              JOIN messages m ON m.rid = c.last_rid
              JOIN receipts r ON r.rid = m.rid WHERE c.last_rid IS NOT NULL"
         )
@@ -106,6 +114,7 @@ pub(crate) struct ConvPageRow {
     pub unread_count: i64,
     pub read_seq: i64,
     pub peer_read_seq: i64,
+    pub marked: bool,
     pub last_message: Message,
 }
 
@@ -119,6 +128,7 @@ pub(crate) fn conv_page_row(r: &Row<'_>) -> rusqlite::Result<ConvPageRow> {
         unread_count: r.get(21)?,
         read_seq: r.get(22)?,
         peer_read_seq: r.get(23)?,
+        marked: r.get(24)?,
     })
 }
 
@@ -429,21 +439,25 @@ pub(crate) struct ConvRow {
     pub read_seq: i64,
     pub peer_read_seq: i64,
     pub last_rid: Option<i64>,
+    /// The unread mark shows: its newest mark is newer than the newest read to the end.
+    pub marked: bool,
 }
 
 /// The read state of a conversation, if it has a row.
 pub(crate) fn load_conv(conn: &Connection, conv: &str) -> Result<Option<ConvRow>> {
     Ok(conn
-        .prepare_cached(
-            "SELECT unread_count, read_seq, peer_read_seq, last_rid
-             FROM conversations WHERE conversation_id = ?1",
-        )?
+        .prepare_cached(concat!(
+            "SELECT c.unread_count, c.read_seq, c.peer_read_seq, c.last_rid, ",
+            MARKED!(),
+            " FROM conversations c WHERE c.conversation_id = ?1"
+        ))?
         .query_row(params![conv], |r| {
             Ok(ConvRow {
                 unread_count: r.get(0)?,
                 read_seq: r.get(1)?,
                 peer_read_seq: r.get(2)?,
                 last_rid: r.get(3)?,
+                marked: r.get(4)?,
             })
         })
         .optional()?)
@@ -471,6 +485,7 @@ pub(crate) fn conversation_events(
                 unread_count: n.unread_count.max(0) as u64,
                 read_sequence: n.read_seq,
                 peer_read_sequence: (!group).then_some(n.peer_read_seq),
+                marked_unread: n.marked,
             });
         }
     }

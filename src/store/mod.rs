@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::concerns::conversations::{
-    Conversation, ConversationPage, PushedReadReport, ReadReport,
+    Conversation, ConversationPage, MarkReport, PushedReadReport, ReadReport,
 };
 use crate::concerns::messages::MessageListPage;
 use crate::concerns::outbox::{Batch, Rejection};
@@ -272,8 +272,32 @@ impl Store {
         conversations::ack_read_reports(&self.db, reports)
     }
 
+    /// Marks (`enable`) or unmarks conversations as unread on this device,
+    /// now, apart from their counts, and queues each change for the server;
+    /// 1..100 IDs. Returns the conversations whose mark showed or hid.
+    pub fn mark_conversation_unread(
+        &self,
+        conversation_ids: &[String],
+        enable: bool,
+    ) -> Result<Vec<String>> {
+        conversations::mark_conversation_unread(&self.db, conversation_ids, enable)
+    }
+
+    /// The marks and unmarks the server has not acknowledged, the newest
+    /// per conversation.
+    pub fn get_pending_mark_reports(&self) -> Result<Vec<MarkReport>> {
+        conversations::pending_mark_reports(&self.db)
+    }
+
+    /// The server holds these marks: clears the pending ones they cover.
+    /// Returns how many it cleared.
+    pub fn ack_mark_reports(&self, reports: &[MarkReport]) -> Result<u64> {
+        conversations::ack_mark_reports(&self.db, reports)
+    }
+
     /// Merges pushed read positions (the owner's other devices, the C2C
-    /// peer); returns the conversations whose positions moved.
+    /// peer), read times and unread marks; returns the conversations whose
+    /// positions moved or whose mark showed or hid.
     pub fn apply_read_reports(&self, reports: &[PushedReadReport]) -> Result<Vec<String>> {
         conversations::apply_read_reports(&self.db, reports)
     }

@@ -71,6 +71,8 @@ export interface Conversation {
   readSequence: Int;
   peerReadSequence: Int | null;
   lastMessage: Message | null;
+  /** Present (true) while the conversation is marked unread apart from its count. */
+  markedUnread?: boolean;
 }
 
 export interface ReceiptInfoInput {
@@ -88,7 +90,19 @@ export interface ReceiptNotification extends ReceiptInfoInput {
 }
 
 export interface Batch { batchID: string; conversationID: string; messageIDs: string[]; }
-export interface ReadReport { conversationID: string; readSequence: Int; }
+/** `readTime`: the owner's newest read to the end (unix ms); in an ack, absent acknowledges it too. */
+export interface ReadReport { conversationID: string; readSequence: Int; readTime?: Int; }
+/** A mark (true) or unmark of a conversation as unread, at `markTime` (unix ms). */
+export interface MarkReport { conversationID: string; marked: boolean; markTime: Int; }
+/** The read state the server pushes or syncs for one conversation. */
+export interface ServerReadState {
+  readSequence?: Int;
+  peerReadSequence?: Int;
+  readTime?: Int;
+  /** With `markTime`. */
+  marked?: boolean;
+  markTime?: Int;
+}
 
 export type OptionalEventName = 'MESSAGES_CHANGED' | 'CONVERSATION_CHANGED' | 'OUTBOX_CHANGED' | 'SNAPSHOT_APPLIED';
 
@@ -116,6 +130,7 @@ export interface Methods {
   setMessageRead: [{ conversationID: string; sequence?: Int }, { readSequence?: Int }];
   setAllMessageRead: [Record<string, never> | undefined, { conversations: Int }];
   getTotalUnreadMessageCount: [Record<string, never> | undefined, { totalUnreadCount: Int }];
+  markConversationUnread: [{ conversationIDList: string[]; enableMark: boolean }, { changed: string[] }];
   // Read receipts
   sendMessageReadReceipt: [{ messageIDs: string[] }, { queued: string[] }];
   getMessageReadReceiptList: [{ messageIDs: string[] }, { messageList: Message[] }];
@@ -124,15 +139,16 @@ export interface Methods {
     { isCompleted: boolean; cursor: string; messageID: string; isStale: boolean; readUserIDList?: string[]; unreadUserIDList?: string[] },
   ];
   // Sync
-  getPendingReceipts: [{ limit?: Int } | undefined, { batches: Batch[]; readReports?: ReadReport[] }];
+  getPendingReceipts: [{ limit?: Int } | undefined, { batches: Batch[]; readReports?: ReadReport[]; markReports?: MarkReport[] }];
   ackReadReports: [{ reports: ReadReport[] }, { acked: Int }];
+  ackMarkReports: [{ reports: MarkReport[] }, { acked: Int }];
   ackReceipts: [{ batchID: string; rejected?: { messageID: string; code: number }[] }, { acked: boolean }];
   applyReceiptNotifications: [{ notifications: ReceiptNotification[] }, { changed: string[] }];
   applySnapshot: [
-    { conversationID: string; messages?: IncomingMessage[]; receipts?: ReceiptInfoInput[]; selfRead?: string[]; readSequence?: Int; peerReadSequence?: Int },
+    { conversationID: string; messages?: IncomingMessage[]; receipts?: ReceiptInfoInput[]; selfRead?: string[] } & ServerReadState,
     { changed: string[] },
   ];
-  applyReadReports: [{ reports: { conversationID: string; readSequence?: Int; peerReadSequence?: Int }[] }, { changed: string[] }];
+  applyReadReports: [{ reports: ({ conversationID: string } & ServerReadState)[] }, { changed: string[] }];
   // Opt-in events
   subscribe: [{ events?: OptionalEventName[] } | undefined, { events: OptionalEventName[] }];
   unsubscribe: [{ events?: OptionalEventName[] } | undefined, { events: OptionalEventName[] }];
@@ -173,7 +189,7 @@ export interface Events {
   MESSAGE_READ_BY_PEER: { data: Message[]; commitSeq: Int };
   TOTAL_UNREAD_MESSAGE_COUNT_UPDATED: { data: Int; commitSeq: Int };
   MESSAGES_CHANGED: { data: { conversationID: string; messageID: string }[]; commitSeq: Int };
-  CONVERSATION_CHANGED: { conversationID: string; unreadCount: Int; readSequence: Int; peerReadSequence: Int | null; commitSeq: Int };
+  CONVERSATION_CHANGED: { conversationID: string; unreadCount: Int; readSequence: Int; peerReadSequence: Int | null; markedUnread?: boolean; commitSeq: Int };
   OUTBOX_CHANGED: { pending: Int; commitSeq: Int };
   SNAPSHOT_APPLIED: { conversationID: string; changed: string[]; commitSeq: Int };
   /** This store's subscriber fell behind and `missed` events were dropped. */
