@@ -100,8 +100,9 @@ defineListeners(WebReceiptStore.prototype);
  * Opens (or creates) the store `name` in this origin's private file system
  * for `userID`, in a dedicated worker of its own. Rejects with a
  * ReceiptDBError (`STORE_BUSY` when another tab or worker has it open).
- * Options: `durability` ("normal" or "full"; in the browser both commit with
- * `synchronous=FULL`), `events` (opt-in events to subscribe to at once).
+ * Options: `durability` ("normal" or "full", as in the Node package: "full"
+ * flushes each commit to storage before its Promise resolves), `events`
+ * (opt-in events to subscribe to at once).
  */
 export async function openStore({ name, userID, durability, events } = {}) {
   if (typeof name !== 'string' || typeof userID !== 'string') {

@@ -4,7 +4,10 @@
 //   {id, op: 'open', name, userID, durability} -> {id, failure: line|null}
 //   {id, op: 'call', line}                      -> {id, lines: [line...]}
 //   {id, op: 'close'}                           -> {id, closed: bool}
-import init, { WebStore, installVfs, methods } from './receiptdb_web.js';
+//   {id, op: 'rollbackJournalForTests', name}   -> {id, mode} or {id, failure}
+//     (tests only: rewrites a closed store as builds before 2026-12-07 left
+//     it, with a rollback journal; the page then ends this worker)
+import init, { WebStore, installVfs, methods, rewriteWithRollbackJournalForTests } from './receiptdb_web.js';
 
 const CLOSED_LINE = '{"error":{"code":-32000,"data":{"name":"STORE_CLOSED"},"message":"the store is closed"},"id":null,"jsonrpc":"2.0"}';
 
@@ -42,6 +45,12 @@ async function handle(msg) {
       try { if (store !== null) store.close(); } catch { /* the page ends this worker next */ }
       store = null;
       return { closed: was };
+    }
+    case 'rollbackJournalForTests': {
+      await init({ module_or_path: new URL('./receiptdb_web_bg.wasm', import.meta.url) });
+      const failure = await installVfs(poolDirectory(msg.name));
+      if (failure) return { failure };
+      try { return { mode: rewriteWithRollbackJournalForTests(msg.name) }; } catch (e) { return { failure: String(e) }; }
     }
     case 'methods':
       await init({ module_or_path: new URL('./receiptdb_web_bg.wasm', import.meta.url) });

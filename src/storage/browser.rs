@@ -1,10 +1,14 @@
 //! Opening a store in the browser (wasm32): the file is a name in the VFS
 //! the page's worker installed as SQLite's default (OPFS sahpool). What
 //! differs from `file.rs`, and why (docs/DESIGN.md, "In the browser"):
-//! - no WAL: the sahpool VFS has no shared memory, so `journal_mode=WAL`
-//!   is refused; a rollback journal (`DELETE`) is used;
-//! - `synchronous=FULL` for both durabilities: with a rollback journal,
-//!   `NORMAL` may corrupt the file on a power cut, which §5 forbids;
+//! - WAL without shared memory: the sahpool VFS has no `xShmMap`, so the
+//!   connection takes `locking_mode=EXCLUSIVE` before it reads anything
+//!   (SQLite then keeps the wal-index in heap memory; a WAL file cannot even
+//!   be read otherwise), then `journal_mode=WAL`. A store written in `DELETE`
+//!   mode by an earlier build switches over at open, nothing lost;
+//! - `synchronous` as natively: `NORMAL` for `Durability::Normal` (a power
+//!   cut may lose the last commits, never corrupts), `FULL` for `Full` (each
+//!   commit flushes the `-wal` before it is acknowledged);
 //! - no file-system checks (no `std::fs` there), no file identity: the VFS
 //!   owns its pool folder while open, so no one can move the file under us;
 //! - one connection and no second process: the pool's access handles are
@@ -28,6 +32,15 @@ pub(crate) fn open_connection(path: &Path, user_id: &str, opts: &OpenOptions) ->
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let mut conn = Connection::open_with_flags(&*name, flags).map_err(corrupt)?;
+    // The only connection, and WAL without shared memory needs it: set
+    // before the first read, which opens the `-wal` of a WAL store.
+    let locking: String = conn.query_row("PRAGMA locking_mode=EXCLUSIVE", [], |r| r.get(0))?;
+    if !locking.eq_ignore_ascii_case("exclusive") {
+        return Err(Error::Sqlite(
+            format!("could not take exclusive locking (got {locking})"),
+            None,
+        ));
+    }
     // One statement, one snapshot; fails on a file that is not SQLite.
     let (version, app, tables): (i64, i64, i64) = conn
         .query_row(
@@ -48,20 +61,21 @@ pub(crate) fn open_connection(path: &Path, user_id: &str, opts: &OpenOptions) ->
         check_version(version)?;
         check_existing(&conn, Some(user_id))?;
     }
-    let mode: String = conn.query_row("PRAGMA journal_mode=DELETE", [], |r| r.get(0))?;
-    if !mode.eq_ignore_ascii_case("delete") {
+    // A store in `DELETE` mode (earlier builds) switches here: SQLite marks
+    // the file as WAL in one rollback-journal transaction.
+    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
         return Err(Error::Sqlite(
-            format!("could not set the rollback journal (got {mode})"),
+            format!("could not enable WAL (got {mode})"),
             None,
         ));
     }
     let sync = match opts.durability {
-        Durability::Normal | Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+        Durability::Full => "FULL",
         Durability::UnsafeOff => "OFF",
     };
     conn.pragma_update(None, "synchronous", sync)?;
-    // The only connection: keep the lock instead of taking it per transaction.
-    conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
     migrate(&mut conn, user_id)?;
     conn.pragma_update(None, "cache_size", -16_384)?;
     Ok(Opened {

@@ -3,8 +3,8 @@
 /// Default smallest audience whose unread members get indexed.
 pub(crate) const DEFAULT_UNREAD_INDEX_MIN: i64 = 2_000;
 
-/// How hard a commit tries to reach the disk. In the browser (wasm32) both
-/// run a rollback journal with `synchronous=FULL` (docs/DESIGN.md).
+/// How hard a commit tries to reach the disk. The same in the browser
+/// (wasm32), where WAL runs in exclusive locking (docs/DESIGN.md).
 // The hidden variant is a test switch, not a promise of more variants.
 #[allow(clippy::manual_non_exhaustive)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

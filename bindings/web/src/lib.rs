@@ -31,6 +31,8 @@ pub fn methods() -> Vec<String> {
 /// `STORE_BUSY` when another tab or worker holds the folder.
 #[wasm_bindgen(js_name = installVfs)]
 pub async fn install_vfs(directory: String) -> Option<String> {
+    // The default 6 slots hold the database, its `-wal` and the `-journal`
+    // of the switch to WAL (SQLite's temporary files stay in memory here).
     let cfg = OpfsSAHPoolCfgBuilder::new()
         .vfs_name(&format!("sahpool:{directory}"))
         .directory(&directory)
@@ -51,6 +53,118 @@ fn vfs_error(e: &OpfsSAHError) -> Error {
         return Error::StorageFull;
     }
     Error::Io(format!("OPFS: {text}"), None)
+}
+
+/// For the tests only (test/browser.test.mjs): rewrites the closed store
+/// `name`, in the VFS `installVfs` put in place, as the builds before
+/// 2026-12-07 left it: a rollback journal (`journal_mode=DELETE`), its last
+/// write made with their pragmas (`DELETE`, `synchronous=FULL`, then
+/// `locking_mode=EXCLUSIVE`). Returns the journal mode the file had.
+#[wasm_bindgen(js_name = rewriteWithRollbackJournalForTests)]
+pub fn rewrite_with_rollback_journal_for_tests(name: String) -> Result<String, JsValue> {
+    // WAL without shared memory: only an exclusive connection reads it.
+    let before = raw::with_db(&name, |db| {
+        raw::exec(db, "PRAGMA locking_mode=EXCLUSIVE")?;
+        raw::exec(db, "SELECT count(*) FROM sqlite_master")?;
+        let before = raw::exec(db, "PRAGMA journal_mode")?;
+        let after = raw::exec(db, "PRAGMA journal_mode=DELETE")?;
+        if after != "delete" {
+            return Err(format!("journal_mode=DELETE answered {after}"));
+        }
+        Ok(before)
+    })?;
+    // The old open, then a write (a table made and dropped) under it.
+    raw::with_db(&name, |db| {
+        raw::exec(db, "SELECT count(*) FROM sqlite_master")?;
+        raw::exec(db, "PRAGMA journal_mode=DELETE")?;
+        raw::exec(db, "PRAGMA synchronous=FULL")?;
+        raw::exec(db, "PRAGMA locking_mode=EXCLUSIVE")?;
+        raw::exec(db, "CREATE TABLE legacy_write(x)")?;
+        raw::exec(db, "DROP TABLE legacy_write")?;
+        Ok(())
+    })?;
+    Ok(before)
+}
+
+/// SQLite's C API, for the test hook above only (the store goes through rusqlite).
+mod raw {
+    use std::ffi::{CStr, CString};
+    use std::ptr;
+
+    use sqlite_wasm_rs as ffi;
+
+    /// Runs `f` on a connection to `name` (read-write, not created), then closes it.
+    pub fn with_db<T>(
+        name: &str,
+        f: impl FnOnce(*mut ffi::sqlite3) -> Result<T, String>,
+    ) -> Result<T, String> {
+        let c_name = CString::new(name).map_err(|e| e.to_string())?;
+        let mut db = ptr::null_mut();
+        // SAFETY: a NUL-terminated name and an out pointer SQLite fills.
+        let rc = unsafe {
+            ffi::sqlite3_open_v2(
+                c_name.as_ptr(),
+                &mut db,
+                ffi::SQLITE_OPEN_READWRITE,
+                ptr::null(),
+            )
+        };
+        let out = if rc == ffi::SQLITE_OK {
+            f(db)
+        } else {
+            Err(format!("open {name}: SQLite code {rc}"))
+        };
+        // SAFETY: `db` is the handle open_v2 gave (or null); nothing uses it after.
+        let rc = unsafe { ffi::sqlite3_close(db) };
+        if rc != ffi::SQLITE_OK && out.is_ok() {
+            return Err(format!("close {name}: SQLite code {rc}"));
+        }
+        out
+    }
+
+    /// Runs one statement to its end; returns its first row's first column as text ("" if none).
+    pub fn exec(db: *mut ffi::sqlite3, sql: &str) -> Result<String, String> {
+        let c_sql = CString::new(sql).map_err(|e| e.to_string())?;
+        let mut stmt = ptr::null_mut();
+        // SAFETY: an open connection and a NUL-terminated statement.
+        let rc =
+            unsafe { ffi::sqlite3_prepare_v2(db, c_sql.as_ptr(), -1, &mut stmt, ptr::null_mut()) };
+        if rc != ffi::SQLITE_OK {
+            return Err(format!("{sql}: {}", errmsg(db)));
+        }
+        let mut first = None;
+        let out = loop {
+            // SAFETY: a prepared statement, finalized below and not used after.
+            match unsafe { ffi::sqlite3_step(stmt) } {
+                ffi::SQLITE_ROW => {
+                    if first.is_none() {
+                        // SAFETY: a row is current; the text is copied before the next step.
+                        let text = unsafe { ffi::sqlite3_column_text(stmt, 0) };
+                        first = Some(if text.is_null() {
+                            String::new()
+                        } else {
+                            // SAFETY: SQLite's column text is NUL-terminated.
+                            unsafe { CStr::from_ptr(text.cast()) }
+                                .to_string_lossy()
+                                .into_owned()
+                        });
+                    }
+                }
+                ffi::SQLITE_DONE => break Ok(first.unwrap_or_default()),
+                _ => break Err(format!("{sql}: {}", errmsg(db))),
+            }
+        };
+        // SAFETY: the statement prepared above.
+        unsafe { ffi::sqlite3_finalize(stmt) };
+        out
+    }
+
+    fn errmsg(db: *mut ffi::sqlite3) -> String {
+        // SAFETY: an open connection; its message is NUL-terminated and copied at once.
+        unsafe { CStr::from_ptr(ffi::sqlite3_errmsg(db)) }
+            .to_string_lossy()
+            .into_owned()
+    }
 }
 
 /// One open store, or none after `close()`.

@@ -147,6 +147,44 @@ try {
     await page.evaluate((h) => window.rdb.close(h), f.handle);
   });
 
+  await step('a store written with the rollback journal of earlier builds opens (switching to WAL) with everything kept', async () => {
+    const name = `legacy-${run}.db`;
+    const message = (id, i) => ({ ID: id, conversationType: 'C2C', from: 'bob', to: 'alice', time: i, sequence: i, needReadReceipt: true, payload: { i } });
+    const openAnd = async (durability, fn) => {
+      const o = await page.evaluate(([nm, d]) => window.rdb.open(nm, 'alice', { durability: d }), [name, durability]);
+      assert.ok(o.handle, JSON.stringify(o));
+      const call = async (method, params) => {
+        const r = await page.evaluate(([h, m, p]) => window.rdb.call(h, m, p), [o.handle, method, params === undefined ? undefined : JSON.stringify(params)]);
+        assert.ok(r.result !== undefined, `${method}: ${JSON.stringify(r)}`);
+        return JSON.parse(r.result);
+      };
+      try { await fn(call); } finally { await page.evaluate((h) => window.rdb.close(h), o.handle); }
+    };
+    const expectAll = async (call, ids) => {
+      for (const id of ids) assert.equal((await call('findMessage', { messageID: id }))?.ID, id, `${id} is gone`);
+      assert.deepEqual((await call('verify')).mismatches, []);
+    };
+    await openAnd('normal', async (call) => {
+      await call('saveMessages', { messages: [message('l1', 1), message('l2', 2), message('l3', 3)] });
+      await call('sendMessageReadReceipt', { messageIDs: ['l1', 'l2'] });
+    });
+    // As an earlier build left it: DELETE mode (a store opened today is WAL).
+    assert.deepEqual(await page.evaluate((nm) => window.rdb.rollbackJournal(nm), name), { mode: 'wal' });
+    await openAnd('normal', async (call) => {
+      await expectAll(call, ['l1', 'l2', 'l3']);
+      await call('saveMessages', { messages: [message('l4', 4)] });
+    });
+    // The open switched it to WAL; once more from DELETE, opened with durability full.
+    assert.deepEqual(await page.evaluate((nm) => window.rdb.rollbackJournal(nm), name), { mode: 'wal' });
+    await openAnd('full', async (call) => {
+      await expectAll(call, ['l1', 'l2', 'l3', 'l4']);
+      // The outbox kept the receipts sent before the switch.
+      const pending = await call('getPendingReceipts', {});
+      assert.deepEqual(pending.batches.flatMap((b) => b.messageIDs).sort(), ['l1', 'l2']);
+    });
+    await openAnd('normal', (call) => expectAll(call, ['l1', 'l2', 'l3', 'l4']));
+  });
+
   await step('the reference SDK samples (C2C, a group of 250 paged) through the facade, two users\' stores in their own workers', async () => {
     const r = await page.evaluate((prefix) => window.rdb.samples(prefix), `samples-${run}`);
     assert.deepEqual(r, { c2c: 1, labels: 250, readPages: 2, unreadPages: 2 });

@@ -72,6 +72,24 @@ window.rdb = {
       login: (userID, transport) => TencentCloudChat.open({ name: `${prefix}-${userID}.db`, userID, transport }),
     });
   },
+  /**
+   * Rewrites the closed store `name` as builds before 2026-12-07 left it (a
+   * rollback journal, DELETE mode), in a worker of its own; resolves with
+   * the journal mode it had, or {failure}.
+   */
+  async rollbackJournal(name) {
+    const worker = new Worker(new URL('../worker.js', import.meta.url), { type: 'module' });
+    try {
+      const r = await new Promise((resolve) => {
+        worker.onmessage = (e) => resolve(e.data);
+        worker.onerror = (e) => resolve({ failure: `the worker failed: ${e.message}` });
+        worker.postMessage({ id: 1, op: 'rollbackJournalForTests', name });
+      });
+      return r.failure ? { failure: r.failure } : { mode: r.mode };
+    } finally {
+      worker.terminate();
+    }
+  },
   async methods() {
     return { module: await moduleMethods(), package: [...METHODS] };
   },
