@@ -22,3 +22,40 @@ CREATE TABLE mark_reports (
     mark_on         INTEGER NOT NULL,
     mark_time       INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+-- Delivered vs read (out messages that need a receipt). Who received a
+-- message is deliverers ∪ readers: a grow-only set, like readers.
+CREATE TABLE deliverers (
+    rid     INTEGER NOT NULL,
+    user_id TEXT NOT NULL,
+    PRIMARY KEY (rid, user_id)
+) WITHOUT ROWID;
+-- delivered_count  max-register: the server's figures joined with
+--                  |deliverers ∪ readers in the read audience| at each
+--                  delivery merge (answers take it with read_count's max)
+-- deliverer_count  rows of `deliverers` for the message
+-- peer_delivered   C2C: the peer received it (or)
+ALTER TABLE receipts ADD COLUMN delivered_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE receipts ADD COLUMN deliverer_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE receipts ADD COLUMN peer_delivered INTEGER NOT NULL DEFAULT 0;
+-- Delivery information kept for messages not held yet, with the read side's.
+ALTER TABLE early_receipts ADD COLUMN delivered_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE early_receipts ADD COLUMN peer_delivered INTEGER NOT NULL DEFAULT 0;
+-- 1: the user received the message (not known to have read it).
+ALTER TABLE early_readers ADD COLUMN delivered_only INTEGER NOT NULL DEFAULT 0;
+
+-- The owner's delivery acks for in messages: 0 none, 1 queued, 2 acked.
+ALTER TABLE messages ADD COLUMN delivery_state INTEGER NOT NULL DEFAULT 0;
+-- Durable outbox of delivery acks, in batches of their own (never mixed
+-- with read receipts). batch_id NULL: not handed out yet.
+CREATE TABLE delivery_outbox (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    rid             INTEGER NOT NULL UNIQUE,
+    conversation_id TEXT NOT NULL,
+    batch_id        INTEGER
+);
+CREATE INDEX delivery_outbox_by_batch ON delivery_outbox (batch_id, seq);
+CREATE TABLE delivery_batches (
+    batch_id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id TEXT NOT NULL
+);

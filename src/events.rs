@@ -41,6 +41,9 @@ pub struct ReceiptItem {
 pub enum EventKind {
     /// Receipt state of `out` messages changed (`MESSAGE_READ_RECEIPT_RECEIVED`).
     ReceiptsChanged(Vec<ReceiptItem>),
+    /// Delivery information of `out` messages changed
+    /// (`MESSAGE_DELIVERY_RECEIPT_RECEIVED`).
+    DeliveriesChanged(Vec<DeliveryItem>),
     /// Messages were saved or updated: (conversationID, messageID) pairs.
     MessagesChanged(Vec<(String, String)>),
     /// A conversation's read state (unread count, read positions, last
@@ -133,6 +136,14 @@ impl Filter {
                     .cloned()
                     .collect();
                 (!v.is_empty()).then_some(EventKind::ReceiptsChanged(v))
+            }
+            EventKind::DeliveriesChanged(items) => {
+                let v: Vec<_> = items
+                    .iter()
+                    .filter(|i| self.item_ok(&i.conversation_id, &i.message_id))
+                    .cloned()
+                    .collect();
+                (!v.is_empty()).then_some(EventKind::DeliveriesChanged(v))
             }
             EventKind::MessagesChanged(items) => {
                 let v: Vec<_> = items
@@ -310,4 +321,27 @@ mod tests {
             );
         }
     }
+}
+
+/// An item of `MESSAGE_DELIVERY_RECEIPT_RECEIVED`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeliveryItem {
+    /// The group (`""` in C2C).
+    #[serde(rename = "groupID")]
+    pub group_id: String,
+    /// The peer (`""` in groups).
+    #[serde(rename = "userID")]
+    pub user_id: String,
+    /// The message.
+    #[serde(rename = "messageID")]
+    pub message_id: String,
+    /// How many of its audience received it (readers count).
+    #[serde(rename = "deliveredCount")]
+    pub delivered_count: u64,
+    /// C2C: the peer received it.
+    #[serde(rename = "isPeerDelivered")]
+    pub is_peer_delivered: bool,
+    /// The message's conversation (not part of the JSON event).
+    #[serde(skip)]
+    pub conversation_id: String,
 }

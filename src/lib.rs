@@ -57,7 +57,8 @@ pub use concerns::messages::{MessageListPage, MAX_MESSAGES_PER_CALL};
 pub use concerns::outbox::{Batch, Rejection, MAX_BATCH};
 pub use concerns::queries::{GroupInfo, GroupMemberPage, MemberFilter, MemberPage};
 pub use concerns::sync::{
-    ReceiptNotification, Snapshot, SnapshotReceipt, MAX_READERS_PER_CALL, MAX_RECEIPTS_PER_CALL,
+    Pending, ReceiptNotification, Snapshot, SnapshotReceipt, MAX_READERS_PER_CALL,
+    MAX_RECEIPTS_PER_CALL,
 };
 pub use concerns::verify::{Mismatch, VerifyReport};
 pub use error::{Error, Result};
@@ -66,7 +67,7 @@ pub use lattice::{min_reg, Estimate, ReceiptState};
 pub use model::{
     conversation_id, parse_conversation_id, ConversationType, Flow, GroupType, IncomingMessage,
     IncomingReceiptInfo, Member, Message, MessageStatus, ReadReceiptInfo, ReceiptConfig,
-    ReceiptSentState, MAX_CONVERSATION_ID_LEN, MAX_ID_LEN, MAX_PAYLOAD_BYTES,
+    ReceiptConfigPatch, ReceiptSentState, MAX_CONVERSATION_ID_LEN, MAX_ID_LEN, MAX_PAYLOAD_BYTES,
 };
 pub use storage::file::{check_file, APPLICATION_ID, SCHEMA_VERSION};
 pub use storage::options::{Durability, OpenOptions};

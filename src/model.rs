@@ -128,6 +128,10 @@ pub struct ReceiptConfig {
     pub enabled: bool,
     /// Group types that support group receipts.
     pub group_types: Vec<GroupType>,
+    /// Whether the owner acknowledges delivery of `in` messages that need a
+    /// receipt (default off: a transport must know delivery batches).
+    #[serde(default)]
+    pub delivery_receipts: bool,
 }
 
 impl Default for ReceiptConfig {
@@ -135,8 +139,20 @@ impl Default for ReceiptConfig {
         ReceiptConfig {
             enabled: true,
             group_types: vec![GroupType::Work, GroupType::Public, GroupType::Meeting],
+            delivery_receipts: false,
         }
     }
+}
+
+/// A change to some fields of the [`ReceiptConfig`]; `None` keeps a field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReceiptConfigPatch {
+    /// Whether read receipts are enabled at all.
+    pub enabled: Option<bool>,
+    /// Group types that support group receipts.
+    pub group_types: Option<Vec<GroupType>>,
+    /// Whether delivery acks are queued.
+    pub delivery_receipts: Option<bool>,
 }
 
 /// A group member; `join_time` `None` means a member since the beginning.
@@ -229,6 +245,13 @@ pub struct ReadReceiptInfo {
     pub unread_count: Option<u64>,
     /// C2C: the peer has read it.
     pub is_peer_read: bool,
+    /// With `withDelivery` only: how many of its audience received it
+    /// (readers included; C2C 1 or 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_count: Option<u64>,
+    /// With `withDelivery` only: C2C, the peer received (or read) it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_peer_delivered: Option<bool>,
 }
 
 /// A message as the store holds it.
@@ -329,6 +352,12 @@ pub struct IncomingReceiptInfo {
     /// Server's peer-read flag.
     #[serde(default)]
     pub is_peer_read: Option<bool>,
+    /// Server's delivered count.
+    #[serde(default)]
+    pub delivered_count: Option<u64>,
+    /// Server's peer-delivered flag (C2C).
+    #[serde(default)]
+    pub is_peer_delivered: Option<bool>,
 }
 
 /// Checks a payload is a JSON object of bounded size.

@@ -16,8 +16,8 @@ use serde_json::{json, Value};
 use crate::wire::{Check, Envelope, Node};
 use crate::{
     ConversationType, Error, EventKind, Filter, GroupType, IncomingMessage, MarkReport, Member,
-    MemberFilter, PushedReadReport, ReadReport, ReceiptNotification, Rejection, Result, Snapshot,
-    Store, Subscription,
+    MemberFilter, PushedReadReport, ReadReport, ReceiptConfigPatch, ReceiptNotification, Rejection,
+    Result, Snapshot, Store, Subscription,
 };
 
 /// Longest request line accepted, in bytes. A request is never parsed into
@@ -55,6 +55,7 @@ pub const METHODS: &[&str] = &[
     "ackReadReports",
     "ackMarkReports",
     "ackReceipts",
+    "ackDeliveryReceipts",
     "applyReceiptNotifications",
     "applySnapshot",
     "applyReadReports",
@@ -72,6 +73,7 @@ pub const DEFAULT_EVENTS: &[&str] = &[
 
 /// Names of the opt-in event kinds.
 pub const OPTIONAL_EVENTS: &[&str] = &[
+    "MESSAGE_DELIVERY_RECEIPT_RECEIVED",
     "MESSAGES_CHANGED",
     "CONVERSATION_CHANGED",
     "OUTBOX_CHANGED",
@@ -131,6 +133,7 @@ fn plain_error(code: i64, name: &str, message: &str) -> Value {
 struct ConfigP {
     enabled: Option<bool>,
     group_types: Option<Vec<String>>,
+    delivery_receipts: Option<bool>,
 }
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -182,6 +185,13 @@ struct ConvP {
 struct IdsP {
     #[serde(rename = "messageIDs")]
     message_ids: Vec<String>,
+}
+#[derive(Deserialize)]
+struct ReceiptListP {
+    #[serde(rename = "messageIDs")]
+    message_ids: Vec<String>,
+    #[serde(rename = "withDelivery", default)]
+    with_delivery: bool,
 }
 #[derive(Deserialize)]
 struct GroupIdP {
@@ -376,6 +386,9 @@ impl Session {
                 EventKind::ReceiptsChanged(items) => {
                     ("MESSAGE_READ_RECEIPT_RECEIVED", json!({"data": items}))
                 }
+                EventKind::DeliveriesChanged(items) => {
+                    ("MESSAGE_DELIVERY_RECEIPT_RECEIVED", json!({"data": items}))
+                }
                 EventKind::MessagesChanged(items) => (
                     "MESSAGES_CHANGED",
                     json!({"data": items.iter().map(|(c, m)| json!({"conversationID": c, "messageID": m})).collect::<Vec<_>>()}),
@@ -444,7 +457,11 @@ impl Session {
                     None => None,
                 };
                 // One write transaction: a concurrent change to the other field survives.
-                s.update_receipt_config(c.enabled, group_types.as_deref())?;
+                s.patch_receipt_config(&ReceiptConfigPatch {
+                    enabled: c.enabled,
+                    group_types,
+                    delivery_receipts: c.delivery_receipts,
+                })?;
                 json!({})
             }
             "getReceiptConfig" => to_value(&s.get_receipt_config()?)?,
@@ -560,8 +577,13 @@ impl Session {
                 json!({"queued": s.send_message_read_receipt(&m.message_ids)?})
             }
             "getMessageReadReceiptList" => {
-                let m: IdsP = params(p)?;
-                json!({"messageList": s.get_message_read_receipt_list(&m.message_ids)?})
+                let m: ReceiptListP = params(p)?;
+                let list = if m.with_delivery {
+                    s.get_message_read_receipt_list_with_delivery(&m.message_ids)?
+                } else {
+                    s.get_message_read_receipt_list(&m.message_ids)?
+                };
+                json!({"messageList": list})
             }
             "getGroupMessageReadMemberList" => {
                 let m: MemberListP = params(p)?;
@@ -581,11 +603,15 @@ impl Session {
                     Some(n) if n >= 1 => Some(usize::try_from(n).unwrap_or(usize::MAX)),
                     Some(_) => return Err(Error::invalid("limit must be positive")),
                 };
-                json!({
-                    "batches": s.get_pending_receipts(limit)?,
-                    "readReports": s.get_pending_read_reports()?,
-                    "markReports": s.get_pending_mark_reports()?,
-                })
+                to_value(&s.get_pending(limit)?)?
+            }
+            "ackDeliveryReceipts" => {
+                let a: AckP = params(p)?;
+                let id = match &a.batch_id {
+                    Value::String(s) => s.clone(),
+                    _ => return Err(Error::invalid("batchID must be a string")),
+                };
+                json!({"acked": s.ack_delivery_receipts(&id)?})
             }
             "ackReceipts" => {
                 let a: AckP = params(p)?;

@@ -121,6 +121,8 @@ fn all_members(s: &Store, id: &str, f: MemberFilter) -> Vec<String> {
         let list = match f {
             MemberFilter::Read => p.read_user_id_list.expect("readUserIDList"),
             MemberFilter::Unread => p.unread_user_id_list.expect("unreadUserIDList"),
+            MemberFilter::Delivered => p.delivered_user_id_list.expect("deliveredUserIDList"),
+            MemberFilter::Undelivered => p.undelivered_user_id_list.expect("undeliveredUserIDList"),
         };
         out.extend(list);
         if p.is_completed {
@@ -262,7 +264,12 @@ fn send_message_read_receipt_is_durable() {
 fn member_filter_from_code() {
     assert_eq!(MemberFilter::from_code(0).unwrap(), MemberFilter::Read);
     assert_eq!(MemberFilter::from_code(1).unwrap(), MemberFilter::Unread);
-    for bad in [2, -1] {
+    assert_eq!(MemberFilter::from_code(2).unwrap(), MemberFilter::Delivered);
+    assert_eq!(
+        MemberFilter::from_code(3).unwrap(),
+        MemberFilter::Undelivered
+    );
+    for bad in [4, -1] {
         assert_err(MemberFilter::from_code(bad), "INVALID_PARAMS", -32602);
     }
 }
@@ -412,6 +419,7 @@ fn reopen_keeps_everything() {
         s.set_receipt_config(&ReceiptConfig {
             enabled: true,
             group_types: vec![GroupType::Work, GroupType::Public],
+            delivery_receipts: false,
         })
         .unwrap();
         s.set_group(
@@ -821,6 +829,7 @@ fn saved_receipt_figures_merge_as_lattice() {
             read_count: Some(rc),
             unread_count: Some(uc),
             is_peer_read: None,
+            ..Default::default()
         }),
         ..Default::default()
     };

@@ -384,6 +384,7 @@ fn config_of(j: usize) -> ReceiptConfig {
             .filter(|(b, _)| bits & (1 << b) != 0)
             .map(|(_, t)| *t)
             .collect(),
+        delivery_receipts: false,
     }
 }
 

@@ -131,6 +131,8 @@ const DAMAGE: &[(&str, &str)] = &[
     ("early_receipts.readers", "UPDATE early_receipts SET readers = readers + 1"),
     ("meta.early_count", "UPDATE meta SET value = '5' WHERE key = 'early_count'"),
     ("meta.early_reader_count", "DELETE FROM early_readers WHERE user_id = 'u05'"),
+    ("receipts.deliverer_count", "UPDATE receipts SET deliverer_count = deliverer_count + 1 WHERE rid = (SELECT rid FROM messages WHERE id = 'g-out2')"),
+    ("delivery_outbox.state", "UPDATE messages SET delivery_state = 1 WHERE id = 'g-in1'"),
 ];
 
 #[test]

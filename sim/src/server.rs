@@ -359,6 +359,7 @@ impl ReferenceServer {
                     is_peer_read: (!group).then_some(peer),
                     reader_ids: group
                         .then(|| readers.iter().map(|r| l.users[*r].clone()).collect()),
+                    ..Default::default()
                 });
             }
             if m.receipt && m.from != user && readers.contains(&user) {

@@ -470,8 +470,10 @@ fn read_locally(tx: &mut Tx<'_>, conv: &str, sequence: Option<i64>) -> Result<(b
     let top = highest_held(tx.conn, conv)?;
     let marked_before = current(tx, conv)?.is_some_and(|r| r.marked);
     let (moved, pos) = raise_read(tx, conv, sequence.unwrap_or(top), Source::Local)?;
-    if pos >= top {
-        let m = load_marks(tx.conn, conv)?;
+    let m = load_marks(tx.conn, conv)?;
+    // A read that moves nothing is news only where a mark was ever seen:
+    // it clears it (here and, reported, on the other devices).
+    if pos >= top && (moved || m.mark_time > 0) {
         // Never older than the mark it reads past (clocks may disagree): a tie goes to the read.
         let t = now_ms().max(m.mark_time);
         if raise_read_time(tx.conn, conv, t)? {
@@ -601,21 +603,24 @@ pub(crate) fn mark_conversation_unread(
 /// The marks and unmarks the server has not acknowledged, the newest per
 /// conversation, in conversation order.
 pub(crate) fn pending_mark_reports(db: &Db) -> Result<Vec<MarkReport>> {
-    db.read(|c| {
-        let mut st = c.prepare_cached(
-            "SELECT conversation_id, mark_on, mark_time FROM mark_reports ORDER BY conversation_id",
-        )?;
-        let v = st
-            .query_map([], |r| {
-                Ok(MarkReport {
-                    conversation_id: r.get(0)?,
-                    marked: r.get(1)?,
-                    mark_time: r.get(2)?,
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(v)
-    })
+    db.read(mark_reports_in)
+}
+
+/// [`pending_mark_reports`] on a connection (in the caller's transaction).
+pub(crate) fn mark_reports_in(c: &Connection) -> Result<Vec<MarkReport>> {
+    let mut st = c.prepare_cached(
+        "SELECT conversation_id, mark_on, mark_time FROM mark_reports ORDER BY conversation_id",
+    )?;
+    let v = st
+        .query_map([], |r| {
+            Ok(MarkReport {
+                conversation_id: r.get(0)?,
+                marked: r.get(1)?,
+                mark_time: r.get(2)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(v)
 }
 
 /// `ackMarkReports`: the server holds these marks; clears the pending ones
@@ -668,22 +673,25 @@ pub(crate) fn total_unread(db: &Db) -> Result<u64> {
 
 /// The pending read reports, one per conversation, in conversation order.
 pub(crate) fn pending_read_reports(db: &Db) -> Result<Vec<ReadReport>> {
-    db.read(|c| {
-        let mut st = c.prepare_cached(
-            "SELECT conversation_id, read_seq, read_time FROM read_reports ORDER BY conversation_id",
-        )?;
-        let v = st
-            .query_map([], |r| {
-                let t: i64 = r.get(2)?;
-                Ok(ReadReport {
-                    conversation_id: r.get(0)?,
-                    read_sequence: r.get(1)?,
-                    read_time: (t > 0).then_some(t),
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(v)
-    })
+    db.read(read_reports_in)
+}
+
+/// [`pending_read_reports`] on a connection (in the caller's transaction).
+pub(crate) fn read_reports_in(c: &Connection) -> Result<Vec<ReadReport>> {
+    let mut st = c.prepare_cached(
+        "SELECT conversation_id, read_seq, read_time FROM read_reports ORDER BY conversation_id",
+    )?;
+    let v = st
+        .query_map([], |r| {
+            let t: i64 = r.get(2)?;
+            Ok(ReadReport {
+                conversation_id: r.get(0)?,
+                read_sequence: r.get(1)?,
+                read_time: (t > 0).then_some(t),
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(v)
 }
 
 /// `ackReadReports`: the server holds these positions; returns how many

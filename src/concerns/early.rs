@@ -5,6 +5,7 @@
 
 use rusqlite::params;
 
+use super::delivery::{merge_delivery, Delivery};
 use super::outbox::mark_self_read;
 use super::receipts::merge_held;
 use crate::error::Result;
@@ -21,7 +22,8 @@ pub const MAX_EARLY_READERS: i64 = 1_000_000;
 /// Buffered entries for one message that apply in a conversation: given for
 /// it or for none (`''`).
 pub(crate) const EARLY_FOR_CONV: &str =
-    "SELECT conversation_id, read_count, unread_count, peer_read, self_read FROM early_receipts
+    "SELECT conversation_id, read_count, unread_count, peer_read, self_read, delivered_count,
+            peer_delivered FROM early_receipts
      WHERE message_id = ?1 AND conversation_id IN ('', ?2)";
 
 /// Keeps receipt information for a message not held yet (bounded, oldest
@@ -68,24 +70,72 @@ pub(crate) fn merge_early(
     if fresh {
         meta::add_counter(tx.conn, Key::EarlyCount, 1)?;
     }
-    let mut added = 0i64;
-    if !readers.is_empty() {
-        let mut ins = tx.conn.prepare_cached(
-            "INSERT OR IGNORE INTO early_readers(message_id, conversation_id, user_id) VALUES (?1, ?2, ?3)",
-        )?;
-        for r in readers {
-            added += ins.execute(params![message_id, conv, r])? as i64;
-        }
-        if added > 0 {
-            tx.conn
-                .prepare_cached(
-                    "UPDATE early_receipts SET readers = readers + ?3
-                     WHERE message_id = ?1 AND conversation_id = ?2",
-                )?
-                .execute(params![message_id, conv, added])?;
-            meta::add_counter(tx.conn, Key::EarlyReaderCount, added)?;
-        }
+    add_early_users(tx, message_id, conv, readers, false)?;
+    evict_early(tx)
+}
+
+/// Keeps users who read (`delivered_only` false) or received a message not
+/// held yet; a reader row replaces a delivered-only one (a reader counts
+/// as delivered). Rows count against the early bound.
+fn add_early_users(
+    tx: &mut Tx<'_>,
+    message_id: &str,
+    conv: &str,
+    users: &[String],
+    delivered_only: bool,
+) -> Result<()> {
+    if users.is_empty() {
+        return Ok(());
     }
+    let mut added = 0i64;
+    let mut ins = tx.conn.prepare_cached(
+        "INSERT OR IGNORE INTO early_readers(message_id, conversation_id, user_id, delivered_only)
+         VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    let mut read = tx.conn.prepare_cached(
+        "UPDATE early_readers SET delivered_only = 0
+         WHERE message_id = ?1 AND conversation_id = ?2 AND user_id = ?3 AND delivered_only = 1",
+    )?;
+    for u in users {
+        let n = ins.execute(params![message_id, conv, u, delivered_only])? as i64;
+        if n == 0 && !delivered_only {
+            read.execute(params![message_id, conv, u])?;
+        }
+        added += n;
+    }
+    if added > 0 {
+        tx.conn
+            .prepare_cached(
+                "UPDATE early_receipts SET readers = readers + ?3
+                 WHERE message_id = ?1 AND conversation_id = ?2",
+            )?
+            .execute(params![message_id, conv, added])?;
+        meta::add_counter(tx.conn, Key::EarlyReaderCount, added)?;
+    }
+    Ok(())
+}
+
+/// Keeps delivery information for a message not held yet (or that needs
+/// no receipt yet), beside its read information, under the same bound.
+pub(crate) fn merge_early_delivery(
+    tx: &mut Tx<'_>,
+    message_id: &str,
+    conv: Option<&str>,
+    d: &Delivery<'_>,
+) -> Result<()> {
+    if d.is_empty() {
+        return Ok(());
+    }
+    merge_early(tx, message_id, conv, &Estimate::default(), &[], false)?;
+    let conv = conv.unwrap_or("");
+    tx.conn
+        .prepare_cached(
+            "UPDATE early_receipts SET delivered_count = MAX(delivered_count, ?3),
+                peer_delivered = peer_delivered | ?4
+             WHERE message_id = ?1 AND conversation_id = ?2",
+        )?
+        .execute(params![message_id, conv, d.count.unwrap_or(0), d.peer])?;
+    add_early_users(tx, message_id, conv, d.users, true)?;
     evict_early(tx)
 }
 
@@ -174,7 +224,7 @@ pub(crate) fn flush_early(tx: &mut Tx<'_>, m: &MsgRow) -> Result<()> {
         meta::add_counter(tx.conn, Key::EarlyReaderCount, -r)?;
         return Ok(());
     }
-    let entries: Vec<(String, Estimate, bool)> = tx
+    let entries: Vec<(String, Estimate, bool, i64, bool)> = tx
         .conn
         .prepare_cached(EARLY_FOR_CONV)?
         .query_map(params![m.id, m.conversation_id], |r| {
@@ -186,6 +236,8 @@ pub(crate) fn flush_early(tx: &mut Tx<'_>, m: &MsgRow) -> Result<()> {
                     peer_read: r.get(3)?,
                 },
                 r.get::<_, bool>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, bool>(6)?,
             ))
         })?
         .collect::<rusqlite::Result<_>>()?;
@@ -194,21 +246,41 @@ pub(crate) fn flush_early(tx: &mut Tx<'_>, m: &MsgRow) -> Result<()> {
     }
     let mut est = Estimate::default();
     let mut self_read = false;
-    for (_, e, s) in &entries {
+    let (mut delivered_count, mut peer_delivered) = (None::<i64>, false);
+    for (_, e, s, dc, pd) in &entries {
         est.read_count = Some(est.read_count.unwrap_or(0).max(e.read_count.unwrap_or(0)));
         est.unread_count = min_reg(est.unread_count, e.unread_count);
         est.peer_read |= e.peer_read;
         self_read |= *s;
+        if *dc > 0 {
+            delivered_count = Some(delivered_count.unwrap_or(0).max(*dc));
+        }
+        peer_delivered |= *pd;
     }
-    let readers: Vec<String> = tx
+    // Each user once: a reader if any of their rows says read.
+    let users: Vec<(String, bool)> = tx
         .conn
         .prepare_cached(
-            "SELECT DISTINCT user_id FROM early_readers WHERE message_id = ?1 AND conversation_id IN ('', ?2)",
+            "SELECT user_id, MIN(delivered_only) FROM early_readers
+             WHERE message_id = ?1 AND conversation_id IN ('', ?2) GROUP BY user_id",
         )?
-        .query_map(params![m.id, m.conversation_id], |r| r.get(0))?
+        .query_map(params![m.id, m.conversation_id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
         .collect::<rusqlite::Result<_>>()?;
+    let (delivered, read): (Vec<_>, Vec<_>) = users.into_iter().partition(|u| u.1);
+    let readers: Vec<String> = read.into_iter().map(|u| u.0).collect();
+    let deliverers: Vec<String> = delivered.into_iter().map(|u| u.0).collect();
     drop_early(tx, &m.id)?;
     merge_held(tx, m, &est, &readers)?;
+    let d = Delivery {
+        count: delivered_count,
+        peer: peer_delivered,
+        users: &deliverers,
+    };
+    if !m.recalled && merge_delivery(tx, m, &d)? {
+        tx.delivery_changed.insert(m.rid);
+    }
     if self_read {
         mark_self_read(tx, m)?;
     }

@@ -7,7 +7,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::unread;
 use crate::error::{Error, Result};
-use crate::model::{check_id, ConversationType, GroupType, Member, ReceiptConfig};
+use crate::model::{
+    check_id, ConversationType, GroupType, Member, ReceiptConfig, ReceiptConfigPatch,
+};
 use crate::storage::db::{Db, Tx};
 use crate::storage::meta;
 use crate::storage::rows::group_type_of;
@@ -18,19 +20,24 @@ pub const MAX_MEMBERS_PER_CALL: usize = 200_000;
 /// Sets the receipt switch and the group types with group receipts.
 /// Enabling `Community` or `AVChatRoom` fails with `UNSUPPORTED_GROUP_TYPE`.
 pub(crate) fn set_receipt_config(db: &Db, config: &ReceiptConfig) -> Result<()> {
-    update_receipt_config(db, Some(config.enabled), Some(&config.group_types))?;
+    update_receipt_config(
+        db,
+        &ReceiptConfigPatch {
+            enabled: Some(config.enabled),
+            group_types: Some(config.group_types.clone()),
+            delivery_receipts: Some(config.delivery_receipts),
+        },
+    )?;
     Ok(())
 }
 
 /// Changes the given fields of the receipt config and keeps the others,
 /// reading and writing in one write transaction (so two processes
 /// changing different fields lose neither change). Returns the new config.
-pub(crate) fn update_receipt_config(
-    db: &Db,
-    enabled: Option<bool>,
-    group_types: Option<&[GroupType]>,
-) -> Result<ReceiptConfig> {
-    if let Some(t) = group_types
+pub(crate) fn update_receipt_config(db: &Db, patch: &ReceiptConfigPatch) -> Result<ReceiptConfig> {
+    if let Some(t) = patch
+        .group_types
+        .as_deref()
         .unwrap_or(&[])
         .iter()
         .find(|t| !t.supports_receipts())
@@ -39,12 +46,13 @@ pub(crate) fn update_receipt_config(
     }
     db.write(|tx| {
         let cur = meta::receipt_config(tx.conn)?;
-        let mut types = group_types.map_or(cur.group_types, <[GroupType]>::to_vec);
+        let mut types = patch.group_types.clone().unwrap_or(cur.group_types);
         types.sort_by_key(|t| t.as_str());
         types.dedup();
         let next = ReceiptConfig {
-            enabled: enabled.unwrap_or(cur.enabled),
+            enabled: patch.enabled.unwrap_or(cur.enabled),
             group_types: types,
+            delivery_receipts: patch.delivery_receipts.unwrap_or(cur.delivery_receipts),
         };
         meta::set_receipt_config(tx.conn, &next)?;
         Ok(next)

@@ -444,12 +444,28 @@ pub(crate) fn upsert_message(
             unread_count: info.unread_count.map(clamp),
             peer_read: info.is_peer_read.unwrap_or(false),
         };
+        let delivery = super::delivery::Delivery {
+            count: info.delivered_count.map(clamp),
+            peer: info.is_peer_delivered.unwrap_or(false),
+            users: &[],
+        };
         if row.need_receipt || !row.is_out {
             merge_held(tx, &row, &est, &[])?;
+            let group_ok = row.ctype == ConversationType::C2C
+                || super::receipts::group_has_receipts(tx.conn, &row.recipient)?;
+            if group_ok && super::delivery::merge_delivery(tx, &row, &delivery)? {
+                tx.delivery_changed.insert(row.rid);
+            }
         } else {
             // Kept: a later save may say the message needs a receipt.
             merge_early(tx, &row.id, Some(&row.conversation_id), &est, &[], false)?;
+            super::early::merge_early_delivery(tx, &row.id, Some(&row.conversation_id), &delivery)?;
         }
+    }
+    if !m.is_revoked {
+        // The owner's delivery ack, once it is sent, needs a receipt and
+        // acks are on (a recalled message needs none).
+        super::delivery::queue_ack(tx, &row)?;
     }
     if m.is_revoked && !row.recalled {
         // Last: what came with the recall (and was kept for it) counts, then

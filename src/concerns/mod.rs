@@ -3,6 +3,7 @@
 //! (storage, lattice, model, events, error); none knows the `Store` type.
 
 pub(crate) mod conversations;
+pub(crate) mod delivery;
 pub(crate) mod early;
 pub(crate) mod groups;
 pub(crate) mod messages;

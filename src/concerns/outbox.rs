@@ -67,10 +67,6 @@ const QUEUE_INSERT: &str = "INSERT INTO outbox(rid, conversation_id)
 /// A queued receipt not handed out yet: (rowid, conversation, message ID).
 type Loose = (i64, String, String);
 
-fn batch_name(n: i64) -> String {
-    format!("b{n}")
-}
-
 /// The few facts `sendMessageReadReceipt` needs about a message.
 pub(crate) struct SendRow {
     pub rid: i64,
@@ -203,92 +199,144 @@ pub(crate) fn send_message_read_receipt(db: &Db, message_ids: &[String]) -> Resu
     })
 }
 
-/// Hands out batches of queued receipts: first those already handed out
-/// (same IDs, same contents), then new ones. `limit` caps the number of batches.
-pub(crate) fn get_pending_receipts(db: &Db, limit: Option<usize>) -> Result<Vec<Batch>> {
+/// One durable outbox and its batches: the SQL that differs between the
+/// read receipts (`outbox`, batches `b<n>`) and the delivery acks
+/// (`delivery_outbox`, batches `d<n>`), which never share a batch.
+pub(crate) struct Queue {
+    /// Batches handed out, oldest first (`?1`: the limit).
+    batches: &'static str,
+    /// The message IDs of one batch, in queue order.
+    members: &'static str,
+    /// Queued entries not handed out yet: (rowid, conversation, message ID).
+    loose: &'static str,
+    /// A new batch of a conversation, returning its number.
+    new_batch: &'static str,
+    /// Puts one queued rowid (`?1`) into a batch (`?2`).
+    assign: &'static str,
+    /// The first letter of the batch IDs.
+    prefix: char,
+}
+
+/// The read receipts' outbox.
+pub(crate) const RECEIPTS: Queue = Queue {
+    batches: "SELECT batch_id, conversation_id FROM batches ORDER BY batch_id LIMIT ?1",
+    members: BATCH_IDS,
+    loose: LOOSE_RECEIPTS,
+    new_batch: "INSERT INTO batches(conversation_id) VALUES (?1) RETURNING batch_id",
+    assign: "UPDATE outbox SET batch_id = ?2 WHERE rid = ?1",
+    prefix: 'b',
+};
+
+/// The delivery acks' outbox (PROTOCOL.md, Delivered and read).
+pub(crate) const DELIVERIES: Queue = Queue {
+    batches: "SELECT batch_id, conversation_id FROM delivery_batches ORDER BY batch_id LIMIT ?1",
+    members: "SELECT m.id FROM delivery_outbox o JOIN messages m ON m.rid = o.rid
+     WHERE o.batch_id = ?1 ORDER BY o.seq",
+    loose: "SELECT o.rid, o.conversation_id, m.id
+     FROM delivery_outbox o JOIN messages m ON m.rid = o.rid
+     WHERE o.batch_id IS NULL ORDER BY o.seq",
+    new_batch: "INSERT INTO delivery_batches(conversation_id) VALUES (?1) RETURNING batch_id",
+    assign: "UPDATE delivery_outbox SET batch_id = ?2 WHERE rid = ?1",
+    prefix: 'd',
+};
+
+/// Checks a `limit` of batches (1..100, default 100).
+pub(crate) fn check_limit(limit: Option<usize>) -> Result<usize> {
     let limit = limit.unwrap_or(DEFAULT_BATCH_LIMIT);
     if !(1..=DEFAULT_BATCH_LIMIT).contains(&limit) {
         return Err(Error::invalid(format!(
             "limit must be 1..{DEFAULT_BATCH_LIMIT}"
         )));
     }
-    db.write(|tx| {
-        let c = tx.conn;
-        let mut out = Vec::new();
-        let existing: Vec<(i64, String)> = c
-            .prepare_cached(
-                "SELECT batch_id, conversation_id FROM batches ORDER BY batch_id LIMIT ?1",
-            )?
-            .query_map(params![limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+    Ok(limit)
+}
+
+/// Hands out batches of queued receipts: first those already handed out
+/// (same IDs, same contents), then new ones. `limit` caps the number of batches.
+pub(crate) fn get_pending_receipts(db: &Db, limit: Option<usize>) -> Result<Vec<Batch>> {
+    let limit = check_limit(limit)?;
+    db.write(|tx| hand_out(tx, &RECEIPTS, limit))
+}
+
+/// Hands out batches of one queue (see [`get_pending_receipts`]).
+pub(crate) fn hand_out(tx: &Tx<'_>, q: &Queue, limit: usize) -> Result<Vec<Batch>> {
+    let c = tx.conn;
+    let name = |b: i64| format!("{}{b}", q.prefix);
+    let mut out = Vec::new();
+    let existing: Vec<(i64, String)> = c
+        .prepare_cached(q.batches)?
+        .query_map(params![limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut members = c.prepare_cached(q.members)?;
+    for (b, conv) in existing {
+        let ids = members
+            .query_map(params![b], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
-        let mut members = c.prepare_cached(BATCH_IDS)?;
-        for (b, conv) in existing {
-            let ids = members
-                .query_map(params![b], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            out.push(Batch {
-                batch_id: batch_name(b),
-                conversation_id: conv,
-                message_ids: ids,
-            });
-        }
-        if out.len() >= limit {
-            return Ok(out);
-        }
-        let loose: Vec<Loose> = c
-            .prepare_cached(LOOSE_RECEIPTS)?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        // Conversations in order of their oldest queued receipt.
-        let mut convs: Vec<(&str, Vec<&Loose>)> = Vec::new();
-        let mut slot: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-        for item in &loose {
-            let i = *slot.entry(item.1.as_str()).or_insert_with(|| {
-                convs.push((item.1.as_str(), Vec::new()));
-                convs.len() - 1
-            });
-            convs[i].1.push(item);
-        }
-        let mut new_batch = c.prepare_cached(
-            "INSERT INTO batches(conversation_id) VALUES (?1) RETURNING batch_id",
-        )?;
-        let mut assign = c.prepare_cached("UPDATE outbox SET batch_id = ?2 WHERE rid = ?1")?;
-        'convs: for (conv, items) in convs {
-            for chunk in items.chunks(MAX_BATCH) {
-                if out.len() >= limit {
-                    break 'convs;
-                }
-                let b: i64 = new_batch.query_row(params![conv], |r| r.get(0))?;
-                for (rid, _, _) in chunk {
-                    assign.execute(params![rid, b])?;
-                }
-                out.push(Batch {
-                    batch_id: batch_name(b),
-                    conversation_id: conv.to_string(),
-                    message_ids: chunk.iter().map(|(_, _, id)| id.clone()).collect(),
-                });
+        out.push(Batch {
+            batch_id: name(b),
+            conversation_id: conv,
+            message_ids: ids,
+        });
+    }
+    if out.len() >= limit {
+        return Ok(out);
+    }
+    let loose: Vec<Loose> = c
+        .prepare_cached(q.loose)?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    // Conversations in order of their oldest queued entry.
+    let mut convs: Vec<(&str, Vec<&Loose>)> = Vec::new();
+    let mut slot: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for item in &loose {
+        let i = *slot.entry(item.1.as_str()).or_insert_with(|| {
+            convs.push((item.1.as_str(), Vec::new()));
+            convs.len() - 1
+        });
+        convs[i].1.push(item);
+    }
+    let mut new_batch = c.prepare_cached(q.new_batch)?;
+    let mut assign = c.prepare_cached(q.assign)?;
+    'convs: for (conv, items) in convs {
+        for chunk in items.chunks(MAX_BATCH) {
+            if out.len() >= limit {
+                break 'convs;
             }
+            let b: i64 = new_batch.query_row(params![conv], |r| r.get(0))?;
+            for (rid, _, _) in chunk {
+                assign.execute(params![rid, b])?;
+            }
+            out.push(Batch {
+                batch_id: name(b),
+                conversation_id: conv.to_string(),
+                message_ids: chunk.iter().map(|(_, _, id)| id.clone()).collect(),
+            });
         }
-        Ok(out)
-    })
+    }
+    Ok(out)
+}
+
+/// The number of a batch ID handed out with `prefix`; `None` for any other
+/// text (only the exact ID acks: "b01" or "b+01" is not "b1").
+pub(crate) fn batch_number(batch_id: &str, prefix: char) -> Result<Option<i64>> {
+    if batch_id.len() > crate::model::MAX_ID_LEN {
+        return Err(Error::invalid("batchID is too long"));
+    }
+    Ok(batch_id
+        .strip_prefix(prefix)
+        .and_then(|s| s.parse::<i64>().ok())
+        .filter(|n| format!("{prefix}{n}") == batch_id))
 }
 
 /// Records the server's answer to a batch: acked messages become
 /// `acked`, rejected ones go back to `none`. An unknown or repeated
 /// batch ID returns `false` and changes nothing.
 pub(crate) fn ack_receipts(db: &Db, batch_id: &str, rejected: &[Rejection]) -> Result<bool> {
-    if batch_id.len() > crate::model::MAX_ID_LEN {
-        return Err(Error::invalid("batchID is too long"));
-    }
+    let n = batch_number(batch_id, 'b')?;
     for r in rejected {
         check_id("messageID", &r.message_id)?;
     }
-    // Only the exact ID handed out acks ("b01" or "b+01" is not "b1").
-    let Some(n) = batch_id
-        .strip_prefix('b')
-        .and_then(|s| s.parse::<i64>().ok())
-        .filter(|n| format!("b{n}") == batch_id)
-    else {
+    let Some(n) = n else {
         return Ok(false);
     };
     let rejected: HashSet<&str> = rejected.iter().map(|r| r.message_id.as_str()).collect();

@@ -12,8 +12,8 @@ use crate::events::Filter;
 use crate::model::{check_id, ConversationType, GroupType, Member, Message};
 use crate::storage::db::Db;
 use crate::storage::rows::{
-    group_type_of, load_message, load_receipt, load_row, row_to_message, MsgRow, MSG_ALL,
-    MSG_IN_LIST, MSG_OF_CONV,
+    group_type_of, load_delivered, load_message, load_receipt, load_row, row_to_message, MsgRow,
+    MSG_ALL, MSG_IN_LIST, MSG_OF_CONV,
 };
 
 // The member pages end in a literal LIMIT (the largest page plus one) and
@@ -40,6 +40,23 @@ pub(crate) const AUDIENCE_WALK: &str = "SELECT user_id FROM members
 /// A message's readers from a keyset, in user ID order (the other side).
 pub(crate) const READERS_WALK: &str =
     "SELECT user_id FROM readers WHERE rid = ?1 AND user_id > ?2 ORDER BY user_id";
+/// Who received a message (readers and deliverers) from a keyset, in user
+/// ID order, each once (the other side of the undelivered page).
+pub(crate) const DELIVERED_WALK: &str =
+    "SELECT user_id FROM readers WHERE rid = ?1 AND user_id > ?2
+     UNION SELECT user_id FROM deliverers WHERE rid = ?1 AND user_id > ?2 ORDER BY user_id";
+/// A page of the delivered list: [`DELIVERED_WALK`] in the read audience
+/// (the rules of [`READ_PAGE`]).
+pub(crate) const DELIVERED_PAGE: &str = "SELECT u.user_id FROM (
+        SELECT user_id FROM readers WHERE rid = ?1 AND user_id > ?2
+        UNION SELECT user_id FROM deliverers WHERE rid = ?1 AND user_id > ?2) u
+     WHERE u.user_id <> ?3
+       AND (?4 = 0
+            OR EXISTS (SELECT 1 FROM members mb WHERE mb.group_id = ?5 AND mb.user_id = u.user_id
+                         AND (mb.join_time IS NULL OR mb.join_time <= ?6))
+            OR EXISTS (SELECT 1 FROM former_members fm WHERE fm.group_id = ?5 AND fm.user_id = u.user_id
+                         AND (fm.join_time IS NULL OR fm.join_time <= ?6)))
+     ORDER BY u.user_id LIMIT 101";
 
 fn next_user(rows: &mut rusqlite::Rows<'_>) -> Result<Option<String>> {
     Ok(match rows.next()? {
@@ -53,10 +70,18 @@ fn next_user(rows: &mut rusqlite::Rows<'_>) -> Result<Option<String>> {
 /// as `str`'s is), merged. Every step is a sequential read; an anti-join
 /// would look each member up in the readers, and that cost grows with the
 /// tables (measured: page cost at 100,000 members vs 200).
-fn unread_page(c: &Connection, m: &MsgRow, after: &str, limit: usize) -> Result<Vec<String>> {
+/// `others` is the walk taken out: the readers ([`READERS_WALK`]), or who
+/// received it ([`DELIVERED_WALK`]) for the undelivered page.
+fn unread_page(
+    c: &Connection,
+    m: &MsgRow,
+    after: &str,
+    limit: usize,
+    others: &str,
+) -> Result<Vec<String>> {
     let mut walk = c.prepare_cached(AUDIENCE_WALK)?;
     let mut members = walk.query(params![m.recipient, after, m.time, m.sender])?;
-    let mut rwalk = c.prepare_cached(READERS_WALK)?;
+    let mut rwalk = c.prepare_cached(others)?;
     let mut readers = rwalk.query(params![m.rid, after])?;
     let mut reader = next_user(&mut readers)?;
     let mut out = Vec::new();
@@ -81,6 +106,11 @@ pub enum MemberFilter {
     Read,
     /// The audience minus the readers (`filter: 1`).
     Unread,
+    /// Members known to have received it, readers included (`filter: 2`,
+    /// receiptdb's).
+    Delivered,
+    /// The audience minus those who received it (`filter: 3`, receiptdb's).
+    Undelivered,
 }
 
 impl MemberFilter {
@@ -89,13 +119,19 @@ impl MemberFilter {
         match code {
             0 => Ok(MemberFilter::Read),
             1 => Ok(MemberFilter::Unread),
-            _ => Err(Error::invalid("filter must be 0 (read) or 1 (unread)")),
+            2 => Ok(MemberFilter::Delivered),
+            3 => Ok(MemberFilter::Undelivered),
+            _ => Err(Error::invalid(
+                "filter must be 0 (read), 1 (unread), 2 (delivered) or 3 (undelivered)",
+            )),
         }
     }
     fn tag(self) -> &'static str {
         match self {
             MemberFilter::Read => "r",
             MemberFilter::Unread => "u",
+            MemberFilter::Delivered => "d",
+            MemberFilter::Undelivered => "n",
         }
     }
 }
@@ -121,6 +157,18 @@ pub struct MemberPage {
     /// With filter 1.
     #[serde(rename = "unreadUserIDList", skip_serializing_if = "Option::is_none")]
     pub unread_user_id_list: Option<Vec<String>>,
+    /// With filter 2.
+    #[serde(
+        rename = "deliveredUserIDList",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub delivered_user_id_list: Option<Vec<String>>,
+    /// With filter 3.
+    #[serde(
+        rename = "undeliveredUserIDList",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub undelivered_user_id_list: Option<Vec<String>>,
 }
 
 fn hex(out: &mut String, s: &str) {
@@ -282,6 +330,7 @@ pub(crate) fn get_group_member_list(
 pub(crate) fn get_message_read_receipt_list(
     db: &Db,
     message_ids: &[String],
+    with_delivery: bool,
 ) -> Result<Vec<Message>> {
     if message_ids.is_empty() || message_ids.len() > 100 {
         return Err(Error::invalid("messageIDs must hold 1..100 IDs"));
@@ -311,6 +360,19 @@ pub(crate) fn get_message_read_receipt_list(
         }
         if first.conversation_type == ConversationType::Group {
             require_group_receipts(c, &first.to)?;
+        }
+        if with_delivery {
+            for m in &mut out {
+                let Some(info) = m.read_receipt_info.as_mut() else {
+                    continue;
+                };
+                let Some(row) = load_row(c, &m.id)? else {
+                    continue;
+                };
+                let d = load_delivered(c, row.rid)?;
+                info.delivered_count = Some(d.count.max(0) as u64);
+                info.is_peer_delivered = Some(d.peer);
+            }
         }
         Ok(out)
     })
@@ -372,7 +434,23 @@ pub(crate) fn get_group_message_read_member_list(
                 .query_map(params![m.rid, after], |r| r.get(0))?
                 .take(limit)
                 .collect::<rusqlite::Result<_>>()?,
-            MemberFilter::Unread => unread_page(c, &m, &after, limit)?,
+            MemberFilter::Unread => unread_page(c, &m, &after, limit, READERS_WALK)?,
+            MemberFilter::Delivered => c
+                .prepare_cached(DELIVERED_PAGE)?
+                .query_map(
+                    params![m.rid, after, m.sender, known, m.recipient, m.time],
+                    |r| r.get(0),
+                )?
+                .take(limit)
+                .collect::<rusqlite::Result<_>>()?,
+            MemberFilter::Undelivered => unread_page(c, &m, &after, limit, DELIVERED_WALK)?,
+        };
+        let is_stale = match filter {
+            MemberFilter::Read | MemberFilter::Unread => is_stale,
+            // The server knows of more who received it than the list can name.
+            MemberFilter::Delivered | MemberFilter::Undelivered => {
+                load_delivered(c, m.rid)?.count > super::delivery::delivered_in_audience(c, &m)?
+            }
         };
         let is_completed = ids.len() <= count as usize;
         ids.truncate(count as usize);
@@ -380,18 +458,23 @@ pub(crate) fn get_group_message_read_member_list(
             (false, Some(last)) => encode_cursor(filter, message_id, last),
             _ => String::new(),
         };
-        let (read, unread) = match filter {
-            MemberFilter::Read => (Some(ids), None),
-            MemberFilter::Unread => (None, Some(ids)),
-        };
-        Ok(MemberPage {
+        let mut page = MemberPage {
             is_completed,
             cursor,
             message_id: message_id.to_string(),
             is_stale,
-            read_user_id_list: read,
-            unread_user_id_list: unread,
-        })
+            read_user_id_list: None,
+            unread_user_id_list: None,
+            delivered_user_id_list: None,
+            undelivered_user_id_list: None,
+        };
+        *match filter {
+            MemberFilter::Read => &mut page.read_user_id_list,
+            MemberFilter::Unread => &mut page.unread_user_id_list,
+            MemberFilter::Delivered => &mut page.delivered_user_id_list,
+            MemberFilter::Undelivered => &mut page.undelivered_user_id_list,
+        } = Some(ids);
+        Ok(page)
     })
 }
 

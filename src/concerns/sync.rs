@@ -4,10 +4,14 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::conversations::{apply_positions, check_pushed, Positions};
-use super::early::merge_early;
+use super::conversations::{
+    apply_positions, check_pushed, mark_reports_in, read_reports_in, MarkReport, Positions,
+    ReadReport,
+};
+use super::delivery::{merge_delivery, pending_deliveries, Delivery};
+use super::early::{merge_early, merge_early_delivery};
 use super::messages::{clamp, upsert_message, MAX_MESSAGES_PER_CALL};
-use super::outbox::mark_self_read;
+use super::outbox::{check_limit, hand_out, mark_self_read, Batch, RECEIPTS};
 use super::receipts::{group_has_receipts, merge_counts_deferred, merge_loaded};
 use crate::error::{Error, Result};
 use crate::events::EventKind;
@@ -53,6 +57,15 @@ pub struct ReceiptNotification {
     /// Users who read it.
     #[serde(rename = "readerIDs", default)]
     pub reader_ids: Option<Vec<String>>,
+    /// Users who received it (delivered; readers count as delivered too).
+    #[serde(rename = "deliveredIDs", default)]
+    pub delivered_ids: Option<Vec<String>>,
+    /// Server's delivered count.
+    #[serde(default)]
+    pub delivered_count: Option<u64>,
+    /// Server's C2C peer-delivered flag.
+    #[serde(default)]
+    pub is_peer_delivered: Option<bool>,
 }
 
 /// A receipt state inside a snapshot.
@@ -74,6 +87,15 @@ pub struct SnapshotReceipt {
     /// Users who read it.
     #[serde(rename = "readerIDs", default)]
     pub reader_ids: Option<Vec<String>>,
+    /// Users who received it (delivered; readers count as delivered too).
+    #[serde(rename = "deliveredIDs", default)]
+    pub delivered_ids: Option<Vec<String>>,
+    /// Server's delivered count.
+    #[serde(default)]
+    pub delivered_count: Option<u64>,
+    /// Server's C2C peer-delivered flag.
+    #[serde(default)]
+    pub is_peer_delivered: Option<bool>,
 }
 
 /// A sync snapshot of one conversation.
@@ -185,6 +207,7 @@ fn apply_one(
     conv: Option<&str>,
     est: &Estimate,
     readers: &[String],
+    delivery: &Delivery<'_>,
     changed: &mut Changed,
 ) -> Result<()> {
     match load_for_merge(tx.conn, id)? {
@@ -200,11 +223,22 @@ fn apply_one(
             if !m.need_receipt {
                 // Kept: a later save may say the message needs a receipt.
                 merge_early(tx, id, Some(&m.conversation_id), est, readers, false)?;
-            } else if merge_loaded(tx, &m, rec, est, readers)? {
-                changed.add(m.rid, id);
+                merge_early_delivery(tx, id, Some(&m.conversation_id), delivery)?;
+            } else {
+                let read = merge_loaded(tx, &m, rec, est, readers)?;
+                let delivered = merge_delivery(tx, &m, delivery)?;
+                if delivered {
+                    tx.delivery_changed.insert(m.rid);
+                }
+                if read || delivered {
+                    changed.add(m.rid, id);
+                }
             }
         }
-        None => merge_early(tx, id, conv, est, readers, false)?,
+        None => {
+            merge_early(tx, id, conv, est, readers, false)?;
+            merge_early_delivery(tx, id, conv, delivery)?;
+        }
     }
     Ok(())
 }
@@ -227,7 +261,32 @@ fn apply_receipt(
 ) -> Result<()> {
     let est = estimate(r.read_count, r.unread_count, r.is_peer_read);
     let readers = r.reader_ids.as_deref().unwrap_or(&[]);
-    apply_one(tx, &r.message_id, Some(conv), &est, readers, changed)
+    let delivery = delivery_of(
+        r.delivered_count,
+        r.is_peer_delivered,
+        r.delivered_ids.as_deref(),
+    );
+    apply_one(
+        tx,
+        &r.message_id,
+        Some(conv),
+        &est,
+        readers,
+        &delivery,
+        changed,
+    )
+}
+
+fn delivery_of<'a>(
+    count: Option<u64>,
+    peer: Option<bool>,
+    users: Option<&'a [String]>,
+) -> Delivery<'a> {
+    Delivery {
+        count: count.map(clamp),
+        peer: peer.unwrap_or(false),
+        users: users.unwrap_or(&[]),
+    }
 }
 
 /// Snapshot items merged per set-based round.
@@ -267,7 +326,10 @@ fn apply_chunk(
             .as_ref()
             .filter(|(m, _)| group_ok && m.is_out && m.need_receipt && m.in_conv && !m.recalled)
             .map(|(m, _)| m.rid);
-        if let (true, Some(rid)) = (readers.is_empty(), rid) {
+        let no_delivery = r.delivered_ids.is_none()
+            && r.delivered_count.is_none()
+            && r.is_peer_delivered.is_none();
+        if let (true, Some(rid)) = (readers.is_empty() && no_delivery, rid) {
             if let Some(j) = last.insert(rid, i) {
                 let prev = held[j].as_ref().map(|(_, rec)| *rec);
                 if let (Some(prev), Some((_, rec))) = (prev, held[i].as_mut()) {
@@ -329,6 +391,7 @@ where
         for r in receipts {
             check_id("messageID", &r.message_id)?;
             check_readers(r.reader_ids.as_deref().unwrap_or(&[]), &mut total)?;
+            check_readers(r.delivered_ids.as_deref().unwrap_or(&[]), &mut total)?;
             chunk.push(r);
             if chunk.len() == CHUNK {
                 apply_chunk(tx, conversation_id, &chunk, &mut changed)?;
@@ -370,6 +433,7 @@ pub(crate) fn apply_receipt_notifications(
             check_id("userID", u)?;
         }
         check_readers(n.reader_ids.as_deref().unwrap_or(&[]), &mut total)?;
+        check_readers(n.delivered_ids.as_deref().unwrap_or(&[]), &mut total)?;
     }
     db.write(|tx| {
         let mut changed = Changed::default();
@@ -389,7 +453,20 @@ pub(crate) fn apply_receipt_notifications(
                 readers.push(u.clone());
             }
             let est = estimate(n.read_count, n.unread_count, n.is_peer_read);
-            apply_one(tx, &n.message_id, conv, &est, &readers, &mut changed)?;
+            let delivery = delivery_of(
+                n.delivered_count,
+                n.is_peer_delivered,
+                n.delivered_ids.as_deref(),
+            );
+            apply_one(
+                tx,
+                &n.message_id,
+                conv,
+                &est,
+                &readers,
+                &delivery,
+                &mut changed,
+            )?;
         }
         Ok(changed.ids)
     })
@@ -414,6 +491,7 @@ pub(crate) fn apply_snapshot(db: &Db, snap: &Snapshot) -> Result<Vec<String>> {
     for r in &snap.receipts {
         check_id("messageID", &r.message_id)?;
         check_readers(r.reader_ids.as_deref().unwrap_or(&[]), &mut total)?;
+        check_readers(r.delivered_ids.as_deref().unwrap_or(&[]), &mut total)?;
     }
     for id in &snap.self_read {
         check_id("messageID", id)?;
@@ -456,5 +534,38 @@ pub(crate) fn apply_snapshot(db: &Db, snap: &Snapshot) -> Result<Vec<String>> {
             });
         }
         Ok(changed)
+    })
+}
+
+/// Everything the transport has to send, taken in one transaction
+/// (`getPendingReceipts`): batches of read receipts, batches of delivery
+/// acks (never mixed), the read reports and the unread marks not yet
+/// acknowledged.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pending {
+    /// Read receipts (`b<n>`), at most `limit` batches.
+    pub batches: Vec<Batch>,
+    /// The highest unacknowledged read position per conversation.
+    pub read_reports: Vec<ReadReport>,
+    /// The newest unacknowledged mark or unmark per conversation.
+    pub mark_reports: Vec<MarkReport>,
+    /// Delivery acks (`d<n>`), at most `limit` batches; left out of the
+    /// JSON while there are none, so transports that know only receipts
+    /// see the answer they know.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub delivery_batches: Vec<Batch>,
+}
+
+/// [`Pending`], handing out new batches as `getPendingReceipts` does.
+pub(crate) fn get_pending(db: &Db, limit: Option<usize>) -> Result<Pending> {
+    let limit = check_limit(limit)?;
+    db.write(|tx| {
+        Ok(Pending {
+            batches: hand_out(tx, &RECEIPTS, limit)?,
+            read_reports: read_reports_in(tx.conn)?,
+            mark_reports: mark_reports_in(tx.conn)?,
+            delivery_batches: pending_deliveries(tx, limit)?,
+        })
     })
 }

@@ -220,6 +220,20 @@ fn checks() -> Vec<(&'static str, String)> {
                    <> (SELECT COUNT(*) FROM early_readers)"
                 .into(),
         ),
+        (
+            "receipts.deliverer_count",
+            "SELECT m.id, r.deliverer_count, (SELECT COUNT(*) FROM deliverers d WHERE d.rid = m.rid)
+             FROM messages m JOIN receipts r ON r.rid = m.rid
+             WHERE r.deliverer_count <> (SELECT COUNT(*) FROM deliverers d WHERE d.rid = m.rid)"
+                .into(),
+        ),
+        (
+            "delivery_outbox.state",
+            "SELECT m.id, m.delivery_state, 'queued (1) exactly while in the delivery outbox'
+             FROM messages m
+             WHERE (m.delivery_state = 1) <> EXISTS (SELECT 1 FROM delivery_outbox o WHERE o.rid = m.rid)"
+                .into(),
+        ),
     ]
 }
 

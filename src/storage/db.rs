@@ -47,6 +47,8 @@ pub(crate) struct Tx<'a> {
     pub total_moved: i64,
     /// Rowids of held `out` C2C messages whose `isPeerRead` just became true.
     pub peer_read_now: BTreeSet<i64>,
+    /// Rowids of `out` messages whose delivery answer changed.
+    pub delivery_changed: BTreeSet<i64>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -149,8 +151,15 @@ impl Db {
                 conv_before: BTreeMap::new(),
                 total_moved: 0,
                 peer_read_now: BTreeSet::new(),
+                delivery_changed: BTreeSet::new(),
             };
             let out = f(&mut ctx)?;
+            if !ctx.delivery_changed.is_empty() {
+                // Read inside the transaction, after all of its changes: the committed values.
+                let rids: Vec<i64> = ctx.delivery_changed.iter().copied().collect();
+                let items = super::rows::delivery_items(&tx, &rids)?;
+                ctx.events.push(EventKind::DeliveriesChanged(items));
+            }
             let convs = (ctx.conv_before, ctx.total_moved, ctx.peer_read_now);
             (out, ctx.receipt_changed, ctx.events, convs)
         };

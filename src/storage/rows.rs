@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::Value;
 
 use crate::error::Result;
-use crate::events::{EventKind, ReceiptItem};
+use crate::events::{DeliveryItem, EventKind, ReceiptItem};
 use crate::lattice::ReceiptState;
 use crate::model::{
     ConversationType, Flow, GroupType, Message, MessageStatus, ReadReceiptInfo, ReceiptSentState,
@@ -158,6 +158,8 @@ pub(crate) fn row_to_message(r: &Row<'_>) -> rusqlite::Result<Message> {
                     read_count: r.get::<_, i64>(13)?.max(0) as u64,
                     unread_count: r.get::<_, Option<i64>>(14)?.map(|v| v.max(0) as u64),
                     is_peer_read: r.get(15)?,
+                    delivered_count: None,
+                    is_peer_delivered: None,
                 })
             })
             .transpose()?,
@@ -504,6 +506,68 @@ pub(crate) fn conversation_events(
         out.push(EventKind::TotalUnreadChanged(super::meta::total_unread(
             conn,
         )?));
+    }
+    Ok(out)
+}
+
+/// The delivery answer of one `out` message (`withDelivery`, events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Delivered {
+    /// Users known to have received it, in the audience (readers included).
+    pub count: i64,
+    /// C2C: the peer received (or read) it.
+    pub peer: bool,
+}
+
+/// The delivery answer of a message's receipt row: a reader counts as
+/// delivered, so the count is never below `read_count`.
+pub(crate) fn load_delivered(conn: &Connection, rid: i64) -> Result<Delivered> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT max(delivered_count, read_count), peer_delivered OR peer_read
+             FROM receipts WHERE rid = ?1",
+        )?
+        .query_row(params![rid], |r| {
+            Ok(Delivered {
+                count: r.get(0)?,
+                peer: r.get(1)?,
+            })
+        })
+        .optional()?
+        .unwrap_or_default())
+}
+
+/// The delivery items of the given `out` messages, for their event.
+pub(crate) fn delivery_items(conn: &Connection, rids: &[i64]) -> Result<Vec<DeliveryItem>> {
+    let mut st = conn.prepare_cached(
+        "SELECT m.id, m.conversation_type, m.recipient, m.conversation_id FROM messages m
+         WHERE m.rid = ?1",
+    )?;
+    let mut out = Vec::with_capacity(rids.len());
+    for rid in rids {
+        let Some((id, ctype, to, conv)) = st
+            .query_row(params![rid], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, ConversationType>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })
+            .optional()?
+        else {
+            continue;
+        };
+        let d = load_delivered(conn, *rid)?;
+        let group = ctype == ConversationType::Group;
+        out.push(DeliveryItem {
+            group_id: if group { to.clone() } else { String::new() },
+            user_id: if group { String::new() } else { to },
+            message_id: id,
+            delivered_count: d.count.max(0) as u64,
+            is_peer_delivered: d.peer,
+            conversation_id: conv,
+        });
     }
     Ok(out)
 }

@@ -12,13 +12,16 @@ use crate::concerns::conversations::{
 use crate::concerns::messages::MessageListPage;
 use crate::concerns::outbox::{Batch, Rejection};
 use crate::concerns::queries::{GroupInfo, GroupMemberPage, MemberFilter, MemberPage};
-use crate::concerns::sync::{ReceiptNotification, Snapshot, SnapshotReceipt};
+use crate::concerns::sync::{Pending, ReceiptNotification, Snapshot, SnapshotReceipt};
 use crate::concerns::verify::VerifyReport;
-use crate::concerns::{conversations, groups, messages, outbox, plans, queries, sync, verify};
+use crate::concerns::{
+    conversations, delivery, groups, messages, outbox, plans, queries, sync, verify,
+};
 use crate::error::Result;
 use crate::events::{Filter, Subscription, DEFAULT_CAPACITY};
 use crate::model::{
     check_id, ConversationType, GroupType, IncomingMessage, Member, Message, ReceiptConfig,
+    ReceiptConfigPatch,
 };
 #[cfg(target_arch = "wasm32")]
 use crate::storage::browser::open_connection;
@@ -157,7 +160,16 @@ impl Store {
         enabled: Option<bool>,
         group_types: Option<&[GroupType]>,
     ) -> Result<ReceiptConfig> {
-        groups::update_receipt_config(&self.db, enabled, group_types)
+        self.patch_receipt_config(&ReceiptConfigPatch {
+            enabled,
+            group_types: group_types.map(<[GroupType]>::to_vec),
+            delivery_receipts: None,
+        })
+    }
+
+    /// [`Store::update_receipt_config`] for any fields, delivery acks included.
+    pub fn patch_receipt_config(&self, patch: &ReceiptConfigPatch) -> Result<ReceiptConfig> {
+        groups::update_receipt_config(&self.db, patch)
     }
 
     /// The current receipt config (default: enabled; Work, Public, Meeting).
@@ -324,6 +336,20 @@ impl Store {
         outbox::ack_receipts(&self.db, batch_id, rejected)
     }
 
+    /// Everything the transport has to send, in one transaction: batches
+    /// of read receipts and of delivery acks (handed out as
+    /// [`Store::get_pending_receipts`] does, `limit` batches of each), the
+    /// pending read reports and unread marks.
+    pub fn get_pending(&self, limit: Option<usize>) -> Result<Pending> {
+        sync::get_pending(&self.db, limit)
+    }
+
+    /// The server holds a batch of delivery acks (`d<n>`): its messages
+    /// are done. An unknown or repeated batch ID returns `false`.
+    pub fn ack_delivery_receipts(&self, batch_id: &str) -> Result<bool> {
+        delivery::ack_deliveries(&self.db, batch_id)
+    }
+
     /// How many receipts are queued and not yet acked.
     pub fn pending_receipt_count(&self) -> Result<u64> {
         outbox::pending_receipt_count(&self.db)
@@ -364,7 +390,17 @@ impl Store {
 
     /// Current receipt information of up to 100 messages of one conversation.
     pub fn get_message_read_receipt_list(&self, message_ids: &[String]) -> Result<Vec<Message>> {
-        queries::get_message_read_receipt_list(&self.db, message_ids)
+        queries::get_message_read_receipt_list(&self.db, message_ids, false)
+    }
+
+    /// [`Store::get_message_read_receipt_list`] with each `readReceiptInfo`
+    /// also saying who received the message (`deliveredCount`,
+    /// `isPeerDelivered`).
+    pub fn get_message_read_receipt_list_with_delivery(
+        &self,
+        message_ids: &[String],
+    ) -> Result<Vec<Message>> {
+        queries::get_message_read_receipt_list(&self.db, message_ids, true)
     }
 
     /// A page of the read or unread members of an `out` group message,

@@ -590,7 +590,8 @@ impl Rng {
 /// upgraded store).
 pub fn columns_added_since_v3(table: &str) -> usize {
     match table {
-        "messages" | "read_reports" => 1,
+        "read_reports" => 1,
+        "messages" => 2,
         "conversations" => 3,
         _ => 0,
     }

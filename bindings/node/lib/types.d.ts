@@ -18,7 +18,13 @@ export type ReceiptSentState = 'none' | 'pending' | 'acked';
  */
 export type Int = number | bigint;
 
-export interface ReadReceiptInfo { readCount: Int; unreadCount: Int | null; isPeerRead: boolean; }
+export interface ReadReceiptInfo {
+  readCount: Int; unreadCount: Int | null; isPeerRead: boolean;
+  /** With `withDelivery` only: how many of the audience received it (readers included). */
+  deliveredCount?: Int;
+  /** With `withDelivery` only: C2C, the peer received (or read) it. */
+  isPeerDelivered?: boolean;
+}
 
 /** A message as the store gives it. */
 export interface Message {
@@ -57,7 +63,7 @@ export interface IncomingMessage {
   needReadReceipt?: boolean;
   payload?: Record<string, unknown>;
   isPeerRead?: boolean;
-  readReceiptInfo?: { readCount?: Int; unreadCount?: Int; isPeerRead?: boolean };
+  readReceiptInfo?: { readCount?: Int; unreadCount?: Int; isPeerRead?: boolean; deliveredCount?: Int; isPeerDelivered?: boolean };
   /** The server says the message was recalled. */
   isRevoked?: boolean;
 }
@@ -81,6 +87,10 @@ export interface ReceiptInfoInput {
   unreadCount?: Int;
   isPeerRead?: boolean;
   readerIDs?: string[];
+  /** Users who received the message (readers count as delivered too). */
+  deliveredIDs?: string[];
+  deliveredCount?: Int;
+  isPeerDelivered?: boolean;
 }
 export interface ReceiptNotification extends ReceiptInfoInput {
   conversationID?: string;
@@ -104,13 +114,13 @@ export interface ServerReadState {
   markTime?: Int;
 }
 
-export type OptionalEventName = 'MESSAGES_CHANGED' | 'CONVERSATION_CHANGED' | 'OUTBOX_CHANGED' | 'SNAPSHOT_APPLIED';
+export type OptionalEventName = 'MESSAGE_DELIVERY_RECEIPT_RECEIVED' | 'MESSAGES_CHANGED' | 'CONVERSATION_CHANGED' | 'OUTBOX_CHANGED' | 'SNAPSHOT_APPLIED';
 
 /** Params and results of every method, in the order of docs/PROTOCOL.md. */
 export interface Methods {
   // Setup
-  setReceiptConfig: [{ enabled?: boolean; groupTypes?: GroupType[] }, {}];
-  getReceiptConfig: [Record<string, never> | undefined, { enabled: boolean; groupTypes: GroupType[] }];
+  setReceiptConfig: [{ enabled?: boolean; groupTypes?: GroupType[]; deliveryReceipts?: boolean }, {}];
+  getReceiptConfig: [Record<string, never> | undefined, { enabled: boolean; groupTypes: GroupType[]; deliveryReceipts: boolean }];
   setGroup: [{ groupID: string; groupType: GroupType; members: Member[] }, {}];
   addGroupMembers: [{ groupID: string; members: Member[] }, {}];
   removeGroupMembers: [{ groupID: string; userIDs: string[] }, {}];
@@ -133,15 +143,20 @@ export interface Methods {
   markConversationUnread: [{ conversationIDList: string[]; enableMark: boolean }, { changed: string[] }];
   // Read receipts
   sendMessageReadReceipt: [{ messageIDs: string[] }, { queued: string[] }];
-  getMessageReadReceiptList: [{ messageIDs: string[] }, { messageList: Message[] }];
+  getMessageReadReceiptList: [{ messageIDs: string[]; withDelivery?: boolean }, { messageList: Message[] }];
   getGroupMessageReadMemberList: [
-    { messageID: string; filter: 0 | 1; cursor?: string | null; count: Int },
-    { isCompleted: boolean; cursor: string; messageID: string; isStale: boolean; readUserIDList?: string[]; unreadUserIDList?: string[] },
+    { messageID: string; filter: 0 | 1 | 2 | 3; cursor?: string | null; count: Int },
+    {
+      isCompleted: boolean; cursor: string; messageID: string; isStale: boolean;
+      readUserIDList?: string[]; unreadUserIDList?: string[];
+      deliveredUserIDList?: string[]; undeliveredUserIDList?: string[];
+    },
   ];
   // Sync
-  getPendingReceipts: [{ limit?: Int } | undefined, { batches: Batch[]; readReports?: ReadReport[]; markReports?: MarkReport[] }];
+  getPendingReceipts: [{ limit?: Int } | undefined, { batches: Batch[]; readReports?: ReadReport[]; markReports?: MarkReport[]; deliveryBatches?: Batch[] }];
   ackReadReports: [{ reports: ReadReport[] }, { acked: Int }];
   ackMarkReports: [{ reports: MarkReport[] }, { acked: Int }];
+  ackDeliveryReceipts: [{ batchID: string }, { acked: boolean }];
   ackReceipts: [{ batchID: string; rejected?: { messageID: string; code: number }[] }, { acked: boolean }];
   applyReceiptNotifications: [{ notifications: ReceiptNotification[] }, { changed: string[] }];
   applySnapshot: [
@@ -186,6 +201,7 @@ export interface ReceiptChange {
 /** Every event's params (the default and the opt-in kinds). `commitSeq` orders them. */
 export interface Events {
   MESSAGE_READ_RECEIPT_RECEIVED: { data: ReceiptChange[]; commitSeq: Int };
+  MESSAGE_DELIVERY_RECEIPT_RECEIVED: { data: { groupID: string; userID: string; messageID: string; deliveredCount: Int; isPeerDelivered: boolean }[]; commitSeq: Int };
   MESSAGE_READ_BY_PEER: { data: Message[]; commitSeq: Int };
   TOTAL_UNREAD_MESSAGE_COUNT_UPDATED: { data: Int; commitSeq: Int };
   MESSAGES_CHANGED: { data: { conversationID: string; messageID: string }[]; commitSeq: Int };

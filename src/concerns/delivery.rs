@@ -1,0 +1,184 @@
+//! Delivered vs read (PROTOCOL.md, Delivered and read): who received an
+//! `out` message (deliverers ∪ readers, a grow-only set), the delivered
+//! count (a max-register), the C2C peer-delivered bit (an or), and the
+//! owner's own delivery acks for `in` messages, queued in an outbox of
+//! their own.
+
+use rusqlite::{params, Connection};
+
+use super::outbox::{batch_number, hand_out, Batch, DELIVERIES};
+use super::receipts::group_has_receipts;
+use crate::error::Result;
+use crate::model::{ConversationType, MessageStatus};
+use crate::storage::db::{Db, Tx};
+use crate::storage::meta;
+use crate::storage::rows::{load_delivered, MsgRow};
+
+/// Delivery information about one `out` message, from the server.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Delivery<'a> {
+    /// The server's delivered count.
+    pub count: Option<i64>,
+    /// The server says the C2C peer received it.
+    pub peer: bool,
+    /// Users who received it.
+    pub users: &'a [String],
+}
+
+impl Delivery<'_> {
+    /// Whether it says anything.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.count.is_none() && !self.peer && self.users.is_empty()
+    }
+}
+
+/// |(deliverers ∪ readers) in the read audience| of a group message: the
+/// audience rules of the read list (members or former members by the
+/// message's time, anyone while the members are unknown; never the sender).
+const DELIVERED_IN_AUDIENCE: &str = "SELECT COUNT(*) FROM (
+        SELECT user_id FROM readers WHERE rid = ?1
+        UNION SELECT user_id FROM deliverers WHERE rid = ?1) u
+     WHERE u.user_id <> ?2
+       AND (NOT EXISTS (SELECT 1 FROM groups g WHERE g.group_id = ?3)
+            OR EXISTS (SELECT 1 FROM members mb WHERE mb.group_id = ?3 AND mb.user_id = u.user_id
+                         AND (mb.join_time IS NULL OR mb.join_time <= ?4))
+            OR EXISTS (SELECT 1 FROM former_members fm WHERE fm.group_id = ?3
+                         AND fm.user_id = u.user_id
+                         AND (fm.join_time IS NULL OR fm.join_time <= ?4)))";
+
+pub(crate) fn delivered_in_audience(conn: &Connection, m: &MsgRow) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(DELIVERED_IN_AUDIENCE)?
+        .query_row(params![m.rid, m.sender, m.recipient, m.time], |r| r.get(0))?)
+}
+
+/// Merges delivery information into a held `out` message that needs a
+/// receipt (the caller has checked the group takes receipts and the
+/// message is not recalled). Returns whether its delivery answer changed.
+pub(crate) fn merge_delivery(tx: &mut Tx<'_>, m: &MsgRow, d: &Delivery<'_>) -> Result<bool> {
+    if !(m.is_out && m.need_receipt) || m.recalled || d.is_empty() {
+        return Ok(false);
+    }
+    let before = load_delivered(tx.conn, m.rid)?;
+    if m.ctype == ConversationType::C2C {
+        // One bit: any evidence about the peer sets it; others are ignored.
+        let peer = d.peer || d.count.unwrap_or(0) >= 1 || d.users.contains(&m.recipient);
+        if peer {
+            tx.conn
+                .prepare_cached(
+                    "UPDATE receipts SET peer_delivered = 1, delivered_count = 1
+                     WHERE rid = ?1 AND peer_delivered = 0",
+                )?
+                .execute(params![m.rid])?;
+        }
+    } else {
+        if !d.users.is_empty() {
+            let mut unique: Vec<&str> = d.users.iter().map(String::as_str).collect();
+            unique.sort_unstable();
+            unique.dedup();
+            let list = crate::storage::json_list(&unique)?;
+            let added = tx
+                .conn
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO deliverers(rid, user_id) SELECT ?1, value FROM json_each(?2)",
+                )?
+                .execute(params![m.rid, list])? as i64;
+            if added > 0 {
+                tx.conn
+                    .prepare_cached(
+                        "UPDATE receipts SET deliverer_count = deliverer_count + ?2 WHERE rid = ?1",
+                    )?
+                    .execute(params![m.rid, added])?;
+            }
+        }
+        let local = delivered_in_audience(tx.conn, m)?;
+        let figure = d.count.unwrap_or(0).max(local);
+        tx.conn
+            .prepare_cached(
+                "UPDATE receipts SET delivered_count = ?2 WHERE rid = ?1 AND delivered_count < ?2",
+            )?
+            .execute(params![m.rid, figure])?;
+    }
+    Ok(load_delivered(tx.conn, m.rid)? != before)
+}
+
+/// After new readers of a group message: when it has deliverers, the
+/// union may have grown past both counts, so the local estimate is joined
+/// again (without deliverers the readers alone are counted by `read_count`).
+pub(crate) fn readers_added(tx: &Tx<'_>, m: &MsgRow) -> Result<()> {
+    let deliverers: i64 = tx
+        .conn
+        .prepare_cached("SELECT deliverer_count FROM receipts WHERE rid = ?1")?
+        .query_row(params![m.rid], |r| r.get(0))?;
+    if deliverers == 0 {
+        return Ok(());
+    }
+    let local = delivered_in_audience(tx.conn, m)?;
+    tx.conn
+        .prepare_cached(
+            "UPDATE receipts SET delivered_count = ?2 WHERE rid = ?1 AND delivered_count < ?2",
+        )?
+        .execute(params![m.rid, local])?;
+    Ok(())
+}
+
+/// Queues the owner's delivery ack for an `in` message that needs a
+/// receipt and was sent (not failed, not recalled), once, when delivery
+/// acks are on. Returns whether it queued one.
+pub(crate) fn queue_ack(tx: &Tx<'_>, m: &MsgRow) -> Result<bool> {
+    if m.is_out || !m.need_receipt || m.status != MessageStatus::Success || m.recalled {
+        return Ok(false);
+    }
+    let config = meta::receipt_config(tx.conn)?;
+    if !(config.enabled && config.delivery_receipts) {
+        return Ok(false);
+    }
+    if m.ctype == ConversationType::Group && !group_has_receipts(tx.conn, &m.recipient)? {
+        return Ok(false);
+    }
+    let queued = tx
+        .conn
+        .prepare_cached(
+            "UPDATE messages SET delivery_state = 1 WHERE rid = ?1 AND delivery_state = 0",
+        )?
+        .execute(params![m.rid])?;
+    if queued == 0 {
+        return Ok(false);
+    }
+    tx.conn
+        .prepare_cached("INSERT INTO delivery_outbox(rid, conversation_id) VALUES (?1, ?2)")?
+        .execute(params![m.rid, m.conversation_id])?;
+    Ok(true)
+}
+
+/// Hands out batches of delivery acks (`d<n>`), as receipts are.
+pub(crate) fn pending_deliveries(tx: &Tx<'_>, limit: usize) -> Result<Vec<Batch>> {
+    hand_out(tx, &DELIVERIES, limit)
+}
+
+/// `ackDeliveryReceipts`: the server holds a batch of delivery acks; its
+/// messages are done for good. An unknown or repeated batch ID is `false`.
+pub(crate) fn ack_deliveries(db: &Db, batch_id: &str) -> Result<bool> {
+    let Some(n) = batch_number(batch_id, 'd')? else {
+        return Ok(false);
+    };
+    db.write(|tx| {
+        let c = tx.conn;
+        let held = c
+            .prepare_cached("SELECT 1 FROM delivery_batches WHERE batch_id = ?1")?
+            .exists(params![n])?;
+        if !held {
+            return Ok(false);
+        }
+        c.prepare_cached(
+            "UPDATE messages SET delivery_state = 2
+             WHERE rid IN (SELECT rid FROM delivery_outbox WHERE batch_id = ?1)",
+        )?
+        .execute(params![n])?;
+        c.prepare_cached("DELETE FROM delivery_outbox WHERE batch_id = ?1")?
+            .execute(params![n])?;
+        c.prepare_cached("DELETE FROM delivery_batches WHERE batch_id = ?1")?
+            .execute(params![n])?;
+        Ok(true)
+    })
+}
