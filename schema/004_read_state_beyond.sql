@@ -59,3 +59,11 @@ CREATE TABLE delivery_batches (
     batch_id        INTEGER PRIMARY KEY AUTOINCREMENT,
     conversation_id TEXT NOT NULL
 );
+
+-- Private reading of a conversation: NULL follows the store's switch (the
+-- receipt config), 0 off, 1 on. Under it reading moves the read position as
+-- ever, but no read receipt is queued and read reports ask the server not to
+-- tell the C2C peer.
+ALTER TABLE conversations ADD COLUMN private_reading INTEGER;
+-- Read reports remember whether they are private.
+ALTER TABLE read_reports ADD COLUMN private INTEGER NOT NULL DEFAULT 0;

@@ -54,7 +54,7 @@ pub use concerns::conversations::{
 pub use concerns::early::{MAX_EARLY_MESSAGES, MAX_EARLY_READERS};
 pub use concerns::groups::MAX_MEMBERS_PER_CALL;
 pub use concerns::messages::{MessageListPage, MAX_MESSAGES_PER_CALL};
-pub use concerns::outbox::{Batch, Rejection, MAX_BATCH};
+pub use concerns::outbox::{Batch, Rejection, SendReport, SkipReason, Skipped, MAX_BATCH};
 pub use concerns::queries::{GroupInfo, GroupMemberPage, MemberFilter, MemberPage};
 pub use concerns::sync::{
     Pending, ReceiptNotification, Snapshot, SnapshotReceipt, MAX_READERS_PER_CALL,

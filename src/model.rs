@@ -132,6 +132,10 @@ pub struct ReceiptConfig {
     /// receipt (default off: a transport must know delivery batches).
     #[serde(default)]
     pub delivery_receipts: bool,
+    /// Private reading for every conversation without a switch of its own:
+    /// reading clears unread counts everywhere but sends no read receipt.
+    #[serde(default)]
+    pub private_reading: bool,
 }
 
 impl Default for ReceiptConfig {
@@ -140,6 +144,7 @@ impl Default for ReceiptConfig {
             enabled: true,
             group_types: vec![GroupType::Work, GroupType::Public, GroupType::Meeting],
             delivery_receipts: false,
+            private_reading: false,
         }
     }
 }
@@ -153,6 +158,8 @@ pub struct ReceiptConfigPatch {
     pub group_types: Option<Vec<GroupType>>,
     /// Whether delivery acks are queued.
     pub delivery_receipts: Option<bool>,
+    /// The store-wide private-reading switch.
+    pub private_reading: Option<bool>,
 }
 
 /// A group member; `join_time` `None` means a member since the beginning.

@@ -48,6 +48,7 @@ pub const METHODS: &[&str] = &[
     "setAllMessageRead",
     "getTotalUnreadMessageCount",
     "markConversationUnread",
+    "setConversationPrivateReading",
     "sendMessageReadReceipt",
     "getMessageReadReceiptList",
     "getGroupMessageReadMemberList",
@@ -134,6 +135,7 @@ struct ConfigP {
     enabled: Option<bool>,
     group_types: Option<Vec<String>>,
     delivery_receipts: Option<bool>,
+    private_reading: Option<bool>,
 }
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -251,6 +253,13 @@ struct ConvListP {
 #[derive(Deserialize)]
 struct AckReadP {
     reports: Vec<ReadReport>,
+}
+#[derive(Deserialize)]
+struct PrivateP {
+    #[serde(rename = "conversationID")]
+    conversation_id: String,
+    #[serde(default)]
+    enable: Option<bool>,
 }
 #[derive(Deserialize)]
 struct AckMarkP {
@@ -461,6 +470,7 @@ impl Session {
                     enabled: c.enabled,
                     group_types,
                     delivery_receipts: c.delivery_receipts,
+                    private_reading: c.private_reading,
                 })?;
                 json!({})
             }
@@ -556,6 +566,10 @@ impl Session {
                 let count = c.count.map(|n| count_in(n, "count")).transpose()?;
                 to_value(&s.get_conversation_list(c.cursor.as_deref(), count)?)?
             }
+            "setConversationPrivateReading" => {
+                let m: PrivateP = params(p)?;
+                json!({"privateReading": s.set_conversation_private_reading(&m.conversation_id, m.enable)?})
+            }
             "markConversationUnread" => {
                 let m: MarkP = params(p)?;
                 json!({"changed": s.mark_conversation_unread(&m.conversation_id_list, m.enable_mark)?})
@@ -574,7 +588,7 @@ impl Session {
             }
             "sendMessageReadReceipt" => {
                 let m: IdsP = params(p)?;
-                json!({"queued": s.send_message_read_receipt(&m.message_ids)?})
+                to_value(&s.send_message_read_receipt_report(&m.message_ids)?)?
             }
             "getMessageReadReceiptList" => {
                 let m: ReceiptListP = params(p)?;

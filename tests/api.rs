@@ -420,6 +420,7 @@ fn reopen_keeps_everything() {
             enabled: true,
             group_types: vec![GroupType::Work, GroupType::Public],
             delivery_receipts: false,
+            private_reading: false,
         })
         .unwrap();
         s.set_group(

@@ -147,6 +147,7 @@ fn read_reports_queue_coalesce_and_ack() {
         conversation_id: c.into(),
         read_sequence: n,
         read_time: None,
+        private: false,
     };
     assert_eq!(s.get_pending_read_reports().unwrap(), vec![rr("C2Cbob", 2)]);
     // An ack below the pending position leaves it.

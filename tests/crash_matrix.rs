@@ -385,6 +385,7 @@ fn config_of(j: usize) -> ReceiptConfig {
             .map(|(_, t)| *t)
             .collect(),
         delivery_receipts: false,
+        private_reading: false,
     }
 }
 

@@ -259,6 +259,7 @@ fn main_work(dir: &Path, checkpoints: bool) -> Work {
                     conversation_id: "GROUPteam".into(),
                     read_sequence: upto,
                     read_time: None,
+                    private: false,
                 }])?;
                 Ok(vec![Check::ReportCleared("GROUPteam".into(), upto)])
             })

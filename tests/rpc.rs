@@ -450,7 +450,7 @@ fn restart_keeps_everything_and_mode_is_0600() {
     assert_eq!(unread(&mut rpc, "C2Cbob"), 3);
     assert_eq!(
         rpc.ok("getReceiptConfig", json!({})),
-        json!({"enabled": true, "groupTypes": ["Work"], "deliveryReceipts": false})
+        json!({"enabled": true, "groupTypes": ["Work"], "deliveryReceipts": false, "privateReading": false})
     );
     assert_eq!(
         info(&mut rpc, &g),

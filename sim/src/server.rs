@@ -268,6 +268,7 @@ impl ReferenceServer {
                 conversation_id: r.conversation_id.clone(),
                 read_sequence: pos,
                 read_time: None,
+                private: false,
             });
             if !moved {
                 continue;

@@ -49,6 +49,14 @@ pub struct Conversation {
         skip_serializing_if = "std::ops::Not::not"
     )]
     pub marked_unread: bool,
+    /// Reading it sends no read receipts (its own switch or the store's);
+    /// left out of answers while it does.
+    #[serde(
+        rename = "privateReading",
+        default,
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub private_reading: bool,
 }
 
 /// One page of `getConversationList`.
@@ -77,6 +85,10 @@ pub struct ReadReport {
     /// In an ack, `None` acknowledges the time too.
     #[serde(rename = "readTime", default, skip_serializing_if = "Option::is_none")]
     pub read_time: Option<i64>,
+    /// The conversation is read privately: the server should not tell the
+    /// C2C peer (left out while false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub private: bool,
 }
 
 /// A mark or unmark of a conversation as unread (`markReports` of
@@ -382,12 +394,14 @@ fn raise_read_at(
         move_total(tx, -covered)?;
     }
     if source == Source::Local {
+        let private = is_private(tx.conn, conv)?;
         tx.conn
             .prepare_cached(
-                "INSERT INTO read_reports(conversation_id, read_seq) VALUES (?1, ?2)
-                 ON CONFLICT(conversation_id) DO UPDATE SET read_seq = max(read_seq, excluded.read_seq)",
+                "INSERT INTO read_reports(conversation_id, read_seq, private) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(conversation_id) DO UPDATE SET
+                    read_seq = max(read_seq, excluded.read_seq), private = excluded.private",
             )?
-            .execute(params![conv, seq])?;
+            .execute(params![conv, seq, private])?;
     }
     Ok((true, seq))
 }
@@ -438,6 +452,7 @@ fn load_conversation(conn: &Connection, conv: &str) -> Result<Conversation> {
             .then(|| row.map_or(0, |r| r.peer_read_seq)),
         last_message,
         marked_unread: row.is_some_and(|r| r.marked),
+        private_reading: is_private(conn, conv)?,
     })
 }
 
@@ -479,13 +494,14 @@ fn read_locally(tx: &mut Tx<'_>, conv: &str, sequence: Option<i64>) -> Result<(b
         if raise_read_time(tx.conn, conv, t)? {
             tx.conn
                 .prepare_cached(
-                    "INSERT INTO read_reports(conversation_id, read_seq, read_time)
-                     VALUES (?1, ?2, ?3)
+                    "INSERT INTO read_reports(conversation_id, read_seq, read_time, private)
+                     VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT(conversation_id) DO UPDATE SET
                         read_seq = max(read_seq, excluded.read_seq),
-                        read_time = max(read_time, excluded.read_time)",
+                        read_time = max(read_time, excluded.read_time),
+                        private = excluded.private",
                 )?
-                .execute(params![conv, pos, t])?;
+                .execute(params![conv, pos, t, is_private(tx.conn, conv)?])?;
         }
     }
     Ok((moved || marked_before, pos))
@@ -546,6 +562,39 @@ fn ack_marks_upto(conn: &Connection, conv: &str, on: bool, t: i64) -> Result<u64
                AND (mark_time < ?2 OR (mark_time = ?2 AND (mark_on = ?3 OR ?3 = 0)))",
         )?
         .execute(params![conv, t, on])? as u64)
+}
+
+/// Whether reading `conv` is private: its own switch, else the store's.
+pub(crate) fn is_private(conn: &Connection, conv: &str) -> Result<bool> {
+    use rusqlite::OptionalExtension;
+    let own: Option<bool> = conn
+        .prepare_cached("SELECT private_reading FROM conversations WHERE conversation_id = ?1")?
+        .query_row(params![conv], |r| r.get(0))
+        .optional()?
+        .flatten();
+    match own {
+        Some(p) => Ok(p),
+        None => Ok(meta::receipt_config(conn)?.private_reading),
+    }
+}
+
+/// `setConversationPrivateReading`: the conversation's own switch (`None`:
+/// follow the store's). Returns whether reading it is now private.
+pub(crate) fn set_private_reading(
+    db: &Db,
+    conversation_id: &str,
+    enable: Option<bool>,
+) -> Result<bool> {
+    let (ctype, _) = parse_conversation_id(conversation_id)?;
+    db.write(|tx| {
+        ensure(tx, conversation_id, ctype)?;
+        tx.conn
+            .prepare_cached(
+                "UPDATE conversations SET private_reading = ?2 WHERE conversation_id = ?1",
+            )?
+            .execute(params![conversation_id, enable])?;
+        is_private(tx.conn, conversation_id)
+    })
 }
 
 /// `markConversationUnread`: marks (or unmarks) each conversation as
@@ -679,7 +728,8 @@ pub(crate) fn pending_read_reports(db: &Db) -> Result<Vec<ReadReport>> {
 /// [`pending_read_reports`] on a connection (in the caller's transaction).
 pub(crate) fn read_reports_in(c: &Connection) -> Result<Vec<ReadReport>> {
     let mut st = c.prepare_cached(
-        "SELECT conversation_id, read_seq, read_time FROM read_reports ORDER BY conversation_id",
+        "SELECT conversation_id, read_seq, read_time, private FROM read_reports
+         ORDER BY conversation_id",
     )?;
     let v = st
         .query_map([], |r| {
@@ -688,6 +738,7 @@ pub(crate) fn read_reports_in(c: &Connection) -> Result<Vec<ReadReport>> {
                 conversation_id: r.get(0)?,
                 read_sequence: r.get(1)?,
                 read_time: (t > 0).then_some(t),
+                private: r.get(3)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
@@ -916,6 +967,7 @@ pub(crate) fn get_conversation_list(
                     read_sequence: r.read_seq,
                     peer_read_sequence: (ctype == ConversationType::C2C).then_some(r.peer_read_seq),
                     marked_unread: r.marked,
+                    private_reading: is_private(c, &r.conversation_id)?,
                     last_message: Some(r.last_message),
                     conversation_id: r.conversation_id,
                 })

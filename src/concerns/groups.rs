@@ -26,6 +26,7 @@ pub(crate) fn set_receipt_config(db: &Db, config: &ReceiptConfig) -> Result<()> 
             enabled: Some(config.enabled),
             group_types: Some(config.group_types.clone()),
             delivery_receipts: Some(config.delivery_receipts),
+            private_reading: Some(config.private_reading),
         },
     )?;
     Ok(())
@@ -53,6 +54,7 @@ pub(crate) fn update_receipt_config(db: &Db, patch: &ReceiptConfigPatch) -> Resu
             enabled: patch.enabled.unwrap_or(cur.enabled),
             group_types: types,
             delivery_receipts: patch.delivery_receipts.unwrap_or(cur.delivery_receipts),
+            private_reading: patch.private_reading.unwrap_or(cur.private_reading),
         };
         meta::set_receipt_config(tx.conn, &next)?;
         Ok(next)

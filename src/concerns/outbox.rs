@@ -67,6 +67,35 @@ const QUEUE_INSERT: &str = "INSERT INTO outbox(rid, conversation_id)
 /// A queued receipt not handed out yet: (rowid, conversation, message ID).
 type Loose = (i64, String, String);
 
+/// What `sendMessageReadReceipt` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SendReport {
+    /// The IDs newly queued, durable on return.
+    pub queued: Vec<String>,
+    /// Messages that would have been queued but were not, and why (left
+    /// out of the JSON while empty).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
+}
+
+/// A receipt `sendMessageReadReceipt` did not queue, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    /// The message.
+    #[serde(rename = "messageID")]
+    pub message_id: String,
+    /// Why.
+    pub reason: SkipReason,
+}
+
+/// Why a receipt was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum SkipReason {
+    /// The conversation (or the whole store) is read privately.
+    #[serde(rename = "PRIVATE_READING")]
+    PrivateReading,
+}
+
 /// The few facts `sendMessageReadReceipt` needs about a message.
 pub(crate) struct SendRow {
     pub rid: i64,
@@ -148,11 +177,13 @@ pub(crate) fn mark_self_read(tx: &mut Tx<'_>, m: &MsgRow) -> Result<bool> {
 /// Queues read receipts for up to 30 messages of one conversation.
 /// `out` messages, messages that need no receipt, and ones already sent
 /// are skipped. Returns the IDs newly queued; they are durable on return.
-pub(crate) fn send_message_read_receipt(db: &Db, message_ids: &[String]) -> Result<Vec<String>> {
+pub(crate) fn send_message_read_receipt(db: &Db, message_ids: &[String]) -> Result<SendReport> {
     db.write(|tx| {
         let rows = load_one_conversation(tx.conn, message_ids, MAX_BATCH)?;
         let (ctype, target) = crate::model::parse_conversation_id(&rows[0].conversation_id)?;
         check_receipts_allowed(tx.conn, ctype, target)?;
+        let private = super::conversations::is_private(tx.conn, &rows[0].conversation_id)?;
+        let mut skipped = Vec::new();
         let mut queued = Vec::new();
         let mut rids = Vec::with_capacity(rows.len());
         for (id, m) in message_ids.iter().zip(&rows) {
@@ -169,6 +200,16 @@ pub(crate) fn send_message_read_receipt(db: &Db, message_ids: &[String]) -> Resu
             if m.recalled {
                 // Atomic: one receipt that can never apply fails the call.
                 return Err(Error::MessageRecalled(id.clone()));
+            }
+            if private {
+                // Read privately: nothing is sent, and the caller is told why.
+                if !skipped.iter().any(|s: &Skipped| s.message_id == *id) {
+                    skipped.push(Skipped {
+                        message_id: id.clone(),
+                        reason: SkipReason::PrivateReading,
+                    });
+                }
+                continue;
             }
             rids.push(m.rid);
             queued.push(id.clone());
@@ -195,7 +236,7 @@ pub(crate) fn send_message_read_receipt(db: &Db, message_ids: &[String]) -> Resu
                     .collect(),
             ));
         }
-        Ok(queued)
+        Ok(SendReport { queued, skipped })
     })
 }
 

@@ -10,7 +10,7 @@ use crate::concerns::conversations::{
     Conversation, ConversationPage, MarkReport, PushedReadReport, ReadReport,
 };
 use crate::concerns::messages::MessageListPage;
-use crate::concerns::outbox::{Batch, Rejection};
+use crate::concerns::outbox::{Batch, Rejection, SendReport};
 use crate::concerns::queries::{GroupInfo, GroupMemberPage, MemberFilter, MemberPage};
 use crate::concerns::sync::{Pending, ReceiptNotification, Snapshot, SnapshotReceipt};
 use crate::concerns::verify::VerifyReport;
@@ -164,6 +164,7 @@ impl Store {
             enabled,
             group_types: group_types.map(<[GroupType]>::to_vec),
             delivery_receipts: None,
+            private_reading: None,
         })
     }
 
@@ -320,7 +321,24 @@ impl Store {
     /// `out` messages, messages that need no receipt, and ones already sent
     /// are skipped. Returns the IDs newly queued; they are durable on return.
     pub fn send_message_read_receipt(&self, message_ids: &[String]) -> Result<Vec<String>> {
+        Ok(outbox::send_message_read_receipt(&self.db, message_ids)?.queued)
+    }
+
+    /// [`Store::send_message_read_receipt`], also telling which receipts
+    /// were not queued and why (private reading).
+    pub fn send_message_read_receipt_report(&self, message_ids: &[String]) -> Result<SendReport> {
         outbox::send_message_read_receipt(&self.db, message_ids)
+    }
+
+    /// Private reading of one conversation: `Some(true)` on, `Some(false)`
+    /// off, `None` follows the store's switch (the receipt config's
+    /// `private_reading`). Returns whether reading it is now private.
+    pub fn set_conversation_private_reading(
+        &self,
+        conversation_id: &str,
+        enable: Option<bool>,
+    ) -> Result<bool> {
+        conversations::set_private_reading(&self.db, conversation_id, enable)
     }
 
     /// Hands out batches of queued receipts: first those already handed out

@@ -590,9 +590,9 @@ impl Rng {
 /// upgraded store).
 pub fn columns_added_since_v3(table: &str) -> usize {
     match table {
-        "read_reports" => 1,
+        "read_reports" => 2,
         "messages" => 2,
-        "conversations" => 3,
+        "conversations" => 4,
         _ => 0,
     }
 }

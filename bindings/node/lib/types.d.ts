@@ -79,6 +79,8 @@ export interface Conversation {
   lastMessage: Message | null;
   /** Present (true) while the conversation is marked unread apart from its count. */
   markedUnread?: boolean;
+  /** Present (true) while reading it sends no read receipts. */
+  privateReading?: boolean;
 }
 
 export interface ReceiptInfoInput {
@@ -101,7 +103,7 @@ export interface ReceiptNotification extends ReceiptInfoInput {
 
 export interface Batch { batchID: string; conversationID: string; messageIDs: string[]; }
 /** `readTime`: the owner's newest read to the end (unix ms); in an ack, absent acknowledges it too. */
-export interface ReadReport { conversationID: string; readSequence: Int; readTime?: Int; }
+export interface ReadReport { conversationID: string; readSequence: Int; readTime?: Int; private?: boolean; }
 /** A mark (true) or unmark of a conversation as unread, at `markTime` (unix ms). */
 export interface MarkReport { conversationID: string; marked: boolean; markTime: Int; }
 /** The read state the server pushes or syncs for one conversation. */
@@ -119,8 +121,8 @@ export type OptionalEventName = 'MESSAGE_DELIVERY_RECEIPT_RECEIVED' | 'MESSAGES_
 /** Params and results of every method, in the order of docs/PROTOCOL.md. */
 export interface Methods {
   // Setup
-  setReceiptConfig: [{ enabled?: boolean; groupTypes?: GroupType[]; deliveryReceipts?: boolean }, {}];
-  getReceiptConfig: [Record<string, never> | undefined, { enabled: boolean; groupTypes: GroupType[]; deliveryReceipts: boolean }];
+  setReceiptConfig: [{ enabled?: boolean; groupTypes?: GroupType[]; deliveryReceipts?: boolean; privateReading?: boolean }, {}];
+  getReceiptConfig: [Record<string, never> | undefined, { enabled: boolean; groupTypes: GroupType[]; deliveryReceipts: boolean; privateReading: boolean }];
   setGroup: [{ groupID: string; groupType: GroupType; members: Member[] }, {}];
   addGroupMembers: [{ groupID: string; members: Member[] }, {}];
   removeGroupMembers: [{ groupID: string; userIDs: string[] }, {}];
@@ -140,9 +142,10 @@ export interface Methods {
   setMessageRead: [{ conversationID: string; sequence?: Int }, { readSequence?: Int }];
   setAllMessageRead: [Record<string, never> | undefined, { conversations: Int }];
   getTotalUnreadMessageCount: [Record<string, never> | undefined, { totalUnreadCount: Int }];
+  setConversationPrivateReading: [{ conversationID: string; enable?: boolean | null }, { privateReading: boolean }];
   markConversationUnread: [{ conversationIDList: string[]; enableMark: boolean }, { changed: string[] }];
   // Read receipts
-  sendMessageReadReceipt: [{ messageIDs: string[] }, { queued: string[] }];
+  sendMessageReadReceipt: [{ messageIDs: string[] }, { queued: string[]; skipped?: { messageID: string; reason: 'PRIVATE_READING' }[] }];
   getMessageReadReceiptList: [{ messageIDs: string[]; withDelivery?: boolean }, { messageList: Message[] }];
   getGroupMessageReadMemberList: [
     { messageID: string; filter: 0 | 1 | 2 | 3; cursor?: string | null; count: Int },
