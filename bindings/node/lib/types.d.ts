@@ -57,8 +57,9 @@ export interface IncomingMessage {
   conversationType?: ConversationType;
   from: string;
   to: string;
-  time: Int;
-  sequence: Int;
+  /** Unix seconds; 0 or absent: not given (a held message keeps its own). */
+  time?: Int;
+  sequence?: Int;
   status?: MessageStatus;
   needReadReceipt?: boolean;
   payload?: Record<string, unknown>;
