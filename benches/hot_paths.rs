@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use criterion::{BatchSize, Criterion};
 use receiptdb::{
     ConversationType, Durability, Filter, GroupType, IncomingMessage, Member, MemberFilter,
-    OpenOptions, ReceiptNotification, SnapshotReceipt, Store,
+    OpenOptions, ReceiptConfigPatch, ReceiptNotification, SnapshotReceipt, Store,
 };
 use rusqlite::{params, Connection};
 
@@ -679,6 +679,132 @@ fn member_pages(c: &mut Criterion) {
     }
 }
 
+/// Saving 1,000 new `in` group messages that need a receipt in one call,
+/// with delivery acks queued (one outbox row each) and without, vs raw
+/// inserts of the same message rows; and a delivered page of 100 (filter 2)
+/// of a 2,000-member group, half received and a quarter read, vs a raw
+/// keyset page of the deliverers.
+fn delivery(c: &mut Criterion) {
+    let d = dir();
+    let acks = store(&d.path().join("acks.db"), false);
+    let plain = store(&d.path().join("plain.db"), false);
+    acks.patch_receipt_config(&ReceiptConfigPatch {
+        delivery_receipts: Some(true),
+        ..Default::default()
+    })
+    .expect("acks on");
+    for s in [&acks, &plain] {
+        set_group(s, "g", 10);
+    }
+    let rc = raw(&d.path().join("raw.db"), false);
+    rc.execute_batch(
+        "CREATE TABLE messages (rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
+            conversation_id TEXT NOT NULL, sender TEXT NOT NULL, time INTEGER, sequence INTEGER,
+            need_receipt INTEGER, payload TEXT)",
+    )
+    .expect("raw schema");
+    let next = Cell::new(0i64);
+    let batch = || -> Vec<IncomingMessage> {
+        let base = next.get();
+        next.set(base + 1000);
+        (base..base + 1000)
+            .map(|i| IncomingMessage {
+                id: format!("in{i:09}"),
+                from: "user0000001".into(),
+                time: 1000 + i,
+                sequence: 1 + i,
+                ..group_msg("", "g")
+            })
+            .collect()
+    };
+    settle();
+    let mut g = c.benchmark_group("save_1000_in_with_delivery_acks");
+    g.bench_function("receiptdb", |b| {
+        b.iter_batched(
+            batch,
+            |m| acks.save_messages(&m).expect("save"),
+            BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("receiptdb_no_acks", |b| {
+        b.iter_batched(
+            batch,
+            |m| plain.save_messages(&m).expect("save"),
+            BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("raw", |b| {
+        b.iter_batched(
+            batch,
+            |m| {
+                let tx = rc.unchecked_transaction().expect("tx");
+                {
+                    let mut st = tx
+                        .prepare_cached(
+                            "INSERT INTO messages(id, conversation_id, sender, time, sequence,
+                                need_receipt, payload) VALUES (?1, 'GROUPg', ?2, ?3, ?4, 1, '{}')",
+                        )
+                        .expect("prep");
+                    for x in &m {
+                        st.execute(params![x.id, x.from, x.time, x.sequence])
+                            .expect("insert");
+                    }
+                }
+                tx.commit().expect("commit")
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+    // The delivered page.
+    let path = d.path().join("page.db");
+    let s = store(&path, false);
+    set_group(&s, "g", 2000);
+    s.save_messages(&[group_msg("m", "g")]).expect("save");
+    let all = users(2000);
+    let delivered: Vec<String> = all.iter().step_by(2).cloned().collect();
+    let read: Vec<String> = all.iter().step_by(4).cloned().collect();
+    s.apply_receipt_notifications(&[ReceiptNotification {
+        message_id: "m".into(),
+        delivered_ids: Some(delivered),
+        reader_ids: Some(read),
+        ..Default::default()
+    }])
+    .expect("delivered");
+    let rc = raw(&path, false);
+    let rid: i64 = rc
+        .query_row("SELECT rid FROM messages WHERE id = 'm'", [], |r| r.get(0))
+        .expect("rid");
+    let f = MemberFilter::from_code(2).expect("filter");
+    settle();
+    let mut g = c.benchmark_group("delivered_page_100_of_2000");
+    g.bench_function("receiptdb", |b| {
+        b.iter(|| {
+            let p = s
+                .get_group_message_read_member_list("m", f, "", 100)
+                .expect("page");
+            black_box(p)
+        })
+    });
+    g.bench_function("raw", |b| {
+        b.iter(|| {
+            let mut st = rc
+                .prepare_cached(
+                    "SELECT user_id FROM deliverers WHERE rid = ?1 AND user_id > ?2
+                     ORDER BY user_id LIMIT 101",
+                )
+                .expect("prep");
+            let v: Vec<String> = st
+                .query_map(params![rid, ""], |r| r.get(0))
+                .expect("q")
+                .collect::<Result<_, _>>()
+                .expect("rows");
+            black_box(v)
+        })
+    });
+    g.finish();
+}
+
 /// Opening a store with 10 M reader rows vs opening an empty one; also
 /// reports bytes on disk per reader row and per message.
 fn open(c: &mut Criterion) {
@@ -886,6 +1012,8 @@ fn report() {
             "set_read_100k",
             "conversation_page_15_of_10k",
             "total_unread_10k_conversations",
+            "save_1000_in_with_delivery_acks",
+            "delivered_page_100_of_2000",
         ]
         .iter()
         .map(|g| (g.to_string(), "receiptdb", "raw"))
@@ -899,6 +1027,11 @@ fn report() {
             v.push((format!("member_page_read_{l}"), "receiptdb", "raw_audience"));
         }
         v.push(("set_read_100k".into(), "receiptdb", "raw_with_report"));
+        v.push((
+            "save_1000_in_with_delivery_acks".into(),
+            "receiptdb",
+            "receiptdb_no_acks",
+        ));
         for g in ["send_receipt_30_normal", "send_receipt_30_full"] {
             v.push((g.into(), "receiptdb", "raw_by_id"));
         }
@@ -976,6 +1109,7 @@ fn main() {
     receipt_list(&mut c);
     conversations(&mut c);
     member_pages(&mut c);
+    delivery(&mut c);
     open(&mut c);
     slow_subscriber(&mut c);
     rpc(&mut c);

@@ -33,9 +33,13 @@ CREATE TABLE deliverers (
 -- delivered_count  max-register: the server's figures joined with
 --                  |deliverers ∪ readers in the read audience| at each
 --                  delivery merge (answers take it with read_count's max)
+-- delivered_local  the store's own count at the last delivery merge (a
+--                  delivered list longer than it says nothing; a figure
+--                  above it makes the list stale)
 -- deliverer_count  rows of `deliverers` for the message
 -- peer_delivered   C2C: the peer received it (or)
 ALTER TABLE receipts ADD COLUMN delivered_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE receipts ADD COLUMN delivered_local INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE receipts ADD COLUMN deliverer_count INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE receipts ADD COLUMN peer_delivered INTEGER NOT NULL DEFAULT 0;
 -- Delivery information kept for messages not held yet, with the read side's.

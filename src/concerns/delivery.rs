@@ -46,7 +46,7 @@ const DELIVERED_IN_AUDIENCE: &str = "SELECT COUNT(*) FROM (
                          AND fm.user_id = u.user_id
                          AND (fm.join_time IS NULL OR fm.join_time <= ?4)))";
 
-pub(crate) fn delivered_in_audience(conn: &Connection, m: &MsgRow) -> Result<i64> {
+fn delivered_in_audience(conn: &Connection, m: &MsgRow) -> Result<i64> {
     Ok(conn
         .prepare_cached(DELIVERED_IN_AUDIENCE)?
         .query_row(params![m.rid, m.sender, m.recipient, m.time], |r| r.get(0))?)
@@ -95,9 +95,10 @@ pub(crate) fn merge_delivery(tx: &mut Tx<'_>, m: &MsgRow, d: &Delivery<'_>) -> R
         let figure = d.count.unwrap_or(0).max(local);
         tx.conn
             .prepare_cached(
-                "UPDATE receipts SET delivered_count = ?2 WHERE rid = ?1 AND delivered_count < ?2",
+                "UPDATE receipts SET delivered_count = max(delivered_count, ?2),
+                    delivered_local = ?3 WHERE rid = ?1",
             )?
-            .execute(params![m.rid, figure])?;
+            .execute(params![m.rid, figure, local])?;
     }
     Ok(load_delivered(tx.conn, m.rid)? != before)
 }
@@ -116,7 +117,8 @@ pub(crate) fn readers_added(tx: &Tx<'_>, m: &MsgRow) -> Result<()> {
     let local = delivered_in_audience(tx.conn, m)?;
     tx.conn
         .prepare_cached(
-            "UPDATE receipts SET delivered_count = ?2 WHERE rid = ?1 AND delivered_count < ?2",
+            "UPDATE receipts SET delivered_count = max(delivered_count, ?2), delivered_local = ?2
+             WHERE rid = ?1",
         )?
         .execute(params![m.rid, local])?;
     Ok(())
@@ -181,4 +183,12 @@ pub(crate) fn ack_deliveries(db: &Db, batch_id: &str) -> Result<bool> {
             .execute(params![n])?;
         Ok(true)
     })
+}
+
+/// How many receivers the store itself can name: its count at the last
+/// delivery merge, or the readers it counts when that is more.
+pub(crate) fn local_count(conn: &Connection, rid: i64) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT max(delivered_local, reader_count) FROM receipts WHERE rid = ?1")?
+        .query_row(params![rid], |r| r.get(0))?)
 }

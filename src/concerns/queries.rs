@@ -45,18 +45,29 @@ pub(crate) const READERS_WALK: &str =
 pub(crate) const DELIVERED_WALK: &str =
     "SELECT user_id FROM readers WHERE rid = ?1 AND user_id > ?2
      UNION SELECT user_id FROM deliverers WHERE rid = ?1 AND user_id > ?2 ORDER BY user_id";
-/// A page of the delivered list: [`DELIVERED_WALK`] in the read audience
-/// (the rules of [`READ_PAGE`]).
-pub(crate) const DELIVERED_PAGE: &str = "SELECT u.user_id FROM (
-        SELECT user_id FROM readers WHERE rid = ?1 AND user_id > ?2
-        UNION SELECT user_id FROM deliverers WHERE rid = ?1 AND user_id > ?2) u
-     WHERE u.user_id <> ?3
-       AND (?4 = 0
-            OR EXISTS (SELECT 1 FROM members mb WHERE mb.group_id = ?5 AND mb.user_id = u.user_id
-                         AND (mb.join_time IS NULL OR mb.join_time <= ?6))
-            OR EXISTS (SELECT 1 FROM former_members fm WHERE fm.group_id = ?5 AND fm.user_id = u.user_id
-                         AND (fm.join_time IS NULL OR fm.join_time <= ?6)))
-     ORDER BY u.user_id LIMIT 101";
+/// A page of the delivered list: readers and deliverers in the read
+/// audience (the rules of [`READ_PAGE`]), as one compound SELECT ordered by
+/// user ID, which SQLite runs as a merge of the two index ranges that stops
+/// at the page's end (a subquery over the union would build it whole).
+macro_rules! in_read_audience {
+    ($t:literal) => {
+        concat!(
+            "SELECT ", $t, ".user_id FROM ", $t, "s ", $t,
+            " WHERE ", $t, ".rid = ?1 AND ", $t, ".user_id > ?2 AND ", $t, ".user_id <> ?3
+               AND (?4 = 0
+                    OR EXISTS (SELECT 1 FROM members mb WHERE mb.group_id = ?5 AND mb.user_id = ", $t, ".user_id
+                                 AND (mb.join_time IS NULL OR mb.join_time <= ?6))
+                    OR EXISTS (SELECT 1 FROM former_members fm WHERE fm.group_id = ?5 AND fm.user_id = ", $t, ".user_id
+                                 AND (fm.join_time IS NULL OR fm.join_time <= ?6)))"
+        )
+    };
+}
+pub(crate) const DELIVERED_PAGE: &str = concat!(
+    in_read_audience!("reader"),
+    " UNION ",
+    in_read_audience!("deliverer"),
+    " ORDER BY 1 LIMIT 101"
+);
 
 fn next_user(rows: &mut rusqlite::Rows<'_>) -> Result<Option<String>> {
     Ok(match rows.next()? {
@@ -448,8 +459,10 @@ pub(crate) fn get_group_message_read_member_list(
         let is_stale = match filter {
             MemberFilter::Read | MemberFilter::Unread => is_stale,
             // The server knows of more who received it than the list can name.
+            // (The store's own count as of its last delivery merge, or the
+            // readers it counts, whichever is more: no recount a page.)
             MemberFilter::Delivered | MemberFilter::Undelivered => {
-                load_delivered(c, m.rid)?.count > super::delivery::delivered_in_audience(c, &m)?
+                load_delivered(c, m.rid)?.count > super::delivery::local_count(c, m.rid)?
             }
         };
         let is_completed = ids.len() <= count as usize;
