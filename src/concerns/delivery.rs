@@ -4,15 +4,14 @@
 //! owner's own delivery acks for `in` messages, queued in an outbox of
 //! their own.
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::outbox::{batch_number, hand_out, Batch, DELIVERIES};
-use super::receipts::group_has_receipts;
 use crate::error::Result;
 use crate::model::{ConversationType, MessageStatus};
 use crate::storage::db::{Db, Tx};
 use crate::storage::meta;
-use crate::storage::rows::{load_delivered, MsgRow};
+use crate::storage::rows::{group_type_of, load_delivered, MsgRow};
 
 /// Delivery information about one `out` message, from the server.
 #[derive(Debug, Clone, Copy, Default)]
@@ -103,14 +102,19 @@ pub(crate) fn merge_delivery(tx: &mut Tx<'_>, m: &MsgRow, d: &Delivery<'_>) -> R
     Ok(load_delivered(tx.conn, m.rid)? != before)
 }
 
-/// After new readers of a group message: when it has deliverers, the
+/// After readers were merged into a group message: when it has deliverers, the
 /// union may have grown past both counts, so the local estimate is joined
 /// again (without deliverers the readers alone are counted by `read_count`).
 pub(crate) fn readers_added(tx: &Tx<'_>, m: &MsgRow) -> Result<()> {
+    if !(m.is_out && m.need_receipt && m.ctype == ConversationType::Group) || m.recalled {
+        return Ok(());
+    }
     let deliverers: i64 = tx
         .conn
         .prepare_cached("SELECT deliverer_count FROM receipts WHERE rid = ?1")?
-        .query_row(params![m.rid], |r| r.get(0))?;
+        .query_row(params![m.rid], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0);
     if deliverers == 0 {
         return Ok(());
     }
@@ -135,7 +139,8 @@ pub(crate) fn queue_ack(tx: &Tx<'_>, m: &MsgRow) -> Result<bool> {
     if !(config.enabled && config.delivery_receipts) {
         return Ok(false);
     }
-    if m.ctype == ConversationType::Group && !group_has_receipts(tx.conn, &m.recipient)? {
+    let no_receipts = group_type_of(tx.conn, &m.recipient)?.is_some_and(|t| !t.supports_receipts());
+    if m.ctype == ConversationType::Group && no_receipts {
         return Ok(false);
     }
     let queued = tx

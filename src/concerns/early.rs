@@ -273,6 +273,9 @@ pub(crate) fn flush_early(tx: &mut Tx<'_>, m: &MsgRow) -> Result<()> {
     let deliverers: Vec<String> = delivered.into_iter().map(|u| u.0).collect();
     drop_early(tx, &m.id)?;
     merge_held(tx, m, &est, &readers)?;
+    if !readers.is_empty() {
+        super::delivery::readers_added(tx, m)?;
+    }
     let d = Delivery {
         count: delivered_count,
         peer: peer_delivered,

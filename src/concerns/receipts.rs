@@ -79,10 +79,6 @@ pub(crate) fn merge_loaded(
         if indexed && added > 0 {
             unread::readers_added(tx, m.rid, &list)?;
         }
-        if added > 0 {
-            // Readers count as delivered: the delivered union may grow.
-            super::delivery::readers_added(tx, m)?;
-        }
     }
     let reader_count = reader_count + counted;
     let local = local.map(|l| l - hits);

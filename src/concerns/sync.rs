@@ -8,7 +8,7 @@ use super::conversations::{
     apply_positions, check_pushed, mark_reports_in, read_reports_in, MarkReport, Positions,
     ReadReport,
 };
-use super::delivery::{merge_delivery, pending_deliveries, Delivery};
+use super::delivery::{merge_delivery, pending_deliveries, readers_added, Delivery};
 use super::early::{merge_early, merge_early_delivery};
 use super::messages::{clamp, upsert_message, MAX_MESSAGES_PER_CALL};
 use super::outbox::{check_limit, hand_out, mark_self_read, Batch, RECEIPTS};
@@ -226,6 +226,10 @@ fn apply_one(
                 merge_early_delivery(tx, id, Some(&m.conversation_id), delivery)?;
             } else {
                 let read = merge_loaded(tx, &m, rec, est, readers)?;
+                if !readers.is_empty() {
+                    // Readers count as delivered: the delivered union may grow.
+                    readers_added(tx, &m)?;
+                }
                 let delivered = merge_delivery(tx, &m, delivery)?;
                 if delivered {
                     tx.delivery_changed.insert(m.rid);
