@@ -13,8 +13,8 @@ use crate::model::{parse_conversation_id, ConversationType, Message, MessageStat
 use crate::storage::db::{Db, Tx};
 use crate::storage::meta;
 use crate::storage::rows::{
-    conv_page_row, load_conv, load_message_by_rid, ConvPageRow, ConvRow, CONV_FIRST, CONV_OLDER,
-    CONV_SAME_KEY, CONV_SAME_TIME,
+    conv_page_row, is_private, load_conv, load_message_by_rid, ConvPageRow, ConvRow, CONV_FIRST,
+    CONV_OLDER, CONV_SAME_KEY, CONV_SAME_TIME,
 };
 
 /// Most conversations in one `applyReadReports` / `ackReadReports`.
@@ -562,20 +562,6 @@ fn ack_marks_upto(conn: &Connection, conv: &str, on: bool, t: i64) -> Result<u64
                AND (mark_time < ?2 OR (mark_time = ?2 AND (mark_on = ?3 OR ?3 = 0)))",
         )?
         .execute(params![conv, t, on])? as u64)
-}
-
-/// Whether reading `conv` is private: its own switch, else the store's.
-pub(crate) fn is_private(conn: &Connection, conv: &str) -> Result<bool> {
-    use rusqlite::OptionalExtension;
-    let own: Option<bool> = conn
-        .prepare_cached("SELECT private_reading FROM conversations WHERE conversation_id = ?1")?
-        .query_row(params![conv], |r| r.get(0))
-        .optional()?
-        .flatten();
-    match own {
-        Some(p) => Ok(p),
-        None => Ok(meta::receipt_config(conn)?.private_reading),
-    }
 }
 
 /// `setConversationPrivateReading`: the conversation's own switch (`None`:

@@ -182,7 +182,7 @@ pub(crate) fn send_message_read_receipt(db: &Db, message_ids: &[String]) -> Resu
         let rows = load_one_conversation(tx.conn, message_ids, MAX_BATCH)?;
         let (ctype, target) = crate::model::parse_conversation_id(&rows[0].conversation_id)?;
         check_receipts_allowed(tx.conn, ctype, target)?;
-        let private = super::conversations::is_private(tx.conn, &rows[0].conversation_id)?;
+        let private = crate::storage::rows::is_private(tx.conn, &rows[0].conversation_id)?;
         let mut skipped = Vec::new();
         let mut queued = Vec::new();
         let mut rids = Vec::with_capacity(rows.len());

@@ -571,3 +571,17 @@ pub(crate) fn delivery_items(conn: &Connection, rids: &[i64]) -> Result<Vec<Deli
     }
     Ok(out)
 }
+
+/// Whether reading `conv` is private: its own switch, else the store's.
+pub(crate) fn is_private(conn: &Connection, conv: &str) -> Result<bool> {
+    use rusqlite::OptionalExtension;
+    let own: Option<bool> = conn
+        .prepare_cached("SELECT private_reading FROM conversations WHERE conversation_id = ?1")?
+        .query_row(params![conv], |r| r.get(0))
+        .optional()?
+        .flatten();
+    match own {
+        Some(p) => Ok(p),
+        None => Ok(super::meta::receipt_config(conn)?.private_reading),
+    }
+}
