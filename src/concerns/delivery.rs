@@ -135,8 +135,7 @@ pub(crate) fn queue_ack(tx: &Tx<'_>, m: &MsgRow) -> Result<bool> {
     if m.is_out || !m.need_receipt || m.status != MessageStatus::Success || m.recalled {
         return Ok(false);
     }
-    let config = meta::receipt_config(tx.conn)?;
-    if !(config.enabled && config.delivery_receipts) {
+    if !meta::delivery_acks_on(tx.conn)? {
         return Ok(false);
     }
     let no_receipts = group_type_of(tx.conn, &m.recipient)?.is_some_and(|t| !t.supports_receipts());

@@ -97,6 +97,22 @@ pub(crate) fn receipt_config(conn: &Connection) -> Result<ReceiptConfig> {
     }
 }
 
+/// Whether delivery acks are queued (receipts on and `deliveryReceipts`):
+/// read in SQL from the stored config, without decoding it (a save asks
+/// once a message).
+pub(crate) fn delivery_acks_on(conn: &Connection) -> Result<bool> {
+    use rusqlite::OptionalExtension;
+    Ok(conn
+        .prepare_cached(
+            "SELECT coalesce(json_extract(value, '$.enabled'), 1)
+                    AND coalesce(json_extract(value, '$.deliveryReceipts'), 0)
+             FROM meta WHERE key = ?1",
+        )?
+        .query_row([Key::ReceiptConfig.as_str()], |r| r.get::<_, bool>(0))
+        .optional()?
+        .unwrap_or(false))
+}
+
 /// Stores the receipt config.
 pub(crate) fn set_receipt_config(conn: &Connection, cfg: &ReceiptConfig) -> Result<()> {
     let json = serde_json::to_string(cfg).map_err(|e| Error::internal(e.to_string()))?;
