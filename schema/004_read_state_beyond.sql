@@ -71,3 +71,10 @@ CREATE TABLE delivery_batches (
 ALTER TABLE conversations ADD COLUMN private_reading INTEGER;
 -- Read reports remember whether they are private.
 ALTER TABLE read_reports ADD COLUMN private INTEGER NOT NULL DEFAULT 0;
+
+-- Read times as the server reports them (unix seconds; the earliest wins;
+-- NULL: read, time unknown): per reader of a group message, the C2C peer's
+-- on the receipt, and kept with early readers.
+ALTER TABLE readers ADD COLUMN read_time INTEGER;
+ALTER TABLE receipts ADD COLUMN peer_read_time INTEGER;
+ALTER TABLE early_readers ADD COLUMN read_time INTEGER;

@@ -55,9 +55,9 @@ pub use concerns::early::{MAX_EARLY_MESSAGES, MAX_EARLY_READERS};
 pub use concerns::groups::MAX_MEMBERS_PER_CALL;
 pub use concerns::messages::{MessageListPage, MAX_MESSAGES_PER_CALL};
 pub use concerns::outbox::{Batch, Rejection, SendReport, SkipReason, Skipped, MAX_BATCH};
-pub use concerns::queries::{GroupInfo, GroupMemberPage, MemberFilter, MemberPage};
+pub use concerns::queries::{GroupInfo, GroupMemberPage, MemberFilter, MemberPage, ReaderAt};
 pub use concerns::sync::{
-    Pending, ReceiptNotification, Snapshot, SnapshotReceipt, MAX_READERS_PER_CALL,
+    Pending, ReaderTime, ReceiptNotification, Snapshot, SnapshotReceipt, MAX_READERS_PER_CALL,
     MAX_RECEIPTS_PER_CALL,
 };
 pub use concerns::verify::{Mismatch, VerifyReport};

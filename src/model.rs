@@ -259,6 +259,10 @@ pub struct ReadReceiptInfo {
     /// With `withDelivery` only: C2C, the peer received (or read) it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_peer_delivered: Option<bool>,
+    /// With `withReadTime` only, C2C: when the peer read it (unix seconds,
+    /// as the server reported it); left out while unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_time: Option<i64>,
 }
 
 /// A message as the store holds it.

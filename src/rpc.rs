@@ -194,6 +194,8 @@ struct ReceiptListP {
     message_ids: Vec<String>,
     #[serde(rename = "withDelivery", default)]
     with_delivery: bool,
+    #[serde(rename = "withReadTime", default)]
+    with_read_time: bool,
 }
 #[derive(Deserialize)]
 struct GroupIdP {
@@ -217,6 +219,8 @@ struct MemberListP {
     #[serde(default)]
     cursor: Option<String>,
     count: i64,
+    #[serde(rename = "withReadTime", default)]
+    with_read_time: bool,
 }
 #[derive(Deserialize)]
 struct PendingP {
@@ -592,23 +596,29 @@ impl Session {
             }
             "getMessageReadReceiptList" => {
                 let m: ReceiptListP = params(p)?;
-                let list = if m.with_delivery {
-                    s.get_message_read_receipt_list_with_delivery(&m.message_ids)?
-                } else {
-                    s.get_message_read_receipt_list(&m.message_ids)?
-                };
+                let list = s.get_message_read_receipt_list_with(
+                    &m.message_ids,
+                    m.with_delivery,
+                    m.with_read_time,
+                )?;
                 json!({"messageList": list})
             }
             "getGroupMessageReadMemberList" => {
                 let m: MemberListP = params(p)?;
                 let f = MemberFilter::from_code(m.filter)?;
                 let count = count_in(m.count, "count")?;
-                to_value(&s.get_group_message_read_member_list(
-                    &m.message_id,
-                    f,
-                    m.cursor.as_deref().unwrap_or(""),
-                    count,
-                )?)?
+                let cursor = m.cursor.as_deref().unwrap_or("");
+                let page = if m.with_read_time {
+                    s.get_group_message_read_member_list_with_read_times(
+                        &m.message_id,
+                        f,
+                        cursor,
+                        count,
+                    )?
+                } else {
+                    s.get_group_message_read_member_list(&m.message_id, f, cursor, count)?
+                };
+                to_value(&page)?
             }
             "getPendingReceipts" => {
                 let m: PendingP = params(p)?;

@@ -1,6 +1,6 @@
 //! The read state beyond the seed is a lattice too (PROTOCOL.md, Delivered
 //! and read, Unread marks, Recalled messages): any order and any
-//! duplication of deliveries, reads, read reports with times, marks,
+//! duplication of deliveries, reads, read times, read reports with times, marks,
 //! unmarks and recalls gives one state — the delivered and read answers and
 //! lists of every message not recalled, whether each message is recalled,
 //! and every conversation's read position, unread count and unread mark.
@@ -24,6 +24,8 @@ enum Op {
     Delivered(usize, u8),
     /// Users read message m.
     Read(usize, u8),
+    /// User u read message m at time t (the server's report).
+    ReadAt(usize, usize, i64),
     /// The server's delivered count for message m.
     DeliveredCount(usize, u64),
     /// The C2C peer received (true) or read (false) a1.
@@ -104,6 +106,14 @@ fn apply(s: &Store, op: &Op) {
         Op::Read(m, bits) => {
             s.apply_receipt_notifications(&[ReceiptNotification {
                 reader_ids: Some(users(*bits)),
+                ..note(*m)
+            }])
+            .unwrap();
+        }
+        Op::ReadAt(m, u, t) => {
+            s.apply_receipt_notifications(&[ReceiptNotification {
+                user_id: Some(USERS[*u].into()),
+                read_time: Some(*t),
                 ..note(*m)
             }])
             .unwrap();
@@ -197,6 +207,10 @@ fn state(s: &Store) -> Vec<String> {
         for code in 0..4 {
             out.push(format!("{id} list {code}: {:?}", list(s, id, code)));
         }
+        let timed = s
+            .get_group_message_read_member_list_with_read_times(id, MemberFilter::Read, "", 100)
+            .unwrap();
+        out.push(format!("{id} read times: {:?}", timed.read_member_list));
     }
     let a1 = &s
         .get_message_read_receipt_list_with_delivery(&["a1".to_string()])
@@ -214,6 +228,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (0..3usize, 0..16u8).prop_map(|(m, b)| Op::Delivered(m, b)),
         3 => (0..3usize, 0..16u8).prop_map(|(m, b)| Op::Read(m, b)),
+        2 => (0..3usize, 0..4usize, 1..50i64).prop_map(|(m, u, t)| Op::ReadAt(m, u, t)),
         1 => (0..3usize, 0..5u64).prop_map(|(m, n)| Op::DeliveredCount(m, n)),
         1 => any::<bool>().prop_map(Op::Peer),
         2 => (0..6i64, 1..20i64).prop_map(|(s, t)| Op::ReadReport(s, t)),

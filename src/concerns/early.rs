@@ -7,7 +7,7 @@ use rusqlite::params;
 
 use super::delivery::{merge_delivery, Delivery};
 use super::outbox::mark_self_read;
-use super::receipts::merge_held;
+use super::receipts::{merge_held, merge_read_times};
 use crate::error::Result;
 use crate::lattice::{min_reg, Estimate};
 use crate::storage::db::Tx;
@@ -111,6 +111,26 @@ fn add_early_users(
             )?
             .execute(params![message_id, conv, added])?;
         meta::add_counter(tx.conn, Key::EarlyReaderCount, added)?;
+    }
+    Ok(())
+}
+
+/// Keeps read times of readers of a message not held yet (the readers
+/// were kept by [`merge_early`] in the same call); the earliest wins.
+pub(crate) fn merge_early_read_times(
+    tx: &mut Tx<'_>,
+    message_id: &str,
+    conv: Option<&str>,
+    times: &[(String, i64)],
+) -> Result<()> {
+    let conv = conv.unwrap_or("");
+    let mut st = tx.conn.prepare_cached(
+        "UPDATE early_readers SET read_time = ?4
+         WHERE message_id = ?1 AND conversation_id = ?2 AND user_id = ?3
+           AND (read_time IS NULL OR read_time > ?4)",
+    )?;
+    for (user, t) in times {
+        st.execute(params![message_id, conv, user, t])?;
     }
     Ok(())
 }
@@ -258,17 +278,21 @@ pub(crate) fn flush_early(tx: &mut Tx<'_>, m: &MsgRow) -> Result<()> {
         peer_delivered |= *pd;
     }
     // Each user once: a reader if any of their rows says read.
-    let users: Vec<(String, bool)> = tx
+    let users: Vec<(String, bool, Option<i64>)> = tx
         .conn
         .prepare_cached(
-            "SELECT user_id, MIN(delivered_only) FROM early_readers
+            "SELECT user_id, MIN(delivered_only), MIN(read_time) FROM early_readers
              WHERE message_id = ?1 AND conversation_id IN ('', ?2) GROUP BY user_id",
         )?
         .query_map(params![m.id, m.conversation_id], |r| {
-            Ok((r.get(0)?, r.get(1)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?
         .collect::<rusqlite::Result<_>>()?;
     let (delivered, read): (Vec<_>, Vec<_>) = users.into_iter().partition(|u| u.1);
+    let times: Vec<(String, i64)> = read
+        .iter()
+        .filter_map(|u| u.2.map(|t| (u.0.clone(), t)))
+        .collect();
     let readers: Vec<String> = read.into_iter().map(|u| u.0).collect();
     let deliverers: Vec<String> = delivered.into_iter().map(|u| u.0).collect();
     drop_early(tx, &m.id)?;
@@ -276,6 +300,7 @@ pub(crate) fn flush_early(tx: &mut Tx<'_>, m: &MsgRow) -> Result<()> {
     if !readers.is_empty() {
         super::delivery::readers_added(tx, m)?;
     }
+    merge_read_times(tx, m, &times)?;
     let d = Delivery {
         count: delivered_count,
         peer: peer_delivered,

@@ -147,6 +147,17 @@ impl MemberFilter {
     }
 }
 
+/// A reader and, when the server said, when they read (unix seconds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReaderAt {
+    /// The reader.
+    #[serde(rename = "userID")]
+    pub user_id: String,
+    /// When they read it; left out while unknown.
+    #[serde(rename = "readTime", skip_serializing_if = "Option::is_none")]
+    pub read_time: Option<i64>,
+}
+
 /// One page of `getGroupMessageReadMemberList`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -168,6 +179,10 @@ pub struct MemberPage {
     /// With filter 1.
     #[serde(rename = "unreadUserIDList", skip_serializing_if = "Option::is_none")]
     pub unread_user_id_list: Option<Vec<String>>,
+    /// With filter 0 and `withReadTime`: each reader of the page with the
+    /// time they read it, when known.
+    #[serde(rename = "readMemberList", skip_serializing_if = "Option::is_none")]
+    pub read_member_list: Option<Vec<ReaderAt>>,
     /// With filter 2.
     #[serde(
         rename = "deliveredUserIDList",
@@ -342,6 +357,7 @@ pub(crate) fn get_message_read_receipt_list(
     db: &Db,
     message_ids: &[String],
     with_delivery: bool,
+    with_read_time: bool,
 ) -> Result<Vec<Message>> {
     if message_ids.is_empty() || message_ids.len() > 100 {
         return Err(Error::invalid("messageIDs must hold 1..100 IDs"));
@@ -372,7 +388,7 @@ pub(crate) fn get_message_read_receipt_list(
         if first.conversation_type == ConversationType::Group {
             require_group_receipts(c, &first.to)?;
         }
-        if with_delivery {
+        if with_delivery || with_read_time {
             for m in &mut out {
                 let Some(info) = m.read_receipt_info.as_mut() else {
                     continue;
@@ -380,9 +396,16 @@ pub(crate) fn get_message_read_receipt_list(
                 let Some(row) = load_row(c, &m.id)? else {
                     continue;
                 };
-                let d = load_delivered(c, row.rid)?;
-                info.delivered_count = Some(d.count.max(0) as u64);
-                info.is_peer_delivered = Some(d.peer);
+                if with_delivery {
+                    let d = load_delivered(c, row.rid)?;
+                    info.delivered_count = Some(d.count.max(0) as u64);
+                    info.is_peer_delivered = Some(d.peer);
+                }
+                if with_read_time && row.ctype == ConversationType::C2C {
+                    info.read_time = c
+                        .prepare_cached("SELECT peer_read_time FROM receipts WHERE rid = ?1")?
+                        .query_row(params![row.rid], |r| r.get(0))?;
+                }
             }
         }
         Ok(out)
@@ -397,6 +420,19 @@ pub(crate) fn get_group_message_read_member_list(
     filter: MemberFilter,
     cursor: &str,
     count: u32,
+) -> Result<MemberPage> {
+    get_group_message_read_member_list_with(db, message_id, filter, cursor, count, false)
+}
+
+/// [`get_group_message_read_member_list`]; with `read_times`, a read page
+/// also lists each reader with their read time (`readMemberList`).
+pub(crate) fn get_group_message_read_member_list_with(
+    db: &Db,
+    message_id: &str,
+    filter: MemberFilter,
+    cursor: &str,
+    count: u32,
+    read_times: bool,
 ) -> Result<MemberPage> {
     check_id("messageID", message_id)?;
     if !(1..=100).contains(&count) {
@@ -471,11 +507,28 @@ pub(crate) fn get_group_message_read_member_list(
             (false, Some(last)) => encode_cursor(filter, message_id, last),
             _ => String::new(),
         };
+        let read_member_list = match (read_times, filter) {
+            (true, MemberFilter::Read) => {
+                let mut st = c.prepare_cached(
+                    "SELECT read_time FROM readers WHERE rid = ?1 AND user_id = ?2",
+                )?;
+                let mut v = Vec::with_capacity(ids.len());
+                for id in &ids {
+                    v.push(ReaderAt {
+                        user_id: id.clone(),
+                        read_time: st.query_row(params![m.rid, id], |r| r.get(0))?,
+                    });
+                }
+                Some(v)
+            }
+            _ => None,
+        };
         let mut page = MemberPage {
             is_completed,
             cursor,
             message_id: message_id.to_string(),
             is_stale,
+            read_member_list,
             read_user_id_list: None,
             unread_user_id_list: None,
             delivered_user_id_list: None,

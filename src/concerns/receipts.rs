@@ -202,3 +202,33 @@ pub(crate) fn c2c_receipt_appears(tx: &mut Tx<'_>, rid: i64) -> Result<()> {
     tx.receipt_changed.insert(rid);
     Ok(())
 }
+
+/// Joins the read times the server reports for readers of a held `out`
+/// message (unix seconds; the earliest wins): per reader in a group (only
+/// readers held), the peer's in C2C (others ignored). Whether one changed.
+pub(crate) fn merge_read_times(tx: &Tx<'_>, m: &MsgRow, times: &[(String, i64)]) -> Result<bool> {
+    if !(m.is_out && m.need_receipt) || m.recalled || times.is_empty() {
+        return Ok(false);
+    }
+    let mut changed = 0;
+    if m.ctype == ConversationType::C2C {
+        for (_, t) in times.iter().filter(|(u, _)| *u == m.recipient) {
+            changed += tx
+                .conn
+                .prepare_cached(
+                    "UPDATE receipts SET peer_read_time = ?2
+                     WHERE rid = ?1 AND (peer_read_time IS NULL OR peer_read_time > ?2)",
+                )?
+                .execute(params![m.rid, t])?;
+        }
+    } else {
+        let mut st = tx.conn.prepare_cached(
+            "UPDATE readers SET read_time = ?3
+             WHERE rid = ?1 AND user_id = ?2 AND (read_time IS NULL OR read_time > ?3)",
+        )?;
+        for (user, t) in times {
+            changed += st.execute(params![m.rid, user, t])?;
+        }
+    }
+    Ok(changed > 0)
+}

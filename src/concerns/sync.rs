@@ -5,14 +5,14 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use super::conversations::{
-    apply_positions, check_pushed, mark_reports_in, read_reports_in, MarkReport, Positions,
-    ReadReport,
+    apply_positions, check_pushed, check_seq, mark_reports_in, read_reports_in, MarkReport,
+    Positions, ReadReport,
 };
 use super::delivery::{merge_delivery, pending_deliveries, readers_added, Delivery};
-use super::early::{merge_early, merge_early_delivery};
+use super::early::{merge_early, merge_early_delivery, merge_early_read_times};
 use super::messages::{clamp, upsert_message, MAX_MESSAGES_PER_CALL};
 use super::outbox::{check_limit, hand_out, mark_self_read, Batch, RECEIPTS};
-use super::receipts::{group_has_receipts, merge_counts_deferred, merge_loaded};
+use super::receipts::{group_has_receipts, merge_counts_deferred, merge_loaded, merge_read_times};
 use crate::error::{Error, Result};
 use crate::events::EventKind;
 use crate::lattice::{Estimate, ReceiptState};
@@ -57,6 +57,9 @@ pub struct ReceiptNotification {
     /// Users who read it.
     #[serde(rename = "readerIDs", default)]
     pub reader_ids: Option<Vec<String>>,
+    /// When `userID` read it (unix seconds, as the server reports it).
+    #[serde(rename = "readTime", default)]
+    pub read_time: Option<i64>,
     /// Users who received it (delivered; readers count as delivered too).
     #[serde(rename = "deliveredIDs", default)]
     pub delivered_ids: Option<Vec<String>>,
@@ -66,6 +69,17 @@ pub struct ReceiptNotification {
     /// Server's C2C peer-delivered flag.
     #[serde(default)]
     pub is_peer_delivered: Option<bool>,
+}
+
+/// A reader and the time they read a message (unix seconds).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReaderTime {
+    /// The reader.
+    #[serde(rename = "userID")]
+    pub user_id: String,
+    /// When they read it.
+    #[serde(rename = "readTime")]
+    pub read_time: i64,
 }
 
 /// A receipt state inside a snapshot.
@@ -87,6 +101,9 @@ pub struct SnapshotReceipt {
     /// Users who read it.
     #[serde(rename = "readerIDs", default)]
     pub reader_ids: Option<Vec<String>>,
+    /// Readers with the time each read it (unix seconds).
+    #[serde(rename = "readTimes", default)]
+    pub read_times: Option<Vec<ReaderTime>>,
     /// Users who received it (delivered; readers count as delivered too).
     #[serde(rename = "deliveredIDs", default)]
     pub delivered_ids: Option<Vec<String>>,
@@ -189,6 +206,14 @@ fn estimate(rc: Option<u64>, uc: Option<u64>, pr: Option<bool>) -> Estimate {
     }
 }
 
+fn check_read_times(r: &SnapshotReceipt) -> Result<()> {
+    for t in r.read_times.iter().flatten() {
+        check_id("userID", &t.user_id)?;
+        check_seq("readTime", t.read_time)?;
+    }
+    Ok(())
+}
+
 fn check_readers(ids: &[String], total: &mut usize) -> Result<()> {
     *total += ids.len();
     if *total > MAX_READERS_PER_CALL {
@@ -201,15 +226,23 @@ fn check_readers(ids: &[String], total: &mut usize) -> Result<()> {
 
 /// Applies one receipt estimate: merged into a held message of `conv`
 /// (when given), or buffered until the message arrives.
+/// What the server says about one message's receipt.
+struct Info<'a> {
+    est: Estimate,
+    readers: &'a [String],
+    delivery: Delivery<'a>,
+    /// Read times (unix seconds) of readers among `readers`.
+    times: Vec<(String, i64)>,
+}
+
 fn apply_one(
     tx: &mut Tx<'_>,
     id: &str,
     conv: Option<&str>,
-    est: &Estimate,
-    readers: &[String],
-    delivery: &Delivery<'_>,
+    info: &Info<'_>,
     changed: &mut Changed,
 ) -> Result<()> {
+    let (est, readers, delivery) = (&info.est, info.readers, &info.delivery);
     match load_for_merge(tx.conn, id)? {
         Some((m, rec)) => {
             check_conv(&m, conv)?;
@@ -224,6 +257,7 @@ fn apply_one(
                 // Kept: a later save may say the message needs a receipt.
                 merge_early(tx, id, Some(&m.conversation_id), est, readers, false)?;
                 merge_early_delivery(tx, id, Some(&m.conversation_id), delivery)?;
+                merge_early_read_times(tx, id, Some(&m.conversation_id), &info.times)?;
             } else {
                 let read = merge_loaded(tx, &m, rec, est, readers)?;
                 if !readers.is_empty() {
@@ -234,7 +268,8 @@ fn apply_one(
                 if delivered {
                     tx.delivery_changed.insert(m.rid);
                 }
-                if read || delivered {
+                let timed = merge_read_times(tx, &m, &info.times)?;
+                if read || delivered || timed {
                     changed.add(m.rid, id);
                 }
             }
@@ -242,6 +277,7 @@ fn apply_one(
         None => {
             merge_early(tx, id, conv, est, readers, false)?;
             merge_early_delivery(tx, id, conv, delivery)?;
+            merge_early_read_times(tx, id, conv, &info.times)?;
         }
     }
     Ok(())
@@ -263,22 +299,26 @@ fn apply_receipt(
     r: &SnapshotReceipt,
     changed: &mut Changed,
 ) -> Result<()> {
-    let est = estimate(r.read_count, r.unread_count, r.is_peer_read);
-    let readers = r.reader_ids.as_deref().unwrap_or(&[]);
-    let delivery = delivery_of(
-        r.delivered_count,
-        r.is_peer_delivered,
-        r.delivered_ids.as_deref(),
-    );
-    apply_one(
-        tx,
-        &r.message_id,
-        Some(conv),
-        &est,
-        readers,
-        &delivery,
-        changed,
-    )
+    // A reader named with a time is a reader.
+    let mut readers = r.reader_ids.clone().unwrap_or_default();
+    let times: Vec<(String, i64)> = r
+        .read_times
+        .iter()
+        .flatten()
+        .map(|t| (t.user_id.clone(), t.read_time))
+        .collect();
+    readers.extend(times.iter().map(|(u, _)| u.clone()));
+    let info = Info {
+        est: estimate(r.read_count, r.unread_count, r.is_peer_read),
+        readers: &readers,
+        delivery: delivery_of(
+            r.delivered_count,
+            r.is_peer_delivered,
+            r.delivered_ids.as_deref(),
+        ),
+        times,
+    };
+    apply_one(tx, &r.message_id, Some(conv), &info, changed)
 }
 
 fn delivery_of<'a>(
@@ -332,7 +372,8 @@ fn apply_chunk(
             .map(|(m, _)| m.rid);
         let no_delivery = r.delivered_ids.is_none()
             && r.delivered_count.is_none()
-            && r.is_peer_delivered.is_none();
+            && r.is_peer_delivered.is_none()
+            && r.read_times.is_none();
         if let (true, Some(rid)) = (readers.is_empty() && no_delivery, rid) {
             if let Some(j) = last.insert(rid, i) {
                 let prev = held[j].as_ref().map(|(_, rec)| *rec);
@@ -396,6 +437,7 @@ where
             check_id("messageID", &r.message_id)?;
             check_readers(r.reader_ids.as_deref().unwrap_or(&[]), &mut total)?;
             check_readers(r.delivered_ids.as_deref().unwrap_or(&[]), &mut total)?;
+            check_read_times(&r)?;
             chunk.push(r);
             if chunk.len() == CHUNK {
                 apply_chunk(tx, conversation_id, &chunk, &mut changed)?;
@@ -438,6 +480,9 @@ pub(crate) fn apply_receipt_notifications(
         }
         check_readers(n.reader_ids.as_deref().unwrap_or(&[]), &mut total)?;
         check_readers(n.delivered_ids.as_deref().unwrap_or(&[]), &mut total)?;
+        if let Some(t) = n.read_time {
+            check_seq("readTime", t)?;
+        }
     }
     db.write(|tx| {
         let mut changed = Changed::default();
@@ -456,21 +501,21 @@ pub(crate) fn apply_receipt_notifications(
             if let Some(u) = &n.user_id {
                 readers.push(u.clone());
             }
-            let est = estimate(n.read_count, n.unread_count, n.is_peer_read);
-            let delivery = delivery_of(
-                n.delivered_count,
-                n.is_peer_delivered,
-                n.delivered_ids.as_deref(),
-            );
-            apply_one(
-                tx,
-                &n.message_id,
-                conv,
-                &est,
-                &readers,
-                &delivery,
-                &mut changed,
-            )?;
+            let times = match (&n.user_id, n.read_time) {
+                (Some(u), Some(t)) => vec![(u.clone(), t)],
+                _ => Vec::new(),
+            };
+            let info = Info {
+                est: estimate(n.read_count, n.unread_count, n.is_peer_read),
+                readers: &readers,
+                delivery: delivery_of(
+                    n.delivered_count,
+                    n.is_peer_delivered,
+                    n.delivered_ids.as_deref(),
+                ),
+                times,
+            };
+            apply_one(tx, &n.message_id, conv, &info, &mut changed)?;
         }
         Ok(changed.ids)
     })
@@ -496,6 +541,7 @@ pub(crate) fn apply_snapshot(db: &Db, snap: &Snapshot) -> Result<Vec<String>> {
         check_id("messageID", &r.message_id)?;
         check_readers(r.reader_ids.as_deref().unwrap_or(&[]), &mut total)?;
         check_readers(r.delivered_ids.as_deref().unwrap_or(&[]), &mut total)?;
+        check_read_times(r)?;
     }
     for id in &snap.self_read {
         check_id("messageID", id)?;

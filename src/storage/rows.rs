@@ -160,6 +160,7 @@ pub(crate) fn row_to_message(r: &Row<'_>) -> rusqlite::Result<Message> {
                     is_peer_read: r.get(15)?,
                     delivered_count: None,
                     is_peer_delivered: None,
+                    read_time: None,
                 })
             })
             .transpose()?,

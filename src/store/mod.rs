@@ -408,7 +408,19 @@ impl Store {
 
     /// Current receipt information of up to 100 messages of one conversation.
     pub fn get_message_read_receipt_list(&self, message_ids: &[String]) -> Result<Vec<Message>> {
-        queries::get_message_read_receipt_list(&self.db, message_ids, false)
+        queries::get_message_read_receipt_list(&self.db, message_ids, false, false)
+    }
+
+    /// [`Store::get_message_read_receipt_list`], each `readReceiptInfo`
+    /// also saying who received the message (`with_delivery`) and, for a
+    /// C2C message, when the peer read it (`with_read_time`).
+    pub fn get_message_read_receipt_list_with(
+        &self,
+        message_ids: &[String],
+        with_delivery: bool,
+        with_read_time: bool,
+    ) -> Result<Vec<Message>> {
+        queries::get_message_read_receipt_list(&self.db, message_ids, with_delivery, with_read_time)
     }
 
     /// [`Store::get_message_read_receipt_list`] with each `readReceiptInfo`
@@ -418,7 +430,7 @@ impl Store {
         &self,
         message_ids: &[String],
     ) -> Result<Vec<Message>> {
-        queries::get_message_read_receipt_list(&self.db, message_ids, true)
+        queries::get_message_read_receipt_list(&self.db, message_ids, true, false)
     }
 
     /// A page of the read or unread members of an `out` group message,
@@ -431,6 +443,20 @@ impl Store {
         count: u32,
     ) -> Result<MemberPage> {
         queries::get_group_message_read_member_list(&self.db, message_id, filter, cursor, count)
+    }
+
+    /// [`Store::get_group_message_read_member_list`]; a read page (filter 0)
+    /// also lists each reader with the time they read it, when known.
+    pub fn get_group_message_read_member_list_with_read_times(
+        &self,
+        message_id: &str,
+        filter: MemberFilter,
+        cursor: &str,
+        count: u32,
+    ) -> Result<MemberPage> {
+        queries::get_group_message_read_member_list_with(
+            &self.db, message_id, filter, cursor, count, true,
+        )
     }
 
     /// The group as the store holds it, offline; `None` when the store was

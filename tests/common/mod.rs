@@ -593,6 +593,7 @@ pub fn columns_added_since_v3(table: &str) -> usize {
         "read_reports" => 2,
         "messages" => 2,
         "conversations" => 4,
+        "readers" => 1,
         _ => 0,
     }
 }

@@ -24,6 +24,8 @@ export interface ReadReceiptInfo {
   deliveredCount?: Int;
   /** With `withDelivery` only: C2C, the peer received (or read) it. */
   isPeerDelivered?: boolean;
+  /** With `withReadTime` only, C2C: when the peer read it (unix seconds), when known. */
+  readTime?: Int;
 }
 
 /** A message as the store gives it. */
@@ -90,6 +92,8 @@ export interface ReceiptInfoInput {
   unreadCount?: Int;
   isPeerRead?: boolean;
   readerIDs?: string[];
+  /** Readers with the time each read it (unix seconds; snapshots). */
+  readTimes?: { userID: string; readTime: Int }[];
   /** Users who received the message (readers count as delivered too). */
   deliveredIDs?: string[];
   deliveredCount?: Int;
@@ -100,6 +104,8 @@ export interface ReceiptNotification extends ReceiptInfoInput {
   groupID?: string;
   /** One user who read the message: the same as `readerIDs: [userID]`. */
   userID?: string;
+  /** When `userID` read it (unix seconds). */
+  readTime?: Int;
 }
 
 export interface Batch { batchID: string; conversationID: string; messageIDs: string[]; }
@@ -147,12 +153,13 @@ export interface Methods {
   markConversationUnread: [{ conversationIDList: string[]; enableMark: boolean }, { changed: string[] }];
   // Read receipts
   sendMessageReadReceipt: [{ messageIDs: string[] }, { queued: string[]; skipped?: { messageID: string; reason: 'PRIVATE_READING' }[] }];
-  getMessageReadReceiptList: [{ messageIDs: string[]; withDelivery?: boolean }, { messageList: Message[] }];
+  getMessageReadReceiptList: [{ messageIDs: string[]; withDelivery?: boolean; withReadTime?: boolean }, { messageList: Message[] }];
   getGroupMessageReadMemberList: [
-    { messageID: string; filter: 0 | 1 | 2 | 3; cursor?: string | null; count: Int },
+    { messageID: string; filter: 0 | 1 | 2 | 3; cursor?: string | null; count: Int; withReadTime?: boolean },
     {
       isCompleted: boolean; cursor: string; messageID: string; isStale: boolean;
       readUserIDList?: string[]; unreadUserIDList?: string[];
+      readMemberList?: { userID: string; readTime?: Int }[];
       deliveredUserIDList?: string[]; undeliveredUserIDList?: string[];
     },
   ];
