@@ -2,6 +2,7 @@
 //! Each calls only modules listed above it here and the layers below
 //! (storage, lattice, model, events, error); none knows the `Store` type.
 
+pub(crate) mod conversation_list;
 pub(crate) mod conversations;
 pub(crate) mod delivery;
 pub(crate) mod early;

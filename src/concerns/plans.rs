@@ -47,7 +47,7 @@ const HOT: &[(&str, &str)] = &[
     ("conversation page, older", crate::storage::rows::CONV_OLDER),
     (
         "conversation page, groups without messages",
-        super::conversations::EMPTY_GROUPS,
+        super::conversation_list::EMPTY_GROUPS,
     ),
 ];
 

@@ -15,7 +15,8 @@ use crate::concerns::queries::{GroupInfo, GroupMemberPage, MemberFilter, MemberP
 use crate::concerns::sync::{Pending, ReceiptNotification, Snapshot, SnapshotReceipt};
 use crate::concerns::verify::VerifyReport;
 use crate::concerns::{
-    conversations, delivery, groups, messages, outbox, plans, queries, sync, verify,
+    conversation_list, conversations, delivery, groups, messages, outbox, plans, queries, sync,
+    verify,
 };
 use crate::error::Result;
 use crate::events::{Filter, Subscription, DEFAULT_CAPACITY};
@@ -251,7 +252,7 @@ impl Store {
         cursor: Option<&str>,
         count: Option<u32>,
     ) -> Result<ConversationPage> {
-        conversations::get_conversation_list(&self.db, cursor, count)
+        conversation_list::get_conversation_list(&self.db, cursor, count)
     }
 
     /// Moves the read position up to `sequence` (without it, to the highest
