@@ -48,11 +48,11 @@ mod store;
 mod wire;
 
 pub use concerns::conversations::{
-    Conversation, ConversationPage, MarkReport, PushedReadReport, ReadReport, MAX_MARKS_PER_CALL,
-    MAX_READ_REPORTS_PER_CALL, MAX_SEQUENCE,
+    Conversation, ConversationPage, PushedReadReport, ReadReport, MAX_READ_REPORTS_PER_CALL,
 };
 pub use concerns::early::{MAX_EARLY_MESSAGES, MAX_EARLY_READERS};
 pub use concerns::groups::MAX_MEMBERS_PER_CALL;
+pub use concerns::marks::{MarkReport, MAX_MARKS_PER_CALL, MAX_MARK_REPORTS_PER_CALL};
 pub use concerns::messages::{MessageListPage, MAX_MESSAGES_PER_CALL};
 pub use concerns::outbox::{Batch, Rejection, SendReport, SkipReason, Skipped, MAX_BATCH};
 pub use concerns::queries::{GroupInfo, GroupMemberPage, MemberFilter, MemberPage, ReaderAt};
@@ -68,6 +68,7 @@ pub use model::{
     conversation_id, parse_conversation_id, ConversationType, Flow, GroupType, IncomingMessage,
     IncomingReceiptInfo, Member, Message, MessageStatus, ReadReceiptInfo, ReceiptConfig,
     ReceiptConfigPatch, ReceiptSentState, MAX_CONVERSATION_ID_LEN, MAX_ID_LEN, MAX_PAYLOAD_BYTES,
+    MAX_SEQUENCE,
 };
 pub use storage::file::{check_file, APPLICATION_ID, SCHEMA_VERSION};
 pub use storage::options::{Durability, OpenOptions};

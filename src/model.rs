@@ -384,3 +384,22 @@ pub(crate) fn check_payload(p: &Value) -> Result<String> {
     }
     Ok(s)
 }
+
+/// Largest sequence or time the store accepts: one can always be added to it.
+pub const MAX_SEQUENCE: i64 = i64::MAX - 1;
+
+/// Checks a sequence or time given as input.
+pub(crate) fn check_seq(what: &str, v: i64) -> Result<()> {
+    if v > MAX_SEQUENCE {
+        return Err(Error::invalid(format!("{what} must be below {}", i64::MAX)));
+    }
+    Ok(())
+}
+
+/// Checks a read position or a time that may not be negative.
+pub(crate) fn check_position(what: &str, v: i64) -> Result<()> {
+    if v < 0 {
+        return Err(Error::invalid(format!("{what} must not be negative")));
+    }
+    check_seq(what, v)
+}

@@ -197,7 +197,7 @@ fn state(s: &Store) -> Vec<String> {
     let mut out = Vec::new();
     for id in GROUP_MSGS {
         let m = &s
-            .get_message_read_receipt_list_with_delivery(&[id.to_string()])
+            .get_message_read_receipt_list_with(&[id.to_string()], true, false)
             .unwrap()[0];
         if m.is_revoked {
             out.push(format!("{id} recalled"));
@@ -213,7 +213,7 @@ fn state(s: &Store) -> Vec<String> {
         out.push(format!("{id} read times: {:?}", timed.read_member_list));
     }
     let a1 = &s
-        .get_message_read_receipt_list_with_delivery(&["a1".to_string()])
+        .get_message_read_receipt_list_with(&["a1".to_string()], true, false)
         .unwrap()[0];
     out.push(format!("a1 {:?}", a1.read_receipt_info));
     let c = s.get_conversation("C2Cbob").unwrap();

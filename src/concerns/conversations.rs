@@ -1,15 +1,20 @@
 //! Conversation read state (PROTOCOL.md, Audience; PROTOCOL.md, Merge rules; PROTOCOL.md, Methods): read positions
 //! (max-registers), the unread count kept equal to its definition, the
-//! total, the peer read position, read reports, the last message and the
-//! conversation list. Every write to `conversations.unread_count`,
+//! total, the peer read position, read reports, the last message, unread
+//! marks (their registers are in `marks`) and private reading. Every write to `conversations.unread_count`,
 //! `read_seq`, `peer_read_seq`, `last_*`, `read_reports` and the
 //! `total_unread` meta key goes through this module.
 
 use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
 
+use super::marks::{
+    ack_marks_upto, join_mark, load_marks, now_ms, raise_read_time, MAX_MARKS_PER_CALL,
+};
 use crate::error::{Error, Result};
-use crate::model::{parse_conversation_id, ConversationType, Message, MessageStatus};
+use crate::model::{
+    check_position, parse_conversation_id, ConversationType, Message, MessageStatus,
+};
 use crate::storage::db::{Db, Tx};
 use crate::storage::meta;
 use crate::storage::rows::{is_private, load_conv, load_message_by_rid, ConvRow};
@@ -88,20 +93,6 @@ pub struct ReadReport {
     pub private: bool,
 }
 
-/// A mark or unmark of a conversation as unread (`markReports` of
-/// `getPendingReceipts`, `ackMarkReports`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MarkReport {
-    /// The conversation.
-    #[serde(rename = "conversationID")]
-    pub conversation_id: String,
-    /// Marked (true) or unmarked (false).
-    pub marked: bool,
-    /// When (unix milliseconds).
-    #[serde(rename = "markTime")]
-    pub mark_time: i64,
-}
-
 /// A pushed read report (`applyReadReports`): the owner read on another
 /// device, and/or the C2C peer read.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,32 +139,6 @@ pub(crate) struct Positions {
     pub read_time: Option<i64>,
     pub marked: Option<bool>,
     pub mark_time: Option<i64>,
-}
-
-/// Most conversations in one `markConversationUnread`.
-pub const MAX_MARKS_PER_CALL: usize = 100;
-
-/// The clock of marks and reads to the end: unix milliseconds.
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis().max(0)
-}
-
-/// Largest sequence or time the store accepts: one can always be added to it.
-pub const MAX_SEQUENCE: i64 = i64::MAX - 1;
-
-/// Checks a sequence or time given as input.
-pub(crate) fn check_seq(what: &str, v: i64) -> Result<()> {
-    if v > MAX_SEQUENCE {
-        return Err(Error::invalid(format!("{what} must be below {}", i64::MAX)));
-    }
-    Ok(())
-}
-
-fn check_position(what: &str, v: i64) -> Result<()> {
-    if v < 0 {
-        return Err(Error::invalid(format!("{what} must not be negative")));
-    }
-    check_seq(what, v)
 }
 
 /// Records the state of `conv` before this transaction changes it, for the
@@ -348,7 +313,7 @@ pub(crate) fn raise_read(
 }
 
 /// [`raise_read`]; a server position acknowledges the pending report it
-/// covers (SPEC §3.4); when it carries a read time, that must cover the
+/// covers (PROTOCOL.md, Merge rules); when it carries a read time, that must cover the
 /// report's too (a server that keeps no times acknowledges them).
 fn raise_read_at(
     tx: &mut Tx<'_>,
@@ -504,63 +469,6 @@ fn read_locally(tx: &mut Tx<'_>, conv: &str, sequence: Option<i64>) -> Result<(b
     Ok((moved || marked_before, pos))
 }
 
-/// The time registers of a conversation's unread mark.
-#[derive(Debug, Clone, Copy, Default)]
-struct Marks {
-    read_time: i64,
-    mark_time: i64,
-}
-
-fn load_marks(conn: &Connection, conv: &str) -> Result<Marks> {
-    use rusqlite::OptionalExtension;
-    Ok(conn
-        .prepare_cached(
-            "SELECT read_time, mark_time FROM conversations WHERE conversation_id = ?1",
-        )?
-        .query_row(params![conv], |r| {
-            Ok(Marks {
-                read_time: r.get(0)?,
-                mark_time: r.get(1)?,
-            })
-        })
-        .optional()?
-        .unwrap_or_default())
-}
-
-/// Joins a read to the end at `t` (a max-register); whether it rose.
-fn raise_read_time(conn: &Connection, conv: &str, t: i64) -> Result<bool> {
-    Ok(conn
-        .prepare_cached(
-            "UPDATE conversations SET read_time = ?2 WHERE conversation_id = ?1 AND read_time < ?2",
-        )?
-        .execute(params![conv, t])?
-        > 0)
-}
-
-/// Joins a mark (`on`) or unmark at `t`: the newer wins, and at one time
-/// the unmark. Whether the register changed.
-fn join_mark(conn: &Connection, conv: &str, on: bool, t: i64) -> Result<bool> {
-    Ok(conn
-        .prepare_cached(
-            "UPDATE conversations SET mark_time = ?2, mark_on = ?3
-             WHERE conversation_id = ?1
-               AND (mark_time < ?2 OR (mark_time = ?2 AND mark_on <> 0 AND ?3 = 0))",
-        )?
-        .execute(params![conv, t, on])?
-        > 0)
-}
-
-/// Clears pending mark reports of `conv` that the mark or unmark `(on, t)`
-/// covers (the same or an older event); how many.
-fn ack_marks_upto(conn: &Connection, conv: &str, on: bool, t: i64) -> Result<u64> {
-    Ok(conn
-        .prepare_cached(
-            "DELETE FROM mark_reports WHERE conversation_id = ?1
-               AND (mark_time < ?2 OR (mark_time = ?2 AND (mark_on = ?3 OR ?3 = 0)))",
-        )?
-        .execute(params![conv, t, on])? as u64)
-}
-
 /// `setConversationPrivateReading`: the conversation's own switch (`None`:
 /// follow the store's). Returns whether reading it is now private.
 pub(crate) fn set_private_reading(
@@ -629,50 +537,6 @@ pub(crate) fn mark_conversation_unread(
             }
         }
         Ok(changed)
-    })
-}
-
-/// The marks and unmarks the server has not acknowledged, the newest per
-/// conversation, in conversation order.
-pub(crate) fn pending_mark_reports(db: &Db) -> Result<Vec<MarkReport>> {
-    db.read(mark_reports_in)
-}
-
-/// [`pending_mark_reports`] on a connection (in the caller's transaction).
-pub(crate) fn mark_reports_in(c: &Connection) -> Result<Vec<MarkReport>> {
-    let mut st = c.prepare_cached(
-        "SELECT conversation_id, mark_on, mark_time FROM mark_reports ORDER BY conversation_id",
-    )?;
-    let v = st
-        .query_map([], |r| {
-            Ok(MarkReport {
-                conversation_id: r.get(0)?,
-                marked: r.get(1)?,
-                mark_time: r.get(2)?,
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(v)
-}
-
-/// `ackMarkReports`: the server holds these marks; clears the pending ones
-/// they cover. Returns how many it cleared.
-pub(crate) fn ack_mark_reports(db: &Db, reports: &[MarkReport]) -> Result<u64> {
-    if reports.len() > MAX_READ_REPORTS_PER_CALL {
-        return Err(Error::invalid(format!(
-            "at most {MAX_READ_REPORTS_PER_CALL} reports a call"
-        )));
-    }
-    for r in reports {
-        parse_conversation_id(&r.conversation_id)?;
-        check_position("markTime", r.mark_time)?;
-    }
-    db.write(|tx| {
-        let mut acked = 0;
-        for r in reports {
-            acked += ack_marks_upto(tx.conn, &r.conversation_id, r.marked, r.mark_time)?;
-        }
-        Ok(acked)
     })
 }
 

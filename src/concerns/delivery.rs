@@ -31,24 +31,49 @@ impl Delivery<'_> {
     }
 }
 
-/// |(deliverers ∪ readers) in the read audience| of a group message: the
-/// audience rules of the read list (members or former members by the
-/// message's time, anyone while the members are unknown; never the sender).
-const DELIVERED_IN_AUDIENCE: &str = "SELECT COUNT(*) FROM (
-        SELECT user_id FROM readers WHERE rid = ?1
-        UNION SELECT user_id FROM deliverers WHERE rid = ?1) u
-     WHERE u.user_id <> ?2
-       AND (NOT EXISTS (SELECT 1 FROM groups g WHERE g.group_id = ?3)
-            OR EXISTS (SELECT 1 FROM members mb WHERE mb.group_id = ?3 AND mb.user_id = u.user_id
-                         AND (mb.join_time IS NULL OR mb.join_time <= ?4))
-            OR EXISTS (SELECT 1 FROM former_members fm WHERE fm.group_id = ?3
-                         AND fm.user_id = u.user_id
-                         AND (fm.join_time IS NULL OR fm.join_time <= ?4)))";
+/// Who received a group message (readers and deliverers) in its read
+/// audience, the rules of the read list (members or former members by the
+/// message's time, anyone while the members are unknown, `?4` = 0; never
+/// the sender), from a keyset (`?2`): one arm of a compound SELECT per
+/// table. Ordered by user ID, SQLite runs it as a merge of the two index
+/// ranges that stops at a page's end (a subquery over the union would build
+/// it whole). Params: `?1` rid, `?2` after, `?3` sender, `?4` members
+/// known, `?5` group, `?6` the message's time.
+macro_rules! in_read_audience {
+    ($t:literal) => {
+        concat!(
+            "SELECT ", $t, ".user_id FROM ", $t, "s ", $t,
+            " WHERE ", $t, ".rid = ?1 AND ", $t, ".user_id > ?2 AND ", $t, ".user_id <> ?3
+               AND (?4 = 0
+                    OR EXISTS (SELECT 1 FROM members mb WHERE mb.group_id = ?5 AND mb.user_id = ", $t, ".user_id
+                                 AND (mb.join_time IS NULL OR mb.join_time <= ?6))
+                    OR EXISTS (SELECT 1 FROM former_members fm WHERE fm.group_id = ?5 AND fm.user_id = ", $t, ".user_id
+                                 AND (fm.join_time IS NULL OR fm.join_time <= ?6)))"
+        )
+    };
+}
+/// A page of the delivered list (filter 2).
+pub(crate) const DELIVERED_PAGE: &str = concat!(
+    in_read_audience!("reader"),
+    " UNION ",
+    in_read_audience!("deliverer"),
+    " ORDER BY 1 LIMIT 101"
+);
+/// The size of the delivered list: |(deliverers ∪ readers) in the read audience|.
+const DELIVERED_IN_AUDIENCE: &str = concat!(
+    "SELECT COUNT(*) FROM (",
+    in_read_audience!("reader"),
+    " UNION ",
+    in_read_audience!("deliverer"),
+    ")"
+);
 
 fn delivered_in_audience(conn: &Connection, m: &MsgRow) -> Result<i64> {
-    Ok(conn
-        .prepare_cached(DELIVERED_IN_AUDIENCE)?
-        .query_row(params![m.rid, m.sender, m.recipient, m.time], |r| r.get(0))?)
+    let known = group_type_of(conn, &m.recipient)?.is_some();
+    Ok(conn.prepare_cached(DELIVERED_IN_AUDIENCE)?.query_row(
+        params![m.rid, "", m.sender, known, m.recipient, m.time],
+        |r| r.get(0),
+    )?)
 }
 
 /// Merges delivery information into a held `out` message that needs a

@@ -4,7 +4,7 @@ use rusqlite::{params, Connection};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::conversations::{check_seq, ensure, message_changed, MsgFacts};
+use super::conversations::{ensure, message_changed, MsgFacts};
 use super::early::{flush_early, merge_early};
 use super::groups::check_receipts_allowed;
 use super::receipts::merge_held;
@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::events::EventKind;
 use crate::lattice::Estimate;
 use crate::model::{
-    check_id, check_payload, conversation_id, parse_conversation_id, ConversationType,
+    check_id, check_payload, check_seq, conversation_id, parse_conversation_id, ConversationType,
     IncomingMessage, Message, MessageStatus, MAX_ID_LEN,
 };
 use crate::storage::db::{Db, Tx};

@@ -7,6 +7,7 @@ pub(crate) mod conversations;
 pub(crate) mod delivery;
 pub(crate) mod early;
 pub(crate) mod groups;
+pub(crate) mod marks;
 pub(crate) mod messages;
 pub(crate) mod outbox;
 pub(crate) mod plans;

@@ -45,29 +45,6 @@ pub(crate) const READERS_WALK: &str =
 pub(crate) const DELIVERED_WALK: &str =
     "SELECT user_id FROM readers WHERE rid = ?1 AND user_id > ?2
      UNION SELECT user_id FROM deliverers WHERE rid = ?1 AND user_id > ?2 ORDER BY user_id";
-/// A page of the delivered list: readers and deliverers in the read
-/// audience (the rules of [`READ_PAGE`]), as one compound SELECT ordered by
-/// user ID, which SQLite runs as a merge of the two index ranges that stops
-/// at the page's end (a subquery over the union would build it whole).
-macro_rules! in_read_audience {
-    ($t:literal) => {
-        concat!(
-            "SELECT ", $t, ".user_id FROM ", $t, "s ", $t,
-            " WHERE ", $t, ".rid = ?1 AND ", $t, ".user_id > ?2 AND ", $t, ".user_id <> ?3
-               AND (?4 = 0
-                    OR EXISTS (SELECT 1 FROM members mb WHERE mb.group_id = ?5 AND mb.user_id = ", $t, ".user_id
-                                 AND (mb.join_time IS NULL OR mb.join_time <= ?6))
-                    OR EXISTS (SELECT 1 FROM former_members fm WHERE fm.group_id = ?5 AND fm.user_id = ", $t, ".user_id
-                                 AND (fm.join_time IS NULL OR fm.join_time <= ?6)))"
-        )
-    };
-}
-pub(crate) const DELIVERED_PAGE: &str = concat!(
-    in_read_audience!("reader"),
-    " UNION ",
-    in_read_audience!("deliverer"),
-    " ORDER BY 1 LIMIT 101"
-);
 
 fn next_user(rows: &mut rusqlite::Rows<'_>) -> Result<Option<String>> {
     Ok(match rows.next()? {
@@ -483,7 +460,7 @@ pub(crate) fn get_group_message_read_member_list_with(
                 .collect::<rusqlite::Result<_>>()?,
             MemberFilter::Unread => unread_page(c, &m, &after, limit, READERS_WALK)?,
             MemberFilter::Delivered => c
-                .prepare_cached(DELIVERED_PAGE)?
+                .prepare_cached(super::delivery::DELIVERED_PAGE)?
                 .query_map(
                     params![m.rid, after, m.sender, known, m.recipient, m.time],
                     |r| r.get(0),

@@ -4,12 +4,10 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::conversations::{
-    apply_positions, check_pushed, check_seq, mark_reports_in, read_reports_in, MarkReport,
-    Positions, ReadReport,
-};
+use super::conversations::{apply_positions, check_pushed, read_reports_in, Positions, ReadReport};
 use super::delivery::{merge_delivery, pending_deliveries, readers_added, Delivery};
 use super::early::{merge_early, merge_early_delivery, merge_early_read_times};
+use super::marks::{mark_reports_in, MarkReport};
 use super::messages::{clamp, upsert_message, MAX_MESSAGES_PER_CALL};
 use super::outbox::{check_limit, hand_out, mark_self_read, Batch, RECEIPTS};
 use super::receipts::{group_has_receipts, merge_counts_deferred, merge_loaded, merge_read_times};
@@ -17,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::events::EventKind;
 use crate::lattice::{Estimate, ReceiptState};
 use crate::model::{
-    check_id, conversation_id, parse_conversation_id, ConversationType, IncomingMessage,
+    check_id, check_seq, conversation_id, parse_conversation_id, ConversationType, IncomingMessage,
 };
 use crate::storage::db::{Db, Tx};
 use crate::storage::rows::{

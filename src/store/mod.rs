@@ -7,16 +7,17 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::concerns::conversations::{
-    Conversation, ConversationPage, MarkReport, PushedReadReport, ReadReport,
+    Conversation, ConversationPage, PushedReadReport, ReadReport,
 };
+use crate::concerns::marks::MarkReport;
 use crate::concerns::messages::MessageListPage;
 use crate::concerns::outbox::{Batch, Rejection, SendReport};
 use crate::concerns::queries::{GroupInfo, GroupMemberPage, MemberFilter, MemberPage};
 use crate::concerns::sync::{Pending, ReceiptNotification, Snapshot, SnapshotReceipt};
 use crate::concerns::verify::VerifyReport;
 use crate::concerns::{
-    conversation_list, conversations, delivery, groups, messages, outbox, plans, queries, sync,
-    verify,
+    conversation_list, conversations, delivery, groups, marks, messages, outbox, plans, queries,
+    sync, verify,
 };
 use crate::error::Result;
 use crate::events::{Filter, Subscription, DEFAULT_CAPACITY};
@@ -300,13 +301,13 @@ impl Store {
     /// The marks and unmarks the server has not acknowledged, the newest
     /// per conversation.
     pub fn get_pending_mark_reports(&self) -> Result<Vec<MarkReport>> {
-        conversations::pending_mark_reports(&self.db)
+        marks::pending_mark_reports(&self.db)
     }
 
     /// The server holds these marks: clears the pending ones they cover.
     /// Returns how many it cleared.
     pub fn ack_mark_reports(&self, reports: &[MarkReport]) -> Result<u64> {
-        conversations::ack_mark_reports(&self.db, reports)
+        marks::ack_mark_reports(&self.db, reports)
     }
 
     /// Merges pushed read positions (the owner's other devices, the C2C
@@ -422,16 +423,6 @@ impl Store {
         with_read_time: bool,
     ) -> Result<Vec<Message>> {
         queries::get_message_read_receipt_list(&self.db, message_ids, with_delivery, with_read_time)
-    }
-
-    /// [`Store::get_message_read_receipt_list`] with each `readReceiptInfo`
-    /// also saying who received the message (`deliveredCount`,
-    /// `isPeerDelivered`).
-    pub fn get_message_read_receipt_list_with_delivery(
-        &self,
-        message_ids: &[String],
-    ) -> Result<Vec<Message>> {
-        queries::get_message_read_receipt_list(&self.db, message_ids, true, false)
     }
 
     /// A page of the read or unread members of an `out` group message,
