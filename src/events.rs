@@ -78,6 +78,9 @@ pub enum EventKind {
         /// IDs whose receipt state changed.
         changed: Vec<String>,
     },
+    /// The store's contents were replaced by a copy (`restore`): every
+    /// subscriber re-reads what it shows (`STORE_RESTORED`).
+    StoreRestored,
     /// This subscriber's channel was full and `missed` events were dropped;
     /// re-read state.
     Lagged {
@@ -180,7 +183,7 @@ impl Filter {
             // About no one conversation: only unfiltered subscribers get it.
             EventKind::OutboxChanged { .. } | EventKind::TotalUnreadChanged(_) => None,
             // A miss may concern any message: every subscriber must re-read.
-            EventKind::Lagged { .. } => Some(kind.clone()),
+            EventKind::Lagged { .. } | EventKind::StoreRestored => Some(kind.clone()),
         }
     }
 }

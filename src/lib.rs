@@ -70,8 +70,12 @@ pub use model::{
     ReceiptConfigPatch, ReceiptSentState, MAX_CONVERSATION_ID_LEN, MAX_ID_LEN, MAX_PAYLOAD_BYTES,
     MAX_SEQUENCE,
 };
+#[cfg(not(target_arch = "wasm32"))]
+pub use storage::copies::{delete_store, BackupReport, CompactReport};
 pub use storage::file::{check_file, APPLICATION_ID, SCHEMA_VERSION};
 pub use storage::options::{Durability, OpenOptions};
+#[cfg(not(target_arch = "wasm32"))]
+pub use store::RestoreReport;
 pub use store::{verify_file, StateSubscription, Store};
 
 /// The Rust snippets of the README and docs/EMBEDDING.md, compiled and run

@@ -63,6 +63,10 @@ pub const METHODS: &[&str] = &[
     "subscribe",
     "unsubscribe",
     "verify",
+    "backup",
+    "restore",
+    "compact",
+    "deleteStore",
 ];
 
 /// Names of the event kinds forwarded without `subscribe` (PROTOCOL.md, Events).
@@ -70,6 +74,7 @@ pub const DEFAULT_EVENTS: &[&str] = &[
     "MESSAGE_READ_RECEIPT_RECEIVED",
     "MESSAGE_READ_BY_PEER",
     "TOTAL_UNREAD_MESSAGE_COUNT_UPDATED",
+    "STORE_RESTORED",
 ];
 
 /// Names of the opt-in event kinds.
@@ -240,6 +245,16 @@ struct NotesP {
 }
 #[derive(Deserialize)]
 struct EmptyP {}
+#[derive(Deserialize)]
+struct PathP {
+    path: String,
+}
+#[derive(Deserialize)]
+struct DeleteP {
+    path: String,
+    #[serde(rename = "userID", default)]
+    user_id: Option<String>,
+}
 #[derive(Deserialize)]
 struct ReadP {
     #[serde(rename = "conversationID")]
@@ -442,6 +457,7 @@ impl Session {
                     json!({"conversationID": conversation_id, "changed": changed}),
                 ),
                 EventKind::Lagged { missed } => ("LAGGED", json!({"missed": missed})),
+                EventKind::StoreRestored => ("STORE_RESTORED", json!({})),
             };
             if !DEFAULT_EVENTS.contains(&name) && name != "LAGGED" && !self.enabled.contains(name) {
                 continue;
@@ -560,6 +576,36 @@ impl Session {
             "verify" => {
                 let _: EmptyP = params(p)?;
                 to_value(&s.verify()?)?
+            }
+            #[cfg(not(target_arch = "wasm32"))]
+            "backup" => {
+                let a: PathP = params(p)?;
+                to_value(&s.backup(&a.path)?)?
+            }
+            #[cfg(not(target_arch = "wasm32"))]
+            "restore" => {
+                let a: PathP = params(p)?;
+                to_value(&s.restore(&a.path)?)?
+            }
+            #[cfg(not(target_arch = "wasm32"))]
+            "compact" => {
+                let _: EmptyP = params(p)?;
+                to_value(&s.compact()?)?
+            }
+            #[cfg(not(target_arch = "wasm32"))]
+            "deleteStore" => {
+                let a: DeleteP = params(p)?;
+                let owner = a.user_id.as_deref().unwrap_or(s.owner());
+                let path = crate::storage::copies::resolve(s.path(), &a.path)?;
+                json!({"deleted": crate::storage::copies::delete_store(&path, owner)?})
+            }
+            // Not in the browser build yet (docs/DESIGN.md, The browser).
+            #[cfg(target_arch = "wasm32")]
+            "backup" | "restore" | "compact" | "deleteStore" => {
+                return Err(Error::Io(
+                    format!("{method} is not available in the browser build"),
+                    None,
+                ))
             }
             "getTotalUnreadMessageCount" => {
                 let _: EmptyP = params(p)?;

@@ -131,6 +131,43 @@ impl Db {
     /// Runs `f` in one IMMEDIATE transaction; on success commits and then
     /// publishes its events in commit order.
     pub(crate) fn write<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        self.writable()?;
+        let conn = lock(&self.conn);
+        self.write_locked(conn, f)
+    }
+
+    /// Like [`Db::write`], with the file at `path` attached as schema `src`
+    /// for the transaction (ATTACH cannot run inside one); detached after,
+    /// whatever the outcome.
+    pub(crate) fn write_attached<T>(
+        &self,
+        path: &std::path::Path,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.writable()?;
+        let conn = lock(&self.conn);
+        let name = path
+            .to_str()
+            .ok_or_else(|| Error::invalid("the path is not valid UTF-8"))?;
+        // A detach that failed last time leaves `src` attached.
+        let _ = conn.execute("DETACH DATABASE src", []);
+        conn.execute("ATTACH DATABASE ?1 AS src", [name])?;
+        let out = self.write_locked(conn, f);
+        let detached = lock(&self.conn).execute("DETACH DATABASE src", []);
+        let out = out?;
+        detached?;
+        Ok(out)
+    }
+
+    /// Runs `f` with the connection alone (no transaction open), for what
+    /// cannot run in one (VACUUM).
+    pub(crate) fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = lock(&self.conn);
+        f(&conn)
+    }
+
+    /// A write may run: the store is not read-only and its file not moved.
+    pub(crate) fn writable(&self) -> Result<()> {
         if self.read_only {
             return Err(Error::ReadOnly(
                 "the file or its folder cannot be written".into(),
@@ -139,7 +176,30 @@ impl Db {
         if self.moved.load(Ordering::Acquire) {
             return Err(Error::StoreMoved);
         }
-        let mut conn = lock(&self.conn);
+        Ok(())
+    }
+
+    /// Whether the store's file was moved (checked now, through SQLite's
+    /// handle); once it was, no write runs again.
+    pub(crate) fn check_moved(&self) -> Result<()> {
+        let conn = lock(&self.conn);
+        if self.file_moved(&conn) {
+            seal_moved(&conn);
+            return Err(Error::StoreMoved);
+        }
+        Ok(())
+    }
+
+    /// The path of the store's file (`None` in memory).
+    pub(crate) fn path(&self) -> Option<&std::path::Path> {
+        self.file.as_ref().map(|(p, _)| p.as_path())
+    }
+
+    fn write_locked<T>(
+        &self,
+        mut conn: MutexGuard<'_, Connection>,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (out, changed, mut kinds, convs) = {
             let mut ctx = Tx {

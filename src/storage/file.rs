@@ -131,7 +131,7 @@ fn open_read_only_store(path: &Path, user_id: &str) -> Result<Opened> {
 /// Clears the group and other bits of the store's files: messages are
 /// the owner's alone, also when the app created the empty file first. Best
 /// effort: a file of another owner keeps its mode.
-fn make_private(path: &Path) {
+pub(super) fn make_private(path: &Path) {
     #[cfg(unix)]
     for suffix in ["", "-wal", "-shm"] {
         use std::os::unix::fs::PermissionsExt;
@@ -150,7 +150,11 @@ fn make_private(path: &Path) {
 
 /// Opens `path` as a file name (through an explicit `file:` URI, so a name
 /// that itself starts with `file:` is never parsed as one).
-fn sqlite_open(path: &Path, flags: OpenFlags, query: &str) -> rusqlite::Result<Connection> {
+pub(super) fn sqlite_open(
+    path: &Path,
+    flags: OpenFlags,
+    query: &str,
+) -> rusqlite::Result<Connection> {
     Connection::open_with_flags(
         file_uri(path) + query,
         flags | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -183,7 +187,7 @@ fn create_private(path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn sync_parent(path: &Path) {
+pub(super) fn sync_parent(path: &Path) {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),

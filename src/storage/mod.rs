@@ -6,6 +6,8 @@
 #[cfg(target_arch = "wasm32")]
 pub(crate) mod browser;
 pub(crate) mod columns;
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) mod copies;
 pub(crate) mod db;
 pub(crate) mod file;
 pub(crate) mod handle;

@@ -4,6 +4,11 @@
 
 use std::path::Path;
 
+#[cfg(not(target_arch = "wasm32"))]
+mod lifecycle;
+#[cfg(not(target_arch = "wasm32"))]
+pub use lifecycle::RestoreReport;
+
 use serde_json::Value;
 
 use crate::concerns::conversations::{
