@@ -34,6 +34,10 @@ pub enum Error {
         /// Newest version this build knows.
         supported: i64,
     },
+    /// The key given does not open the store (wrong, missing for an
+    /// encrypted store, or given for one that is not encrypted).
+    #[error("the key does not open this store: {0}")]
+    WrongKey(String),
     /// A receipt sent for a recalled message, or its member list asked for.
     #[error("message {0} was recalled")]
     MessageRecalled(String),
@@ -81,6 +85,7 @@ impl Error {
             Error::StoreCorrupt(_) => "STORE_CORRUPT",
             Error::SchemaTooNew { .. } => "SCHEMA_TOO_NEW",
             Error::MessageRecalled(_) => "MESSAGE_RECALLED",
+            Error::WrongKey(_) => "WRONG_KEY",
             Error::ReceiptInfoNotFound(_) => "RECEIPT_INFO_NOT_FOUND",
             Error::StorageFull => "STORAGE_FULL",
             Error::StoreBusy => "STORE_BUSY",
@@ -107,6 +112,7 @@ impl Error {
             Error::StoreMoved => 2010,
             Error::ReadOnly(_) => 2011,
             Error::MessageRecalled(_) => 2012,
+            Error::WrongKey(_) => 2013,
             Error::ReceiptInfoNotFound(_) => 10062,
             Error::Sqlite(..) | Error::Internal(..) => -32603,
             Error::Io(..) => -32603,

@@ -71,12 +71,14 @@ pub use model::{
     MAX_SEQUENCE,
 };
 #[cfg(not(target_arch = "wasm32"))]
-pub use storage::copies::{delete_store, BackupReport, CompactReport};
-pub use storage::file::{check_file, APPLICATION_ID, SCHEMA_VERSION};
+pub use storage::copies::{
+    change_key, delete_store, delete_store_with_key, BackupReport, CompactReport,
+};
+pub use storage::file::{check_file, check_file_with_key, APPLICATION_ID, SCHEMA_VERSION};
 pub use storage::options::{Durability, OpenOptions};
 #[cfg(not(target_arch = "wasm32"))]
 pub use store::RestoreReport;
-pub use store::{verify_file, StateSubscription, Store};
+pub use store::{verify_file, verify_file_with_key, StateSubscription, Store};
 
 /// The Rust snippets of the README and docs/EMBEDDING.md, compiled and run
 /// as doctests so they keep working as pasted.

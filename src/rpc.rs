@@ -597,7 +597,7 @@ impl Session {
                 let a: DeleteP = params(p)?;
                 let owner = a.user_id.as_deref().unwrap_or(s.owner());
                 let path = crate::storage::copies::resolve(s.path(), &a.path)?;
-                json!({"deleted": crate::storage::copies::delete_store(&path, owner)?})
+                json!({"deleted": crate::storage::copies::delete_store_with_key(&path, owner, s.key().as_deref())?})
             }
             // Not in the browser build yet (docs/DESIGN.md, The browser).
             #[cfg(target_arch = "wasm32")]

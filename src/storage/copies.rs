@@ -170,6 +170,7 @@ pub(crate) fn prepare_restore(
     src: &Path,
     owner: &str,
     store: Option<&Path>,
+    key: Option<&str>,
 ) -> Result<RestoreSource> {
     if let Some(live) = store {
         let same = match (std::fs::canonicalize(src), std::fs::canonicalize(live)) {
@@ -180,7 +181,7 @@ pub(crate) fn prepare_restore(
             return Err(Error::invalid("the copy is the store's own file"));
         }
     }
-    let copy = open_checked_read_only(src, Some(owner))?;
+    let copy = open_checked_read_only(src, Some(owner), key)?;
     let anchor = store
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("store"));
@@ -192,6 +193,9 @@ pub(crate) fn prepare_restore(
             &tmp.0,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
+        if let Some(k) = key {
+            super::file::apply_key(&c, k)?;
+        }
         migrate(&mut c, owner)?;
         c.query_row("PRAGMA user_version", [], |r| r.get(0))?
     };
@@ -273,45 +277,26 @@ pub(crate) fn replace_contents(tx: &mut Tx<'_>) -> Result<()> {
 /// was a store to delete. A file that is not `user_id`'s store is refused
 /// (`OWNER_MISMATCH`, `STORE_CORRUPT`) and left as it is.
 pub fn delete_store(path: impl AsRef<Path>, user_id: &str) -> Result<bool> {
+    delete_store_with_key(path, user_id, None)
+}
+
+/// [`delete_store`] of an encrypted store, with its passphrase (the owner
+/// check reads the file).
+pub fn delete_store_with_key(
+    path: impl AsRef<Path>,
+    user_id: &str,
+    key: Option<&str>,
+) -> Result<bool> {
     let path = path.as_ref();
     crate::model::check_id("userID", user_id)?;
-    let side = |suffix: &str| {
-        let mut p = path.as_os_str().to_owned();
-        p.push(suffix);
-        PathBuf::from(p)
-    };
     if std::fs::symlink_metadata(path).is_err() {
         return Ok(false);
     }
-    {
-        // Header, version and owner, read-only.
-        let ro = open_checked_read_only(path, Some(user_id)).map_err(|e| match e {
-            Error::SchemaTooNew { .. } => Error::StoreCorrupt(
-                "a store of a newer schema: delete it with the build that wrote it".into(),
-            ),
-            other => other,
-        })?;
-        drop(ro);
-    }
-    let conn = super::file::sqlite_open(path, OpenFlags::SQLITE_OPEN_READ_WRITE, "")?;
-    conn.busy_timeout(std::time::Duration::from_millis(0))?;
-    // Exclusive locking mode: the lock taken below is kept until close,
-    // and SQLite grants it only when no other connection has the file open.
-    conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
-    conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;")
-        .map_err(|e| match Error::from(e) {
-            Error::StoreBusy => Error::StoreBusy,
-            other => other,
-        })?;
-    // Closing must neither checkpoint nor delete the WAL by name.
-    conn.set_db_config(
-        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-        true,
-    )?;
+    let conn = lock_closed_store(path, user_id, key)?;
     for p in [
-        side("-wal"),
-        side("-shm"),
-        side("-journal"),
+        beside(path, "-wal"),
+        beside(path, "-shm"),
+        beside(path, "-journal"),
         path.to_path_buf(),
     ] {
         match std::fs::remove_file(&p) {
@@ -323,4 +308,96 @@ pub fn delete_store(path: impl AsRef<Path>, user_id: &str) -> Result<bool> {
     sync_parent(path);
     drop(conn);
     Ok(true)
+}
+
+/// Takes SQLite's exclusive lock on the closed store at `path` (opened
+/// with `key`) and keeps it while the connection lives; `STORE_BUSY` when
+/// any other connection has the file open. The connection will neither
+/// checkpoint nor delete the WAL by name when it closes.
+fn lock_closed_store(path: &Path, user_id: &str, key: Option<&str>) -> Result<Connection> {
+    {
+        // Header, version and owner, read-only.
+        let ro = open_checked_read_only(path, Some(user_id), key).map_err(|e| match e {
+            Error::SchemaTooNew { .. } => {
+                Error::StoreCorrupt("a store of a newer schema: use the build that wrote it".into())
+            }
+            other => other,
+        })?;
+        drop(ro);
+    }
+    let conn = super::file::sqlite_open(path, OpenFlags::SQLITE_OPEN_READ_WRITE, "", key)?;
+    conn.busy_timeout(std::time::Duration::from_millis(0))?;
+    // Exclusive locking mode: the lock taken below is kept until close,
+    // and SQLite grants it only when no other connection has the file open.
+    conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+    conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;")?;
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+        true,
+    )?;
+    Ok(conn)
+}
+
+fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(suffix);
+    PathBuf::from(p)
+}
+
+/// Changes the key of the closed store at `path`: encrypts a plain store
+/// (`from` `None`), decrypts one (`to` `None`) or re-keys it. The new file
+/// is written beside the store, synced, and renamed over it while SQLite's
+/// exclusive lock is held on the old one, so no store can be open on
+/// either meanwhile (`STORE_BUSY` if one is). A crash leaves the old file
+/// whole (its WAL checkpointed first). See [`crate::Store::rekey`] for an
+/// open encrypted store.
+pub fn change_key(
+    path: impl AsRef<Path>,
+    user_id: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<()> {
+    let path = path.as_ref();
+    crate::model::check_id("userID", user_id)?;
+    if to == Some("") {
+        return Err(Error::invalid("the new key must not be empty"));
+    }
+    if std::fs::symlink_metadata(path).is_err() {
+        return Err(Error::Io("the file does not exist".into(), None));
+    }
+    let conn = lock_closed_store(path, user_id, from)?;
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    let tmp = scratch_beside(&conn, path, "rekey")?;
+    // ATTACH cannot create a file through a connection opened without
+    // SQLITE_OPEN_CREATE: the new file is created empty first.
+    drop(Connection::open(&tmp.0)?);
+    conn.execute(
+        "ATTACH DATABASE ?1 AS dest KEY ?2",
+        [utf8(&tmp.0)?, to.unwrap_or("")],
+    )?;
+    let (version, app): (i64, i64) = conn.query_row(
+        "SELECT (SELECT user_version FROM pragma_user_version),
+                (SELECT application_id FROM pragma_application_id)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    conn.query_row("SELECT sqlcipher_export('dest')", [], |_| Ok(()))?;
+    // Pragmas take no bound values; both are integers read above.
+    conn.execute_batch(&format!(
+        "PRAGMA dest.user_version = {version}; PRAGMA dest.application_id = {app};"
+    ))?;
+    conn.execute_batch("DETACH DATABASE dest")?;
+    super::file::make_private(&tmp.0);
+    std::fs::File::open(&tmp.0)?.sync_all()?;
+    for side in ["-wal", "-shm"] {
+        match std::fs::remove_file(beside(path, side)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    std::fs::rename(&tmp.0, path)?;
+    sync_parent(path);
+    drop(conn);
+    Ok(())
 }

@@ -28,6 +28,8 @@ pub(crate) struct Db {
     read_only: bool,
     /// Set for good once the file is found moved: no write runs after.
     moved: AtomicBool,
+    /// The passphrase of an encrypted store (for its copies).
+    key: Mutex<Option<String>>,
 }
 
 /// The context of one write transaction.
@@ -83,6 +85,7 @@ impl Db {
             bus: Arc::new(Bus::default()),
             dispatch: Mutex::new(0),
             unread_index_min: opts.unread_index_min_audience.max(1),
+            key: Mutex::new(opts.key.clone()),
         };
         if let Some(pages) = opts.max_page_count {
             db.set_max_page_count(pages)?;
@@ -151,7 +154,11 @@ impl Db {
             .ok_or_else(|| Error::invalid("the path is not valid UTF-8"))?;
         // A detach that failed last time leaves `src` attached.
         let _ = conn.execute("DETACH DATABASE src", []);
-        conn.execute("ATTACH DATABASE ?1 AS src", [name])?;
+        match self.key() {
+            // The copy is encrypted with the store's key (docs/PROTOCOL.md, Lifecycle).
+            Some(k) => conn.execute("ATTACH DATABASE ?1 AS src KEY ?2", [name, k.as_str()])?,
+            None => conn.execute("ATTACH DATABASE ?1 AS src", [name])?,
+        };
         let out = self.write_locked(conn, f);
         let detached = lock(&self.conn).execute("DETACH DATABASE src", []);
         let out = out?;
@@ -187,6 +194,31 @@ impl Db {
             seal_moved(&conn);
             return Err(Error::StoreMoved);
         }
+        Ok(())
+    }
+
+    /// The passphrase of an encrypted store.
+    pub(crate) fn key(&self) -> Option<String> {
+        lock(&self.key).clone()
+    }
+
+    /// Re-keys the open encrypted store (SQLCipher's `PRAGMA rekey`: every
+    /// page rewritten with the new key, in one transaction).
+    pub(crate) fn rekey(&self, new_key: &str) -> Result<()> {
+        self.writable()?;
+        let conn = lock(&self.conn);
+        if self.file_moved(&conn) {
+            seal_moved(&conn);
+            return Err(Error::StoreMoved);
+        }
+        let mut key = lock(&self.key);
+        if key.is_none() {
+            return Err(Error::invalid(
+                "the store is not encrypted: encrypt it closed (change_key)",
+            ));
+        }
+        conn.pragma_update(None, "rekey", new_key)?;
+        *key = Some(new_key.to_string());
         Ok(())
     }
 

@@ -44,6 +44,7 @@ pub(crate) struct Opened {
 /// that cannot be written opens read-only. (The browser's is `browser.rs`.)
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn open_connection(path: &Path, user_id: &str, opts: &OpenOptions) -> Result<Opened> {
+    let key = opts.key.as_deref();
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -58,7 +59,7 @@ pub(crate) fn open_connection(path: &Path, user_id: &str, opts: &OpenOptions) ->
     }
     let exists = std::fs::symlink_metadata(path).is_ok();
     if !handle::may_write(dir) || (exists && !handle::may_write(path)) {
-        return open_read_only_store(path, user_id);
+        return open_read_only_store(path, user_id, key);
     }
     ensure_store_file(path, user_id, opts)?;
     // Before SQLite creates -wal/-shm: it gives them the database's mode.
@@ -66,15 +67,15 @@ pub(crate) fn open_connection(path: &Path, user_id: &str, opts: &OpenOptions) ->
     {
         // Owner and version are checked read-only, so a refused open never
         // writes the file (nor leaves -wal/-shm files beside it).
-        let ro = open_read_only(path)?;
-        check_header(&ro, path)?;
+        let ro = open_read_only(path, key)?;
+        check_header(&ro, path, key)?;
         check_existing(&ro, Some(user_id))?;
     }
-    let mut conn =
-        sqlite_open(path, OpenFlags::SQLITE_OPEN_READ_WRITE, "").map_err(corrupt_if_open_fails)?;
+    let mut conn = sqlite_open(path, OpenFlags::SQLITE_OPEN_READ_WRITE, "", key)
+        .map_err(corrupt_if_open_fails)?;
     if handle::opened_read_only(&conn) {
         drop(conn);
-        return open_read_only_store(path, user_id);
+        return open_read_only_store(path, user_id, key);
     }
     let identity = handle::identity(path);
     conn.busy_timeout(std::time::Duration::from_millis(opts.busy_timeout_ms))?;
@@ -105,14 +106,14 @@ pub(crate) fn open_connection(path: &Path, user_id: &str, opts: &OpenOptions) ->
 /// A store whose file or folder cannot be written: reads answer; a schema
 /// upgrade it would need is refused as `READ_ONLY` (the old schema cannot
 /// answer this build's queries).
-fn open_read_only_store(path: &Path, user_id: &str) -> Result<Opened> {
+fn open_read_only_store(path: &Path, user_id: &str, key: Option<&str>) -> Result<Opened> {
     if std::fs::metadata(path).is_err() {
         return Err(Error::ReadOnly(
             "the folder cannot be written, so the store cannot be created".into(),
         ));
     }
-    let conn = open_read_only(path)?;
-    check_header(&conn, path)?;
+    let conn = open_read_only(path, key)?;
+    check_header(&conn, path, key)?;
     check_existing(&conn, Some(user_id))?;
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version < SCHEMA_VERSION {
@@ -154,11 +155,26 @@ pub(super) fn sqlite_open(
     path: &Path,
     flags: OpenFlags,
     query: &str,
+    key: Option<&str>,
 ) -> rusqlite::Result<Connection> {
-    Connection::open_with_flags(
+    let conn = Connection::open_with_flags(
         file_uri(path) + query,
         flags | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
+    )?;
+    if let Some(k) = key {
+        // Before any page is read: SQLCipher decrypts every page with it.
+        apply_key(&conn, k)?;
+    }
+    Ok(conn)
+}
+
+/// Gives SQLCipher the passphrase of `conn`'s database (a pragma's value
+/// cannot be bound; rusqlite writes it as a quoted SQL literal).
+pub(super) fn apply_key(conn: &Connection, key: &str) -> rusqlite::Result<()> {
+    // A wrong key is answered as an error; SQLCipher must not also print
+    // to the host's stderr.
+    conn.execute_batch("PRAGMA cipher_log_level = NONE")?;
+    conn.pragma_update(None, "key", key)
 }
 
 /// A migrated store in memory, for tests and tools.
@@ -180,7 +196,7 @@ fn create_private(path: &Path) -> Result<()> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NOFOLLOW;
-    let conn = sqlite_open(path, flags, "").map_err(Error::from)?;
+    let conn = sqlite_open(path, flags, "", None).map_err(Error::from)?;
     drop(conn);
     make_private(path);
     sync_parent(path);
@@ -267,7 +283,7 @@ fn ensure_store_file(path: &Path, user_id: &str, opts: &OpenOptions) -> Result<(
 /// creating the store in place leaves one for a moment (switching to WAL
 /// writes the header before the schema commits).
 fn is_empty_database(path: &Path) -> Result<bool> {
-    let (n, head) = handle::read_header(&open_read_only(path)?)?;
+    let (n, head) = handle::read_header(&open_read_only(path, None)?)?;
     if n < 100 || &head[..16] != b"SQLite format 3\0" {
         return Ok(false);
     }
@@ -295,8 +311,13 @@ fn create_in_place_retrying(path: &Path, user_id: &str, opts: &OpenOptions) -> R
 /// open completes; the checkpoint then writes the header into the file.
 fn create_in_place(path: &Path, user_id: &str, opts: &OpenOptions) -> Result<()> {
     make_private(path);
-    let mut conn =
-        sqlite_open(path, OpenFlags::SQLITE_OPEN_READ_WRITE, "").map_err(corrupt_if_open_fails)?;
+    let mut conn = sqlite_open(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE,
+        "",
+        opts.key.as_deref(),
+    )
+    .map_err(corrupt_if_open_fails)?;
     conn.busy_timeout(std::time::Duration::from_millis(opts.busy_timeout_ms))?;
     // Someone else's database may have landed here meanwhile: only an empty
     // one is made a store (and one of ours is left as it is).
@@ -340,7 +361,7 @@ fn create_in_place(path: &Path, user_id: &str, opts: &OpenOptions) -> Result<()>
 
 /// A read-only connection that creates no files: `immutable` when no WAL
 /// sits beside the store (then the main file is the whole truth).
-fn open_read_only(path: &Path) -> Result<Connection> {
+fn open_read_only(path: &Path, key: Option<&str>) -> Result<Connection> {
     let mut wal = path.as_os_str().to_owned();
     wal.push("-wal");
     let query = if Path::new(&wal).exists() {
@@ -348,7 +369,7 @@ fn open_read_only(path: &Path) -> Result<Connection> {
     } else {
         "?mode=ro&immutable=1"
     };
-    sqlite_open(path, OpenFlags::SQLITE_OPEN_READ_ONLY, query).map_err(corrupt_if_open_fails)
+    sqlite_open(path, OpenFlags::SQLITE_OPEN_READ_ONLY, query, key).map_err(corrupt_if_open_fails)
 }
 
 /// `file:` URI of a path, percent-encoding every byte outside the unreserved set.
@@ -373,10 +394,16 @@ fn file_uri(path: &Path) -> String {
 
 /// The header checks, on the bytes SQLite's handle reads: an SQLite file of
 /// this application, not truncated, of a schema version this build knows.
-fn check_header(conn: &Connection, path: &Path) -> Result<()> {
+fn check_header(conn: &Connection, path: &Path, key: Option<&str>) -> Result<()> {
+    if key.is_some() {
+        // Encrypted: the bytes say nothing; SQLite reads them decrypted.
+        return check_keyed(conn);
+    }
     let (n, head) = handle::read_header(conn)?;
     if n < 100 || &head[..16] != b"SQLite format 3\0" {
-        return Err(Error::StoreCorrupt("not an SQLite database".into()));
+        return Err(Error::StoreCorrupt(
+            "not an SQLite database (or an encrypted store opened without its key)".into(),
+        ));
     }
     let app = i32::from_be_bytes([head[68], head[69], head[70], head[71]]);
     if app != APPLICATION_ID {
@@ -386,6 +413,37 @@ fn check_header(conn: &Connection, path: &Path) -> Result<()> {
     }
     check_size(path, &head)?;
     check_version(i32::from_be_bytes([head[60], head[61], head[62], head[63]]).into())
+}
+
+/// The header checks of an encrypted store, through SQLCipher: a page
+/// that does not decrypt means the key is wrong (or the file is not an
+/// encrypted store: the two cannot be told apart).
+fn check_keyed(conn: &Connection) -> Result<()> {
+    let read = conn.query_row(
+        "SELECT (SELECT application_id FROM pragma_application_id),
+                (SELECT user_version FROM pragma_user_version),
+                (SELECT count(*) FROM sqlite_master)",
+        [],
+        |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        },
+    );
+    let (app, version, _) = read.map_err(|e| match Error::from(e) {
+        Error::StoreCorrupt(_) => {
+            Error::WrongKey("wrong key, or the store is not encrypted (or not a store)".into())
+        }
+        other => other,
+    })?;
+    if app != i64::from(APPLICATION_ID) {
+        return Err(Error::StoreCorrupt(
+            "an SQLite database of another application".into(),
+        ));
+    }
+    check_version(version)
 }
 
 /// A stored schema version this build can open: 1..=SCHEMA_VERSION.
@@ -495,12 +553,16 @@ pub(super) fn migrate(conn: &mut Connection, user_id: &str) -> Result<()> {
 
 /// A read-only connection to an existing store that passed the open checks
 /// (header, version, owner when given); never writes to the file.
-pub(crate) fn open_checked_read_only(path: &Path, user_id: Option<&str>) -> Result<Connection> {
+pub(crate) fn open_checked_read_only(
+    path: &Path,
+    user_id: Option<&str>,
+    key: Option<&str>,
+) -> Result<Connection> {
     if !path.exists() {
         return Err(Error::Io("the file does not exist".into(), None));
     }
-    let conn = open_read_only(path)?;
-    check_header(&conn, path)?;
+    let conn = open_read_only(path, key)?;
+    check_header(&conn, path, key)?;
     check_existing(&conn, user_id)?;
     Ok(conn)
 }
@@ -508,7 +570,16 @@ pub(crate) fn open_checked_read_only(path: &Path, user_id: Option<&str>) -> Resu
 /// Opens a store file read-only and runs the full `PRAGMA integrity_check`;
 /// never writes to the file. Checks the owner when `user_id` is given.
 pub fn check_file(path: impl AsRef<Path>, user_id: Option<&str>) -> Result<Vec<String>> {
-    let conn = open_checked_read_only(path.as_ref(), user_id)?;
+    check_file_with_key(path, user_id, None)
+}
+
+/// [`check_file`] of an encrypted store, with its passphrase.
+pub fn check_file_with_key(
+    path: impl AsRef<Path>,
+    user_id: Option<&str>,
+    key: Option<&str>,
+) -> Result<Vec<String>> {
+    let conn = open_checked_read_only(path.as_ref(), user_id, key)?;
     let mut st = conn
         .prepare("PRAGMA integrity_check")
         .map_err(corrupt_if_open_fails)?;

@@ -29,7 +29,7 @@ pub enum Durability {
 /// let opts = OpenOptions::new().durability(Durability::Full).busy_timeout_ms(200);
 /// assert_eq!(opts.busy_timeout_ms, 200);
 /// ```
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct OpenOptions {
     /// Commit durability.
@@ -42,6 +42,23 @@ pub struct OpenOptions {
     /// Caps the database size in pages (`PRAGMA max_page_count`) for this
     /// connection; a write past it fails with `STORAGE_FULL`.
     pub max_page_count: Option<u64>,
+    /// The passphrase of an encrypted store (SQLCipher: the whole file,
+    /// its WAL included, unreadable without it). `None`: not encrypted.
+    /// A new store is created encrypted with it; see [`OpenOptions::key`].
+    pub key: Option<String>,
+}
+
+impl std::fmt::Debug for OpenOptions {
+    // The key never reaches a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenOptions")
+            .field("durability", &self.durability)
+            .field("busy_timeout_ms", &self.busy_timeout_ms)
+            .field("unread_index_min_audience", &self.unread_index_min_audience)
+            .field("max_page_count", &self.max_page_count)
+            .field("key", &self.key.as_ref().map(|_| "<set>"))
+            .finish()
+    }
 }
 
 impl Default for OpenOptions {
@@ -51,6 +68,7 @@ impl Default for OpenOptions {
             busy_timeout_ms: 5000,
             unread_index_min_audience: DEFAULT_UNREAD_INDEX_MIN,
             max_page_count: None,
+            key: None,
         }
     }
 }
@@ -76,6 +94,14 @@ impl OpenOptions {
     /// Sets the smallest audience whose unread members get indexed (at least 1).
     pub fn unread_index_min_audience(mut self, n: i64) -> OpenOptions {
         self.unread_index_min_audience = n.max(1);
+        self
+    }
+
+    /// Opens (or creates) the store encrypted with this passphrase. A wrong
+    /// key, or a key for a store that is not encrypted, is `WRONG_KEY`.
+    /// Not available in the browser build.
+    pub fn key(mut self, passphrase: impl Into<String>) -> OpenOptions {
+        self.key = Some(passphrase.into());
         self
     }
 

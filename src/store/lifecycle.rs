@@ -38,7 +38,8 @@ impl Store {
     pub fn restore(&self, path: &str) -> Result<RestoreReport> {
         self.db.writable()?;
         let src = copies::resolve(self.db.path(), path)?;
-        let copy = copies::prepare_restore(&src, self.owner(), self.db.path())?;
+        let copy =
+            copies::prepare_restore(&src, self.owner(), self.db.path(), self.db.key().as_deref())?;
         self.db.write_attached(copy.path(), |tx| {
             copies::replace_contents(tx)?;
             tx.events.push(EventKind::StoreRestored);
@@ -46,6 +47,26 @@ impl Store {
                 total_unread_count: meta::total_unread(tx.conn)?,
             })
         })
+    }
+
+    /// The passphrase the store was opened with (`None`: not encrypted).
+    pub(crate) fn key(&self) -> Option<String> {
+        self.db.key()
+    }
+
+    /// Re-keys the open encrypted store: every page is rewritten with
+    /// `new_key` in one transaction, and later opens need it. A plain store
+    /// is refused (`INVALID_PARAMS`): encrypt it closed with
+    /// [`crate::change_key`]. Other stores open on the same file keep the
+    /// old key and fail their next read (`WRONG_KEY` once reopened with it):
+    /// re-key with the file open once.
+    pub fn rekey(&self, new_key: &str) -> Result<()> {
+        if new_key.is_empty() {
+            return Err(crate::error::Error::invalid(
+                "the new key must not be empty",
+            ));
+        }
+        self.db.rekey(new_key)
     }
 
     /// The store file's path (`None` in memory).

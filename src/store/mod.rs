@@ -487,7 +487,16 @@ impl Store {
 /// A file at an older schema is refused with `INVALID_PARAMS`: the store
 /// upgrades it at its next open, and the check is of the current schema.
 pub fn verify_file(path: impl AsRef<Path>, user_id: Option<&str>) -> Result<VerifyReport> {
-    let conn = open_checked_read_only(path.as_ref(), user_id)?;
+    verify_file_with_key(path, user_id, None)
+}
+
+/// [`verify_file`] of an encrypted store, with its passphrase.
+pub fn verify_file_with_key(
+    path: impl AsRef<Path>,
+    user_id: Option<&str>,
+    key: Option<&str>,
+) -> Result<VerifyReport> {
+    let conn = open_checked_read_only(path.as_ref(), user_id, key)?;
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version < crate::storage::file::SCHEMA_VERSION {
         return Err(crate::error::Error::invalid(format!(
