@@ -67,6 +67,7 @@ pub const METHODS: &[&str] = &[
     "restore",
     "compact",
     "deleteStore",
+    "rekey",
 ];
 
 /// Names of the event kinds forwarded without `subscribe` (PROTOCOL.md, Events).
@@ -248,6 +249,10 @@ struct EmptyP {}
 #[derive(Deserialize)]
 struct PathP {
     path: String,
+}
+#[derive(Deserialize)]
+struct KeyP {
+    key: String,
 }
 #[derive(Deserialize)]
 struct DeleteP {
@@ -593,6 +598,12 @@ impl Session {
                 to_value(&s.compact()?)?
             }
             #[cfg(not(target_arch = "wasm32"))]
+            "rekey" => {
+                let a: KeyP = params(p)?;
+                s.rekey(&a.key)?;
+                json!({})
+            }
+            #[cfg(not(target_arch = "wasm32"))]
             "deleteStore" => {
                 let a: DeleteP = params(p)?;
                 let owner = a.user_id.as_deref().unwrap_or(s.owner());
@@ -601,7 +612,7 @@ impl Session {
             }
             // Not in the browser build yet (docs/DESIGN.md, The browser).
             #[cfg(target_arch = "wasm32")]
-            "backup" | "restore" | "compact" | "deleteStore" => {
+            "backup" | "restore" | "compact" | "deleteStore" | "rekey" => {
                 return Err(Error::Io(
                     format!("{method} is not available in the browser build"),
                     None,
