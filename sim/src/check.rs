@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::client::{message_list, Client, Fail, Seen};
 use super::ledger::{Ledger, LedgerMessage};
-use super::truth::Extra;
 use super::report::{state_name, Counters, Invariant};
+use super::truth::Extra;
 use receiptdb::{MemberFilter, Message, ReceiptSentState};
 
 /// The authoritative state a server reported (`SyncServer::query`), with
@@ -334,7 +334,14 @@ fn check_message(
         .collect();
     unread.sort();
     let mut delivered: Vec<String> = l
-        .read_list(sm, &truth.delivered(idx).union(truth.readers(idx)).copied().collect())
+        .read_list(
+            sm,
+            &truth
+                .delivered(idx)
+                .union(truth.readers(idx))
+                .copied()
+                .collect(),
+        )
         .into_iter()
         .map(|u| l.users[u].clone())
         .collect();

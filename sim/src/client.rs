@@ -810,9 +810,9 @@ impl Client {
         let batches = pending.batches;
         self.outbox_dirty = false;
         self.check_batches(&batches)?;
-        let mut out =
-            self.del
-                .hand_out(self.idx, pending.delivery_batches, now, retry_after, c)?;
+        let mut out = self
+            .del
+            .hand_out(self.idx, pending.delivery_batches, now, retry_after, c)?;
         for b in batches {
             if due(self.sent_at.get(&b.batch_id)) {
                 self.sent_at.insert(b.batch_id.clone(), now);

@@ -84,7 +84,10 @@ impl DeliveryState {
                 Some(b) if b.message_ids != *ids => {
                     return Err(Fail::new(
                         Invariant::Outbox,
-                        format!("delivery batch {id} changed from {ids:?} to {:?}", b.message_ids),
+                        format!(
+                            "delivery batch {id} changed from {ids:?} to {:?}",
+                            b.message_ids
+                        ),
                     ))
                 }
                 None if batches.len() < super::client::BATCH_LIMIT => {
@@ -205,7 +208,12 @@ impl DeliveryState {
 
     /// The store's figures, sampled: they must never go back (a count that
     /// falls, a peer delivery lost, a read time that rises).
-    pub fn sample(&mut self, id: &str, d: Delivered, time: Option<(&str, i64)>) -> Result<(), Fail> {
+    pub fn sample(
+        &mut self,
+        id: &str,
+        d: Delivered,
+        time: Option<(&str, i64)>,
+    ) -> Result<(), Fail> {
         let old = self.seen.insert(id.to_string(), d).unwrap_or_default();
         went_back(id, &old, &d)?;
         if let Some((user, t)) = time {
@@ -225,7 +233,9 @@ fn went_back(id: &str, old: &Delivered, new: &Delivered) -> Result<(), Fail> {
         )));
     }
     if old.peer && !new.peer {
-        return Err(back(format!("isPeerDelivered of {id} went from true to false")));
+        return Err(back(format!(
+            "isPeerDelivered of {id} went from true to false"
+        )));
     }
     Ok(())
 }
@@ -276,7 +286,9 @@ pub(crate) fn sound(
     if shown.peer && !want_peer {
         return ahead("isPeerDelivered before the server had the peer's delivery".into());
     }
-    let peer_time = m.to.zip(info.read_time).map(|(p, t)| (l.users[p].as_str(), t));
+    let peer_time =
+        m.to.zip(info.read_time)
+            .map(|(p, t)| (l.users[p].as_str(), t));
     cl.del.sample(id, store, peer_time)?;
     if let Some((user, t)) = peer_time {
         let earliest = m.to.and_then(|p| truth.read_time(idx, p));
@@ -294,7 +306,11 @@ pub(crate) fn sound(
 fn server_delivered(truth: &Truth, idx: usize) -> (u64, bool) {
     let l = truth.ledger;
     let m = &l.msgs[idx];
-    let all: BTreeSet<usize> = truth.delivered(idx).union(truth.readers_of(idx)).copied().collect();
+    let all: BTreeSet<usize> = truth
+        .delivered(idx)
+        .union(truth.readers_of(idx))
+        .copied()
+        .collect();
     match m.to {
         Some(p) => (u64::from(all.contains(&p)), all.contains(&p)),
         None => (l.read_list(m, &all).len() as u64, false),
@@ -334,7 +350,10 @@ pub(crate) fn converged(
         if got != want {
             return Err(Fail::new(
                 Invariant::Convergence,
-                format!("{}: readTime of {} is {got:?}, server has {want:?}", m.id, l.users[p]),
+                format!(
+                    "{}: readTime of {} is {got:?}, server has {want:?}",
+                    m.id, l.users[p]
+                ),
             ));
         }
     }
@@ -359,7 +378,10 @@ pub(crate) fn times_converged(
         if got != want {
             return Err(Fail::new(
                 Invariant::Convergence,
-                format!("{id}: readTime of {} is {got:?}, server has {want:?}", r.user_id),
+                format!(
+                    "{id}: readTime of {} is {got:?}, server has {want:?}",
+                    r.user_id
+                ),
             ));
         }
     }

@@ -282,14 +282,22 @@ impl SyncServer for ProcessServer {
             Query::Delivered { .. } => Ok(Answer::Delivered(
                 self.field::<BTreeMap<String, Vec<String>>>(&ans, "delivered", "delivered")?,
             )),
-            Query::ReadTimes { .. } => Ok(Answer::ReadTimes(self.field::<
-                BTreeMap<String, BTreeMap<String, i64>>,
-            >(
-                &ans, "readTimes", "readTimes"
-            )?)),
-            Query::Marks { .. } => Ok(Answer::Marks(
-                self.field::<BTreeMap<String, super::protocol::MarkState>>(&ans, "marks", "marks")?,
-            )),
+            Query::ReadTimes { .. } => {
+                Ok(Answer::ReadTimes(self.field::<BTreeMap<
+                    String,
+                    BTreeMap<String, i64>,
+                >>(
+                    &ans, "readTimes", "readTimes"
+                )?))
+            }
+            Query::Marks { .. } => {
+                Ok(Answer::Marks(self.field::<BTreeMap<
+                    String,
+                    super::protocol::MarkState,
+                >>(
+                    &ans, "marks", "marks"
+                )?))
+            }
         }
     }
 

@@ -74,8 +74,7 @@ pub use html::timeline_html;
 pub use ledger::{Ledger, LedgerGroup, LedgerMessage};
 pub use protocol::{
     Clock, Device, GroupSetup, Input, MarkState, MemberSetup, NewMessage, Packet, Query, Setup,
-    ToClient,
-    PROTOCOL_VERSION,
+    ToClient, PROTOCOL_VERSION,
 };
 pub use report::{run_command_of, Counters, Invariant, Phase, Report, Shrunk, Violation};
 pub use scenario::{parse_faults, FaultKind, Mutation, Rates, Scenario, ScenarioBuilder};

@@ -163,7 +163,9 @@ impl World<'_> {
                 }
                 // Delivery acks not handed out yet show only when asked for.
                 cl.del.dirty = true;
-                if cl.del.live() > 0 || cl.mark_pending(&mut self.c).map_err(|f| tag(&cl.name, f))? > 0 {
+                if cl.del.live() > 0
+                    || cl.mark_pending(&mut self.c).map_err(|f| tag(&cl.name, f))? > 0
+                {
                     busy = true;
                     cl.mk.dirty = true;
                 }

@@ -363,9 +363,7 @@ impl ReferenceServer {
         let mut per: BTreeMap<usize, Vec<ReceiptNotification>> = BTreeMap::new();
         let l = self.ledger()?;
         for idx in fresh {
-            let n = self
-                .beyond
-                .delivery_note(l, idx, &self.readers[idx], user);
+            let n = self.beyond.delivery_note(l, idx, &self.readers[idx], user);
             for &d in &self.by_user[l.msgs[idx].from] {
                 per.entry(d).or_default().push(n.clone());
             }
@@ -597,7 +595,10 @@ impl SyncServer for ReferenceServer {
                 for id in message_ids {
                     if let Some(i) = l.index_of(id) {
                         let all = self.beyond.receivers(i, &self.readers[i]);
-                        out.insert(id.clone(), all.iter().map(|u| l.users[*u].clone()).collect());
+                        out.insert(
+                            id.clone(),
+                            all.iter().map(|u| l.users[*u].clone()).collect(),
+                        );
                     }
                 }
                 Ok(Answer::Delivered(out))
@@ -607,7 +608,10 @@ impl SyncServer for ReferenceServer {
                 for id in message_ids {
                     if let Some(i) = l.index_of(id) {
                         let t = self.beyond.read_times[i].iter();
-                        out.insert(id.clone(), t.map(|(u, t)| (l.users[*u].clone(), *t)).collect());
+                        out.insert(
+                            id.clone(),
+                            t.map(|(u, t)| (l.users[*u].clone(), *t)).collect(),
+                        );
                     }
                 }
                 Ok(Answer::ReadTimes(out))

@@ -104,7 +104,10 @@ impl World<'_> {
     fn msg_num(&mut self, what: &str, id: &str, asked: &[usize]) -> R<usize> {
         match self.ledger.index_of(id).filter(|i| asked.contains(i)) {
             Some(i) => Ok(i),
-            None => Err(self.wrong(what, format!("its answer names message {id:?}, which was not asked"))),
+            None => Err(self.wrong(
+                what,
+                format!("its answer names message {id:?}, which was not asked"),
+            )),
         }
     }
 
@@ -113,8 +116,17 @@ impl World<'_> {
     pub(super) fn query_beyond(&mut self, idxs: &[usize], all_users: bool) -> R<Extra> {
         let mut x = Extra::default();
         for chunk in idxs.chunks(QUERY_CHUNK) {
-            let ids: Vec<String> = chunk.iter().map(|&i| self.ledger.msgs[i].id.clone()).collect();
-            let Answer::Delivered(d) = self.ask("delivered", Query::Delivered { message_ids: ids.clone() })? else {
+            let ids: Vec<String> = chunk
+                .iter()
+                .map(|&i| self.ledger.msgs[i].id.clone())
+                .collect();
+            let Answer::Delivered(d) = self.ask(
+                "delivered",
+                Query::Delivered {
+                    message_ids: ids.clone(),
+                },
+            )?
+            else {
                 return Err(self.wrong("delivered", "another answer".into()));
             };
             for (id, names) in d {
@@ -125,7 +137,9 @@ impl World<'_> {
                 }
                 x.delivered.insert(i, set);
             }
-            let Answer::ReadTimes(t) = self.ask("readTimes", Query::ReadTimes { message_ids: ids })? else {
+            let Answer::ReadTimes(t) =
+                self.ask("readTimes", Query::ReadTimes { message_ids: ids })?
+            else {
                 return Err(self.wrong("readTimes", "another answer".into()));
             };
             for (id, times) in t {
@@ -142,10 +156,17 @@ impl World<'_> {
         }
         for u in 0..self.ledger.users.len() {
             let user_id = self.ledger.users[u].clone();
-            let Answer::Positions(p) = self.ask("peerPositions", Query::PeerPositions { user_id: user_id.clone() })? else {
+            let Answer::Positions(p) = self.ask(
+                "peerPositions",
+                Query::PeerPositions {
+                    user_id: user_id.clone(),
+                },
+            )?
+            else {
                 return Err(self.wrong("peerPositions", "another answer".into()));
             };
-            x.peer_positions.extend(p.into_iter().map(|(c, p)| ((u, c), p)));
+            x.peer_positions
+                .extend(p.into_iter().map(|(c, p)| ((u, c), p)));
             let Answer::Marks(m) = self.ask("marks", Query::Marks { user_id })? else {
                 return Err(self.wrong("marks", "another answer".into()));
             };

@@ -29,13 +29,20 @@ fn the_default_run_exercises_the_read_state_beyond_the_seed_and_passes() {
     let c = &r.counters;
     assert!(c.delivery_acks > 100, "{r}");
     assert!(c.delivery_checks > 1000, "{r}");
-    assert!(c.unread_marks > 20 && c.mark_acks > 0 && c.mark_checks > 0, "{r}");
+    assert!(
+        c.unread_marks > 20 && c.mark_acks > 0 && c.mark_checks > 0,
+        "{r}"
+    );
     assert!(c.private_switches > 5 && c.private_skipped > 0, "{r}");
 }
 
 #[test]
 fn delivered_lww_is_caught_by_the_monotone_check() {
-    caught(Mutation::DeliveredLww, Invariant::Monotone, "deliveredCount of");
+    caught(
+        Mutation::DeliveredLww,
+        Invariant::Monotone,
+        "deliveredCount of",
+    );
 }
 
 #[test]
@@ -49,7 +56,11 @@ fn readtime_latest_is_caught_by_the_monotone_check() {
 
 #[test]
 fn mark_arrival_is_caught_by_convergence() {
-    caught(Mutation::MarkArrival, Invariant::Convergence, "markedUnread");
+    caught(
+        Mutation::MarkArrival,
+        Invariant::Convergence,
+        "markedUnread",
+    );
 }
 
 #[test]
