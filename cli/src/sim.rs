@@ -48,7 +48,7 @@ pub struct SimArgs {
     #[arg(long)]
     pub json: bool,
     /// Plant a bug to check the simulator catches it: `lww` or `tally`.
-    #[arg(long, value_name = "MUTATION", value_parser = ["lww", "tally"])]
+    #[arg(long, value_name = "MUTATION", value_parser = ["lww", "tally", "delivered-lww", "readtime-latest", "mark-arrival"])]
     pub mutate: Option<String>,
     /// Do not search for the shortest failing prefix.
     #[arg(long)]
@@ -135,6 +135,9 @@ impl SimArgs {
         match self.mutate.as_deref() {
             Some("lww") => sc.mutate = Some(Mutation::Lww),
             Some("tally") => sc.mutate = Some(Mutation::Tally),
+            Some("delivered-lww") => sc.mutate = Some(Mutation::DeliveredLww),
+            Some("readtime-latest") => sc.mutate = Some(Mutation::ReadtimeLatest),
+            Some("mark-arrival") => sc.mutate = Some(Mutation::MarkArrival),
             _ => {}
         }
         if self.no_shrink {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A complete, correct receipts server for `receiptdb sim --server-cmd`.
 
-It speaks the JSON-lines protocol of docs/SIM-SERVER.md (protocol version 1):
+It speaks the JSON-lines protocol of docs/SIM-SERVER.md (protocol version 2):
 one request object per line on stdin, exactly one answer object per line on
 stdout. Python 3 standard library only; no clock, no randomness, and every
 packet list is built in a fixed order (sorted users, devices and
@@ -21,7 +21,7 @@ import json
 import sys
 import traceback
 
-PROTOCOL = 1
+PROTOCOL = 2
 NOT_ALLOWED = 20009   # unknown message, no receipt wanted, own message, not a recipient
 RECALLED = 20016
 PART_SIZE = 1000      # most messages in one snapshot part
@@ -53,6 +53,8 @@ class Message:
         # Accepted readers in acceptance order (a list, not a set, so that
         # nothing depends on string hashing).
         self.readers = []
+        self.read_times = {}    # reader -> time of their first receipt
+        self.delivered = []     # users who acked delivery, in order
         self.recalled = False
 
     def conversation(self, user):
@@ -106,6 +108,8 @@ class Server:
         self.messages = {}        # messageID -> Message
         self.conversations = {}   # user -> {conversationID -> [Message] in send order}
         self.positions = {}       # user -> {conversationID -> read position}
+        self.public = {}          # user -> {conversationID -> position peers may see}
+        self.marks = {}           # user -> {conversationID -> mark registers}
 
     # ---- dispatch -------------------------------------------------------
 
@@ -141,6 +145,33 @@ class Server:
         unread = [u for u, jt in group.members.items()
                   if u != sender and at_or_before(jt, t) and u not in msg.readers]
         return len(read), len(unread)
+
+    def receivers(self, msg):
+        """Who received `msg`: delivery acks and readers (a reader counts)."""
+        return sorted(set(msg.delivered) | set(msg.readers))
+
+    def delivered_figures(self, msg):
+        """(deliveredCount, isPeerDelivered or None) of `msg`."""
+        everyone = self.receivers(msg)
+        if msg.group is None:
+            peer = msg.peer in everyone
+            return (1 if peer else 0), peer
+        group = self.groups.get(msg.group) or Group(None)
+        count = len([u for u in everyone
+                     if u != msg.sender and u in group.earliest
+                     and at_or_before(group.earliest[u], msg.time)])
+        return count, None
+
+    def addressed(self, note, msg, user):
+        if msg.group is not None:
+            note["groupID"] = msg.group
+        else:
+            note["conversationID"] = "C2C" + user   # as the sender sees it
+        return note
+
+    def register(self, user, cid):
+        return self.marks.setdefault(user, {}).setdefault(
+            cid, {"readTime": 0, "marked": False, "markTime": 0})
 
     def notification(self, msg, reader):
         read_count, unread_count = self.figures(msg)
@@ -183,18 +214,20 @@ class Server:
     def on_receipts(self, req):
         device = req["device"]
         user = self.device_user.get(device)
-        rejected, fresh = [], []
+        now = req["time"]
+        rejected, fresh, repeats = [], [], []
         for mid in req["messageIDs"]:
             msg = self.messages.get(mid)
             if (msg is None or not msg.need or msg.sender == user
                     or user not in msg.recipients):
                 rejected.append({"messageID": mid, "code": NOT_ALLOWED})
             elif self.is_held(msg, user):
-                pass    # a repeat: not an error, changes nothing
+                repeats.append(msg)    # changes nothing; the sender hears its time
             elif msg.recalled:
                 rejected.append({"messageID": mid, "code": RECALLED})
             else:
                 msg.readers.append(user)
+                msg.read_times.setdefault(user, now)
                 fresh.append(msg)
         # The ack always goes first, also for a batch of repeats, or the
         # device keeps the batch pending forever.
@@ -202,7 +235,13 @@ class Server:
                     "rejected": rejected}]
         by_sender = {}
         for msg in fresh:
-            by_sender.setdefault(msg.sender, []).append(self.notification(msg, user))
+            note = self.notification(msg, user)
+            note["readTime"] = now
+            by_sender.setdefault(msg.sender, []).append(note)
+        for msg in repeats:
+            note = self.addressed({"messageID": msg.id, "userID": user, "readTime": now},
+                                  msg, user)
+            by_sender.setdefault(msg.sender, []).append(note)
         for sender in sorted(by_sender):
             for d in self.devices_of(sender):
                 packets.append({"to": d, "kind": "notify",
@@ -219,20 +258,79 @@ class Server:
             old = mine.get(cid, 0)
             position = max(old, r["readSequence"])
             mine[cid] = position
-            acks.append({"conversationID": cid, "readSequence": position})
-            if position <= old:
-                continue    # only a raised position is pushed
-            for d in self.devices_of(user):
-                if d != device:
-                    pushes.append({"to": d, "kind": "readPush", "reports": [
-                        {"conversationID": cid, "readSequence": position}]})
+            reg = self.register(user, cid)
+            timed = r.get("readTime") is not None and r["readTime"] > reg["readTime"]
+            if timed:
+                reg["readTime"] = r["readTime"]
+            ack = {"conversationID": cid, "readSequence": position}
+            if reg["readTime"] > 0:
+                ack["readTime"] = reg["readTime"]
+            acks.append(ack)
+            if position > old or timed:
+                push = {"conversationID": cid}
+                if position > old:
+                    push["readSequence"] = position
+                if timed:
+                    push["readTime"] = reg["readTime"]
+                for d in self.devices_of(user):
+                    if d != device:
+                        pushes.append({"to": d, "kind": "readPush", "reports": [push]})
+            # A private report moves the user's own position only.
+            public = self.public.setdefault(user, {})
+            if r.get("private") or r["readSequence"] <= public.get(cid, 0):
+                continue
+            public[cid] = r["readSequence"]
             if cid.startswith("C2C"):
                 for d in self.devices_of(cid[3:]):
                     pushes.append({"to": d, "kind": "readPush", "reports": [
                         {"conversationID": "C2C" + user,
-                         "peerReadSequence": position}]})
+                         "peerReadSequence": public[cid]}]})
         return {"packets": [{"to": device, "kind": "readAck", "reports": acks}]
                 + pushes}
+
+    def on_deliveries(self, req):
+        device = req["device"]
+        user = self.device_user.get(device)
+        by_sender = {}
+        for mid in req["messageIDs"]:
+            msg = self.messages.get(mid)
+            if (msg is None or not msg.need or msg.sender == user
+                    or user not in msg.recipients or user in msg.delivered):
+                continue    # nothing to reject: a delivery ack is only news
+            msg.delivered.append(user)
+            if user in msg.readers:
+                continue    # already counted as delivered by the read
+            count, peer = self.delivered_figures(msg)
+            note = self.addressed({"messageID": msg.id, "deliveredIDs": [user],
+                                   "deliveredCount": count}, msg, user)
+            if peer is not None:
+                note["isPeerDelivered"] = peer
+            by_sender.setdefault(msg.sender, []).append(note)
+        packets = [{"to": device, "kind": "deliveryAck", "batchID": req["batchID"]}]
+        for sender in sorted(by_sender):
+            for d in self.devices_of(sender):
+                packets.append({"to": d, "kind": "notify",
+                                "notifications": by_sender[sender]})
+        return {"packets": packets}
+
+    def on_markReports(self, req):
+        device = req["device"]
+        user = self.device_user.get(device)
+        pushes = []
+        for r in req["reports"]:
+            reg = self.register(user, r["conversationID"])
+            t, on = r["markTime"], r["marked"]
+            # The newer wins; at one time the unmark.
+            if t > reg["markTime"] or (t == reg["markTime"] and reg["marked"] and not on):
+                reg["markTime"], reg["marked"] = t, on
+                pushes.append({"conversationID": r["conversationID"],
+                               "marked": on, "markTime": t})
+        packets = [{"to": device, "kind": "markAck", "reports": req["reports"]}]
+        if pushes:
+            for d in self.devices_of(user):
+                if d != device:
+                    packets.append({"to": d, "kind": "readPush", "reports": pushes})
+        return {"packets": packets}
 
     def on_sync(self, req):
         # `since` is ignored: everything is sent, with upto 0.
@@ -262,6 +360,14 @@ class Server:
                     r["readerIDs"] = sorted(set(msg.readers))
                 else:
                     r["isPeerRead"] = read_count == 1
+                count, peer = self.delivered_figures(msg)
+                r["deliveredIDs"] = self.receivers(msg)
+                r["deliveredCount"] = count
+                if peer is not None:
+                    r["isPeerDelivered"] = peer
+                if msg.read_times:
+                    r["readTimes"] = [{"userID": u, "readTime": t}
+                                      for u, t in sorted(msg.read_times.items())]
                 receipts.append(r)
             elif user in msg.readers:
                 self_read.append(msg.id)
@@ -272,9 +378,15 @@ class Server:
         if position > 0:
             snap["readSequence"] = position
         if cid.startswith("C2C"):
-            peer_position = self.positions.get(cid[3:], {}).get("C2C" + user, 0)
+            peer_position = self.public.get(cid[3:], {}).get("C2C" + user, 0)
             if peer_position > 0:
                 snap["peerReadSequence"] = peer_position
+        reg = self.marks.get(user, {}).get(cid)
+        if reg is not None:
+            if reg["readTime"] > 0:
+                snap["readTime"] = reg["readTime"]
+            if reg["markTime"] > 0:
+                snap["marked"], snap["markTime"] = reg["marked"], reg["markTime"]
         return snap
 
     def on_join(self, req):
@@ -306,6 +418,30 @@ class Server:
     def on_positions(self, req):
         mine = self.positions.get(req["userID"], {})
         return {"positions": {cid: p for cid, p in sorted(mine.items()) if p > 0}}
+
+    def on_peerPositions(self, req):
+        mine = self.public.get(req["userID"], {})
+        return {"positions": {cid: p for cid, p in sorted(mine.items()) if p > 0}}
+
+    def on_delivered(self, req):
+        out = {}
+        for mid in req["messageIDs"]:
+            msg = self.messages.get(mid)
+            if msg is not None and self.receivers(msg):
+                out[mid] = self.receivers(msg)
+        return {"delivered": out}
+
+    def on_readTimes(self, req):
+        out = {}
+        for mid in req["messageIDs"]:
+            msg = self.messages.get(mid)
+            if msg is not None and msg.read_times:
+                out[mid] = dict(sorted(msg.read_times.items()))
+        return {"readTimes": out}
+
+    def on_marks(self, req):
+        mine = self.marks.get(req["userID"], {})
+        return {"marks": {cid: dict(r) for cid, r in sorted(mine.items())}}
 
 
 def serve(server, inp=sys.stdin, out=sys.stdout):

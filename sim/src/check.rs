@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::client::{message_list, Client, Fail, Seen};
 use super::ledger::{Ledger, LedgerMessage};
 use super::report::{state_name, Counters, Invariant};
+use super::truth::Extra;
 use receiptdb::{MemberFilter, Message, ReceiptSentState};
 
 /// The authoritative state a server reported (`SyncServer::query`), with
@@ -22,6 +23,8 @@ pub(crate) struct Truth<'a> {
     pub readers: BTreeMap<usize, BTreeSet<usize>>,
     /// (user, conversation) → read position (absent: 0).
     pub positions: BTreeMap<(usize, String), i64>,
+    /// Deliveries, read times, peer-visible positions, unread marks.
+    pub extra: Extra,
 }
 
 static NO_READERS: BTreeSet<usize> = BTreeSet::new();
@@ -42,6 +45,10 @@ impl Truth<'_> {
         &self.ledger.msgs[idx]
     }
 
+    pub(crate) fn readers_of(&self, idx: usize) -> &BTreeSet<usize> {
+        self.readers(idx)
+    }
+
     fn readers(&self, idx: usize) -> &BTreeSet<usize> {
         self.readers.get(&idx).unwrap_or(&NO_READERS)
     }
@@ -57,9 +64,19 @@ impl Truth<'_> {
             .unwrap_or(0)
     }
 
+    /// The peer's position as this user may see it (reports that were not private).
     fn peer_position(&self, user: usize, conv: &str) -> Option<i64> {
         let peer = self.ledger.c2c_peer(conv)?;
-        Some(self.read_position(peer, &format!("C2C{}", self.ledger.users[user])))
+        let key = (peer, format!("C2C{}", self.ledger.users[user]));
+        Some(self.extra.peer_positions.get(&key).copied().unwrap_or(0))
+    }
+
+    pub(crate) fn delivered(&self, idx: usize) -> &BTreeSet<usize> {
+        self.extra.delivered.get(&idx).unwrap_or(&NO_READERS)
+    }
+
+    pub(crate) fn read_time(&self, idx: usize, user: usize) -> Option<i64> {
+        self.extra.read_times.get(&idx)?.get(&user).copied()
     }
 
     fn sent_state(&self, idx: usize, user: usize) -> ReceiptSentState {
@@ -98,7 +115,7 @@ pub(crate) fn soundness(truth: &Truth, cl: &mut Client, c: &mut Counters) -> Res
         for chunk in held.chunks(100) {
             let ids: Vec<String> = chunk.iter().map(|&i| l.msgs[i].id.clone()).collect();
             let list = cl.call(c, "get_message_read_receipt_list", |s| {
-                s.get_message_read_receipt_list(&ids)
+                s.get_message_read_receipt_list_with(&ids, true, true)
             })?;
             for (m, &idx) in list.iter().zip(chunk) {
                 c.soundness_checks += 1;
@@ -125,6 +142,7 @@ pub(crate) fn soundness(truth: &Truth, cl: &mut Client, c: &mut Counters) -> Res
                     if shown.peer && !peer {
                         return ahead("isPeerRead without the peer's receipt".into());
                     }
+                    super::delivery::sound(truth, cl, idx, &info, c)?;
                 }
                 let acked = m.receipt_sent_state == Some(receiptdb::ReceiptSentState::Acked);
                 if acked && !readers.contains(&cl.user) {
@@ -182,6 +200,14 @@ fn check_client(truth: &Truth, cl: &mut Client, c: &mut Counters) -> Result<(), 
             "{pending} receipts still pending after quiescence"
         )));
     }
+    let more = cl.call(c, "get_pending", |s| s.get_pending(None))?;
+    if !more.delivery_batches.is_empty() || !more.mark_reports.is_empty() {
+        return Err(diverged(format!(
+            "{} delivery batches and {} mark reports still pending after quiescence",
+            more.delivery_batches.len(),
+            more.mark_reports.len()
+        )));
+    }
     for conv in l.convs_of(cl.user) {
         let held = message_list(cl, &conv, c)?;
         let want: Vec<&str> = l
@@ -199,11 +225,12 @@ fn check_client(truth: &Truth, cl: &mut Client, c: &mut Counters) -> Result<(), 
             )));
         }
         check_read_position(truth, cl, &conv, &held, c)?;
+        super::marks::mark_converged(truth, cl, &conv, c)?;
         let ids: Vec<String> = held.iter().map(|m| m.id.clone()).collect();
         let mut infos = Vec::new();
         for chunk in ids.chunks(100) {
             infos.extend(cl.call(c, "get_message_read_receipt_list", |s| {
-                s.get_message_read_receipt_list(chunk)
+                s.get_message_read_receipt_list_with(chunk, true, true)
             })?);
         }
         for (m, &idx) in infos.iter().zip(l.view(cl.user, &conv)) {
@@ -290,6 +317,7 @@ fn check_message(
             ));
         }
     }
+    super::delivery::converged(truth, cl, idx, &info, c)?;
     if sm.group.is_none() {
         return Ok(());
     }
@@ -305,11 +333,25 @@ fn check_message(
         .map(|u| l.users[u].clone())
         .collect();
     unread.sort();
+    let mut delivered: Vec<String> = l
+        .read_list(
+            sm,
+            &truth
+                .delivered(idx)
+                .union(truth.readers(idx))
+                .copied()
+                .collect(),
+        )
+        .into_iter()
+        .map(|u| l.users[u].clone())
+        .collect();
+    delivered.sort();
     for (filter, want) in [
         (MemberFilter::Read, readers),
         (MemberFilter::Unread, unread),
+        (MemberFilter::Delivered, delivered),
     ] {
-        let got = member_list(cl, id, filter, c)?;
+        let got = member_list(truth, cl, idx, filter, c)?;
         if got != want {
             return Err(diverged(format!(
                 "{id}: {filter:?} members {got:?}, server has {want:?}"
@@ -320,17 +362,21 @@ fn check_message(
 }
 
 fn member_list(
+    truth: &Truth,
     cl: &mut Client,
-    id: &str,
+    idx: usize,
     filter: MemberFilter,
     c: &mut Counters,
 ) -> Result<Vec<String>, Fail> {
+    let id = truth.ledger.msgs[idx].id.as_str();
     let mut out = Vec::new();
+    let mut times = Vec::new();
     let mut cursor = String::new();
     loop {
         let page = cl.call(c, "get_group_message_read_member_list", |s| {
-            s.get_group_message_read_member_list(id, filter, &cursor, MEMBER_PAGE)
+            s.get_group_message_read_member_list_with_read_times(id, filter, &cursor, MEMBER_PAGE)
         })?;
+        times.extend(page.read_member_list.iter().flatten().cloned());
         if page.is_stale {
             return Err(diverged(format!(
                 "{id}: {filter:?} page says isStale at quiescence"
@@ -338,7 +384,11 @@ fn member_list(
         }
         out.extend(page.read_user_id_list.unwrap_or_default());
         out.extend(page.unread_user_id_list.unwrap_or_default());
+        out.extend(page.delivered_user_id_list.unwrap_or_default());
         if page.is_completed {
+            if filter == MemberFilter::Read {
+                super::delivery::times_converged(truth, cl, idx, &times, c)?;
+            }
             return Ok(out);
         }
         if page.cursor.is_empty() || out.len() > 100_000 {

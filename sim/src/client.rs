@@ -7,7 +7,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
+use super::delivery::DeliveryState;
 use super::ledger::LedgerGroup;
+use super::marks::MarkClient;
 use super::network::{Node, Packet, Payload, SyncPart};
 use super::report::{Counters, Invariant};
 use super::rng::Rng;
@@ -21,7 +23,7 @@ use serde_json::json;
 /// Capacity of a client's event subscription; it is drained after every call.
 const EVENT_CAPACITY: usize = 4096;
 /// Most batches `getPendingReceipts` hands out at once (the store's default).
-const BATCH_LIMIT: usize = 100;
+pub(crate) const BATCH_LIMIT: usize = 100;
 
 /// A broken invariant, before the step and phase are known.
 #[derive(Debug, Clone)]
@@ -106,6 +108,12 @@ pub(crate) struct Client {
     deep_turn: usize,
     /// Where store calls and events are traced, when tracing.
     pub(crate) trace: Trace,
+    /// Delivery acks and read times (`delivery.rs`).
+    pub(crate) del: DeliveryState,
+    /// Unread marks and private reading (`marks.rs`).
+    pub(crate) mk: MarkClient,
+    /// Every receipt `sendMessageReadReceipt` ever queued here.
+    ever_queued: BTreeSet<String>,
 }
 
 fn store_fail(what: &str, e: &receiptdb::Error) -> Fail {
@@ -155,6 +163,9 @@ impl Client {
             read_sent_at: None,
             deep_turn: 0,
             trace: None,
+            del: DeliveryState::default(),
+            mk: MarkClient::default(),
+            ever_queued: BTreeSet::new(),
         }
     }
 
@@ -281,6 +292,8 @@ impl Client {
         self.outbox_dirty = true;
         self.read_dirty = true;
         self.read_sent_at = None;
+        self.del.crash();
+        self.mk.crash();
         Ok(())
     }
 
@@ -292,6 +305,8 @@ impl Client {
         // committed, as if kept in the store with them.
         self.sent_at.clear();
         self.read_sent_at = None;
+        self.del.crash();
+        self.mk.crash();
     }
 
     /// Sets every group's roster as the server has it.
@@ -393,12 +408,14 @@ impl Client {
             Payload::Messages(ms) => {
                 self.call(c, "save_messages", |s| s.save_messages(&ms))?;
                 self.note_messages(&ms);
+                self.del.dirty |= ms.iter().any(|m| m.from != self.user_id);
             }
             Payload::Notify(ns) => {
                 c.notifications += ns.len() as u64;
                 self.call(c, "apply_receipt_notifications", |s| {
                     s.apply_receipt_notifications(&ns)
                 })?;
+                self.del.observe_notes(&ns)?;
                 if self.lww_mode {
                     for n in &ns {
                         self.display(
@@ -418,6 +435,9 @@ impl Client {
                     self.synced_part(&snap.conversation_id, p);
                 }
                 self.note_messages(&snap.messages);
+                self.del.dirty |= !snap.messages.is_empty();
+                self.del.observe_snapshot(&snap)?;
+                self.mk.observe_snapshot(&snap);
                 if self.lww_mode {
                     for r in &snap.receipts {
                         self.display(
@@ -443,8 +463,20 @@ impl Client {
             Payload::ReadPush(rs) => {
                 c.read_pushes += rs.len() as u64;
                 self.call(c, "apply_read_reports", |s| s.apply_read_reports(&rs))?;
+                self.mk.observe_push(&rs);
             }
-            Payload::Receipts { .. } | Payload::SyncRequest(_) | Payload::ReadReports(_) => {}
+            Payload::DeliveryAck(b) => {
+                let ok = self.call(c, "ack_delivery_receipts", |s| s.ack_delivery_receipts(&b))?;
+                self.del.acked(&b, ok, c)?;
+            }
+            Payload::MarkAck(rs) => {
+                c.mark_acks += self.call(c, "ack_mark_reports", |s| s.ack_mark_reports(&rs))?;
+            }
+            Payload::Receipts { .. }
+            | Payload::SyncRequest(_)
+            | Payload::ReadReports(_)
+            | Payload::Deliveries { .. }
+            | Payload::MarkReports(_) => {}
         }
         Ok(())
     }
@@ -492,6 +524,17 @@ impl Client {
         self.held.contains(id)
     }
 
+    /// Whether `sendMessageReadReceipt` ever queued a receipt for `id` here.
+    pub(crate) fn ever_queued(&self, id: &str) -> bool {
+        self.ever_queued.contains(id)
+    }
+
+    /// Conversations this device holds messages of.
+    pub(crate) fn held_conversations(&self) -> Vec<String> {
+        let set: BTreeSet<&String> = self.info.values().map(|i| &i.0).collect();
+        set.into_iter().cloned().collect()
+    }
+
     /// Whether some held message is unread here.
     pub(crate) fn has_unread(&self) -> bool {
         self.unread.values().any(|s| !s.is_empty())
@@ -525,11 +568,13 @@ impl Client {
                 }
             }
             for chunk in ids[..take].chunks(receiptdb::MAX_BATCH) {
-                let queued = self.call(c, "send_message_read_receipt", |s| {
-                    s.send_message_read_receipt(chunk)
+                let rep = self.call(c, "send_message_read_receipt", |s| {
+                    s.send_message_read_receipt_report(chunk)
                 })?;
+                let queued = super::marks::check_private(self, &conv, rep, c)?;
                 c.receipts_queued += queued.len() as u64;
                 for q in queued {
+                    self.ever_queued.insert(q.clone());
                     if !chunk.contains(&q) {
                         return Err(Fail::new(
                             Invariant::Outbox,
@@ -578,7 +623,7 @@ impl Client {
         })?;
         self.tally.insert(conv.to_string(), 0);
         self.read_dirty = true;
-        Ok(())
+        super::marks::after_local(self, &[conv.to_string()], c)
     }
 
     /// `setAllMessageRead` (every tally goes to 0).
@@ -587,7 +632,8 @@ impl Client {
         self.call(c, "set_all_message_read", |s| s.set_all_message_read())?;
         self.tally.values_mut().for_each(|t| *t = 0);
         self.read_dirty = true;
-        Ok(())
+        let cached = self.mk.cached();
+        super::marks::after_local(self, &cached, c)
     }
 
     /// The conversation of the newest held `in` message, if any.
@@ -626,6 +672,15 @@ impl Client {
             dst: Node::Server,
             payload: Payload::ReadReports(reports),
         }))
+    }
+
+    /// Mark reports not acked, per the store.
+    pub(crate) fn mark_pending(&mut self, c: &mut Counters) -> Result<usize, Fail> {
+        Ok(self
+            .call(c, "get_pending_mark_reports", |s| {
+                s.get_pending_mark_reports()
+            })?
+            .len())
     }
 
     /// Read reports not acked, per the store.
@@ -746,13 +801,18 @@ impl Client {
     ) -> Result<Vec<Packet>, Fail> {
         let due = |sent: Option<&u64>| sent.is_none_or(|t| now >= t + retry_after);
         let any_due = self.live.keys().any(|b| due(self.sent_at.get(b)));
-        if !self.outbox_dirty && !any_due {
+        let deliveries = self.del.dirty || self.del.due(now, retry_after);
+        if !self.outbox_dirty && !any_due && !deliveries {
             return Ok(Vec::new());
         }
-        let batches = self.call(c, "get_pending_receipts", |s| s.get_pending_receipts(None))?;
+        // One call hands out receipts and delivery acks alike.
+        let pending = self.call(c, "get_pending", |s| s.get_pending(None))?;
+        let batches = pending.batches;
         self.outbox_dirty = false;
         self.check_batches(&batches)?;
-        let mut out = Vec::new();
+        let mut out = self
+            .del
+            .hand_out(self.idx, pending.delivery_batches, now, retry_after, c)?;
         for b in batches {
             if due(self.sent_at.get(&b.batch_id)) {
                 self.sent_at.insert(b.batch_id.clone(), now);

@@ -276,11 +276,28 @@ impl SyncServer for ProcessServer {
             Query::Readers { .. } => Ok(Answer::Readers(
                 self.field::<BTreeMap<String, Vec<String>>>(&ans, "readers", "readers")?,
             )),
-            Query::Positions { .. } => Ok(Answer::Positions(self.field::<BTreeMap<String, i64>>(
-                &ans,
-                "positions",
-                "positions",
-            )?)),
+            Query::Positions { .. } | Query::PeerPositions { .. } => Ok(Answer::Positions(
+                self.field::<BTreeMap<String, i64>>(&ans, "positions", "positions")?,
+            )),
+            Query::Delivered { .. } => Ok(Answer::Delivered(
+                self.field::<BTreeMap<String, Vec<String>>>(&ans, "delivered", "delivered")?,
+            )),
+            Query::ReadTimes { .. } => {
+                Ok(Answer::ReadTimes(self.field::<BTreeMap<
+                    String,
+                    BTreeMap<String, i64>,
+                >>(
+                    &ans, "readTimes", "readTimes"
+                )?))
+            }
+            Query::Marks { .. } => {
+                Ok(Answer::Marks(self.field::<BTreeMap<
+                    String,
+                    super::protocol::MarkState,
+                >>(
+                    &ans, "marks", "marks"
+                )?))
+            }
         }
     }
 

@@ -47,11 +47,14 @@
 //! `receiptdb-cli`.
 #![deny(missing_docs)]
 
+mod beyond;
 mod check;
 mod client;
+mod delivery;
 mod external;
 mod html;
 mod ledger;
+mod marks;
 mod network;
 mod progress;
 mod protocol;
@@ -63,14 +66,15 @@ mod script;
 mod server;
 mod sweep;
 mod trace;
+mod truth;
 mod world;
 
 pub use external::{ProcessServer, DEFAULT_TIMEOUT_MS};
 pub use html::timeline_html;
 pub use ledger::{Ledger, LedgerGroup, LedgerMessage};
 pub use protocol::{
-    Clock, Device, GroupSetup, Input, MemberSetup, NewMessage, Packet, Query, Setup, ToClient,
-    PROTOCOL_VERSION,
+    Clock, Device, GroupSetup, Input, MarkState, MemberSetup, NewMessage, Packet, Query, Setup,
+    ToClient, PROTOCOL_VERSION,
 };
 pub use report::{run_command_of, Counters, Invariant, Phase, Report, Shrunk, Violation};
 pub use scenario::{parse_faults, FaultKind, Mutation, Rates, Scenario, ScenarioBuilder};

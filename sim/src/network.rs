@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use super::rng::Rng;
 use super::trace::{note, Trace};
 use receiptdb::{
-    IncomingMessage, PushedReadReport, ReadReport, ReceiptNotification, Rejection, Snapshot,
+    IncomingMessage, MarkReport, PushedReadReport, ReadReport, ReceiptNotification, Rejection,
+    Snapshot,
 };
 use serde_json::{json, Value};
 
@@ -46,6 +47,14 @@ pub(crate) enum Payload {
     /// Server → client: read positions pushed from the user's other devices
     /// (`readSequence`) or from the C2C peer (`peerReadSequence`).
     ReadPush(Vec<PushedReadReport>),
+    /// Client → server: a batch of delivery acks (`d<n>`).
+    Deliveries { batch_id: String, ids: Vec<String> },
+    /// Server → client: the answer to a delivery batch.
+    DeliveryAck(String),
+    /// Client → server: the pending unread marks.
+    MarkReports(Vec<MarkReport>),
+    /// Server → client: the marks the server now holds.
+    MarkAck(Vec<MarkReport>),
 }
 
 /// Part `part` of `parts` of one conversation's answer to a sync: once a
@@ -295,6 +304,13 @@ pub(crate) fn describe(p: &Payload) -> Value {
             "conversations": rs.iter().map(|r| &r.conversation_id).collect::<Vec<_>>(),
             "positions": rs.iter().map(|r| r.read_sequence).collect::<Vec<_>>()}),
         Payload::ReadPush(rs) => json!({"what": "read push",
+            "conversations": rs.iter().map(|r| &r.conversation_id).collect::<Vec<_>>()}),
+        Payload::Deliveries { batch_id, ids } => {
+            json!({"what": "deliveries", "batchID": batch_id, "messages": ids})
+        }
+        Payload::DeliveryAck(b) => json!({"what": "delivery ack", "batchID": b}),
+        Payload::MarkReports(rs) | Payload::MarkAck(rs) => json!({
+            "what": if matches!(p, Payload::MarkAck(_)) { "mark ack" } else { "mark reports" },
             "conversations": rs.iter().map(|r| &r.conversation_id).collect::<Vec<_>>()}),
     }
 }

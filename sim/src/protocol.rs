@@ -8,14 +8,16 @@
 use std::collections::BTreeMap;
 
 use receiptdb::{
-    GroupType, IncomingMessage, PushedReadReport, ReadReport, ReceiptNotification, Rejection,
-    Snapshot,
+    GroupType, IncomingMessage, MarkReport, PushedReadReport, ReadReport, ReceiptNotification,
+    Rejection, Snapshot,
 };
 use serde::{Deserialize, Serialize};
 
 /// The protocol version of this harness. Every change to the protocol bumps
 /// it; a server that answers another version is refused.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Version 2 added deliveries, read times, private read reports and unread
+/// marks (docs/SIM-SERVER.md, "Changes").
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// When something happens: the step of the run and the server time of that
 /// step (unix seconds, `1700000000 + step`).
@@ -124,12 +126,33 @@ pub enum Input {
         message_ids: Vec<String>,
     },
     /// A device sent read reports: answer with a `readAck`, push moved
-    /// positions to the user's other devices and (C2C) the peer's.
+    /// positions to the user's other devices and (C2C, unless `private`)
+    /// the peer's.
     ReadReports {
         /// The device.
         device: usize,
         /// The reports.
         reports: Vec<ReadReport>,
+    },
+    /// A device sent a batch of delivery acks (`deliveryBatches`): answer
+    /// with a `deliveryAck`, tell the senders' devices who received what.
+    Deliveries {
+        /// The device.
+        device: usize,
+        /// The batch ID (`d<n>`) to acknowledge.
+        #[serde(rename = "batchID")]
+        batch_id: String,
+        /// The messages received.
+        #[serde(rename = "messageIDs")]
+        message_ids: Vec<String>,
+    },
+    /// A device sent its unread marks (`markReports`): answer with a
+    /// `markAck`, push changed marks to the user's other devices.
+    MarkReports {
+        /// The device.
+        device: usize,
+        /// The marks and unmarks.
+        reports: Vec<MarkReport>,
     },
     /// A device asks for snapshots of all its user's conversations.
     Sync {
@@ -174,6 +197,8 @@ impl Input {
             Input::Message { .. } => "message",
             Input::Receipts { .. } => "receipts",
             Input::ReadReports { .. } => "readReports",
+            Input::Deliveries { .. } => "deliveries",
+            Input::MarkReports { .. } => "markReports",
             Input::Sync { .. } => "sync",
             Input::Join { .. } => "join",
             Input::Leave { .. } => "leave",
@@ -233,10 +258,21 @@ pub enum ToClient {
         reports: Vec<ReadReport>,
     },
     /// Read positions pushed from the user's other devices or the C2C peer
-    /// (`applyReadReports`).
+    /// (`applyReadReports`), with read times and unread marks.
     ReadPush {
         /// The positions.
         reports: Vec<PushedReadReport>,
+    },
+    /// The answer to a delivery batch (`ackDeliveryReceipts`).
+    DeliveryAck {
+        /// The batch.
+        #[serde(rename = "batchID")]
+        batch_id: String,
+    },
+    /// The marks the server now holds (`ackMarkReports`).
+    MarkAck {
+        /// The marks, as the device sent them.
+        reports: Vec<MarkReport>,
     },
 }
 
@@ -250,6 +286,8 @@ impl ToClient {
             ToClient::Ack { .. } => "ack",
             ToClient::ReadAck { .. } => "readAck",
             ToClient::ReadPush { .. } => "readPush",
+            ToClient::DeliveryAck { .. } => "deliveryAck",
+            ToClient::MarkAck { .. } => "markAck",
         }
     }
 }
@@ -270,4 +308,64 @@ pub enum Query {
         #[serde(rename = "userID")]
         user_id: String,
     },
+    /// A user's read positions as C2C peers may see them: from reports
+    /// that were not `private` (answered as `positions`).
+    PeerPositions {
+        /// The user.
+        #[serde(rename = "userID")]
+        user_id: String,
+    },
+    /// Who received these messages (readers included).
+    Delivered {
+        /// The messages.
+        #[serde(rename = "messageIDs")]
+        message_ids: Vec<String>,
+    },
+    /// When each reader of these messages read them (the earliest receipt).
+    ReadTimes {
+        /// The messages.
+        #[serde(rename = "messageIDs")]
+        message_ids: Vec<String>,
+    },
+    /// A user's unread-mark registers per conversation.
+    Marks {
+        /// The user.
+        #[serde(rename = "userID")]
+        user_id: String,
+    },
+}
+
+/// The registers of a conversation's unread mark on the server
+/// (PROTOCOL.md, Unread marks): unix milliseconds, 0 while unknown.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MarkState {
+    /// The newest read to the end.
+    #[serde(default)]
+    pub read_time: i64,
+    /// Whether the newest mark event is a mark.
+    #[serde(default)]
+    pub marked: bool,
+    /// The newest mark or unmark.
+    #[serde(default)]
+    pub mark_time: i64,
+}
+
+impl MarkState {
+    /// Whether the conversation shows the mark: the newest event is a
+    /// mark, after the newest read to the end (a tie goes to the read).
+    pub fn shows(&self) -> bool {
+        self.marked && self.mark_time > self.read_time
+    }
+
+    /// Joins a mark (`on`) or unmark at `t`: the newer wins, and at one
+    /// time the unmark. Whether it changed.
+    pub fn join_mark(&mut self, on: bool, t: i64) -> bool {
+        if t > self.mark_time || (t == self.mark_time && self.marked && !on) {
+            self.marked = on;
+            self.mark_time = t;
+            return true;
+        }
+        false
+    }
 }

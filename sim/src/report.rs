@@ -42,6 +42,10 @@ pub enum Invariant {
     /// answered something malformed or addressed a device that does not
     /// exist. `receiptdb sim` exits with status 2.
     Server,
+    /// A conversation read privately queued a receipt, or one that is not
+    /// private skipped one, or a receipt reached the server that its
+    /// device never queued.
+    Private,
 }
 
 impl Invariant {
@@ -59,6 +63,7 @@ impl Invariant {
             Invariant::ReadState => "conversation read state",
             Invariant::Counters => "stored counters equal their recount",
             Invariant::Server => "the server kept the protocol",
+            Invariant::Private => "private reading",
         }
     }
 }
@@ -191,6 +196,24 @@ pub struct Counters {
     pub read_pushes: u64,
     /// Conversations whose unread count was checked against its definition.
     pub read_state_checks: u64,
+    /// Delivery batches sent (retries included).
+    pub delivery_batches_sent: u64,
+    /// Delivery batches the store took as acked.
+    pub delivery_acks: u64,
+    /// Delivered figures and read times compared with the server.
+    pub delivery_checks: u64,
+    /// `markConversationUnread` calls.
+    pub unread_marks: u64,
+    /// Mark reports sent (retries included).
+    pub mark_reports_sent: u64,
+    /// Pending mark reports cleared by the server's acks.
+    pub mark_acks: u64,
+    /// Unread marks compared with the server's registers at the end.
+    pub mark_checks: u64,
+    /// Private reading switched on or off.
+    pub private_switches: u64,
+    /// Receipts not queued because the conversation reads privately.
+    pub private_skipped: u64,
 }
 
 /// The outcome of a run.
@@ -271,6 +294,9 @@ pub fn run_command_of(sc: &Scenario) -> String {
     match sc.mutate {
         Some(super::Mutation::Lww) => cmd.push_str(" --mutate lww"),
         Some(super::Mutation::Tally) => cmd.push_str(" --mutate tally"),
+        Some(super::Mutation::DeliveredLww) => cmd.push_str(" --mutate delivered-lww"),
+        Some(super::Mutation::ReadtimeLatest) => cmd.push_str(" --mutate readtime-latest"),
+        Some(super::Mutation::MarkArrival) => cmd.push_str(" --mutate mark-arrival"),
         None => {}
     }
     if let super::ServerChoice::Command {
@@ -319,6 +345,9 @@ impl fmt::Display for Report {
             match sc.mutate {
                 Some(super::Mutation::Lww) => "lww (mutated)",
                 Some(super::Mutation::Tally) => "tally (mutated)",
+                Some(super::Mutation::DeliveredLww) => "delivered-lww (mutated)",
+                Some(super::Mutation::ReadtimeLatest) => "readtime-latest (mutated)",
+                Some(super::Mutation::MarkArrival) => "mark-arrival (mutated)",
                 None => "lattice",
             }
         )?;
@@ -363,6 +392,19 @@ impl fmt::Display for Report {
             f,
             "read state: {} marks, {} read reports sent ({} moved the server), {} read acks, {} pushed positions applied; {} unread counts checked against their definition",
             c.marks, c.read_reports_sent, c.read_reports_moved, c.read_acks, c.read_pushes, c.read_state_checks
+        )?;
+        writeln!(
+            f,
+            "beyond: {} delivery batches sent, {} acked; {} delivered figures and read times checked; {} unread marks, {} mark reports sent, {} acked, {} compared; {} private switches, {} receipts skipped",
+            c.delivery_batches_sent,
+            c.delivery_acks,
+            c.delivery_checks,
+            c.unread_marks,
+            c.mark_reports_sent,
+            c.mark_acks,
+            c.mark_checks,
+            c.private_switches,
+            c.private_skipped
         )?;
         match self.converge_steps {
             Some(n) => writeln!(

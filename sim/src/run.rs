@@ -161,6 +161,14 @@ impl World<'_> {
                     busy = true;
                     cl.read_dirty = true;
                 }
+                // Delivery acks not handed out yet show only when asked for.
+                cl.del.dirty = true;
+                if cl.del.live() > 0
+                    || cl.mark_pending(&mut self.c).map_err(|f| tag(&cl.name, f))? > 0
+                {
+                    busy = true;
+                    cl.mk.dirty = true;
+                }
             }
             if busy {
                 continue;
@@ -304,12 +312,15 @@ fn drive(
         });
     }
     let converge = w.quiesce(progress).map_err(|f| (f, Phase::Quiesce, None))?;
+    let all: Vec<usize> = (0..w.ledger.msgs.len()).collect();
     w.full_truth()
-        .and_then(|(readers, positions)| {
+        .and_then(|t| w.query_beyond(&all, true).map(|x| (t, x)))
+        .and_then(|((readers, positions), extra)| {
             let truth = Truth {
                 ledger: &w.ledger,
                 readers,
                 positions,
+                extra,
             };
             final_check(&truth, &mut w.clients, &mut w.c)
         })

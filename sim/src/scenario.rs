@@ -115,6 +115,19 @@ pub enum Mutation {
     /// its own bookkeeping (+1 per new `in` message, 0 when it marks the
     /// conversation read) instead of the store's read-position-based count.
     Tally,
+    /// The client shows `deliveredCount` / `isPeerDelivered` from its own
+    /// cache, each notification or snapshot overwriting the last.
+    #[serde(rename = "delivered-lww")]
+    DeliveredLww,
+    /// The client shows each reader's read time from its own cache, the
+    /// latest time it was told winning instead of the earliest.
+    #[serde(rename = "readtime-latest")]
+    ReadtimeLatest,
+    /// The client shows a conversation's unread mark from the news that
+    /// arrived last (a mark sets it, an unmark or a read to the end clears
+    /// it) instead of merging marks and reads by time.
+    #[serde(rename = "mark-arrival")]
+    MarkArrival,
 }
 
 /// How often things happen. Probabilities are per step (per client where it
@@ -154,6 +167,12 @@ pub struct Rates {
     pub sync_every: u64,
     /// A handed-out batch not acked after this many steps is sent again.
     pub retry_after: u64,
+    /// Chance per client and step that its user marks or unmarks a
+    /// conversation as unread.
+    pub mark_unread: f64,
+    /// Chance per client and step that its user switches private reading
+    /// of a conversation.
+    pub private_reading: f64,
 }
 
 impl Default for Rates {
@@ -175,6 +194,8 @@ impl Default for Rates {
             receipt_share: 0.9,
             sync_every: 25,
             retry_after: 8,
+            mark_unread: 0.01,
+            private_reading: 0.003,
         }
     }
 }
@@ -194,6 +215,8 @@ impl Rates {
             ("churn", self.churn),
             ("c2cShare", self.c2c_share),
             ("receiptShare", self.receipt_share),
+            ("markUnread", self.mark_unread),
+            ("privateReading", self.private_reading),
         ];
         for (name, p) in probs {
             if !(0.0..=1.0).contains(&p) {

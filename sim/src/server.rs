@@ -10,11 +10,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use receiptdb::{
-    PushedReadReport, ReadReport, ReceiptNotification, Rejection, Snapshot, SnapshotReceipt,
+    MarkReport, PushedReadReport, ReadReport, ReceiptNotification, Rejection, Snapshot,
+    SnapshotReceipt,
 };
 
+use super::beyond::Beyond;
 use super::ledger::{Ledger, LedgerMessage};
-use super::protocol::{Clock, Input, NewMessage, Packet, Query, Setup, ToClient};
+use super::protocol::{Clock, Input, MarkState, NewMessage, Packet, Query, Setup, ToClient};
 
 /// The code the reference server gives a receipt for a recalled message.
 pub const RECALLED: i64 = 20_016;
@@ -41,6 +43,12 @@ pub enum Answer {
     Readers(BTreeMap<String, Vec<String>>),
     /// Conversation ID (as the user sees it) → read position.
     Positions(BTreeMap<String, i64>),
+    /// Message ID → user IDs who received it (readers included).
+    Delivered(BTreeMap<String, Vec<String>>),
+    /// Message ID → reader → when they read it (unix seconds).
+    ReadTimes(BTreeMap<String, BTreeMap<String, i64>>),
+    /// Conversation ID (as the user sees it) → unread-mark registers.
+    Marks(BTreeMap<String, MarkState>),
 }
 
 /// A server inside the simulated network. The harness calls [`start`]
@@ -144,6 +152,8 @@ pub struct ReferenceServer {
     /// (user, conversation as that user sees it) → read position (max of
     /// every read report from any of the user's devices).
     read_pos: BTreeMap<(usize, String), i64>,
+    /// Deliveries, read times, public positions, unread marks.
+    beyond: Beyond,
     clock: u64,
 }
 
@@ -178,6 +188,7 @@ impl ReferenceServer {
         let l = self.ledger.as_mut().ok_or_else(|| err("not started"))?;
         let m = l.record(nm).map_err(err)?;
         self.readers.push(BTreeSet::new());
+        self.beyond.push_message();
         self.versions.push(v);
         let l = self.ledger()?;
         let mut out = Vec::new();
@@ -197,6 +208,7 @@ impl ReferenceServer {
 
     fn receipts(
         &mut self,
+        at: Clock,
         device: usize,
         batch_id: &str,
         ids: &[String],
@@ -204,6 +216,7 @@ impl ReferenceServer {
         let user = self.user_of_device(device)?;
         let mut rejected = Vec::new();
         let mut fresh = Vec::new();
+        let mut repeats = Vec::new();
         for id in ids {
             let l = self.ledger()?;
             let Some(idx) = l.index_of(id) else {
@@ -214,11 +227,14 @@ impl ReferenceServer {
             if !l.may_read(m, user) {
                 rejected.push(reject(id, NOT_ALLOWED));
             } else if self.readers[idx].contains(&user) {
-                // A repeat: the server already has it.
+                // A repeat changes nothing here, but the sender hears of
+                // it with its own (later) time: the store keeps the earliest.
+                repeats.push(idx);
             } else if m.recalled {
                 rejected.push(reject(id, RECALLED));
             } else {
                 self.readers[idx].insert(user);
+                self.beyond.stamp(idx, user, at.time);
                 let v = self.bump();
                 self.versions[idx] = v;
                 fresh.push(idx);
@@ -235,7 +251,16 @@ impl ReferenceServer {
         let l = self.ledger()?;
         for idx in fresh {
             let m = &l.msgs[idx];
-            let n = notification(l, m, &self.readers[idx], user);
+            let mut n = notification(l, m, &self.readers[idx], user);
+            n.read_time = Some(at.time);
+            for &d in &self.by_user[m.from] {
+                per.entry(d).or_default().push(n.clone());
+            }
+        }
+        for idx in repeats {
+            let m = &l.msgs[idx];
+            let mut n = time_note(l, m, user);
+            n.read_time = Some(at.time);
             for &d in &self.by_user[m.from] {
                 per.entry(d).or_default().push(n.clone());
             }
@@ -256,30 +281,36 @@ impl ReferenceServer {
         let mut acks = Vec::new();
         let mut per: BTreeMap<usize, Vec<PushedReadReport>> = BTreeMap::new();
         for r in reports {
-            let pos = self
-                .read_pos
-                .entry((user, r.conversation_id.clone()))
-                .or_insert(0);
+            let conv = &r.conversation_id;
+            let pos = self.read_pos.entry((user, conv.clone())).or_insert(0);
             let moved = r.read_sequence > *pos;
             *pos = (*pos).max(r.read_sequence);
             let pos = *pos;
-            // No read time: it acknowledges the report's time too.
+            let timed = r
+                .read_time
+                .is_some_and(|t| self.beyond.raise_read_time(user, conv, t));
+            let held = self.beyond.mark_of(user, conv).read_time;
             acks.push(ReadReport {
-                conversation_id: r.conversation_id.clone(),
+                conversation_id: conv.clone(),
                 read_sequence: pos,
-                read_time: None,
+                read_time: (held > 0).then_some(held),
                 private: false,
             });
-            if !moved {
+            if moved || timed {
+                for &d in self.by_user[user].iter().filter(|&&d| d != device) {
+                    per.entry(d).or_default().push(PushedReadReport {
+                        conversation_id: conv.clone(),
+                        read_sequence: moved.then_some(pos),
+                        read_time: timed.then_some(held),
+                        ..Default::default()
+                    });
+                }
+            }
+            // A private report moves the user's own position only.
+            if r.private || !self.beyond.raise_public(user, conv, r.read_sequence) {
                 continue;
             }
-            for &d in self.by_user[user].iter().filter(|&&d| d != device) {
-                per.entry(d).or_default().push(PushedReadReport {
-                    conversation_id: r.conversation_id.clone(),
-                    read_sequence: Some(pos),
-                    ..Default::default()
-                });
-            }
+            let pos = self.beyond.public_position(user, conv);
             let l = self.ledger()?;
             if let Some(peer) = l.c2c_peer(&r.conversation_id) {
                 let conv = format!("C2C{}", l.users[user]);
@@ -300,6 +331,73 @@ impl ReferenceServer {
             to: d,
             body: ToClient::ReadPush { reports: rs },
         }));
+        Ok(out)
+    }
+
+    fn deliveries(
+        &mut self,
+        device: usize,
+        batch_id: &str,
+        ids: &[String],
+    ) -> Result<Vec<Packet>, ServerError> {
+        let user = self.user_of_device(device)?;
+        let mut fresh = Vec::new();
+        for id in ids {
+            let l = self.ledger()?;
+            // An ack the server cannot place is dropped: deliveries have no rejections.
+            let Some(idx) = l.index_of(id).filter(|&i| l.may_read(&l.msgs[i], user)) else {
+                continue;
+            };
+            if self.beyond.delivered[idx].insert(user) && !self.readers[idx].contains(&user) {
+                let v = self.bump();
+                self.versions[idx] = v;
+                fresh.push(idx);
+            }
+        }
+        let mut out = vec![Packet {
+            to: device,
+            body: ToClient::DeliveryAck {
+                batch_id: batch_id.to_string(),
+            },
+        }];
+        let mut per: BTreeMap<usize, Vec<ReceiptNotification>> = BTreeMap::new();
+        let l = self.ledger()?;
+        for idx in fresh {
+            let n = self.beyond.delivery_note(l, idx, &self.readers[idx], user);
+            for &d in &self.by_user[l.msgs[idx].from] {
+                per.entry(d).or_default().push(n.clone());
+            }
+        }
+        out.extend(per.into_iter().map(|(d, ns)| Packet {
+            to: d,
+            body: ToClient::Notify { notifications: ns },
+        }));
+        Ok(out)
+    }
+
+    fn mark_reports(
+        &mut self,
+        device: usize,
+        reports: &[MarkReport],
+    ) -> Result<Vec<Packet>, ServerError> {
+        let user = self.user_of_device(device)?;
+        let pushes = self.beyond.take_marks(user, reports);
+        let mut out = vec![Packet {
+            to: device,
+            body: ToClient::MarkAck {
+                reports: reports.to_vec(),
+            },
+        }];
+        if !pushes.is_empty() {
+            for &d in self.by_user[user].iter().filter(|&&d| d != device) {
+                out.push(Packet {
+                    to: d,
+                    body: ToClient::ReadPush {
+                        reports: pushes.clone(),
+                    },
+                });
+            }
+        }
         Ok(out)
     }
 
@@ -353,7 +451,7 @@ impl ReferenceServer {
             if m.receipt && m.from == user {
                 let (rc, uc, peer) = l.figures(m, readers);
                 let group = m.group.is_some();
-                snap.receipts.push(SnapshotReceipt {
+                let mut r = SnapshotReceipt {
                     message_id: m.id.clone(),
                     read_count: Some(rc),
                     unread_count: Some(uc),
@@ -361,7 +459,9 @@ impl ReferenceServer {
                     reader_ids: group
                         .then(|| readers.iter().map(|r| l.users[*r].clone()).collect()),
                     ..Default::default()
-                });
+                };
+                self.beyond.fill_receipt(l, idx, readers, &mut r);
+                snap.receipts.push(r);
             }
             if m.receipt && m.from != user && readers.contains(&user) {
                 snap.self_read.push(m.id.clone());
@@ -370,9 +470,17 @@ impl ReferenceServer {
         let pos = self.position(user, conv);
         snap.read_sequence = (pos > 0).then_some(pos);
         snap.peer_read_sequence = l.c2c_peer(conv).and_then(|peer| {
-            let p = self.position(peer, &format!("C2C{}", l.users[user]));
+            let p = self
+                .beyond
+                .public_position(peer, &format!("C2C{}", l.users[user]));
             (p > 0).then_some(p)
         });
+        let mark = self.beyond.mark_of(user, conv);
+        snap.read_time = (mark.read_time > 0).then_some(mark.read_time);
+        if mark.mark_time > 0 {
+            snap.marked = Some(mark.marked);
+            snap.mark_time = Some(mark.mark_time);
+        }
         snap
     }
 
@@ -411,15 +519,21 @@ impl SyncServer for ReferenceServer {
         Ok("reference".to_string())
     }
 
-    fn handle(&mut self, _at: Clock, input: &Input) -> Result<Vec<Packet>, ServerError> {
+    fn handle(&mut self, at: Clock, input: &Input) -> Result<Vec<Packet>, ServerError> {
         match input {
             Input::Message { message } => self.message(message),
             Input::Receipts {
                 device,
                 batch_id,
                 message_ids,
-            } => self.receipts(*device, batch_id, message_ids),
+            } => self.receipts(at, *device, batch_id, message_ids),
             Input::ReadReports { device, reports } => self.read_reports(*device, reports),
+            Input::Deliveries {
+                device,
+                batch_id,
+                message_ids,
+            } => self.deliveries(*device, batch_id, message_ids),
+            Input::MarkReports { device, reports } => self.mark_reports(*device, reports),
             Input::Sync { device, since } => self.sync(*device, since),
             Input::Join {
                 group_id,
@@ -465,19 +579,58 @@ impl SyncServer for ReferenceServer {
                 Ok(Answer::Readers(out))
             }
             Query::Positions { user_id } => {
-                let u = l
-                    .user_of(user_id)
-                    .ok_or_else(|| err(format!("unknown user {user_id}")))?;
-                let out = self
-                    .read_pos
-                    .range((u, String::new())..)
-                    .take_while(|((x, _), _)| *x == u)
-                    .map(|((_, c), p)| (c.clone(), *p))
-                    .collect();
-                Ok(Answer::Positions(out))
+                let u = user(l, user_id)?;
+                Ok(Answer::Positions(of_user(&self.read_pos, u)))
+            }
+            Query::PeerPositions { user_id } => {
+                let u = user(l, user_id)?;
+                Ok(Answer::Positions(of_user(&self.beyond.public_pos, u)))
+            }
+            Query::Marks { user_id } => {
+                let u = user(l, user_id)?;
+                Ok(Answer::Marks(of_user(&self.beyond.marks, u)))
+            }
+            Query::Delivered { message_ids } => {
+                let mut out = BTreeMap::new();
+                for id in message_ids {
+                    if let Some(i) = l.index_of(id) {
+                        let all = self.beyond.receivers(i, &self.readers[i]);
+                        out.insert(
+                            id.clone(),
+                            all.iter().map(|u| l.users[*u].clone()).collect(),
+                        );
+                    }
+                }
+                Ok(Answer::Delivered(out))
+            }
+            Query::ReadTimes { message_ids } => {
+                let mut out = BTreeMap::new();
+                for id in message_ids {
+                    if let Some(i) = l.index_of(id) {
+                        let t = self.beyond.read_times[i].iter();
+                        out.insert(
+                            id.clone(),
+                            t.map(|(u, t)| (l.users[*u].clone(), *t)).collect(),
+                        );
+                    }
+                }
+                Ok(Answer::ReadTimes(out))
             }
         }
     }
+}
+
+fn user(l: &Ledger, user_id: &str) -> Result<usize, ServerError> {
+    l.user_of(user_id)
+        .ok_or_else(|| err(format!("unknown user {user_id}")))
+}
+
+/// The entries of user `u` in a map keyed by (user, conversation).
+fn of_user<T: Copy>(map: &BTreeMap<(usize, String), T>, u: usize) -> BTreeMap<String, T> {
+    map.range((u, String::new())..)
+        .take_while(|((x, _), _)| *x == u)
+        .map(|((_, c), v)| (c.clone(), *v))
+        .collect()
 }
 
 /// The notification the sender's devices get when `reader` read `m`.
@@ -501,6 +654,20 @@ fn notification(
             n.conversation_id = Some(l.conv_for(m, m.from));
             n.is_peer_read = Some(peer);
         }
+    }
+    n
+}
+
+/// A repeated receipt's notification: who, nothing else (its time is set by the caller).
+fn time_note(l: &Ledger, m: &LedgerMessage, reader: usize) -> ReceiptNotification {
+    let mut n = ReceiptNotification {
+        message_id: m.id.clone(),
+        user_id: Some(l.users[reader].clone()),
+        ..Default::default()
+    };
+    match m.group {
+        Some(g) => n.group_id = Some(l.groups[g].id.clone()),
+        None => n.conversation_id = Some(l.conv_for(m, m.from)),
     }
     n
 }

@@ -161,7 +161,7 @@ impl<'a> World<'a> {
         for i in 0..sc.clients {
             let u = if i < users.len() { i } else { i - users.len() };
             let path = dir.0.join(format!("c{i}.db"));
-            clients.push(Client::new(
+            let mut cl = Client::new(
                 i,
                 u,
                 users[u].clone(),
@@ -169,7 +169,11 @@ impl<'a> World<'a> {
                 path,
                 tally,
                 lww,
-            ));
+            );
+            cl.del.lww = sc.mutate == Some(Mutation::DeliveredLww);
+            cl.del.latest = sc.mutate == Some(Mutation::ReadtimeLatest);
+            cl.mk.arrival = sc.mutate == Some(Mutation::MarkArrival);
+            clients.push(cl);
         }
         Ok(World {
             sc,
@@ -262,7 +266,7 @@ impl<'a> World<'a> {
     }
 
     /// A server failure, with what it was doing and its diagnostics.
-    fn server_error(&mut self, doing: &str, e: ServerError) -> Fail {
+    pub(super) fn server_error(&mut self, doing: &str, e: ServerError) -> Fail {
         let mut what = format!("the server failed {doing} at step {}: {e}", self.now);
         if let Some(d) = self.server.diagnostics().filter(|d| !d.trim().is_empty()) {
             what.push_str(&format!(
@@ -326,6 +330,8 @@ impl<'a> World<'a> {
                     Payload::ReadAck(reports)
                 }
                 ToClient::ReadPush { reports } => Payload::ReadPush(reports),
+                ToClient::DeliveryAck { batch_id } => Payload::DeliveryAck(batch_id),
+                ToClient::MarkAck { reports } => Payload::MarkAck(reports),
                 ToClient::Snapshot {
                     snapshot,
                     upto,
@@ -506,7 +512,7 @@ impl<'a> World<'a> {
             cl.set_rosters(&self.ledger.groups, &self.ledger.users, &mut self.c)
                 .map_err(|f| tag(&cl.name, f))?;
         }
-        Ok(())
+        self.start_beyond()
     }
 
     pub(super) fn reopen(&mut self, i: usize) -> std::result::Result<(), Fail> {
@@ -578,10 +584,12 @@ impl<'a> World<'a> {
             .flat_map(|conv| held_by(&self.ledger, cl, conv))
             .collect();
         let readers = self.query_readers(&held)?;
+        let extra = self.query_beyond(&held, false)?;
         let truth = Truth {
             ledger: &self.ledger,
             readers,
             positions: BTreeMap::new(),
+            extra,
         };
         let cl = &mut self.clients[i];
         soundness(&truth, cl, &mut self.c).map_err(|f| tag(&cl.name, f))
@@ -775,12 +783,29 @@ impl<'a> World<'a> {
             return Ok(());
         };
         let input = match p.payload {
-            Payload::Receipts { batch_id, ids } => Input::Receipts {
+            Payload::Receipts { batch_id, ids } => {
+                // What reaches the server was queued: never a private read.
+                let cl = &self.clients[device];
+                if let Some(id) = ids.iter().find(|id| !cl.ever_queued(id)) {
+                    let f = Fail::new(
+                        Invariant::Private,
+                        format!("a receipt for {id} reached the server, but this device never queued one"),
+                    );
+                    return Err(tag(&cl.name, f));
+                }
+                Input::Receipts {
+                    device,
+                    batch_id,
+                    message_ids: ids,
+                }
+            }
+            Payload::ReadReports(reports) => Input::ReadReports { device, reports },
+            Payload::Deliveries { batch_id, ids } => Input::Deliveries {
                 device,
                 batch_id,
                 message_ids: ids,
             },
-            Payload::ReadReports(reports) => Input::ReadReports { device, reports },
+            Payload::MarkReports(reports) => Input::MarkReports { device, reports },
             Payload::SyncRequest(since) => Input::Sync { device, since },
             _ => return Ok(()),
         };
@@ -836,6 +861,9 @@ impl<'a> World<'a> {
             cl.read(&mut self.rng, false, &mut self.c)
                 .map_err(|f| tag(&cl.name, f))?;
         }
+        if active {
+            self.user_marks(i)?;
+        }
         if self.clients[i].is_online(now) {
             if self.crash_here(i, &mut ops) {
                 return Ok(());
@@ -850,6 +878,12 @@ impl<'a> World<'a> {
             let cl = &mut self.clients[i];
             if let Some(p) = cl
                 .flush_read_reports(now, r.retry_after, &mut self.c)
+                .map_err(|f| tag(&cl.name, f))?
+            {
+                self.net.send(now, p);
+            }
+            let cl = &mut self.clients[i];
+            if let Some(p) = crate::marks::flush_marks(cl, now, r.retry_after, &mut self.c)
                 .map_err(|f| tag(&cl.name, f))?
             {
                 self.net.send(now, p);
@@ -887,6 +921,10 @@ fn describe(input: &Input) -> String {
             device, batch_id, ..
         } => format!("the receipts of device {device} (batch {batch_id})"),
         Input::ReadReports { device, .. } => format!("the read reports of device {device}"),
+        Input::Deliveries {
+            device, batch_id, ..
+        } => format!("the delivery acks of device {device} (batch {batch_id})"),
+        Input::MarkReports { device, .. } => format!("the unread marks of device {device}"),
         Input::Sync { device, .. } => format!("the sync of device {device}"),
         Input::Join {
             group_id, user_id, ..
