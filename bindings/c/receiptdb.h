@@ -8,7 +8,7 @@
  *
  * Build: cargo build --release -p receiptdb-ffi
  *   -> target/release/libreceiptdb_ffi.so (shared), libreceiptdb_ffi.a (static;
- *      link it with -lpthread -ldl -lm).
+ *      link it with -lcrypto -lpthread -ldl -lm: SQLCipher's crypto is OpenSSL's).
  *
  * Strings: every string in and out is UTF-8 and NUL-terminated.
  * Ownership: every char * this library returns is yours and must be freed
@@ -46,6 +46,25 @@ typedef struct rdb_store rdb_store;
  * the handle between threads (see rdb_call).
  */
 rdb_store *rdb_open(const char *path, const char *user_id, char **error_json);
+
+/*
+ * rdb_open for an encrypted store: `key` is its passphrase (SQLCipher; a new
+ * store is created encrypted with it), NULL for a store that is not
+ * encrypted. A wrong key, or a key for a store that is not encrypted, fails
+ * with code 2013 (WRONG_KEY) and writes nothing.
+ */
+rdb_store *rdb_open_with_key(const char *path, const char *user_id, const char *key,
+                             char **error_json);
+
+/*
+ * Deletes the closed store at `path` for good (logout): its -wal, -shm and
+ * database. Returns 1 when a store was deleted, 0 when nothing was at `path`,
+ * -1 on failure with *error_json (if not NULL) a JSON-RPC error object to
+ * free with rdb_free: 2009 (STORE_BUSY) while any store, in this process or
+ * another, has it open; 2005 (OWNER_MISMATCH) for another user's store.
+ * `key` is its passphrase if encrypted, else NULL.
+ */
+int rdb_delete_store(const char *path, const char *user_id, const char *key, char **error_json);
 
 /*
  * Runs one JSON-RPC request on `store`.

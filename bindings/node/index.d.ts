@@ -7,6 +7,8 @@ export interface ReceiptStoreOptions {
   events?: OptionalEventName[];
   /** "normal" (default: a commit survives the process dying) or "full" (also a power cut). */
   durability?: 'normal' | 'full';
+  /** The passphrase of an encrypted store (SQLCipher); a new store is created encrypted with it. */
+  key?: string;
 }
 
 /**
@@ -26,6 +28,8 @@ export declare class ReceiptStore {
   off<E extends EventName>(event: E, listener: (params: Events[E]) => void): this;
   /** Idempotent; later calls throw STORE_CLOSED. */
   close(): void;
+  /** Deletes a closed store for good (logout); whether there was one. Throws STORE_BUSY while any store has it open. */
+  static deleteStore(path: string, userID: string, options?: { key?: string }): boolean;
 }
 
 /** Every method of docs/PROTOCOL.md as a method of the class (declared once, in lib/types.d.ts). */

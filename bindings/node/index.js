@@ -32,9 +32,10 @@ class ReceiptStore {
   /**
    * @param {string} file the store file (created if missing)
    * @param {string} userID the logged-in user who owns it
-   * @param {{events?: string[], durability?: 'normal' | 'full'}} [options] `events`: opt-in events to
+   * @param {{events?: string[], durability?: 'normal' | 'full', key?: string}} [options] `events`: opt-in events to
    *   turn on at once (`subscribe`); `durability`: "normal" (default: a commit survives the process
-   *   dying) or "full" (also a power cut; each commit waits for the disk)
+   *   dying) or "full" (also a power cut; each commit waits for the disk); `key`: the passphrase
+   *   of an encrypted store (a new store is created encrypted with it)
    */
   constructor(file, userID, options = {}) {
     if (typeof file !== 'string' || typeof userID !== 'string') {
@@ -46,7 +47,11 @@ class ReceiptStore {
     if (durability !== undefined && typeof durability !== 'string') {
       throw new TypeError('new ReceiptStore(path, userID, {durability}): durability is "normal" or "full"');
     }
-    const failure = n.open(file, userID, durability);
+    const key = options && options.key !== undefined ? options.key : undefined;
+    if (key !== undefined && (typeof key !== 'string' || key === '')) {
+      throw new TypeError('new ReceiptStore(path, userID, {key}): key is a non-empty string');
+    }
+    const failure = n.open(file, userID, durability, key);
     if (failure !== null && failure !== undefined) {
       throw new ReceiptDBError(parseLine(failure).error);
     }
@@ -104,6 +109,22 @@ class ReceiptStore {
     } finally {
       this._draining = false;
     }
+  }
+
+  /**
+   * Deletes a closed store for good (logout): its database, -wal and -shm.
+   * Returns whether there was one; throws STORE_BUSY while any store (this
+   * process or another) has it open, OWNER_MISMATCH for another user's.
+   * @param {string} file @param {string} userID @param {{key?: string}} [options]
+   */
+  static deleteStore(file, userID, options = {}) {
+    if (typeof file !== 'string' || typeof userID !== 'string') {
+      throw new TypeError('ReceiptStore.deleteStore(path, userID, options?): path and userID are strings');
+    }
+    const key = options && typeof options.key === 'string' ? options.key : undefined;
+    const msg = parseLine(loadNative().deleteStore(file, userID, key));
+    if (msg.error) throw new ReceiptDBError(msg.error);
+    return msg.result.deleted;
   }
 
   /** Closes the store. Idempotent; later calls throw STORE_CLOSED. */

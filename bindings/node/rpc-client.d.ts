@@ -6,6 +6,8 @@ export interface RpcOptions {
   /** The `receiptdb` binary (default: $RECEIPTDB_BIN, else target/release/receiptdb of this repository). */
   binary?: string;
   events?: OptionalEventName[];
+  /** The passphrase of an encrypted store (passed to the server in its environment, not argv). */
+  key?: string;
 }
 
 export declare class RpcReceiptStore {

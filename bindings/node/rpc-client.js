@@ -22,7 +22,7 @@ class RpcReceiptStore {
    * Spawns the server and checks the store opened.
    * @param {string} file the store file
    * @param {string} userID the logged-in user
-   * @param {{binary?: string, events?: string[]}} [options]
+   * @param {{binary?: string, events?: string[], key?: string}} [options] `key`: the passphrase of an encrypted store
    * @returns {Promise<RpcReceiptStore>} rejects with a ReceiptDBError (e.g. OWNER_MISMATCH)
    */
   static async open(file, userID, options = {}) {
@@ -47,9 +47,14 @@ class RpcReceiptStore {
       throw new TypeError('path and userID are strings');
     }
     const binary = options.binary || process.env.RECEIPTDB_BIN || DEFAULT_BINARY;
-    this._child = spawn(binary, ['rpc', '--db', file, '--user', userID], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
+    const args = ['rpc', '--db', file, '--user', userID];
+    const env = { ...process.env };
+    if (typeof options.key === 'string') {
+      // Through the child's environment: a key in argv would show in `ps`.
+      env.RECEIPTDB_KEY = options.key;
+      args.push('--key-env', 'RECEIPTDB_KEY');
+    }
+    this._child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'inherit'], env });
     this._nextID = 1;
     this._pending = new Map();
     this._listeners = new Map();

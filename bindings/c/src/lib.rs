@@ -10,7 +10,7 @@
 //! unwinds into the host: a panic becomes a `-32603` (`INTERNAL`) error line.
 #![deny(missing_docs)]
 
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, c_int, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 use std::sync::Mutex;
@@ -99,13 +99,35 @@ pub unsafe extern "C" fn rdb_open(
     user_id: *const c_char,
     error_json: *mut *mut c_char,
 ) -> *mut rdb_store {
+    rdb_open_with_key(path, user_id, ptr::null(), error_json)
+}
+
+/// Opens the store at `path` for `user_id`, encrypted with `key` (NULL:
+/// not encrypted). See `receiptdb.h`.
+///
+/// # Safety
+/// `path`, `user_id` and `key` are NULL or NUL-terminated strings;
+/// `error_json` is NULL or points to writable storage for one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn rdb_open_with_key(
+    path: *const c_char,
+    user_id: *const c_char,
+    key: *const c_char,
+    error_json: *mut *mut c_char,
+) -> *mut rdb_store {
     if !error_json.is_null() {
         *error_json = ptr::null_mut();
     }
     let opened = catch_unwind(AssertUnwindSafe(|| {
         let path = utf8_arg(path, "path").map_err(|e| rpc::error_object(&e))?;
         let user = utf8_arg(user_id, "user_id").map_err(|e| rpc::error_object(&e))?;
-        Session::open(path, user).map_err(|e| rpc::error_object(&e))
+        let mut opts = receiptdb::OpenOptions::new();
+        if !key.is_null() {
+            opts = opts.key(utf8_arg(key, "key").map_err(|e| rpc::error_object(&e))?);
+        }
+        receiptdb::Store::open_with(path, user, opts)
+            .map(|s| Session::new(std::sync::Arc::new(s)))
+            .map_err(|e| rpc::error_object(&e))
     }));
     let error = match opened {
         Ok(Ok(session)) => {
@@ -121,6 +143,41 @@ pub unsafe extern "C" fn rdb_open(
         *error_json = into_c_string(error.to_string());
     }
     ptr::null_mut()
+}
+
+/// Deletes the closed store at `path` for good. See `receiptdb.h`.
+///
+/// # Safety
+/// As [`rdb_open_with_key`].
+#[no_mangle]
+pub unsafe extern "C" fn rdb_delete_store(
+    path: *const c_char,
+    user_id: *const c_char,
+    key: *const c_char,
+    error_json: *mut *mut c_char,
+) -> c_int {
+    if !error_json.is_null() {
+        *error_json = ptr::null_mut();
+    }
+    let done = catch_unwind(AssertUnwindSafe(|| {
+        let path = utf8_arg(path, "path").map_err(|e| rpc::error_object(&e))?;
+        let user = utf8_arg(user_id, "user_id").map_err(|e| rpc::error_object(&e))?;
+        let key = if key.is_null() {
+            None
+        } else {
+            Some(utf8_arg(key, "key").map_err(|e| rpc::error_object(&e))?)
+        };
+        receiptdb::delete_store_with_key(path, user, key).map_err(|e| rpc::error_object(&e))
+    }));
+    let error = match done {
+        Ok(Ok(deleted)) => return c_int::from(deleted),
+        Ok(Err(error)) => error,
+        Err(p) => internal_error_object(&panic_message(p.as_ref())),
+    };
+    if !error_json.is_null() {
+        *error_json = into_c_string(error.to_string());
+    }
+    -1
 }
 
 /// Runs one JSON-RPC request; returns its lines. See `receiptdb.h`.

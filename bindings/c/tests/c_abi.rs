@@ -81,7 +81,7 @@ fn compile(src: &Path, name: &str, static_lib: bool) -> PathBuf {
     .arg(&exe);
     if static_lib {
         cmd.arg(lib.join("libreceiptdb_ffi.a"))
-            .args(["-lpthread", "-ldl", "-lm"]);
+            .args(["-lcrypto", "-lpthread", "-ldl", "-lm"]);
     } else {
         cmd.arg("-L")
             .arg(lib)

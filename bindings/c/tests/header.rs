@@ -83,6 +83,7 @@ fn rust_to_c(t: &str) -> String {
     }
     match t {
         "c_char" => "char".into(),
+        "c_int" => "int".into(),
         "()" => "void".into(),
         other => other.into(),
     }

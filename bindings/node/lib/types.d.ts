@@ -180,6 +180,12 @@ export interface Methods {
   unsubscribe: [{ events?: OptionalEventName[] } | undefined, { events: OptionalEventName[] }];
   // Support
   verify: [Record<string, never> | undefined, VerifyReport];
+  // A store's life (native builds; the browser answers IO_ERROR)
+  backup: [{ path: string }, { path: string; bytes: Int }];
+  restore: [{ path: string }, { totalUnreadCount: Int }];
+  compact: [Record<string, never> | undefined, { bytesBefore: Int; bytesAfter: Int; reclaimedBytes: Int }];
+  deleteStore: [{ path: string; userID?: string }, { deleted: boolean }];
+  rekey: [{ key: string }, Record<string, never>];
 }
 
 /** What `verify` found: every check it ran, and each stored value that differs from its recount. */
@@ -219,6 +225,8 @@ export interface Events {
   CONVERSATION_CHANGED: { conversationID: string; unreadCount: Int; readSequence: Int; peerReadSequence: Int | null; markedUnread?: boolean; commitSeq: Int };
   OUTBOX_CHANGED: { pending: Int; commitSeq: Int };
   SNAPSHOT_APPLIED: { conversationID: string; changed: string[]; commitSeq: Int };
+  /** `restore` replaced the store's contents: re-read what you show. */
+  STORE_RESTORED: { commitSeq: Int };
   /** This store's subscriber fell behind and `missed` events were dropped. */
   LAGGED: { missed: Int; commitSeq: Int };
 }
@@ -228,7 +236,7 @@ export type EventName = keyof Events;
 export type ErrorCodeName =
   | 'INVALID_PARAMS' | 'MESSAGE_NOT_FOUND' | 'MIXED_CONVERSATIONS' | 'RECEIPTS_DISABLED'
   | 'UNSUPPORTED_GROUP_TYPE' | 'OWNER_MISMATCH' | 'STORE_CORRUPT' | 'SCHEMA_TOO_NEW'
-  | 'MESSAGE_RECALLED' | 'RECEIPT_INFO_NOT_FOUND' | 'STORAGE_FULL' | 'STORE_BUSY' | 'STORE_MOVED' | 'READ_ONLY'
+  | 'MESSAGE_RECALLED' | 'WRONG_KEY' | 'RECEIPT_INFO_NOT_FOUND' | 'STORAGE_FULL' | 'STORE_BUSY' | 'STORE_MOVED' | 'READ_ONLY'
   | 'INTERNAL' | 'IO_ERROR'
   | 'PARSE_ERROR' | 'INVALID_REQUEST' | 'METHOD_NOT_FOUND' | 'STORE_CLOSED';
 

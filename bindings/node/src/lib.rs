@@ -43,6 +43,22 @@ pub fn methods() -> Vec<String> {
         .collect()
 }
 
+/// Deletes the closed store at `path` for good (logout): `null` and a
+/// `deleted` flag as JSON on success, or the JSON-RPC error line.
+/// Refused with `STORE_BUSY` while any connection has it open.
+#[napi]
+pub fn delete_store(path: String, user_id: String, key: Option<String>) -> String {
+    catch_unwind(AssertUnwindSafe(|| match receiptdb::delete_store_with_key(
+        &path,
+        &user_id,
+        key.as_deref(),
+    ) {
+        Ok(deleted) => format!(r#"{{"jsonrpc":"2.0","id":null,"result":{{"deleted":{deleted}}}}}"#),
+        Err(e) => open_error_line(&e),
+    }))
+    .unwrap_or_else(|_| panic_line("deleteStore"))
+}
+
 /// One open store, or none after `close()`.
 #[napi]
 pub struct NativeStore {
@@ -70,7 +86,7 @@ impl NativeStore {
     }
 
     /// Opens the store file at `path` for `userID`, with durability
-    /// `"normal"` (default) or `"full"`. Returns `null` on success, or on
+    /// `"normal"` (default) or `"full"`, encrypted with `key` when given. Returns `null` on success, or on
     /// failure the JSON-RPC error response line that `receiptdb rpc` would
     /// write (`id: null`). Opening an open store closes the previous one first.
     #[napi]
@@ -79,10 +95,14 @@ impl NativeStore {
         path: String,
         user_id: String,
         durability: Option<String>,
+        key: Option<String>,
     ) -> Option<String> {
         let opened = catch_unwind(AssertUnwindSafe(|| {
             let durability = durability_option(durability.as_deref())?;
-            let opts = OpenOptions::new().durability(durability);
+            let mut opts = OpenOptions::new().durability(durability);
+            if let Some(k) = key {
+                opts = opts.key(k);
+            }
             Ok::<_, receiptdb::Error>(Session::new(Arc::new(Store::open_with(
                 &path, &user_id, opts,
             )?)))

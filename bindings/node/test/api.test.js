@@ -204,3 +204,27 @@ test('the durability option: "normal" and "full" open, anything else is refused 
   assert.equal(fs.existsSync(bad), false);
   assert.throws(() => new ReceiptStore(bad, 'alice', { durability: 1 }), TypeError);
 });
+
+test('an encrypted store: the key opens it, a wrong key is WRONG_KEY; deleteStore waits for close', async () => {
+  const file = tmpStore();
+  const s = new ReceiptStore(file, 'alice', { key: 'pass phrase' });
+  s.setGroup({ groupID: 'team', groupType: 'Work', members: TEAM });
+  s.saveMessages({ messages: [msg('m1', 1)] });
+  assert.ok(!fs.readFileSync(file).includes(Buffer.from('SQLite format 3')), 'the file is encrypted');
+  assert.throws(() => ReceiptStore.deleteStore(file, 'alice', { key: 'pass phrase' }),
+    (e) => e instanceof ReceiptDBError && e.codeName === 'STORE_BUSY' && e.code === 2009);
+  s.close();
+  assert.throws(() => new ReceiptStore(file, 'alice', { key: 'wrong' }),
+    (e) => e instanceof ReceiptDBError && e.codeName === 'WRONG_KEY' && e.code === 2013);
+  assert.throws(() => new ReceiptStore(file, 'alice', { key: '' }), TypeError);
+  // The same key through a `receiptdb rpc` process (its environment, not argv).
+  const r = await RpcReceiptStore.open(file, 'alice', { key: 'pass phrase' });
+  assert.equal((await r.findMessage({ messageID: 'm1' })).ID, 'm1');
+  await r.close();
+  const again = new ReceiptStore(file, 'alice', { key: 'pass phrase' });
+  assert.equal(again.findMessage({ messageID: 'm1' }).ID, 'm1');
+  again.close();
+  assert.equal(ReceiptStore.deleteStore(file, 'alice', { key: 'pass phrase' }), true);
+  assert.equal(fs.existsSync(file), false);
+  assert.equal(ReceiptStore.deleteStore(file, 'alice'), false);
+});

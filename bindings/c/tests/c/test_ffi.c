@@ -363,6 +363,31 @@ static void test_threads(rdb_store *s) {
     rdb_free(out);
 }
 
+/* An encrypted store: the right key opens it, a wrong one is WRONG_KEY;
+   deleting is refused while it is open and removes it once closed. */
+static void test_key_and_delete(void) {
+    char path[4200], *err = NULL;
+    path_of(path, sizeof path, "secret.db");
+    rdb_store *s = rdb_open_with_key(path, "alice", "pass phrase", &err);
+    CHECK(s != NULL && err == NULL, "open encrypted");
+    if (!s) return;
+    char *out = call_expect(s,
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"getReceiptConfig\"}", 1, "keyed call");
+    rdb_free(out);
+    CHECK(rdb_delete_store(path, "alice", "pass phrase", &err) == -1, "delete while open fails");
+    CHECK(err && strstr(err, "\"code\":2009") && strstr(err, "STORE_BUSY"), "delete while open: STORE_BUSY");
+    rdb_free(err);
+    err = NULL;
+    rdb_close(s);
+    CHECK(rdb_open_with_key(path, "alice", "wrong", &err) == NULL, "a wrong key fails");
+    CHECK(err && strstr(err, "\"code\":2013") && strstr(err, "WRONG_KEY"), "wrong key: WRONG_KEY");
+    rdb_free(err);
+    err = NULL;
+    CHECK(rdb_delete_store(path, "alice", "pass phrase", &err) == 1 && err == NULL, "delete once closed");
+    CHECK(rdb_delete_store(path, "alice", NULL, &err) == 0 && err == NULL, "nothing left to delete");
+    CHECK(rdb_delete_store(NULL, "alice", NULL, NULL) == -1, "NULL path: -1, no crash");
+}
+
 int main(int argc, char **argv) {
     char path[4200], *err = NULL;
     if (argc != 2) {
@@ -404,6 +429,8 @@ int main(int argc, char **argv) {
         rdb_close(s);
     }
     rdb_free(err);
+
+    test_key_and_delete();
 
     if (failures) {
         printf("%d of %d checks failed\n", failures, checks);
