@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the test suites need, skipping what is already there, so a
-# second run costs seconds: valgrind (the C ABI runs under it), Node (the
+# Installs what the builds and test suites need, skipping what is already
+# there, so a second run costs seconds: OpenSSL's headers (SQLCipher), valgrind (the C ABI runs under it), Node (the
 # addon's suite), the Node package's dev dependencies (typescript, from
 # bindings/node/package-lock.json) and the browser toolchain (setup-web.sh). Idempotent; safe to run before every test run.
 set -euo pipefail
@@ -14,6 +14,11 @@ apt_install() {
   $SUDO apt-get install -y -qq --no-install-recommends "$@"
 }
 
+# SQLCipher (the store's SQLite natively) takes its crypto from OpenSSL.
+if ! dpkg -s libssl-dev >/dev/null 2>&1 && ! pkg-config --exists libcrypto 2>/dev/null; then
+  echo "setup: installing libssl-dev (OpenSSL headers for SQLCipher)" >&2
+  apt_install libssl-dev pkg-config >/dev/null
+fi
 if ! command -v valgrind >/dev/null 2>&1; then
   echo "setup: installing valgrind" >&2
   apt_install valgrind >/dev/null 2>&1 || echo "setup: valgrind not installed; the valgrind test will say it was skipped" >&2

@@ -7,4 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo test --release --workspace "$@"
+# SPEC §5's promises hold with encryption at rest too: the crash matrix and
+# the power-loss suite once more on SQLCipher-keyed stores.
+RECEIPTDB_TEST_KEY="crash suite key" cargo test --release --test crash_matrix --test power_loss "$@"
 (cd bindings/web && npm run build && npm test)

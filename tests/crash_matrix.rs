@@ -11,7 +11,8 @@
 //! - the outbox holds each pending ID once (batches have no duplicate IDs and
 //!   list exactly the messages whose receipt is pending).
 //!
-//! 15 methods × 12 kill points = 180 kill points.
+//! 15 methods × 12 kill points = 180 kill points. `scripts/test.sh` runs
+//! the suite a second time on encrypted stores (`RECEIPTDB_TEST_KEY`).
 
 mod common;
 use common::Rng;
@@ -86,11 +87,7 @@ fn kill_run(template: &Path, requests: &[(String, Value)], rng: &mut Rng) -> Run
     };
     let delay = Duration::from_micros(rng.below(3_000));
 
-    let mut child = Command::new(common::receiptdb_bin())
-        .arg("rpc")
-        .arg("--db")
-        .arg(&path)
-        .args(["--user", OWNER])
+    let mut child = rpc_child(&path)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -171,9 +168,20 @@ fn kill_run(template: &Path, requests: &[(String, Value)], rng: &mut Rng) -> Run
     }
 }
 
+/// `receiptdb rpc` on `path` (with the test key, through the environment,
+/// when there is one).
+fn rpc_child(path: &Path) -> Command {
+    let mut c = Command::new(common::receiptdb_bin());
+    c.arg("rpc").arg("--db").arg(path).args(["--user", OWNER]);
+    if common::test_key().is_some() {
+        c.args(["--key-env", "RECEIPTDB_TEST_KEY"]);
+    }
+    c
+}
+
 /// Opens a killed store and runs the checks common to all methods.
 fn reopen(run: &Run, what: &str) -> Store {
-    let store = Store::open(&run.path, OWNER)
+    let store = common::open_store(&run.path, OWNER)
         .unwrap_or_else(|e| panic!("{what}: reopen after SIGKILL failed: {e}"));
     assert_eq!(
         store.integrity_check().expect("integrity_check"),
@@ -230,7 +238,7 @@ fn check_outbox(store: &Store, candidates: &[String], what: &str) -> Vec<receipt
 /// Builds a template store at `dir/template.db` with `setup`, closed.
 fn template(dir: &tempfile::TempDir, setup: impl FnOnce(&Store)) -> PathBuf {
     let path = dir.path().join("template.db");
-    let store = Store::open(&path, OWNER).expect("create template");
+    let store = common::open_store(&path, OWNER).expect("create template");
     setup(&store);
     drop(store);
     path
@@ -787,7 +795,7 @@ fn crash_send_message_read_receipt() {
 
 /// How many batches have been handed out, read with a side connection.
 fn batch_rows(path: &Path) -> usize {
-    let c = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    let c = common::raw_connection(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
         .expect("side connection");
     c.query_row("SELECT COUNT(*) FROM batches", [], |r| r.get::<_, i64>(0))
         .expect("count batches") as usize
@@ -1070,11 +1078,7 @@ fn crash_while_creating_the_store() {
     let dir = common_dir();
     let t = std::time::Instant::now();
     let probe = dir.path().join("probe.db");
-    let out = Command::new(common::receiptdb_bin())
-        .arg("rpc")
-        .arg("--db")
-        .arg(&probe)
-        .args(["--user", OWNER])
+    let out = rpc_child(&probe)
         .stdin(Stdio::null())
         .output()
         .expect("run");
@@ -1082,11 +1086,7 @@ fn crash_while_creating_the_store() {
     let span = t.elapsed().as_micros() as u64 + 1_000;
     for k in 0..100 {
         let path = dir.path().join(format!("new{k}.db"));
-        let mut child = Command::new(common::receiptdb_bin())
-            .arg("rpc")
-            .arg("--db")
-            .arg(&path)
-            .args(["--user", OWNER])
+        let mut child = rpc_child(&path)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -1096,7 +1096,7 @@ fn crash_while_creating_the_store() {
         let _ = child.kill();
         let _ = child.wait();
         let what = format!("kill {k} while creating");
-        let store = Store::open(&path, OWNER)
+        let store = common::open_store(&path, OWNER)
             .unwrap_or_else(|e| panic!("{what}: reopen failed: {} {e}", e.name()));
         assert_eq!(
             store.integrity_check().unwrap(),

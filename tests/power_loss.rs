@@ -13,6 +13,8 @@
 //! lies must lose something (the harness can fail). Injected EIO and ENOSPC
 //! give a clear error, lose nothing, and the same store works again.
 //! Cut points spread evenly over the I/O calls a run without cuts makes.
+//! `scripts/test.sh` runs the suite a second time on encrypted stores
+//! (`RECEIPTDB_TEST_KEY`).
 
 mod common;
 mod crash_vfs;
@@ -194,7 +196,7 @@ fn ack_receipts() -> Step {
 /// returns Ok the WAL was copied back in full and synced.
 fn checkpoint() -> Step {
     step("checkpoint", |_, path| {
-        let c = Connection::open(path)?;
+        let c = common::raw_connection(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         let (busy, log, done): (i64, i64, i64) =
             c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
@@ -212,7 +214,7 @@ fn checkpoint() -> Step {
 /// With `checkpoints`, a second connection checkpoints now and then.
 fn main_work(dir: &Path, checkpoints: bool) -> Work {
     let template = dir.join("template.db");
-    let s = Store::open(&template, OWNER).unwrap();
+    let s = common::open_store(&template, OWNER).unwrap();
     let mut team: Vec<Member> = ["alice", "bob", "carol", "dave"].map(Member::new).to_vec();
     team.extend(user_ids(30).into_iter().map(Member::new));
     s.set_group("team", GroupType::Work, &team).unwrap();
@@ -429,6 +431,7 @@ fn upgrade_work(dir: &Path) -> Work {
         &template,
     )
     .unwrap();
+    common::encrypt_if_keyed(&template, OWNER);
     let mut always: Vec<Check> = [
         "b1", "b2", "b3", "b4", "b5", "a1", "a2", "g1", "g2", "g3", "g4", "g5", "t1",
     ]
@@ -479,7 +482,7 @@ fn upgrade_work(dir: &Path) -> Work {
 }
 
 fn opts(d: Durability) -> OpenOptions {
-    OpenOptions::new().durability(d)
+    common::keyed(OpenOptions::new().durability(d))
 }
 
 fn sidecar(path: &Path, ext: &str) -> PathBuf {
@@ -569,7 +572,7 @@ fn verify(work: &Work, dir: &Path, out: &Outcome, d: Durability, seed: u64) -> (
     let cut = crash_vfs::power_cut(seed);
     let path = dir.join("store.db");
     let mut v = Verdict::default();
-    let schema = Connection::open(&path)
+    let schema = common::raw_connection(&path, OpenFlags::SQLITE_OPEN_READ_WRITE)
         .and_then(|c| c.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)));
     let store = match Store::open_with(&path, OWNER, opts(d)) {
         Ok(s) => s,
@@ -578,7 +581,7 @@ fn verify(work: &Work, dir: &Path, out: &Outcome, d: Durability, seed: u64) -> (
             return (v, cut);
         }
     };
-    let db = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let db = common::raw_connection(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
     for (i, (what, checks)) in out.acked.iter().enumerate() {
         // What later calls did: the acknowledged ones, and the one the cut
         // came in, which may have committed or not.
@@ -606,7 +609,7 @@ fn verify(work: &Work, dir: &Path, out: &Outcome, d: Durability, seed: u64) -> (
         r => v.corrupt = Some(format!("the deep check: {r:?}")),
     }
     drop(store);
-    match receiptdb::check_file(&path, Some(OWNER)) {
+    match receiptdb::check_file_with_key(&path, Some(OWNER), common::test_key().as_deref()) {
         Ok(r) if r == ["ok"] => {}
         r => v.corrupt = Some(format!("check_file: {r:?}")),
     }

@@ -254,7 +254,7 @@ fn ensure_store_file(path: &Path, user_id: &str, opts: &OpenOptions) -> Result<(
                         "the path is {kind}, not a store file"
                     )));
                 }
-                if m.len() > 0 && !is_empty_database(path)? {
+                if m.len() > 0 && !is_empty_database(path, opts.key.as_deref())? {
                     return Ok(());
                 }
                 // Then look again: the header must now be in the file.
@@ -282,7 +282,20 @@ fn ensure_store_file(path: &Path, user_id: &str, opts: &OpenOptions) -> Result<(
 /// no table can exist in it (each needs a page of its own). Another process
 /// creating the store in place leaves one for a moment (switching to WAL
 /// writes the header before the schema commits).
-fn is_empty_database(path: &Path) -> Result<bool> {
+fn is_empty_database(path: &Path, key: Option<&str>) -> Result<bool> {
+    if key.is_some() {
+        // Encrypted: only SQLCipher can read the header. A page that does
+        // not decrypt is no empty store (the open checks then say why).
+        let conn = open_read_only(path, key)?;
+        let empty = conn.query_row(
+            "SELECT (SELECT application_id FROM pragma_application_id) = 0
+                AND (SELECT user_version FROM pragma_user_version) = 0
+                AND (SELECT count(*) FROM sqlite_master) = 0",
+            [],
+            |r| r.get::<_, bool>(0),
+        );
+        return Ok(empty.unwrap_or(false));
+    }
     let (n, head) = handle::read_header(&open_read_only(path, None)?)?;
     if n < 100 || &head[..16] != b"SQLite format 3\0" {
         return Ok(false);

@@ -614,3 +614,42 @@ pub fn without_last_fields(row: &str, n: usize) -> String {
     }
     s
 }
+
+/// The passphrase of the suites that also run on encrypted stores (the
+/// crash matrix and the power-loss suite): `scripts/test.sh` runs them a
+/// second time with `RECEIPTDB_TEST_KEY` set. `None`: plain stores.
+pub fn test_key() -> Option<String> {
+    std::env::var("RECEIPTDB_TEST_KEY")
+        .ok()
+        .filter(|k| !k.is_empty())
+}
+
+/// `opts` with the test key, when there is one.
+pub fn keyed(opts: receiptdb::OpenOptions) -> receiptdb::OpenOptions {
+    match test_key() {
+        Some(k) => opts.key(k),
+        None => opts,
+    }
+}
+
+/// `Store::open`, with the test key when there is one.
+pub fn open_store(path: &Path, user: &str) -> receiptdb::Result<receiptdb::Store> {
+    receiptdb::Store::open_with(path, user, keyed(receiptdb::OpenOptions::new()))
+}
+
+/// A raw connection to a store file, keyed with the test key when there is one.
+pub fn raw_connection(path: &Path, flags: OpenFlags) -> rusqlite::Result<Connection> {
+    let c = Connection::open_with_flags(path, flags)?;
+    if let Some(k) = test_key() {
+        c.pragma_update(None, "key", k)?;
+    }
+    Ok(c)
+}
+
+/// Encrypts a plain store file (a committed fixture) with the test key,
+/// when there is one.
+pub fn encrypt_if_keyed(path: &Path, user: &str) {
+    if let Some(k) = test_key() {
+        receiptdb::change_key(path, user, None, Some(&k)).expect("encrypt the fixture");
+    }
+}
