@@ -47,8 +47,8 @@ pub struct SimArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Plant a bug to check the simulator catches it: `lww` or `tally`.
-    #[arg(long, value_name = "MUTATION", value_parser = ["lww", "tally", "delivered-lww", "readtime-latest", "mark-arrival"])]
+    /// Plant a bug to check the simulator catches it (docs/SIM.md, Mutation testing).
+    #[arg(long, value_name = "MUTATION", value_parser = ["lww", "tally", "delivered-lww", "readtime-latest", "mark-arrival", "count-failed", "recall-thaw"])]
     pub mutate: Option<String>,
     /// Do not search for the shortest failing prefix.
     #[arg(long)]
@@ -138,6 +138,8 @@ impl SimArgs {
             Some("delivered-lww") => sc.mutate = Some(Mutation::DeliveredLww),
             Some("readtime-latest") => sc.mutate = Some(Mutation::ReadtimeLatest),
             Some("mark-arrival") => sc.mutate = Some(Mutation::MarkArrival),
+            Some("count-failed") => sc.mutate = Some(Mutation::CountFailed),
+            Some("recall-thaw") => sc.mutate = Some(Mutation::RecallThaw),
             _ => {}
         }
         if self.no_shrink {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A complete, correct receipts server for `receiptdb sim --server-cmd`.
 
-It speaks the JSON-lines protocol of docs/SIM-SERVER.md (protocol version 2):
+It speaks the JSON-lines protocol of docs/SIM-SERVER.md (protocol version 3):
 one request object per line on stdin, exactly one answer object per line on
 stdout. Python 3 standard library only; no clock, no randomness, and every
 packet list is built in a fixed order (sorted users, devices and
@@ -21,7 +21,7 @@ import json
 import sys
 import traceback
 
-PROTOCOL = 2
+PROTOCOL = 3
 NOT_ALLOWED = 20009   # unknown message, no receipt wanted, own message, not a recipient
 RECALLED = 20016
 PART_SIZE = 1000      # most messages in one snapshot part
@@ -66,7 +66,7 @@ class Message:
     def view(self, user):
         """The message as a device of `user` sees it."""
         group = self.group is not None
-        return {
+        view = {
             "ID": self.id,
             "conversationID": self.conversation(user),
             "conversationType": "GROUP" if group else "C2C",
@@ -77,6 +77,9 @@ class Message:
             "sequence": self.sequence,
             "needReadReceipt": self.need,
         }
+        if self.recalled:
+            view["isRevoked"] = True    # every copy sent after the recall says so
+        return view
 
 
 class Group:
@@ -402,9 +405,16 @@ class Server:
 
     def on_recall(self, req):
         msg = self.messages.get(req["messageID"])
-        if msg is not None:
-            msg.recalled = True     # readers so far stay readers
-        return {"packets": []}
+        if msg is None or msg.recalled:
+            return {"packets": []}
+        msg.recalled = True     # readers so far stay readers
+        # Push the recall to every device of every recipient (a lost push is
+        # repaired by the next sync, whose snapshots carry isRevoked too).
+        packets = []
+        for user in sorted(msg.recipients):
+            for d in self.devices_of(user):
+                packets.append({"to": d, "kind": "messages", "messages": [msg.view(user)]})
+        return {"packets": packets}
 
     def on_readers(self, req):
         # Read-only: must not change the server.

@@ -5,7 +5,9 @@
 //! Two users chat; `u0` has two devices (clients 0 and 2). `u0` reads on
 //! one device and crashes before the receipt leaves; the other device must
 //! learn the read through `selfRead`. A message is recalled before it is
-//! read, so its receipt is rejected. The random workload and faults run
+//! read: the recall reaches the devices, so the receipt is refused
+//! (`MESSAGE_RECALLED`, or the server's rejection when the recall push was
+//! lost). The random workload and faults run
 //! around the script, and the report says whether every invariant held.
 
 use std::process::ExitCode;

@@ -8,9 +8,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use super::delivery::DeliveryState;
+use super::failed::FailedClient;
 use super::ledger::LedgerGroup;
 use super::marks::MarkClient;
 use super::network::{Node, Packet, Payload, SyncPart};
+use super::recalls::RecallClient;
 use super::report::{Counters, Invariant};
 use super::rng::Rng;
 use super::trace::{note, Trace};
@@ -114,6 +116,10 @@ pub(crate) struct Client {
     pub(crate) mk: MarkClient,
     /// Every receipt `sendMessageReadReceipt` ever queued here.
     ever_queued: BTreeSet<String>,
+    /// Failed sends this device holds (`failed.rs`).
+    pub(crate) fs: FailedClient,
+    /// Recalls this device learned of (`recalls.rs`).
+    pub(crate) rc: RecallClient,
 }
 
 fn store_fail(what: &str, e: &receiptdb::Error) -> Fail {
@@ -166,6 +172,8 @@ impl Client {
             del: DeliveryState::default(),
             mk: MarkClient::default(),
             ever_queued: BTreeSet::new(),
+            fs: FailedClient::default(),
+            rc: RecallClient::default(),
         }
     }
 
@@ -193,6 +201,17 @@ impl Client {
         what: &str,
         f: impl FnOnce(&Store) -> receiptdb::Result<T>,
     ) -> Result<T, Fail> {
+        self.call_raw(c, what, f)?.map_err(|e| store_fail(what, &e))
+    }
+
+    /// [`call`](Self::call) for a call whose error may be expected: the
+    /// store's answer as it is (a down client or a bad event still fail).
+    pub(crate) fn call_raw<T>(
+        &mut self,
+        c: &mut Counters,
+        what: &str,
+        f: impl FnOnce(&Store) -> receiptdb::Result<T>,
+    ) -> Result<receiptdb::Result<T>, Fail> {
         let store = self.store()?;
         c.store_ops += 1;
         let out = f(store);
@@ -201,7 +220,6 @@ impl Client {
             Err(e) => json!({"kind": "call", "client": self.name, "call": what, "ok": false,
                              "error": format!("{} ({e})", e.name())}),
         });
-        let out = out.map_err(|e| store_fail(what, &e))?;
         self.drain(c)?;
         Ok(out)
     }
@@ -228,6 +246,7 @@ impl Client {
     }
 
     fn observe(&mut self, it: &ReceiptItem) -> Result<(), Fail> {
+        super::failed::check_event(self, &it.message_id)?;
         let new = Seen {
             read: it.read_count,
             unread: it.unread_count,
@@ -409,6 +428,7 @@ impl Client {
                 self.call(c, "save_messages", |s| s.save_messages(&ms))?;
                 self.note_messages(&ms);
                 self.del.dirty |= ms.iter().any(|m| m.from != self.user_id);
+                super::recalls::learned(self, &ms, c)?;
             }
             Payload::Notify(ns) => {
                 c.notifications += ns.len() as u64;
@@ -416,6 +436,7 @@ impl Client {
                     s.apply_receipt_notifications(&ns)
                 })?;
                 self.del.observe_notes(&ns)?;
+                super::recalls::after_notes(self, &ns, c)?;
                 if self.lww_mode {
                     for n in &ns {
                         self.display(
@@ -454,6 +475,7 @@ impl Client {
                         self.tracked.insert(id.clone(), ReceiptSentState::Acked);
                     }
                 }
+                super::recalls::after_snapshot(self, &snap, c)?;
             }
             Payload::Ack { batch_id, rejected } => self.ack(&batch_id, &rejected, c)?,
             Payload::ReadAck(rs) => {
@@ -519,6 +541,16 @@ impl Client {
         Ok(())
     }
 
+    /// The highest sequence this device holds in `conv` (0: none).
+    pub(crate) fn highest_sequence(&self, conv: &str) -> i64 {
+        self.info
+            .values()
+            .filter(|i| i.0 == conv)
+            .map(|i| i.1)
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Whether the device holds this message.
     pub(crate) fn holds(&self, id: &str) -> bool {
         self.held.contains(id)
@@ -568,14 +600,14 @@ impl Client {
                 }
             }
             for chunk in ids[..take].chunks(receiptdb::MAX_BATCH) {
-                let rep = self.call(c, "send_message_read_receipt", |s| {
-                    s.send_message_read_receipt_report(chunk)
-                })?;
+                let ask = super::failed::with_failed(self, &conv, chunk, c);
+                let rep = super::recalls::send_receipts(self, &ask, c)?;
+                super::failed::check_report(self, &rep)?;
                 let queued = super::marks::check_private(self, &conv, rep, c)?;
                 c.receipts_queued += queued.len() as u64;
                 for q in queued {
                     self.ever_queued.insert(q.clone());
-                    if !chunk.contains(&q) {
+                    if !ask.contains(&q) {
                         return Err(Fail::new(
                             Invariant::Outbox,
                             format!(
@@ -695,10 +727,11 @@ impl Client {
     /// The unread count this client reports: the store's, or with
     /// `--mutate tally` its running tally.
     pub(crate) fn reported_unread(&self, conv: &str, store: u64) -> u64 {
+        let failed = self.fs.extra_unread(conv);
         if self.tally_mode {
-            self.tally.get(conv).copied().unwrap_or(0)
+            self.tally.get(conv).copied().unwrap_or(0) + failed
         } else {
-            store
+            store + failed
         }
     }
 
@@ -807,6 +840,7 @@ impl Client {
         }
         // One call hands out receipts and delivery acks alike.
         let pending = self.call(c, "get_pending", |s| s.get_pending(None))?;
+        super::failed::check_outbox(self, &pending)?;
         let batches = pending.batches;
         self.outbox_dirty = false;
         self.check_batches(&batches)?;

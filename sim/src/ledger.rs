@@ -170,6 +170,8 @@ impl Ledger {
             sequence: m.seq,
             status: Some(MessageStatus::Success),
             need_read_receipt: m.receipt,
+            // Once recalled, every copy the server hands out says so.
+            is_revoked: m.recalled,
             ..Default::default()
         }
     }

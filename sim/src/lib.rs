@@ -5,9 +5,10 @@
 //! its own SQLite file, over a seeded, faulty network: delays, reordering,
 //! duplicates, losses with retries, stale snapshots, partitions, offline
 //! periods, crashes (the `Store` is dropped at a random point and its file
-//! reopened) and recalled messages whose receipts the server rejects. Some
-//! users have two devices, so read state also syncs between a user's own
-//! devices (`selfRead`).
+//! reopened), recalled messages (the server rejects their receipts and
+//! pushes the recall to the devices) and sends that fail (held `status:
+//! fail` by the sending device only). Some users have two devices, so read
+//! state also syncs between a user's own devices (`selfRead`).
 //!
 //! Invariants are checked while the run goes, not only at the end:
 //! - every message's event stream is monotone (`readCount` never falls,
@@ -15,6 +16,8 @@
 //! - no receipt whose queueing returned is lost by a crash;
 //! - the outbox never hands out an ID twice, never changes or loses a batch;
 //! - no client is ever ahead of the server (checked every few steps);
+//! - a failed send never gets figures, a receipt or an unread count, and a
+//!   recalled message's figures stay as they were when the recall arrived;
 //! - after the network heals and everything is delivered and synced, every
 //!   client agrees with the server: counts, reader and unread member lists,
 //!   sent states, and the last event of each message.
@@ -52,12 +55,14 @@ mod check;
 mod client;
 mod delivery;
 mod external;
+mod failed;
 mod html;
 mod ledger;
 mod marks;
 mod network;
 mod progress;
 mod protocol;
+mod recalls;
 mod report;
 mod rng;
 mod run;

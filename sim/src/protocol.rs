@@ -16,8 +16,9 @@ use serde::{Deserialize, Serialize};
 /// The protocol version of this harness. Every change to the protocol bumps
 /// it; a server that answers another version is refused.
 /// Version 2 added deliveries, read times, private read reports and unread
-/// marks (docs/SIM-SERVER.md, "Changes").
-pub const PROTOCOL_VERSION: u32 = 2;
+/// marks; version 3 has the server push recalls (`isRevoked`) to devices
+/// (docs/SIM-SERVER.md, "Version 2", "Version 3").
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// When something happens: the step of the run and the server time of that
 /// step (unix seconds, `1700000000 + step`).
@@ -182,7 +183,8 @@ pub enum Input {
         #[serde(rename = "userID")]
         user_id: String,
     },
-    /// A message was recalled: receipts for it are refused from now on.
+    /// A message was recalled: receipts for it are refused from now on,
+    /// and every device of its recipients is sent it with `isRevoked`.
     Recall {
         /// The message.
         #[serde(rename = "messageID")]

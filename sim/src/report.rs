@@ -46,6 +46,14 @@ pub enum Invariant {
     /// private skipped one, or a receipt reached the server that its
     /// device never queued.
     Private,
+    /// A failed send (`status: fail`) got receipt figures, an event, a
+    /// queued receipt or delivery ack, or reached a device or server that
+    /// never should have had it.
+    Failed,
+    /// A recalled message's figures changed after its recall reached the
+    /// device, a receipt was queued for it, or `MESSAGE_RECALLED` named a
+    /// message the device was never told was recalled.
+    Recalled,
 }
 
 impl Invariant {
@@ -64,6 +72,8 @@ impl Invariant {
             Invariant::Counters => "stored counters equal their recount",
             Invariant::Server => "the server kept the protocol",
             Invariant::Private => "private reading",
+            Invariant::Failed => "failed sends",
+            Invariant::Recalled => "recalled messages",
         }
     }
 }
@@ -214,6 +224,18 @@ pub struct Counters {
     pub private_switches: u64,
     /// Receipts not queued because the conversation reads privately.
     pub private_skipped: u64,
+    /// Sends that failed (held `status: fail` on the sending device).
+    pub failed_sends: u64,
+    /// Failed sends named in a `sendMessageReadReceipt` (none may be queued).
+    pub failed_asked: u64,
+    /// Failed sends checked (status, figures, not anywhere else).
+    pub failed_checks: u64,
+    /// Recalls a device learned of (a push or a sync with `isRevoked`).
+    pub recalls_learned: u64,
+    /// `sendMessageReadReceipt` answers `MESSAGE_RECALLED`, handled.
+    pub recall_refusals: u64,
+    /// Frozen figures of recalled messages compared with the first ones.
+    pub frozen_checks: u64,
 }
 
 /// The outcome of a run.
@@ -297,6 +319,8 @@ pub fn run_command_of(sc: &Scenario) -> String {
         Some(super::Mutation::DeliveredLww) => cmd.push_str(" --mutate delivered-lww"),
         Some(super::Mutation::ReadtimeLatest) => cmd.push_str(" --mutate readtime-latest"),
         Some(super::Mutation::MarkArrival) => cmd.push_str(" --mutate mark-arrival"),
+        Some(super::Mutation::CountFailed) => cmd.push_str(" --mutate count-failed"),
+        Some(super::Mutation::RecallThaw) => cmd.push_str(" --mutate recall-thaw"),
         None => {}
     }
     if let super::ServerChoice::Command {
@@ -348,6 +372,8 @@ impl fmt::Display for Report {
                 Some(super::Mutation::DeliveredLww) => "delivered-lww (mutated)",
                 Some(super::Mutation::ReadtimeLatest) => "readtime-latest (mutated)",
                 Some(super::Mutation::MarkArrival) => "mark-arrival (mutated)",
+                Some(super::Mutation::CountFailed) => "count-failed (mutated)",
+                Some(super::Mutation::RecallThaw) => "recall-thaw (mutated)",
                 None => "lattice",
             }
         )?;
@@ -405,6 +431,16 @@ impl fmt::Display for Report {
             c.mark_checks,
             c.private_switches,
             c.private_skipped
+        )?;
+        writeln!(
+            f,
+            "failed and recalled: {} failed sends, {} named in receipt calls, {} checks; {} recalls learned by devices, {} MESSAGE_RECALLED answers, {} frozen figures checked",
+            c.failed_sends,
+            c.failed_asked,
+            c.failed_checks,
+            c.recalls_learned,
+            c.recall_refusals,
+            c.frozen_checks
         )?;
         match self.converge_steps {
             Some(n) => writeln!(

@@ -324,6 +324,7 @@ fn drive(
             };
             final_check(&truth, &mut w.clients, &mut w.c)
         })
+        .and_then(|()| w.failed_final())
         .map_err(|f| (f, Phase::Final, Some(converge)))?;
     Ok(w.report(None, Some(converge)))
 }

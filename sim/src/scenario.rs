@@ -128,6 +128,15 @@ pub enum Mutation {
     /// it) instead of merging marks and reads by time.
     #[serde(rename = "mark-arrival")]
     MarkArrival,
+    /// The client's shown unread count also counts the failed sends it
+    /// holds in the conversation (a send that failed is not unread).
+    #[serde(rename = "count-failed")]
+    CountFailed,
+    /// The displayed figures of a recalled message keep taking the
+    /// notifications and snapshot figures that arrive after the recall
+    /// (joined, so they never go back) instead of staying frozen.
+    #[serde(rename = "recall-thaw")]
+    RecallThaw,
 }
 
 /// How often things happen. Probabilities are per step (per client where it
@@ -173,6 +182,9 @@ pub struct Rates {
     /// Chance per client and step that its user switches private reading
     /// of a conversation.
     pub private_reading: f64,
+    /// Share of the random workload's messages whose send fails: the
+    /// server never gets them, the sending device holds them `status: fail`.
+    pub failed_send: f64,
 }
 
 impl Default for Rates {
@@ -196,6 +208,7 @@ impl Default for Rates {
             retry_after: 8,
             mark_unread: 0.01,
             private_reading: 0.003,
+            failed_send: 0.02,
         }
     }
 }
@@ -217,6 +230,7 @@ impl Rates {
             ("receiptShare", self.receipt_share),
             ("markUnread", self.mark_unread),
             ("privateReading", self.private_reading),
+            ("failedSend", self.failed_send),
         ];
         for (name, p) in probs {
             if !(0.0..=1.0).contains(&p) {

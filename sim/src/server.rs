@@ -4,8 +4,9 @@
 //! idempotently (a repeated receipt changes nothing), tells senders who read
 //! what, answers syncs with what changed since the version a device holds
 //! (including `selfRead` and read positions), keeps read positions as a max,
-//! and rejects receipts for recalled messages. Ordered maps only, so runs
-//! are deterministic.
+//! rejects receipts for recalled messages and pushes each recall to the
+//! devices of the message's recipients. Ordered maps only, so runs are
+//! deterministic.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -491,6 +492,32 @@ impl ReferenceServer {
             .unwrap_or(0)
     }
 
+    /// Recalls a message: new receipts for it are refused, and every device
+    /// of its recipients gets it with `isRevoked` (its version moves, so a
+    /// device that lost the push learns it from its next sync).
+    fn recall(&mut self, message_id: &str) -> Result<Vec<Packet>, ServerError> {
+        let l = self.ledger.as_mut().ok_or_else(|| err("not started"))?;
+        let Some(i) = l.index_of(message_id).filter(|&i| l.recall(i)) else {
+            return Ok(Vec::new());
+        };
+        let v = self.bump();
+        self.versions[i] = v;
+        let l = self.ledger()?;
+        let mut out = Vec::new();
+        for &u in &l.msgs[i].recipients {
+            let msg = l.incoming(i, u);
+            for &d in &self.by_user[u] {
+                out.push(Packet {
+                    to: d,
+                    body: ToClient::Messages {
+                        messages: vec![msg.clone()],
+                    },
+                });
+            }
+        }
+        Ok(out)
+    }
+
     /// A roster change alters the figures of every message of the group.
     fn touch_group(&mut self, g: usize) -> Result<(), ServerError> {
         let v = self.bump();
@@ -555,13 +582,7 @@ impl SyncServer for ReferenceServer {
                 }
                 Ok(Vec::new())
             }
-            Input::Recall { message_id } => {
-                let l = self.ledger.as_mut().ok_or_else(|| err("not started"))?;
-                if let Some(i) = l.index_of(message_id) {
-                    l.recall(i);
-                }
-                Ok(Vec::new())
-            }
+            Input::Recall { message_id } => self.recall(message_id),
         }
     }
 

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 
 use super::check::{held_by, soundness, Truth};
 use super::client::{Client, Fail};
+use super::failed::Failures;
 use super::ledger::{Ledger, LedgerGroup};
 use super::network::{NetConfig, Network, Node, Packet, Payload, SyncPart};
 use super::protocol::{
@@ -104,6 +105,8 @@ pub(super) struct World<'a> {
     pub(super) net: Network,
     pub(super) clients: Vec<Client>,
     pub(super) rng: Rng,
+    /// Sends that fail, and their own random stream (`failed.rs`).
+    pub(super) failures: Failures,
     pub(super) c: Counters,
     pub(super) faults: BTreeMap<FaultKind, u64>,
     /// Per client: (ops into its step, steps down) of a crash due this step.
@@ -173,6 +176,8 @@ impl<'a> World<'a> {
             cl.del.lww = sc.mutate == Some(Mutation::DeliveredLww);
             cl.del.latest = sc.mutate == Some(Mutation::ReadtimeLatest);
             cl.mk.arrival = sc.mutate == Some(Mutation::MarkArrival);
+            cl.fs.count_mode = sc.mutate == Some(Mutation::CountFailed);
+            cl.rc.thaw = sc.mutate == Some(Mutation::RecallThaw);
             clients.push(cl);
         }
         Ok(World {
@@ -189,6 +194,7 @@ impl<'a> World<'a> {
             net: Network::new(Rng::new(sc.seed, 2), cfg),
             clients,
             rng,
+            failures: Failures::new(sc.seed),
             c: Counters::default(),
             faults: BTreeMap::new(),
             crash_due: vec![None; sc.clients],
@@ -592,7 +598,10 @@ impl<'a> World<'a> {
             extra,
         };
         let cl = &mut self.clients[i];
-        soundness(&truth, cl, &mut self.c).map_err(|f| tag(&cl.name, f))
+        soundness(&truth, cl, &mut self.c)
+            .and_then(|()| super::failed::check_held(cl, &mut self.c))
+            .and_then(|()| super::recalls::check_all(cl, &mut self.c))
+            .map_err(|f| tag(&cl.name, f))
     }
 
     /// Recalls message `idx` in the ledger and tells the server.
@@ -729,12 +738,12 @@ impl<'a> World<'a> {
             if sc.groups == 0 || self.rng.chance(sc.rates.c2c_share) {
                 let from = self.rng.index(users);
                 let to = (from + 1 + self.rng.index(users - 1)) % users;
-                self.send(from, None, Some(to), receipt)?;
+                self.send_or_fail(from, None, Some(to), receipt)?;
             } else {
                 let g = self.rng.index(sc.groups);
                 let members: Vec<usize> = self.ledger.groups[g].members.keys().copied().collect();
                 if let Some(&from) = self.rng.pick(&members) {
-                    self.send(from, Some(g), None, receipt)?;
+                    self.send_or_fail(from, Some(g), None, receipt)?;
                 }
             }
         }

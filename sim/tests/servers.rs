@@ -105,7 +105,7 @@ fn every_kind_of_broken_server_ends_the_run_with_a_clear_report() {
                 "hello",
             ],
         ),
-        ("old-protocol", &["protocol version 1;", "version 2"]),
+        ("old-protocol", &["protocol version 2;", "version 3"]),
         (
             "exit",
             &["exited with status 4", "request 2", "got request 2"],

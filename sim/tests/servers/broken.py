@@ -22,7 +22,7 @@ hello = sys.stdin.readline()
 if mode == "exit-at-hello":
     print("giving up before the handshake", file=sys.stderr, flush=True)
     sys.exit(3)
-say({"protocol": 1 if mode == "old-protocol" else 2, "name": "broken-" + mode})
+say({"protocol": 2 if mode == "old-protocol" else 3, "name": "broken-" + mode})
 req = json.loads(sys.stdin.readline() or "{}")
 print("got request", req.get("seq"), req.get("kind"), file=sys.stderr, flush=True)
 if mode == "exit":
