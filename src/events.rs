@@ -46,6 +46,9 @@ pub enum EventKind {
     DeliveriesChanged(Vec<DeliveryItem>),
     /// Messages were saved or updated: (conversationID, messageID) pairs.
     MessagesChanged(Vec<(String, String)>),
+    /// Messages were deleted (`deleteMessages`, `clearHistory`):
+    /// (conversationID, messageID) pairs (`MESSAGES_DELETED`).
+    MessagesDeleted(Vec<(String, String)>),
     /// A conversation's read state (unread count, read positions, last
     /// message) changed.
     ConversationChanged {
@@ -155,6 +158,14 @@ impl Filter {
                     .cloned()
                     .collect();
                 (!v.is_empty()).then_some(EventKind::MessagesChanged(v))
+            }
+            EventKind::MessagesDeleted(items) => {
+                let v: Vec<_> = items
+                    .iter()
+                    .filter(|(c, m)| self.item_ok(c, m))
+                    .cloned()
+                    .collect();
+                (!v.is_empty()).then_some(EventKind::MessagesDeleted(v))
             }
             EventKind::ConversationChanged {
                 conversation_id, ..

@@ -50,6 +50,7 @@ mod wire;
 pub use concerns::conversations::{
     Conversation, ConversationPage, PushedReadReport, ReadReport, MAX_READ_REPORTS_PER_CALL,
 };
+pub use concerns::deletion::{ClearReport, MAX_DELETE};
 pub use concerns::early::{MAX_EARLY_MESSAGES, MAX_EARLY_READERS};
 pub use concerns::groups::MAX_MEMBERS_PER_CALL;
 pub use concerns::marks::{MarkReport, MAX_MARKS_PER_CALL, MAX_MARK_REPORTS_PER_CALL};

@@ -41,6 +41,8 @@ pub const METHODS: &[&str] = &[
     "markMessageSent",
     "saveMessages",
     "findMessage",
+    "deleteMessages",
+    "clearHistory",
     "getMessageList",
     "getConversation",
     "getConversationList",
@@ -82,6 +84,7 @@ pub const DEFAULT_EVENTS: &[&str] = &[
 pub const OPTIONAL_EVENTS: &[&str] = &[
     "MESSAGE_DELIVERY_RECEIPT_RECEIVED",
     "MESSAGES_CHANGED",
+    "MESSAGES_DELETED",
     "CONVERSATION_CHANGED",
     "OUTBOX_CHANGED",
     "SNAPSHOT_APPLIED",
@@ -179,6 +182,11 @@ struct SaveP {
 struct IdP {
     #[serde(rename = "messageID")]
     message_id: String,
+}
+#[derive(Deserialize)]
+struct ConvIdP {
+    #[serde(rename = "conversationID")]
+    conversation_id: String,
 }
 #[derive(Deserialize)]
 struct ConvP {
@@ -426,6 +434,10 @@ impl Session {
                     "MESSAGES_CHANGED",
                     json!({"data": items.iter().map(|(c, m)| json!({"conversationID": c, "messageID": m})).collect::<Vec<_>>()}),
                 ),
+                EventKind::MessagesDeleted(items) => (
+                    "MESSAGES_DELETED",
+                    json!({"data": items.iter().map(|(c, m)| json!({"conversationID": c, "messageID": m})).collect::<Vec<_>>()}),
+                ),
                 EventKind::ConversationChanged {
                     conversation_id,
                     unread_count,
@@ -556,6 +568,14 @@ impl Session {
             "findMessage" => {
                 let m: IdP = params(p)?;
                 to_value(&s.find_message(&m.message_id)?)?
+            }
+            "deleteMessages" => {
+                let m: IdsP = params(p)?;
+                json!({"deleted": s.delete_messages(&m.message_ids)?})
+            }
+            "clearHistory" => {
+                let c: ConvIdP = params(p)?;
+                to_value(&s.clear_history(&c.conversation_id)?)?
             }
             "getMessageList" => {
                 let c: ConvP = params(p)?;

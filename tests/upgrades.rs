@@ -253,3 +253,71 @@ fn upgrade_from_schema_3_keeps_everything() {
 fn receipt_filter(code: i64) -> receiptdb::MemberFilter {
     receiptdb::MemberFilter::from_code(code).expect("filter")
 }
+
+/// The v4 fixture (delivery acks queued and handed out, deliveries, a read
+/// time, an unread mark, private reading, a recall) upgrades with each of
+/// those answers unchanged, and nothing is deleted or cleared: schema 5's
+/// tombstones start empty, so every message saved again is saved.
+#[test]
+fn upgrade_from_schema_4_keeps_everything() {
+    let dir = temp_dir();
+    let path = path_in(&dir, "v4.db");
+    std::fs::copy(fixture("v4.db"), &path).expect("copy");
+    let s = Store::open(&path, OWNER).expect("upgrade");
+    // Delivery acks handed out as d1 and d2 are still owed, as they were.
+    let pending = s.get_pending(None).expect("pending");
+    let d: Vec<(String, Vec<String>)> = pending
+        .delivery_batches
+        .iter()
+        .map(|b| (b.batch_id.clone(), b.message_ids.clone()))
+        .collect();
+    assert_eq!(
+        d,
+        vec![
+            ("d1".to_string(), vec!["g7".to_string()]),
+            ("d2".to_string(), vec!["b7".to_string()])
+        ]
+    );
+    // g8: delivered to carol and dave, carol read it at 900.
+    let page = s
+        .get_group_message_read_member_list_with_read_times("g8", receipt_filter(0), "", 100)
+        .expect("read list");
+    let readers: Vec<(String, Option<i64>)> = page
+        .read_member_list
+        .expect("with read times")
+        .iter()
+        .map(|r| (r.user_id.clone(), r.read_time))
+        .collect();
+    assert_eq!(readers, vec![("carol".to_string(), Some(900))]);
+    let delivered = s
+        .get_group_message_read_member_list("g8", receipt_filter(2), "", 100)
+        .expect("delivered list");
+    assert_eq!(
+        delivered.delivered_user_id_list,
+        Some(vec!["carol".to_string(), "dave".to_string()])
+    );
+    // The mark, private reading and the recall.
+    assert!(s.get_conversation("C2Ccarol").expect("carol").marked_unread);
+    assert!(
+        s.get_conversation("GROUPteam")
+            .expect("team")
+            .private_reading
+    );
+    assert!(s.find_message("g2").expect("find").expect("g2").is_revoked);
+    assert_eq!(s.get_pending_mark_reports().expect("marks").len(), 1);
+    // Nothing cleared: an old message saved again is saved.
+    let again = s
+        .save_messages(&[receiptdb::IncomingMessage {
+            id: "b1".into(),
+            conversation_type: Some(receiptdb::ConversationType::C2C),
+            from: "bob".into(),
+            to: OWNER.into(),
+            time: 1001,
+            sequence: 1,
+            need_read_receipt: true,
+            ..Default::default()
+        }])
+        .expect("save b1");
+    assert_eq!(again, 1);
+    assert_verified(&s, "v4 upgraded");
+}

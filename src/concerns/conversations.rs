@@ -247,13 +247,28 @@ pub(crate) fn message_changed(
     Ok(marked)
 }
 
+/// Takes out of the unread counts the messages of `conv` about to be
+/// deleted (rowids, a JSON array); the read positions stay where they are.
+pub(crate) fn messages_removing(tx: &mut Tx<'_>, conv: &str, rids_json: &str) -> Result<()> {
+    let read_seq = current(tx, conv)?.map_or(0, |c| c.read_seq);
+    let unread: i64 = tx
+        .conn
+        .prepare_cached(
+            "SELECT count(*) FROM messages
+             WHERE rid IN (SELECT value FROM json_each(?1))
+               AND is_out = 0 AND status = 'success' AND sequence > ?2",
+        )?
+        .query_row(params![rids_json, read_seq], |r| r.get(0))?;
+    add_unread(tx, conv, -unread)
+}
+
 fn is_peer_read(conn: &Connection, rid: i64) -> Result<bool> {
     Ok(conn
         .prepare_cached("SELECT is_peer_read FROM messages WHERE rid = ?1")?
         .query_row(params![rid], |r| r.get(0))?)
 }
 
-fn refresh_last(tx: &Tx<'_>, conv: &str) -> Result<()> {
+pub(crate) fn refresh_last(tx: &Tx<'_>, conv: &str) -> Result<()> {
     tx.conn
         .prepare_cached(
             "UPDATE conversations SET (last_rid, last_time, last_seq) = (

@@ -221,3 +221,21 @@ pub(crate) fn local_count(conn: &Connection, rid: i64) -> Result<i64> {
         .prepare_cached("SELECT max(delivered_local, reader_count) FROM receipts WHERE rid = ?1")?
         .query_row(params![rid], |r| r.get(0))?)
 }
+
+/// Forgets who received deleted messages and withdraws their delivery acks
+/// (rowids, a JSON array), handed out or not; a batch left empty goes.
+pub(crate) fn forget(tx: &Tx<'_>, rids_json: &str) -> Result<()> {
+    for sql in [
+        "DELETE FROM deliverers WHERE rid IN (SELECT value FROM json_each(?1))",
+        "DELETE FROM delivery_outbox WHERE rid IN (SELECT value FROM json_each(?1))",
+    ] {
+        tx.conn.prepare_cached(sql)?.execute(params![rids_json])?;
+    }
+    tx.conn
+        .prepare_cached(
+            "DELETE FROM delivery_batches WHERE NOT EXISTS
+                (SELECT 1 FROM delivery_outbox o WHERE o.batch_id = delivery_batches.batch_id)",
+        )?
+        .execute([])?;
+    Ok(())
+}

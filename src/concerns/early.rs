@@ -8,6 +8,7 @@ use rusqlite::params;
 use super::delivery::{merge_delivery, Delivery};
 use super::outbox::mark_self_read;
 use super::receipts::{merge_held, merge_read_times};
+use super::tombstones::is_deleted;
 use crate::error::Result;
 use crate::lattice::{min_reg, Estimate};
 use crate::storage::db::Tx;
@@ -37,6 +38,10 @@ pub(crate) fn merge_early(
     readers: &[String],
     self_read: bool,
 ) -> Result<()> {
+    if is_deleted(tx.conn, message_id)? {
+        // A deleted message never comes back: nothing to keep for it.
+        return Ok(());
+    }
     let conv = conv.unwrap_or("");
     let seq = meta::next(tx.conn, Key::EarlySeq)?;
     let fresh = !tx
@@ -143,7 +148,7 @@ pub(crate) fn merge_early_delivery(
     conv: Option<&str>,
     d: &Delivery<'_>,
 ) -> Result<()> {
-    if d.is_empty() {
+    if d.is_empty() || is_deleted(tx.conn, message_id)? {
         return Ok(());
     }
     merge_early(tx, message_id, conv, &Estimate::default(), &[], false)?;
@@ -198,7 +203,7 @@ fn evict_early(tx: &mut Tx<'_>) -> Result<()> {
 }
 
 /// Drops every buffered entry of a message (whatever its conversation).
-fn drop_early(tx: &mut Tx<'_>, id: &str) -> Result<()> {
+pub(crate) fn drop_early(tx: &mut Tx<'_>, id: &str) -> Result<()> {
     let (n, r): (i64, i64) = tx
         .conn
         .prepare_cached(
@@ -312,5 +317,31 @@ pub(crate) fn flush_early(tx: &mut Tx<'_>, m: &MsgRow) -> Result<()> {
     if self_read {
         mark_self_read(tx, m)?;
     }
+    Ok(())
+}
+
+/// Drops what was buffered for messages of a conversation whose history
+/// was cleared (entries given for no conversation stay, to age out).
+pub(crate) fn forget_conversation(tx: &mut Tx<'_>, conv: &str) -> Result<()> {
+    let (n, r): (i64, i64) = tx
+        .conn
+        .prepare_cached(
+            "SELECT COUNT(*), COALESCE(SUM(readers), 0) FROM early_receipts WHERE conversation_id = ?1",
+        )?
+        .query_row(params![conv], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    if n == 0 {
+        return Ok(());
+    }
+    tx.conn
+        .prepare_cached(
+            "DELETE FROM early_readers WHERE (message_id, conversation_id) IN
+                (SELECT message_id, conversation_id FROM early_receipts WHERE conversation_id = ?1)",
+        )?
+        .execute(params![conv])?;
+    tx.conn
+        .prepare_cached("DELETE FROM early_receipts WHERE conversation_id = ?1")?
+        .execute(params![conv])?;
+    meta::add_counter(tx.conn, Key::EarlyCount, -n)?;
+    meta::add_counter(tx.conn, Key::EarlyReaderCount, -r)?;
     Ok(())
 }

@@ -90,7 +90,10 @@ pub(crate) fn create_message(
             params![conv],
             |r| r.get(0),
         )?;
-        let seq = top.saturating_add(1);
+        // Listed after what was cleared, too, until the server gives its own.
+        let seq = top
+            .max(super::tombstones::cleared_seq(tx.conn, &conv)?)
+            .saturating_add(1);
         let now = chrono::Utc::now().timestamp();
         let c2c = conversation_type == ConversationType::C2C;
         tx.conn.execute(
@@ -194,7 +197,8 @@ fn facts_of(rid: i64, m: &Message) -> MsgFacts {
     }
 }
 
-/// Saves messages from the transport (upsert by `ID`); returns how many were saved.
+/// Saves messages from the transport (upsert by `ID`); returns how many
+/// were saved (a message deleted here is not).
 pub(crate) fn save_messages(db: &Db, messages: &[IncomingMessage]) -> Result<usize> {
     if messages.len() > MAX_MESSAGES_PER_CALL {
         return Err(Error::invalid(format!(
@@ -203,16 +207,22 @@ pub(crate) fn save_messages(db: &Db, messages: &[IncomingMessage]) -> Result<usi
     }
     db.write(|tx| {
         let mut changed = Vec::new();
+        let mut saved = 0;
         for m in messages {
-            let (row, did) = upsert_message(tx, m, None)?;
-            if did {
-                changed.push((row.conversation_id, row.id));
+            match upsert_message(tx, m, None)? {
+                Some((row, true)) => {
+                    saved += 1;
+                    changed.push((row.conversation_id, row.id));
+                }
+                Some(_) => saved += 1,
+                // Deleted here: not saved, and not counted.
+                None => {}
             }
         }
         if !changed.is_empty() {
             tx.events.push(EventKind::MessagesChanged(changed));
         }
-        Ok(messages.len())
+        Ok(saved)
     })
 }
 
@@ -322,12 +332,14 @@ fn resolve_conversation(owner: &str, m: &IncomingMessage) -> Result<(Conversatio
     Ok((ctype, conv))
 }
 
-/// Upserts one transport message; `expect_conv` restricts it to one conversation.
+/// Upserts one transport message; `expect_conv` restricts it to one
+/// conversation. `None` when it was deleted here (or is history cleared
+/// here): it is not saved, nor anything that came with it.
 pub(crate) fn upsert_message(
     tx: &mut Tx<'_>,
     m: &IncomingMessage,
     expect_conv: Option<&str>,
-) -> Result<(MsgRow, bool)> {
+) -> Result<Option<(MsgRow, bool)>> {
     let (ctype, conv) = resolve_conversation(tx.owner, m)?;
     if let Some(e) = expect_conv {
         if e != conv {
@@ -407,6 +419,9 @@ pub(crate) fn upsert_message(
             new
         }
         None => {
+            if super::tombstones::is_hidden(tx.conn, &m.id, &conv, m.sequence, status)? {
+                return Ok(None);
+            }
             let c2c_receipt = ctype == ConversationType::C2C && is_out && m.need_read_receipt;
             tx.conn
                 .prepare_cached(
@@ -489,7 +504,15 @@ pub(crate) fn upsert_message(
         Some(b) if peer_marked => load_message(tx.conn, &m.id)?.as_ref() != Some(&b),
         Some(b) => after != b,
     };
-    Ok((row, changed))
+    Ok(Some((row, changed)))
+}
+
+/// Deletes message rows (rowids, a JSON array); their owners forgot the rest.
+pub(crate) fn delete_rows(tx: &Tx<'_>, rids_json: &str) -> Result<()> {
+    tx.conn
+        .prepare_cached("DELETE FROM messages WHERE rid IN (SELECT value FROM json_each(?1))")?
+        .execute(params![rids_json])?;
+    Ok(())
 }
 
 pub(crate) fn clamp(v: u64) -> i64 {

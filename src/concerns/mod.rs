@@ -4,6 +4,7 @@
 
 pub(crate) mod conversation_list;
 pub(crate) mod conversations;
+pub(crate) mod deletion;
 pub(crate) mod delivery;
 pub(crate) mod early;
 pub(crate) mod groups;
@@ -14,5 +15,6 @@ pub(crate) mod plans;
 pub(crate) mod queries;
 pub(crate) mod receipts;
 pub(crate) mod sync;
+pub(crate) mod tombstones;
 pub(crate) mod unread;
 pub(crate) mod verify;

@@ -428,3 +428,24 @@ pub(crate) fn ack_receipts(db: &Db, batch_id: &str, rejected: &[Rejection]) -> R
 pub(crate) fn pending_receipt_count(db: &Db) -> Result<u64> {
     db.read(meta::outbox_count)
 }
+
+/// Withdraws the queued receipts of deleted messages (rowids, a JSON
+/// array), handed out or not; a batch left empty goes.
+pub(crate) fn forget(tx: &mut Tx<'_>, rids_json: &str) -> Result<()> {
+    let removed = tx
+        .conn
+        .prepare_cached("DELETE FROM outbox WHERE rid IN (SELECT value FROM json_each(?1))")?
+        .execute(params![rids_json])?;
+    if removed == 0 {
+        return Ok(());
+    }
+    tx.conn
+        .prepare_cached(
+            "DELETE FROM batches
+             WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.batch_id = batches.batch_id)",
+        )?
+        .execute([])?;
+    let pending = meta::add_outbox_count(tx.conn, -(removed as i64))?;
+    tx.events.push(EventKind::OutboxChanged { pending });
+    Ok(())
+}

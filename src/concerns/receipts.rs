@@ -232,3 +232,15 @@ pub(crate) fn merge_read_times(tx: &Tx<'_>, m: &MsgRow, times: &[(String, i64)])
     }
     Ok(changed > 0)
 }
+
+/// Forgets the receipt state and readers of deleted messages (rowids, a
+/// JSON array).
+pub(crate) fn forget(tx: &Tx<'_>, rids_json: &str) -> Result<()> {
+    for sql in [
+        "DELETE FROM readers WHERE rid IN (SELECT value FROM json_each(?1))",
+        "DELETE FROM receipts WHERE rid IN (SELECT value FROM json_each(?1))",
+    ] {
+        tx.conn.prepare_cached(sql)?.execute(params![rids_json])?;
+    }
+    Ok(())
+}

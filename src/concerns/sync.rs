@@ -548,8 +548,7 @@ pub(crate) fn apply_snapshot(db: &Db, snap: &Snapshot) -> Result<Vec<String>> {
     db.write(|tx| {
         let mut saved = Vec::new();
         for m in &snap.messages {
-            let (row, did) = upsert_message(tx, m, Some(conv))?;
-            if did {
+            if let Some((row, true)) = upsert_message(tx, m, Some(conv))? {
                 saved.push((row.conversation_id, row.id));
             }
         }

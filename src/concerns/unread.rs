@@ -433,3 +433,13 @@ fn recompute_all(tx: &mut Tx<'_>, conv: &str, group_id: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// Forgets the unread members of deleted messages (rowids, a JSON array).
+pub(crate) fn forget(tx: &Tx<'_>, rids_json: &str) -> Result<()> {
+    tx.conn
+        .prepare_cached(
+            "DELETE FROM unread_members WHERE rid IN (SELECT value FROM json_each(?1))",
+        )?
+        .execute(params![rids_json])?;
+    Ok(())
+}

@@ -234,6 +234,24 @@ fn checks() -> Vec<(&'static str, String)> {
              WHERE (m.delivery_state = 1) <> EXISTS (SELECT 1 FROM delivery_outbox o WHERE o.rid = m.rid)"
                 .into(),
         ),
+        (
+            "deleted_messages.held",
+            "SELECT m.id, 1, 'a deleted message is never held'
+             FROM deleted_messages d JOIN messages m ON m.id = d.message_id"
+                .into(),
+        ),
+        (
+            "rows.of_no_message",
+            "SELECT 'rid ' || x.rid, x.what, 'kept for a message not held'
+             FROM (SELECT rid, 'receipts' AS what FROM receipts
+                   UNION ALL SELECT rid, 'readers' FROM readers
+                   UNION ALL SELECT rid, 'deliverers' FROM deliverers
+                   UNION ALL SELECT rid, 'unread_members' FROM unread_members
+                   UNION ALL SELECT rid, 'outbox' FROM outbox
+                   UNION ALL SELECT rid, 'delivery_outbox' FROM delivery_outbox) x
+             WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.rid = x.rid)"
+                .into(),
+        ),
     ]
 }
 

@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../schema/002_read_state.sql"),
     include_str!("../../schema/003_receipt_truth.sql"),
     include_str!("../../schema/004_read_state_beyond.sql"),
+    include_str!("../../schema/005_deletion.sql"),
 ];
 
 /// The newest schema version this build knows.

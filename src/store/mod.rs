@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::concerns::conversations::{
     Conversation, ConversationPage, PushedReadReport, ReadReport,
 };
+use crate::concerns::deletion::ClearReport;
 use crate::concerns::marks::MarkReport;
 use crate::concerns::messages::MessageListPage;
 use crate::concerns::outbox::{Batch, Rejection, SendReport};
@@ -21,8 +22,8 @@ use crate::concerns::queries::{GroupInfo, GroupMemberPage, MemberFilter, MemberP
 use crate::concerns::sync::{Pending, ReceiptNotification, Snapshot, SnapshotReceipt};
 use crate::concerns::verify::VerifyReport;
 use crate::concerns::{
-    conversation_list, conversations, delivery, groups, marks, messages, outbox, plans, queries,
-    sync, verify,
+    conversation_list, conversations, deletion, delivery, groups, marks, messages, outbox, plans,
+    queries, sync, verify,
 };
 use crate::error::Result;
 use crate::events::{Filter, Subscription, DEFAULT_CAPACITY};
@@ -241,6 +242,22 @@ impl Store {
         count: Option<u32>,
     ) -> Result<MessageListPage> {
         messages::get_message_list(&self.db, conversation_id, next_req_message_id, count)
+    }
+
+    /// Deletes up to 30 held messages of one conversation for good: their
+    /// receipt state, queued receipts and delivery acks go with them, the
+    /// unread counts drop, and no later save, snapshot or notification
+    /// brings them back. IDs already deleted are skipped; one never held
+    /// fails the call. Returns the IDs deleted now (`MESSAGES_DELETED`).
+    pub fn delete_messages(&self, message_ids: &[String]) -> Result<Vec<String>> {
+        deletion::delete_messages(&self.db, message_ids)
+    }
+
+    /// Deletes every message held in a conversation; a sent message at or
+    /// below the highest deleted sequence is not saved again. Read
+    /// positions stay (PROTOCOL.md, Deleting messages).
+    pub fn clear_history(&self, conversation_id: &str) -> Result<ClearReport> {
+        deletion::clear_history(&self.db, conversation_id)
     }
 
     // ----- Conversation read state (concerns::conversations) -----

@@ -592,7 +592,7 @@ pub fn columns_added_since_v3(table: &str) -> usize {
     match table {
         "read_reports" => 2,
         "messages" => 2,
-        "conversations" => 4,
+        "conversations" => 5,
         "readers" => 1,
         _ => 0,
     }

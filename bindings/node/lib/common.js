@@ -16,7 +16,7 @@ const METHODS = Object.freeze(require('./methods.json'));
 /** The events of docs/PROTOCOL.md, the opt-in ones, and LAGGED (a subscriber fell behind). */
 const EVENTS = Object.freeze([
   'MESSAGE_READ_RECEIPT_RECEIVED', 'MESSAGE_READ_BY_PEER', 'TOTAL_UNREAD_MESSAGE_COUNT_UPDATED', 'STORE_RESTORED',
-  'MESSAGE_DELIVERY_RECEIPT_RECEIVED', 'MESSAGES_CHANGED', 'CONVERSATION_CHANGED', 'OUTBOX_CHANGED', 'SNAPSHOT_APPLIED', 'LAGGED',
+  'MESSAGE_DELIVERY_RECEIPT_RECEIVED', 'MESSAGES_CHANGED', 'MESSAGES_DELETED', 'CONVERSATION_CHANGED', 'OUTBOX_CHANGED', 'SNAPSHOT_APPLIED', 'LAGGED',
 ]);
 
 /** A failed call: `code` is the store's error number, `codeName` its name (`error.data.name`). */

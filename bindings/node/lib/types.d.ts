@@ -123,7 +123,7 @@ export interface ServerReadState {
   markTime?: Int;
 }
 
-export type OptionalEventName = 'MESSAGE_DELIVERY_RECEIPT_RECEIVED' | 'MESSAGES_CHANGED' | 'CONVERSATION_CHANGED' | 'OUTBOX_CHANGED' | 'SNAPSHOT_APPLIED';
+export type OptionalEventName = 'MESSAGE_DELIVERY_RECEIPT_RECEIVED' | 'MESSAGES_CHANGED' | 'MESSAGES_DELETED' | 'CONVERSATION_CHANGED' | 'OUTBOX_CHANGED' | 'SNAPSHOT_APPLIED';
 
 /** Params and results of every method, in the order of docs/PROTOCOL.md. */
 export interface Methods {
@@ -143,6 +143,8 @@ export interface Methods {
   markMessageSent: [{ ID: string; sequence: Int; time: Int }, Message];
   saveMessages: [{ messages: IncomingMessage[] }, { saved: Int }];
   findMessage: [{ messageID: string }, Message | null];
+  deleteMessages: [{ messageIDs: string[] }, { deleted: string[] }];
+  clearHistory: [{ conversationID: string }, { deleted: Int; clearedSequence: Int }];
   getMessageList: [{ conversationID: string; nextReqMessageID?: string | null; count?: Int }, { messageList: Message[]; nextReqMessageID: string | null; isCompleted: boolean }];
   getConversation: [{ conversationID: string }, Conversation];
   getConversationList: [{ cursor?: string | null; count?: Int } | undefined, { conversationList: Conversation[]; cursor: string; isCompleted: boolean }];
@@ -222,6 +224,7 @@ export interface Events {
   MESSAGE_READ_BY_PEER: { data: Message[]; commitSeq: Int };
   TOTAL_UNREAD_MESSAGE_COUNT_UPDATED: { data: Int; commitSeq: Int };
   MESSAGES_CHANGED: { data: { conversationID: string; messageID: string }[]; commitSeq: Int };
+  MESSAGES_DELETED: { data: { conversationID: string; messageID: string }[]; commitSeq: Int };
   CONVERSATION_CHANGED: { conversationID: string; unreadCount: Int; readSequence: Int; peerReadSequence: Int | null; markedUnread?: boolean; commitSeq: Int };
   OUTBOX_CHANGED: { pending: Int; commitSeq: Int };
   SNAPSHOT_APPLIED: { conversationID: string; changed: string[]; commitSeq: Int };
