@@ -347,3 +347,39 @@ fn compaction_shrinks_the_file() {
     assert!(store.verify().expect("verify").mismatches.is_empty());
     assert!(store.find_message("small").expect("find").is_some());
 }
+
+/// Clearing a conversation's history is a large deletion compaction gives
+/// back to the file system, and the cleared history stays cleared: saving
+/// the same messages again (a stale sync) saves none of them, while the
+/// other conversation is untouched.
+#[test]
+fn cleared_history_shrinks_with_compaction_and_stays_cleared() {
+    let dir = temp_dir();
+    let path = path_in(&dir, "store.db");
+    let store = Store::open(&path, OWNER).expect("open");
+    let mut carol = c2c_in("carol1", 1);
+    carol.from = "carol".into();
+    store.save_messages(&[carol]).expect("save carol");
+    let big: Vec<_> = (0..400)
+        .map(|i| {
+            with_payload(
+                c2c_in(&format!("big{i}"), i + 1),
+                json!({"text": "x".repeat(4000)}),
+            )
+        })
+        .collect();
+    store.save_messages(&big).expect("save big");
+    let report = store.clear_history("C2Cbob").expect("clear");
+    assert_eq!((report.deleted, report.cleared_sequence), (400, 400));
+    let bytes = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let wal = std::path::PathBuf::from(format!("{}-wal", path.display()));
+    let before = bytes(&path) + bytes(&wal);
+    let compacted = store.compact().expect("compact");
+    assert!(compacted.reclaimed_bytes > 1_000_000, "{compacted:?}");
+    let after = bytes(&path) + bytes(&wal);
+    assert!(after + 1_000_000 < before, "{before} -> {after}");
+    assert_eq!(store.save_messages(&big).expect("stale save"), 0);
+    assert_eq!(store.get_total_unread_message_count().expect("total"), 1);
+    assert!(store.find_message("carol1").expect("find").is_some());
+    assert!(store.verify().expect("verify").mismatches.is_empty());
+}

@@ -286,7 +286,8 @@ fn payload_over_64_kib_serialized() {
     }
 }
 
-/// sendMessageReadReceipt takes 1..30 IDs; getMessageReadReceiptList 1..100.
+/// sendMessageReadReceipt and deleteMessages take 1..30 IDs;
+/// getMessageReadReceiptList 1..100.
 #[test]
 fn id_list_lengths() {
     let (_d, mut rpc) = start();
@@ -325,6 +326,17 @@ fn id_list_lengths() {
     );
     assert_eq!(l["messageList"].as_array().unwrap().len(), 100);
     rpc.ok("getMessageReadReceiptList", json!({"messageIDs": ids[..1]}));
+
+    // deleteMessages: 1..30 as well (last, since it deletes).
+    rpc.err_unchanged("deleteMessages", json!({"messageIDs": []}), INVALID, NAME);
+    rpc.err_unchanged(
+        "deleteMessages",
+        json!({"messageIDs": ids[..31]}),
+        INVALID,
+        NAME,
+    );
+    let d = rpc.ok("deleteMessages", json!({"messageIDs": ids[..30]}));
+    assert_eq!(d["deleted"].as_array().unwrap().len(), 30);
 }
 
 /// `count` is 1..100 for getMessageList and getGroupMessageReadMemberList
