@@ -5,9 +5,12 @@
 //!
 //! Run: `cargo bench --bench encryption` (about 2 minutes on 2 cores).
 
+#[path = "support/report.rs"]
+mod report;
+
 use std::cell::Cell;
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion};
@@ -15,6 +18,7 @@ use receiptdb::{
     ConversationType, Durability, GroupType, IncomingMessage, Member, MemberFilter, OpenOptions,
     ReceiptNotification, Store,
 };
+use report::{fmt_ns, median_ns};
 use rusqlite::{params, Connection};
 
 const KEY: &str = "correct horse battery staple";
@@ -278,27 +282,7 @@ fn open(c: &mut Criterion, dir: &Path) {
     g.finish();
 }
 
-fn median_ns(group: &str, func: &str) -> Option<f64> {
-    let p = PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
-        .join("criterion")
-        .join(group)
-        .join(func)
-        .join("new/estimates.json");
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()?;
-    v["median"]["point_estimate"].as_f64()
-}
-
-fn fmt_ns(ns: f64) -> String {
-    if ns >= 1e9 {
-        format!("{:.2} s", ns / 1e9)
-    } else if ns >= 1e6 {
-        format!("{:.2} ms", ns / 1e6)
-    } else {
-        format!("{:.1} µs", ns / 1e3)
-    }
-}
-
-fn report() {
+fn table() {
     println!(
         "\n| path | receiptdb plain | receiptdb keyed | keyed / plain | raw plain | raw keyed | raw keyed / plain |\n| --- | --- | --- | --- | --- | --- | --- |"
     );
@@ -339,5 +323,5 @@ fn main() {
     read_page(&mut c, dir.path());
     open(&mut c, dir.path());
     c.final_summary();
-    report();
+    table();
 }

@@ -6,6 +6,8 @@
 
 #[path = "../tests/common/bin.rs"]
 mod bin;
+#[path = "support/report.rs"]
+mod report;
 
 use std::cell::Cell;
 use std::hint::black_box;
@@ -19,6 +21,7 @@ use receiptdb::{
     ConversationType, Durability, Filter, GroupType, IncomingMessage, Member, MemberFilter,
     OpenOptions, ReceiptConfigPatch, ReceiptNotification, SnapshotReceipt, Store,
 };
+use report::{fmt_ns, median_ns};
 use rusqlite::{params, Connection};
 
 fn raw(path: &Path, full: bool) -> Connection {
@@ -976,26 +979,6 @@ fn rpc(c: &mut Criterion) {
         })
     });
     g.finish();
-}
-
-fn median_ns(group: &str, func: &str) -> Option<f64> {
-    let p = PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
-        .join("criterion")
-        .join(group)
-        .join(func)
-        .join("new/estimates.json");
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()?;
-    v["median"]["point_estimate"].as_f64()
-}
-
-fn fmt_ns(ns: f64) -> String {
-    if ns >= 1e9 {
-        format!("{:.2} s", ns / 1e9)
-    } else if ns >= 1e6 {
-        format!("{:.2} ms", ns / 1e6)
-    } else {
-        format!("{:.1} µs", ns / 1e3)
-    }
 }
 
 /// Prints every pair with its ratio, as a markdown table.

@@ -11,7 +11,7 @@
 //! - the outbox holds each pending ID once (batches have no duplicate IDs and
 //!   list exactly the messages whose receipt is pending).
 //!
-//! 15 methods × 12 kill points = 180 kill points. `scripts/test.sh` runs
+//! 16 methods × 12 kill points = 192 kill points. `scripts/test.sh` runs
 //! the suite a second time on encrypted stores (`RECEIPTDB_TEST_KEY`).
 
 mod common;
@@ -1207,4 +1207,53 @@ fn crash_ack_delivery_receipts() {
             p
         },
     );
+}
+
+/// deleteMessages: request j deletes d{j}_0 (its receipt queued) and
+/// d{j}_1 of C2Cbob; the deleted ones are a prefix, and the unread count
+/// and the outbox follow it exactly (the deep check on reopen recounts both).
+#[test]
+fn crash_delete_messages() {
+    let dir = common_dir();
+    let n = 400;
+    let id = |j: usize, k: usize| format!("d{j}_{k}");
+    let tpl = template(&dir, |s| {
+        let ms: Vec<IncomingMessage> = (0..n)
+            .flat_map(|j| (0..3).map(move |k| (j, k)))
+            .map(|(j, k)| in_c2c(&id(j, k), "bob", (j * 3 + k + 1) as i64, true))
+            .collect();
+        for chunk in ms.chunks(1000) {
+            s.save_messages(chunk).expect("save");
+        }
+        let firsts: Vec<String> = (0..n).map(|j| id(j, 0)).collect();
+        for chunk in firsts.chunks(30) {
+            s.send_message_read_receipt(chunk).expect("queue");
+        }
+    });
+    let requests: Vec<_> = (0..n)
+        .map(|j| {
+            req(
+                "deleteMessages",
+                json!({"messageIDs": [id(j, 0), id(j, 1)]}),
+            )
+        })
+        .collect();
+    matrix("deleteMessages", 41, &tpl, &requests, |store, _, what| {
+        let p = prefix_len(n, what, |j| !held(store, &id(j, 0)));
+        for j in 0..n {
+            assert_eq!(held(store, &id(j, 1)), j >= p, "{what}: {}", id(j, 1));
+            assert!(held(store, &id(j, 2)), "{what}: {} kept", id(j, 2));
+        }
+        assert_eq!(
+            unread(store, "C2Cbob"),
+            (3 * n - 2 * p) as u64,
+            "{what}: unread count"
+        );
+        assert_eq!(
+            store.pending_receipt_count().expect("pending"),
+            (n - p) as u64,
+            "{what}: queued receipts of the deleted are withdrawn, the rest stay"
+        );
+        p
+    });
 }

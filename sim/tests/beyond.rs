@@ -3,24 +3,10 @@
 //! and each planted bug of its merges is caught by the invariant it must
 //! break, while the same run without the bug passes.
 
-use receiptdb_sim::{Invariant, Mutation, Rates, Report, Scenario};
+mod support;
 
-fn run(m: Option<Mutation>) -> Report {
-    let mut b = Scenario::builder().shrink(false);
-    if let Some(m) = m {
-        b = b.mutate(m);
-    }
-    b.run().unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn caught(m: Mutation, invariant: Invariant, detail: &str) {
-    let report = run(Some(m));
-    let v = report
-        .violation
-        .unwrap_or_else(|| panic!("{m:?} was not caught"));
-    assert_eq!(v.invariant, invariant, "{v}");
-    assert!(v.detail.contains(detail), "{v}");
-}
+use receiptdb_sim::{Invariant, Mutation, Rates, Scenario};
+use support::{caught, run};
 
 #[test]
 fn the_default_run_exercises_the_read_state_beyond_the_seed_and_passes() {

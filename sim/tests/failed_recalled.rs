@@ -3,24 +3,10 @@
 //! break, while the same run without it passes; with no failed sends and
 //! no recalls, none is counted.
 
-use receiptdb_sim::{Action, FaultKind, Invariant, Mutation, Rates, Report, Scenario};
+mod support;
 
-fn run(m: Option<Mutation>) -> Report {
-    let mut b = Scenario::builder().shrink(false);
-    if let Some(m) = m {
-        b = b.mutate(m);
-    }
-    b.run().unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn caught(m: Mutation, invariant: Invariant, detail: &str) {
-    let report = run(Some(m));
-    let v = report
-        .violation
-        .unwrap_or_else(|| panic!("{m:?} was not caught"));
-    assert_eq!(v.invariant, invariant, "{v}");
-    assert!(v.detail.contains(detail), "{v}");
-}
+use receiptdb_sim::{Action, FaultKind, Invariant, Mutation, Rates, Scenario};
+use support::{caught, run};
 
 #[test]
 fn the_default_run_fails_sends_and_shows_recalls_and_passes() {

@@ -8,6 +8,8 @@ mod bin;
 use std::path::Path;
 use std::process::Command;
 
+use receiptdb_sim::{Invariant, Mutation, Report, Scenario};
+
 /// Runs `receiptdb sim ARGS`: exit status, stdout, stderr.
 pub fn sim(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(bin::receiptdb_bin())
@@ -50,4 +52,23 @@ pub fn check_timeline(html: &Path, lanes: usize, invariant: &str) {
         String::from_utf8_lossy(&check.stdout),
         String::from_utf8_lossy(&check.stderr)
     );
+}
+
+/// The default scenario (no shrinking), with a planted bug or without.
+pub fn run(m: Option<Mutation>) -> Report {
+    let mut b = Scenario::builder().shrink(false);
+    if let Some(m) = m {
+        b = b.mutate(m);
+    }
+    b.run().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The planted bug `m` is caught by `invariant`, with `detail` in its report.
+pub fn caught(m: Mutation, invariant: Invariant, detail: &str) {
+    let report = run(Some(m));
+    let v = report
+        .violation
+        .unwrap_or_else(|| panic!("{m:?} was not caught"));
+    assert_eq!(v.invariant, invariant, "{v}");
+    assert!(v.detail.contains(detail), "{v}");
 }

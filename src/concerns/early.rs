@@ -204,21 +204,30 @@ fn evict_early(tx: &mut Tx<'_>) -> Result<()> {
 
 /// Drops every buffered entry of a message (whatever its conversation).
 pub(crate) fn drop_early(tx: &mut Tx<'_>, id: &str) -> Result<()> {
+    drop_entries(tx, "message_id = ?1", id)
+}
+
+/// Drops the buffered entries `filter` (over `early_receipts`, one bound
+/// parameter) selects, with their users, and keeps the counters in step.
+fn drop_entries(tx: &mut Tx<'_>, filter: &'static str, value: &str) -> Result<()> {
     let (n, r): (i64, i64) = tx
         .conn
-        .prepare_cached(
-            "SELECT COUNT(*), COALESCE(SUM(readers), 0) FROM early_receipts WHERE message_id = ?1",
-        )?
-        .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        .prepare_cached(&format!(
+            "SELECT COUNT(*), COALESCE(SUM(readers), 0) FROM early_receipts WHERE {filter}"
+        ))?
+        .query_row(params![value], |r| Ok((r.get(0)?, r.get(1)?)))?;
     if n == 0 {
         return Ok(());
     }
     tx.conn
-        .prepare_cached("DELETE FROM early_readers WHERE message_id = ?1")?
-        .execute(params![id])?;
+        .prepare_cached(&format!(
+            "DELETE FROM early_readers WHERE (message_id, conversation_id) IN
+                (SELECT message_id, conversation_id FROM early_receipts WHERE {filter})"
+        ))?
+        .execute(params![value])?;
     tx.conn
-        .prepare_cached("DELETE FROM early_receipts WHERE message_id = ?1")?
-        .execute(params![id])?;
+        .prepare_cached(&format!("DELETE FROM early_receipts WHERE {filter}"))?
+        .execute(params![value])?;
     meta::add_counter(tx.conn, Key::EarlyCount, -n)?;
     meta::add_counter(tx.conn, Key::EarlyReaderCount, -r)?;
     Ok(())
@@ -323,25 +332,5 @@ pub(crate) fn flush_early(tx: &mut Tx<'_>, m: &MsgRow) -> Result<()> {
 /// Drops what was buffered for messages of a conversation whose history
 /// was cleared (entries given for no conversation stay, to age out).
 pub(crate) fn forget_conversation(tx: &mut Tx<'_>, conv: &str) -> Result<()> {
-    let (n, r): (i64, i64) = tx
-        .conn
-        .prepare_cached(
-            "SELECT COUNT(*), COALESCE(SUM(readers), 0) FROM early_receipts WHERE conversation_id = ?1",
-        )?
-        .query_row(params![conv], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    if n == 0 {
-        return Ok(());
-    }
-    tx.conn
-        .prepare_cached(
-            "DELETE FROM early_readers WHERE (message_id, conversation_id) IN
-                (SELECT message_id, conversation_id FROM early_receipts WHERE conversation_id = ?1)",
-        )?
-        .execute(params![conv])?;
-    tx.conn
-        .prepare_cached("DELETE FROM early_receipts WHERE conversation_id = ?1")?
-        .execute(params![conv])?;
-    meta::add_counter(tx.conn, Key::EarlyCount, -n)?;
-    meta::add_counter(tx.conn, Key::EarlyReaderCount, -r)?;
-    Ok(())
+    drop_entries(tx, "conversation_id = ?1", conv)
 }
