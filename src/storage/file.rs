@@ -62,13 +62,18 @@ pub(crate) fn open_connection(path: &Path, user_id: &str, opts: &OpenOptions) ->
     if !handle::may_write(dir) || (exists && !handle::may_write(path)) {
         return open_read_only_store(path, user_id, key);
     }
-    ensure_store_file(path, user_id, opts)?;
+    let looked = ensure_store_file(path, user_id, opts)?;
     // Before SQLite creates -wal/-shm: it gives them the database's mode.
     make_private(path);
     {
         // Owner and version are checked read-only, so a refused open never
-        // writes the file (nor leaves -wal/-shm files beside it).
-        let ro = open_read_only(path, key)?;
+        // writes the file (nor leaves -wal/-shm files beside it). An
+        // encrypted store's look for emptiness is reused: each keyed
+        // connection derives the key again (PBKDF2, tenths of a second).
+        let ro = match looked {
+            Some(c) => c,
+            None => open_read_only(path, key)?,
+        };
         check_header(&ro, path, key)?;
         check_existing(&ro, Some(user_id))?;
     }
@@ -245,7 +250,9 @@ fn not_a_regular_file(m: &std::fs::Metadata) -> Option<&'static str> {
 /// store in place, under SQLite's own lock, so two processes creating it at
 /// once end up on the same file. Anything that is not a regular file is
 /// refused untouched.
-fn ensure_store_file(path: &Path, user_id: &str, opts: &OpenOptions) -> Result<()> {
+/// Returns the read-only connection that looked into an encrypted store,
+/// for the open checks to reuse.
+fn ensure_store_file(path: &Path, user_id: &str, opts: &OpenOptions) -> Result<Option<Connection>> {
     // A few rounds: another process may create or fill the file meanwhile.
     for _ in 0..4 {
         match std::fs::metadata(path) {
@@ -255,8 +262,11 @@ fn ensure_store_file(path: &Path, user_id: &str, opts: &OpenOptions) -> Result<(
                         "the path is {kind}, not a store file"
                     )));
                 }
-                if m.len() > 0 && !is_empty_database(path, opts.key.as_deref())? {
-                    return Ok(());
+                if m.len() > 0 {
+                    let (empty, conn) = is_empty_database(path, opts.key.as_deref())?;
+                    if !empty {
+                        return Ok(conn);
+                    }
                 }
                 // Then look again: the header must now be in the file.
                 create_in_place_retrying(path, user_id, opts)?;
@@ -283,7 +293,8 @@ fn ensure_store_file(path: &Path, user_id: &str, opts: &OpenOptions) -> Result<(
 /// no table can exist in it (each needs a page of its own). Another process
 /// creating the store in place leaves one for a moment (switching to WAL
 /// writes the header before the schema commits).
-fn is_empty_database(path: &Path, key: Option<&str>) -> Result<bool> {
+/// With a key, also the connection that looked (for the open checks).
+fn is_empty_database(path: &Path, key: Option<&str>) -> Result<(bool, Option<Connection>)> {
     if key.is_some() {
         // Encrypted: only SQLCipher can read the header. A page that does
         // not decrypt is no empty store (the open checks then say why).
@@ -295,14 +306,14 @@ fn is_empty_database(path: &Path, key: Option<&str>) -> Result<bool> {
             [],
             |r| r.get::<_, bool>(0),
         );
-        return Ok(empty.unwrap_or(false));
+        return Ok((empty.unwrap_or(false), Some(conn)));
     }
     let (n, head) = handle::read_header(&open_read_only(path, None)?)?;
     if n < 100 || &head[..16] != b"SQLite format 3\0" {
-        return Ok(false);
+        return Ok((false, None));
     }
     let be32 = |o: usize| u32::from_be_bytes([head[o], head[o + 1], head[o + 2], head[o + 3]]);
-    Ok(be32(68) == 0 && be32(60) == 0 && be32(28) <= 1)
+    Ok((be32(68) == 0 && be32(60) == 0 && be32(28) <= 1, None))
 }
 
 /// [`create_in_place`], retried while another process holds the lock in a
