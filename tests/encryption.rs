@@ -158,3 +158,38 @@ fn rekey_and_convert() {
     assert!(s.find_message("p1").expect("find").is_some());
     assert!(s.verify().expect("verify").mismatches.is_empty());
 }
+
+/// A raw 256-bit key (`x'` + 64 hex digits + `'`, SQLCipher's raw key
+/// form, for apps that keep a random key in the OS keychain) is used as it
+/// is, with no passphrase derivation: the file is as unreadable, the same
+/// raw key reopens it, another raw key or the same text as a passphrase
+/// does not. (The keyed crash and power-loss runs use one: a derivation per
+/// connection would make their thousands of reopens take an hour.)
+#[test]
+fn a_raw_key_encrypts_without_derivation() {
+    let raw = "x'2DD29CA851E7B56E4697B0E1F08507293D761A05CE4D1B628663F411A8086D99'";
+    let other = "x'0000000000000000000000000000000000000000000000000000000000000001'";
+    let dir = temp_dir();
+    let path = path_in(&dir, "store.db");
+    let store = Store::open_with(&path, OWNER, keyed(raw)).expect("create");
+    store.save_messages(&[c2c_in("m1", 1)]).expect("save");
+    drop(store);
+    let bytes = file_bytes(&path);
+    for needle in [SECRET.as_bytes(), b"alice", b"SQLite format 3"] {
+        assert!(!contains(&bytes, needle), "holds {needle:?}");
+    }
+    let again = Store::open_with(&path, OWNER, keyed(raw)).expect("reopen");
+    assert!(again.find_message("m1").expect("find").is_some());
+    drop(again);
+    for wrong in [
+        other,
+        "2DD29CA851E7B56E4697B0E1F08507293D761A05CE4D1B628663F411A8086D99",
+    ] {
+        match Store::open_with(&path, OWNER, keyed(wrong)) {
+            Err(Error::WrongKey(_)) => {}
+            Err(e) => panic!("{wrong}: {e}"),
+            Ok(_) => panic!("{wrong} opened the store"),
+        }
+    }
+    assert_eq!(file_bytes(&path), bytes, "refused opens change nothing");
+}
