@@ -166,6 +166,10 @@ export declare class Chat {
 
   sendMessageReadReceipt(messageList: readonly MessageRef[]): Promise<ChatResponse<{ queued: string[] }>>;
   getMessageReadReceiptList(messageList: readonly MessageRef[]): Promise<ChatResponse<{ messageList: ChatMessage[] }>>;
+  /** Deletes up to 30 messages of one conversation from this store for good (PROTOCOL.md, Deleting messages); resolves those deleted now. */
+  deleteMessage(messageList: MessageRef | readonly MessageRef[]): Promise<ChatResponse<{ messageList: MessageRef[] }>>;
+  /** Deletes every message of a conversation from this store; older history a later sync brings is not saved again. */
+  clearHistoryMessage(conversationID: string): Promise<ChatResponse<Record<string, never>>>;
   getGroupMessageReadMemberList(options: { message: MessageRef; filter: 0 | 1; cursor?: string | null; count: Int }):
     Promise<ChatResponse<ResultOf<'getGroupMessageReadMemberList'>>>;
   /** Sends the pending receipts and read reports; resolves how many receipt batches were sent. */

@@ -424,6 +424,32 @@ class Chat {
     } catch (e) { throw sdkError(e); }
   }
 
+  /**
+   * The SDK's deleteMessage, on this store (PROTOCOL.md, Deleting messages):
+   * up to 30 messages of one conversation, gone for good. Resolves
+   * `{code: 0, data: {messageList}}`: those it deleted now.
+   */
+  async deleteMessage(messageList) {
+    try {
+      const list = Array.isArray(messageList) ? messageList : [messageList];
+      const { deleted } = await this.store.deleteMessages({ messageIDs: idsOf(list) });
+      const gone = new Set(deleted);
+      if (this._cache) for (const id of gone) this._cache.delete(id);
+      return { code: 0, data: { messageList: list.filter((m) => gone.has(m && typeof m === 'object' ? m.ID : m)) } };
+    } catch (e) { throw sdkError(e); }
+  }
+
+  /** The SDK's clearHistoryMessage, on this store: every message of the conversation, gone for good. Resolves `{code: 0, data: {}}`. */
+  async clearHistoryMessage(conversationID) {
+    try {
+      await this.store.clearHistory({ conversationID });
+      if (this._cache) {
+        for (const [id, m] of [...this._cache]) if (m.conversationID === conversationID) this._cache.delete(id);
+      }
+      return { code: 0, data: {} };
+    } catch (e) { throw sdkError(e); }
+  }
+
   /** Resolves `{code: 0, data: {isCompleted, cursor, messageID, isStale, readUserIDList | unreadUserIDList}}`. */
   async getGroupMessageReadMemberList(options) {
     try {

@@ -422,3 +422,28 @@ test('the reference SDK samples run through the facade, over the addon and over 
   assert.deepEqual(now, { c2c: 1, labels: 250, readPages: 2, unreadPages: 2 });
   assert.deepEqual(later, now);
 });
+
+test('deleteMessage and clearHistoryMessage remove messages from this store for good', async () => {
+  const server = new ToyServer();
+  const dir = tmpDir();
+  const alice = login(server, dir, 'alice');
+  const bob = login(server, dir, 'bob');
+  const sent = [];
+  for (const text of ['one', 'two', 'three']) {
+    const m = alice.createTextMessage({ to: 'bob', conversationType: TencentCloudChat.TYPES.CONV_C2C, payload: { text } });
+    sent.push((await alice.sendMessage(m)).data.message);
+  }
+  const del = await bob.deleteMessage([sent[0]]);
+  assert.deepEqual(del.data.messageList.map((m) => m.ID), [sent[0].ID]);
+  assert.equal(bob.findMessage(sent[0].ID), null);
+  // Deleting again deletes nothing; the others are still there.
+  assert.deepEqual((await bob.deleteMessage(sent[0])).data.messageList, []);
+  const { data } = await bob.getMessageList({ conversationID: 'C2Calice' });
+  assert.deepEqual(data.messageList.map((m) => m.payload.text), ['two', 'three']);
+  await bob.clearHistoryMessage('C2Calice');
+  assert.deepEqual((await bob.getMessageList({ conversationID: 'C2Calice' })).data.messageList, []);
+  // Alice's store keeps its copies: deleting is local.
+  assert.equal((await alice.getMessageList({ conversationID: 'C2Cbob' })).data.messageList.length, 3);
+  await alice.destroy();
+  await bob.destroy();
+});
