@@ -7,6 +7,8 @@
 //! (A recalled message's frozen figures depend on when the store learned of
 //! the recall, by design; they are left out. Private reading is a local
 //! setting, not merged: `tests/conformance/private-reading.jsonl`.)
+//! Deleting messages commutes with all of it: deleted first or at any point
+//! of the stream, the state is the same and the deleted stay deleted.
 
 use proptest::prelude::*;
 use receiptdb::{
@@ -196,6 +198,10 @@ fn list(s: &Store, id: &str, code: i64) -> Vec<String> {
 fn state(s: &Store) -> Vec<String> {
     let mut out = Vec::new();
     for id in GROUP_MSGS {
+        if s.find_message(id).unwrap().is_none() {
+            out.push(format!("{id} deleted"));
+            continue;
+        }
         let m = &s
             .get_message_read_receipt_list_with(&[id.to_string()], true, false)
             .unwrap()[0];
@@ -212,10 +218,14 @@ fn state(s: &Store) -> Vec<String> {
             .unwrap();
         out.push(format!("{id} read times: {:?}", timed.read_member_list));
     }
-    let a1 = &s
-        .get_message_read_receipt_list_with(&["a1".to_string()], true, false)
-        .unwrap()[0];
-    out.push(format!("a1 {:?}", a1.read_receipt_info));
+    if s.find_message("a1").unwrap().is_none() {
+        out.push("a1 deleted".into());
+    } else {
+        let a1 = &s
+            .get_message_read_receipt_list_with(&["a1".to_string()], true, false)
+            .unwrap()[0];
+        out.push(format!("a1 {:?}", a1.read_receipt_info));
+    }
     let c = s.get_conversation("C2Cbob").unwrap();
     out.push(format!(
         "C2Cbob read {} unread {} marked {}",
@@ -260,6 +270,57 @@ proptest! {
         for o in &shuffled {
             apply(&b, o);
         }
+        prop_assert_eq!(state(&a), state(&b));
+        for s in [&a, &b] {
+            let r = s.verify().expect("verify");
+            prop_assert!(r.is_ok(), "the deep check: {:?}", r.mismatches);
+        }
+    }
+}
+
+/// Deletes the messages of `bits` (g1..g3, then a1), a call per conversation.
+fn delete(s: &Store, bits: u8) {
+    let group: Vec<String> = GROUP_MSGS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| bits & (1 << i) != 0)
+        .map(|(_, id)| id.to_string())
+        .collect();
+    if !group.is_empty() {
+        s.delete_messages(&group).unwrap();
+    }
+    if bits & 8 != 0 {
+        s.delete_messages(&["a1".to_string()]).unwrap();
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// Deleting commutes with the server's merges (PROTOCOL.md, Deleting
+    /// messages): deleting some messages first, or at any point of the
+    /// stream (then again at its end, a repeat), gives the same state; a
+    /// deleted message never comes back, whatever arrives after.
+    #[test]
+    fn deleting_at_any_point_gives_the_same_state(
+        ops in prop::collection::vec(op(), 1..40),
+        bits in 1..16u8,
+        at in any::<prop::sample::Index>(),
+    ) {
+        let a = setup();
+        delete(&a, bits);
+        for o in &ops {
+            apply(&a, o);
+        }
+        let k = at.index(ops.len() + 1);
+        let b = setup();
+        for o in &ops[..k] {
+            apply(&b, o);
+        }
+        delete(&b, bits);
+        for o in &ops[k..] {
+            apply(&b, o);
+        }
+        delete(&b, bits);
         prop_assert_eq!(state(&a), state(&b));
         for s in [&a, &b] {
             let r = s.verify().expect("verify");
