@@ -133,6 +133,7 @@ const DAMAGE: &[(&str, &str)] = &[
     ("meta.early_reader_count", "DELETE FROM early_readers WHERE user_id = 'u05'"),
     ("receipts.deliverer_count", "UPDATE receipts SET deliverer_count = deliverer_count + 1 WHERE rid = (SELECT rid FROM messages WHERE id = 'g-out2')"),
     ("delivery_outbox.state", "UPDATE messages SET delivery_state = 1 WHERE id = 'g-in1'"),
+    ("receipts.reader_rows", "UPDATE receipts SET reader_rows = reader_rows + 1 WHERE rid = (SELECT rid FROM messages WHERE id = 'g-out2')"),
     ("deleted_messages.held", "INSERT INTO deleted_messages(message_id, conversation_id) VALUES ('c-out1', 'C2Cbob')"),
     ("rows.of_no_message", "INSERT INTO readers(rid, user_id) VALUES (99999, 'x')"),
 ];

@@ -9,6 +9,11 @@ const HOT: &[(&str, &str)] = &[
     ("message by ID", crate::storage::rows::MSG_BY_ID),
     ("message list page", crate::storage::rows::MSG_PAGE),
     ("read member page", super::queries::READ_PAGE),
+    (
+        "read member page, all readers counted",
+        super::queries::READ_PAGE_ALL,
+    ),
+    ("reader rows not the sender's", super::queries::READER_ROWS),
     ("unread page: audience walk", super::queries::AUDIENCE_WALK),
     ("unread page: readers walk", super::queries::READERS_WALK),
     ("indexed unread page", super::unread::INDEXED_UNREAD_PAGE),

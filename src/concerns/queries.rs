@@ -31,6 +31,16 @@ pub(crate) const READ_PAGE: &str = "SELECT r.user_id FROM readers r
             OR EXISTS (SELECT 1 FROM former_members fm WHERE fm.group_id = ?5 AND fm.user_id = r.user_id
                          AND (fm.join_time IS NULL OR fm.join_time <= ?6)))
      ORDER BY r.user_id LIMIT 101";
+/// A page of the read list when every reader row but the sender's counts
+/// (`reader_rows` less the sender's row equals `reader_count`): the plain
+/// keyset walk, no audience lookups.
+pub(crate) const READ_PAGE_ALL: &str = "SELECT user_id FROM readers
+     WHERE rid = ?1 AND user_id > ?2 AND user_id <> ?3
+     ORDER BY user_id LIMIT 101";
+/// Reader rows that are not the sender's (for [`READ_PAGE_ALL`]).
+pub(crate) const READER_ROWS: &str = "SELECT r.reader_rows
+       - EXISTS (SELECT 1 FROM readers x WHERE x.rid = r.rid AND x.user_id = ?2)
+     FROM receipts r WHERE r.rid = ?1";
 /// The audience still in the group from a keyset, in user ID order (one
 /// side of the unread page's merge).
 pub(crate) const AUDIENCE_WALK: &str = "SELECT user_id FROM members
@@ -443,7 +453,16 @@ pub(crate) fn get_group_message_read_member_list_with(
         let is_stale = rec.state.read_count > rec.reader_count
             || rec.state.unread_count.is_some_and(|u| u < unread_len);
         let indexed = rec.indexed;
+        let all_count = filter == MemberFilter::Read
+            && c.prepare_cached(READER_ROWS)?
+                .query_row(params![m.rid, m.sender], |r| r.get::<_, i64>(0))?
+                == rec.reader_count;
         let mut ids: Vec<String> = match filter {
+            MemberFilter::Read if all_count => c
+                .prepare_cached(READ_PAGE_ALL)?
+                .query_map(params![m.rid, after, m.sender], |r| r.get(0))?
+                .take(limit)
+                .collect::<rusqlite::Result<_>>()?,
             MemberFilter::Read => c
                 .prepare_cached(READ_PAGE)?
                 .query_map(

@@ -54,6 +54,7 @@ pub(crate) fn merge_loaded(
     let mut est = *est;
     let mut hits = 0i64;
     let mut counted = 0i64;
+    let mut added = 0i64;
     if c2c {
         est.peer_read |= readers.contains(&m.recipient);
     } else if !readers.is_empty() {
@@ -70,7 +71,7 @@ pub(crate) fn merge_loaded(
         let (in_unread, in_read) = unread::new_readers(tx, m, &list)?;
         hits = if local.is_some() { in_unread } else { 0 };
         counted = in_read;
-        let added = tx
+        added = tx
             .conn
             .prepare_cached(
                 "INSERT OR IGNORE INTO readers(rid, user_id) SELECT ?1, value FROM json_each(?2)",
@@ -85,11 +86,11 @@ pub(crate) fn merge_loaded(
     let next = next_state(m.ctype, m.status, state, local, reader_count, est);
     // A reader outside the audience changes no count and no list.
     let changed = next != state || counted > 0;
-    if changed || hits > 0 || counted > 0 {
+    if changed || hits > 0 || counted > 0 || added > 0 {
         tx.conn
             .prepare_cached(
                 "UPDATE receipts SET read_count = ?2, unread_count = ?3, peer_read = ?4,
-                    local_unread = ?5, reader_count = ?6
+                    local_unread = ?5, reader_count = ?6, reader_rows = reader_rows + ?7
                  WHERE rid = ?1",
             )?
             .execute(params![
@@ -98,7 +99,8 @@ pub(crate) fn merge_loaded(
                 next.unread_count,
                 next.peer_read,
                 local,
-                reader_count
+                reader_count,
+                added
             ])?;
     }
     if !c2c && m.status.audience_fixed() {

@@ -252,6 +252,13 @@ fn checks() -> Vec<(&'static str, String)> {
              WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.rid = x.rid)"
                 .into(),
         ),
+        (
+            "receipts.reader_rows",
+            "SELECT m.id, r.reader_rows, (SELECT COUNT(*) FROM readers x WHERE x.rid = m.rid)
+             FROM messages m JOIN receipts r ON r.rid = m.rid
+             WHERE r.reader_rows <> (SELECT COUNT(*) FROM readers x WHERE x.rid = m.rid)"
+                .into(),
+        ),
     ]
 }
 
