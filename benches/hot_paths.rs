@@ -614,6 +614,54 @@ fn member_setup(dir: &Path, n: usize, unread_every: usize) -> (Store, PathBuf, S
     (s, path, id)
 }
 
+/// Listing all 10,000 readers of one message of a 10,000-member group: 100
+/// read pages of 100 through the store, cursor to cursor, vs one raw keyset
+/// scan of the same 10,000 rows.
+fn list_all_readers(c: &mut Criterion) {
+    let d = dir();
+    let (s, path, id) = member_setup(d.path(), 10_000, usize::MAX);
+    let rc = raw(&path, false);
+    let rid: i64 = rc
+        .query_row("SELECT rid FROM messages WHERE id = ?1", params![id], |r| {
+            r.get(0)
+        })
+        .expect("rid");
+    settle();
+    let mut g = c.benchmark_group("list_10k_readers");
+    g.bench_function("receiptdb", |b| {
+        b.iter(|| {
+            let mut cursor = String::new();
+            let mut n = 0;
+            loop {
+                let p = s
+                    .get_group_message_read_member_list(&id, MemberFilter::Read, &cursor, 100)
+                    .expect("page");
+                n += p.read_user_id_list.map_or(0, |l| l.len());
+                if p.is_completed {
+                    break;
+                }
+                cursor = p.cursor;
+            }
+            assert_eq!(n, 10_000 - 1, "every reader but user0 (i % MAX == 0)");
+            black_box(n)
+        })
+    });
+    g.bench_function("raw", |b| {
+        b.iter(|| {
+            let mut st = rc
+                .prepare_cached("SELECT user_id FROM readers WHERE rid = ?1 ORDER BY user_id")
+                .expect("prep");
+            let v: Vec<String> = st
+                .query_map(params![rid], |r| r.get(0))
+                .expect("q")
+                .collect::<Result<_, _>>()
+                .expect("rows");
+            black_box(v)
+        })
+    });
+    g.finish();
+}
+
 const RAW_READ_PAGE: &str =
     "SELECT user_id FROM readers WHERE rid = ?1 AND user_id > ?2 ORDER BY user_id LIMIT 101";
 /// The read list as SPEC §1 defines it (issue 13): readers in the audience,
@@ -997,6 +1045,7 @@ fn report() {
             "total_unread_10k_conversations",
             "save_1000_in_with_delivery_acks",
             "delivered_page_100_of_2000",
+            "list_10k_readers",
         ]
         .iter()
         .map(|g| (g.to_string(), "receiptdb", "raw"))
@@ -1092,6 +1141,7 @@ fn main() {
     receipt_list(&mut c);
     conversations(&mut c);
     member_pages(&mut c);
+    list_all_readers(&mut c);
     delivery(&mut c);
     open(&mut c);
     slow_subscriber(&mut c);
