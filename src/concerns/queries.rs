@@ -433,8 +433,14 @@ pub(crate) fn get_group_message_read_member_list_with(
     db.read(|c| {
         let m =
             load_row(c, message_id)?.ok_or_else(|| Error::MessageNotFound(message_id.into()))?;
-        if m.ctype == ConversationType::Group {
-            require_group_receipts(c, &m.recipient)?;
+        // One look at the group serves the type check and `known` below.
+        let group_type = if m.ctype == ConversationType::Group {
+            group_type_of(c, &m.recipient)?
+        } else {
+            None
+        };
+        if let Some(t) = group_type.filter(|t| !t.supports_receipts()) {
+            return Err(Error::UnsupportedGroupType(t.as_str().into()));
         }
         if !(m.is_out && m.need_receipt && m.ctype == ConversationType::Group) {
             return Err(Error::ReceiptInfoNotFound(message_id.into()));
@@ -446,7 +452,7 @@ pub(crate) fn get_group_message_read_member_list_with(
         }
         let limit = count as usize + 1;
         let rec = load_receipt(c, m.rid)?;
-        let known = group_type_of(c, &m.recipient)?.is_some();
+        let known = group_type.is_some();
         // Counts and lists tell one story: no unread list when none is unread.
         let no_unread = rec.state.unread_count == Some(0);
         let unread_len = if no_unread { 0 } else { rec.local.unwrap_or(0) };
