@@ -128,6 +128,15 @@ impl Filter {
             Filter::Messages(m) => m.contains(msg),
         }
     }
+    /// The (conversationID, messageID) pairs this filter passes, if any.
+    fn pairs_ok(&self, items: &[(String, String)]) -> Option<Vec<(String, String)>> {
+        let v: Vec<_> = items
+            .iter()
+            .filter(|(c, m)| self.item_ok(c, m))
+            .cloned()
+            .collect();
+        (!v.is_empty()).then_some(v)
+    }
 
     /// The part of `kind` this filter lets through, if any.
     fn apply(&self, kind: &EventKind) -> Option<EventKind> {
@@ -152,20 +161,10 @@ impl Filter {
                 (!v.is_empty()).then_some(EventKind::DeliveriesChanged(v))
             }
             EventKind::MessagesChanged(items) => {
-                let v: Vec<_> = items
-                    .iter()
-                    .filter(|(c, m)| self.item_ok(c, m))
-                    .cloned()
-                    .collect();
-                (!v.is_empty()).then_some(EventKind::MessagesChanged(v))
+                self.pairs_ok(items).map(EventKind::MessagesChanged)
             }
             EventKind::MessagesDeleted(items) => {
-                let v: Vec<_> = items
-                    .iter()
-                    .filter(|(c, m)| self.item_ok(c, m))
-                    .cloned()
-                    .collect();
-                (!v.is_empty()).then_some(EventKind::MessagesDeleted(v))
+                self.pairs_ok(items).map(EventKind::MessagesDeleted)
             }
             EventKind::ConversationChanged {
                 conversation_id, ..

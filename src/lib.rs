@@ -43,6 +43,7 @@ mod lattice;
 mod model;
 mod payload;
 pub mod rpc;
+mod rpc_params;
 mod storage;
 mod store;
 mod wire;

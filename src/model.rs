@@ -61,6 +61,17 @@ pub fn conversation_id(t: ConversationType, target: &str) -> String {
     format!("{}{}", t.prefix(), target)
 }
 
+/// Checks a `messageIDs` list: 1..=`max` IDs, each a valid ID.
+pub(crate) fn check_message_ids(ids: &[String], max: usize) -> Result<()> {
+    if ids.is_empty() || ids.len() > max {
+        return Err(Error::invalid(format!("messageIDs must hold 1..{max} IDs")));
+    }
+    for id in ids {
+        check_id("messageID", id)?;
+    }
+    Ok(())
+}
+
 /// Checks an ID is non-empty, not too long and free of control characters.
 pub fn check_id(what: &str, id: &str) -> Result<()> {
     if id.is_empty() {

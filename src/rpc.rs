@@ -10,14 +10,17 @@ use std::io::{self, BufRead, Write};
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::rpc_params::{
+    AckMarkP, AckP, AckReadP, ApplyReadP, ConfigP, ConvIdP, ConvListP, ConvP, CreateP, DeleteP,
+    EmptyP, EventsP, GroupIdP, GroupMembersP, GroupP, IdP, IdsP, KeyP, MarkP, MemberListP, NotesP,
+    PathP, PendingP, PrivateP, ReadP, ReceiptListP, SaveP, SentP,
+};
 use crate::wire::{Check, Envelope, Node};
 use crate::{
-    ConversationType, Error, EventKind, Filter, GroupType, IncomingMessage, MarkReport, Member,
-    MemberFilter, PushedReadReport, ReadReport, ReceiptConfigPatch, ReceiptNotification, Rejection,
-    Result, Snapshot, Store, Subscription,
+    Error, EventKind, Filter, GroupType, MemberFilter, ReceiptConfigPatch, Result, Snapshot, Store,
+    Subscription,
 };
 
 /// Longest request line accepted, in bytes. A request is never parsed into
@@ -138,180 +141,9 @@ fn plain_error(code: i64, name: &str, message: &str) -> Value {
     json!({"code": code, "message": clip(message), "data": {"name": name}})
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ConfigP {
-    enabled: Option<bool>,
-    group_types: Option<Vec<String>>,
-    delivery_receipts: Option<bool>,
-    private_reading: Option<bool>,
-}
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct GroupP {
-    #[serde(rename = "groupID")]
-    group_id: String,
-    group_type: Option<String>,
-    #[serde(default)]
-    members: Vec<Member>,
-    #[serde(rename = "userIDs", default)]
-    user_ids: Vec<String>,
-}
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CreateP {
-    to: String,
-    conversation_type: ConversationType,
-    #[serde(default, deserialize_with = "crate::payload::bounded")]
-    payload: Option<Value>,
-    #[serde(default)]
-    need_read_receipt: bool,
-}
-#[derive(Deserialize)]
-struct SentP {
-    #[serde(rename = "ID")]
-    id: String,
-    sequence: i64,
-    time: i64,
-}
-#[derive(Deserialize)]
-struct SaveP {
-    messages: Vec<IncomingMessage>,
-}
-#[derive(Deserialize)]
-struct IdP {
-    #[serde(rename = "messageID")]
-    message_id: String,
-}
-#[derive(Deserialize)]
-struct ConvIdP {
-    #[serde(rename = "conversationID")]
-    conversation_id: String,
-}
-#[derive(Deserialize)]
-struct ConvP {
-    #[serde(rename = "conversationID")]
-    conversation_id: String,
-    #[serde(rename = "nextReqMessageID", default)]
-    next_req_message_id: Option<String>,
-    #[serde(default)]
-    count: Option<i64>,
-}
-#[derive(Deserialize)]
-struct IdsP {
-    #[serde(rename = "messageIDs")]
-    message_ids: Vec<String>,
-}
-#[derive(Deserialize)]
-struct ReceiptListP {
-    #[serde(rename = "messageIDs")]
-    message_ids: Vec<String>,
-    #[serde(rename = "withDelivery", default)]
-    with_delivery: bool,
-    #[serde(rename = "withReadTime", default)]
-    with_read_time: bool,
-}
-#[derive(Deserialize)]
-struct GroupIdP {
-    #[serde(rename = "groupID")]
-    group_id: String,
-}
-#[derive(Deserialize)]
-struct GroupMembersP {
-    #[serde(rename = "groupID")]
-    group_id: String,
-    #[serde(default)]
-    cursor: Option<String>,
-    #[serde(default)]
-    count: Option<i64>,
-}
-#[derive(Deserialize)]
-struct MemberListP {
-    #[serde(rename = "messageID")]
-    message_id: String,
-    filter: i64,
-    #[serde(default)]
-    cursor: Option<String>,
-    count: i64,
-    #[serde(rename = "withReadTime", default)]
-    with_read_time: bool,
-}
-#[derive(Deserialize)]
-struct PendingP {
-    #[serde(default)]
-    limit: Option<i64>,
-}
-#[derive(Deserialize)]
-struct AckP {
-    #[serde(rename = "batchID")]
-    batch_id: Value,
-    #[serde(default)]
-    rejected: Vec<Rejection>,
-}
-#[derive(Deserialize)]
-struct NotesP {
-    notifications: Vec<ReceiptNotification>,
-}
-#[derive(Deserialize)]
-struct EmptyP {}
-#[derive(Deserialize)]
-struct PathP {
-    path: String,
-}
-#[derive(Deserialize)]
-struct KeyP {
-    key: String,
-}
-#[derive(Deserialize)]
-struct DeleteP {
-    path: String,
-    #[serde(rename = "userID", default)]
-    user_id: Option<String>,
-}
-#[derive(Deserialize)]
-struct ReadP {
-    #[serde(rename = "conversationID")]
-    conversation_id: String,
-    #[serde(default)]
-    sequence: Option<i64>,
-}
-#[derive(Deserialize)]
-struct ConvListP {
-    #[serde(default)]
-    cursor: Option<String>,
-    #[serde(default)]
-    count: Option<i64>,
-}
-#[derive(Deserialize)]
-struct AckReadP {
-    reports: Vec<ReadReport>,
-}
-#[derive(Deserialize)]
-struct PrivateP {
-    #[serde(rename = "conversationID")]
-    conversation_id: String,
-    #[serde(default)]
-    enable: Option<bool>,
-}
-#[derive(Deserialize)]
-struct AckMarkP {
-    reports: Vec<MarkReport>,
-}
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct MarkP {
-    #[serde(rename = "conversationIDList")]
-    conversation_id_list: Vec<String>,
-    enable_mark: bool,
-}
-#[derive(Deserialize)]
-struct ApplyReadP {
-    reports: Vec<PushedReadReport>,
-}
-#[derive(Deserialize)]
-struct EventsP {
-    #[serde(default)]
-    events: Option<Vec<String>>,
+/// `{data: [{conversationID, messageID}]}` of an event about messages.
+fn pairs_json(items: &[(String, String)]) -> Value {
+    json!({"data": items.iter().map(|(c, m)| json!({"conversationID": c, "messageID": m})).collect::<Vec<_>>()})
 }
 
 fn group_type(s: &str) -> Result<GroupType> {
@@ -430,14 +262,8 @@ impl Session {
                 EventKind::DeliveriesChanged(items) => {
                     ("MESSAGE_DELIVERY_RECEIPT_RECEIVED", json!({"data": items}))
                 }
-                EventKind::MessagesChanged(items) => (
-                    "MESSAGES_CHANGED",
-                    json!({"data": items.iter().map(|(c, m)| json!({"conversationID": c, "messageID": m})).collect::<Vec<_>>()}),
-                ),
-                EventKind::MessagesDeleted(items) => (
-                    "MESSAGES_DELETED",
-                    json!({"data": items.iter().map(|(c, m)| json!({"conversationID": c, "messageID": m})).collect::<Vec<_>>()}),
-                ),
+                EventKind::MessagesChanged(items) => ("MESSAGES_CHANGED", pairs_json(&items)),
+                EventKind::MessagesDeleted(items) => ("MESSAGES_DELETED", pairs_json(&items)),
                 EventKind::ConversationChanged {
                     conversation_id,
                     unread_count,

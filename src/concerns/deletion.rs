@@ -7,12 +7,12 @@ use rusqlite::params;
 use serde::Serialize;
 
 use super::conversations::{messages_removing, refresh_last};
-use super::early::{drop_early, forget_conversation};
+use super::early::{drop_early_list, forget_conversation};
 use super::tombstones;
 use super::{delivery, outbox, receipts, unread};
 use crate::error::{Error, Result};
 use crate::events::EventKind;
-use crate::model::{check_id, parse_conversation_id, MessageStatus};
+use crate::model::{check_message_ids, parse_conversation_id, MessageStatus};
 use crate::storage::db::{Db, Tx};
 use crate::storage::json_list;
 use crate::storage::rows::load_row;
@@ -35,14 +35,7 @@ pub struct ClearReport {
 /// are skipped; an ID never held fails the call (nothing changes). Returns
 /// the IDs deleted now.
 pub(crate) fn delete_messages(db: &Db, message_ids: &[String]) -> Result<Vec<String>> {
-    if message_ids.is_empty() || message_ids.len() > MAX_DELETE {
-        return Err(Error::invalid(format!(
-            "messageIDs must hold 1..{MAX_DELETE} IDs"
-        )));
-    }
-    for id in message_ids {
-        check_id("messageID", id)?;
-    }
+    check_message_ids(message_ids, MAX_DELETE)?;
     db.write(|tx| {
         let mut conv: Option<String> = None;
         let mut rids = Vec::new();
@@ -121,14 +114,13 @@ pub(crate) fn clear_history(db: &Db, conversation_id: &str) -> Result<ClearRepor
 /// Removes held messages of `conv` and everything kept for them.
 fn remove(tx: &mut Tx<'_>, conv: &str, rids: &[i64], ids: &[String]) -> Result<()> {
     let rids_json = json_list(rids)?;
+    let ids_json = json_list(ids)?;
     messages_removing(tx, conv, &rids_json)?;
     unread::forget(tx, &rids_json)?;
     receipts::forget(tx, &rids_json)?;
     outbox::forget(tx, &rids_json)?;
     delivery::forget(tx, &rids_json)?;
-    for id in ids {
-        drop_early(tx, id)?;
-    }
+    drop_early_list(tx, &ids_json)?;
     super::messages::delete_rows(tx, &rids_json)?;
     refresh_last(tx, conv)?;
     // Whatever this transaction noted about them has no row to report.

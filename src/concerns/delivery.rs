@@ -225,11 +225,17 @@ pub(crate) fn local_count(conn: &Connection, rid: i64) -> Result<i64> {
 /// Forgets who received deleted messages and withdraws their delivery acks
 /// (rowids, a JSON array), handed out or not; a batch left empty goes.
 pub(crate) fn forget(tx: &Tx<'_>, rids_json: &str) -> Result<()> {
-    for sql in [
-        "DELETE FROM deliverers WHERE rid IN (SELECT value FROM json_each(?1))",
-        "DELETE FROM delivery_outbox WHERE rid IN (SELECT value FROM json_each(?1))",
-    ] {
-        tx.conn.prepare_cached(sql)?.execute(params![rids_json])?;
+    tx.conn
+        .prepare_cached("DELETE FROM deliverers WHERE rid IN (SELECT value FROM json_each(?1))")?
+        .execute(params![rids_json])?;
+    let withdrawn = tx
+        .conn
+        .prepare_cached(
+            "DELETE FROM delivery_outbox WHERE rid IN (SELECT value FROM json_each(?1))",
+        )?
+        .execute(params![rids_json])?;
+    if withdrawn == 0 {
+        return Ok(());
     }
     tx.conn
         .prepare_cached(

@@ -29,7 +29,8 @@ pub(crate) const EARLY_FOR_CONV: &str =
 
 /// Keeps receipt information for a message not held yet (bounded, oldest
 /// evicted first, in bulk; a later snapshot brings evicted information
-/// back). `conv` is the conversation it was given for, if any.
+/// back). `conv` is the conversation it was given for, if any. Returns
+/// whether it was kept: nothing is for a deleted message.
 pub(crate) fn merge_early(
     tx: &mut Tx<'_>,
     message_id: &str,
@@ -37,10 +38,10 @@ pub(crate) fn merge_early(
     est: &Estimate,
     readers: &[String],
     self_read: bool,
-) -> Result<()> {
+) -> Result<bool> {
     if is_deleted(tx.conn, message_id)? {
         // A deleted message never comes back: nothing to keep for it.
-        return Ok(());
+        return Ok(false);
     }
     let conv = conv.unwrap_or("");
     let seq = meta::next(tx.conn, Key::EarlySeq)?;
@@ -76,7 +77,8 @@ pub(crate) fn merge_early(
         meta::add_counter(tx.conn, Key::EarlyCount, 1)?;
     }
     add_early_users(tx, message_id, conv, readers, false)?;
-    evict_early(tx)
+    evict_early(tx)?;
+    Ok(true)
 }
 
 /// Keeps users who read (`delivered_only` false) or received a message not
@@ -148,10 +150,9 @@ pub(crate) fn merge_early_delivery(
     conv: Option<&str>,
     d: &Delivery<'_>,
 ) -> Result<()> {
-    if d.is_empty() || is_deleted(tx.conn, message_id)? {
+    if d.is_empty() || !merge_early(tx, message_id, conv, &Estimate::default(), &[], false)? {
         return Ok(());
     }
-    merge_early(tx, message_id, conv, &Estimate::default(), &[], false)?;
     let conv = conv.unwrap_or("");
     tx.conn
         .prepare_cached(
@@ -203,8 +204,17 @@ fn evict_early(tx: &mut Tx<'_>) -> Result<()> {
 }
 
 /// Drops every buffered entry of a message (whatever its conversation).
-pub(crate) fn drop_early(tx: &mut Tx<'_>, id: &str) -> Result<()> {
+fn drop_early(tx: &mut Tx<'_>, id: &str) -> Result<()> {
     drop_entries(tx, "message_id = ?1", id)
+}
+
+/// Drops every buffered entry of the messages of a JSON array of IDs.
+pub(crate) fn drop_early_list(tx: &mut Tx<'_>, ids_json: &str) -> Result<()> {
+    drop_entries(
+        tx,
+        "message_id IN (SELECT value FROM json_each(?1))",
+        ids_json,
+    )
 }
 
 /// Drops the buffered entries `filter` (over `early_receipts`, one bound

@@ -114,12 +114,7 @@ fn load_one_conversation(
     ids: &[String],
     max: usize,
 ) -> Result<Vec<SendRow>> {
-    if ids.is_empty() || ids.len() > max {
-        return Err(Error::invalid(format!("messageIDs must hold 1..{max} IDs")));
-    }
-    for id in ids {
-        check_id("messageID", id)?;
-    }
+    crate::model::check_message_ids(ids, max)?;
     // One statement finds the whole list (positions from `json_each`).
     let list = crate::storage::json_list(ids)?;
     let mut st = conn.prepare_cached(SEND_ROWS)?;

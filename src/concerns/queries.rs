@@ -346,12 +346,7 @@ pub(crate) fn get_message_read_receipt_list(
     with_delivery: bool,
     with_read_time: bool,
 ) -> Result<Vec<Message>> {
-    if message_ids.is_empty() || message_ids.len() > 100 {
-        return Err(Error::invalid("messageIDs must hold 1..100 IDs"));
-    }
-    for id in message_ids {
-        check_id("messageID", id)?;
-    }
+    crate::model::check_message_ids(message_ids, 100)?;
     db.read(|c| {
         let mut out: Vec<Message> = Vec::with_capacity(message_ids.len());
         let mut seen = std::collections::HashSet::new();

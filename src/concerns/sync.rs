@@ -566,7 +566,9 @@ pub(crate) fn apply_snapshot(db: &Db, snap: &Snapshot) -> Result<Vec<String>> {
                         changed.add(m.rid, id);
                     }
                 }
-                None => merge_early(tx, id, Some(conv), &Estimate::default(), &[], true)?,
+                None => {
+                    merge_early(tx, id, Some(conv), &Estimate::default(), &[], true)?;
+                }
             }
         }
         apply_positions(tx, conv, &snap.positions())?;

@@ -25,13 +25,16 @@ pub(crate) fn is_hidden(
     sequence: i64,
     status: MessageStatus,
 ) -> Result<bool> {
-    if is_deleted(conn, message_id)? {
-        return Ok(true);
-    }
-    if status != MessageStatus::Success || sequence <= 0 {
-        return Ok(false);
-    }
-    Ok(cleared_seq(conn, conv)? >= sequence)
+    // One statement on the save path: the ID, then (for a sent message with
+    // a sequence) the conversation's cleared sequence.
+    let sent = status == MessageStatus::Success && sequence > 0;
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM deleted_messages WHERE message_id = ?1)
+                OR (?3 AND COALESCE((SELECT cleared_seq FROM conversations
+                                     WHERE conversation_id = ?2), 0) >= ?4)",
+        )?
+        .query_row(params![message_id, conv, sent, sequence], |r| r.get(0))?)
 }
 
 /// The sequence the conversation's history was cleared to (0: never).
