@@ -8,6 +8,8 @@
 
 use std::sync::Arc;
 
+mod combine;
+
 use receiptdb::rpc::{durability_option, open_error_line, Session};
 use receiptdb::{Durability, Error, OpenOptions, Store};
 use sqlite_wasm_vfs::sahpool::{install, OpfsSAHError, OpfsSAHPoolCfgBuilder};
@@ -26,20 +28,25 @@ pub fn methods() -> Vec<String> {
 }
 
 /// Installs the OPFS sahpool VFS over the OPFS folder `directory` (one per
-/// store name: the pool holds its whole folder while open) as SQLite's
-/// default. Returns `undefined` on success, else the JSON-RPC error line:
+/// store name: the pool holds its whole folder while open), and the
+/// write-combining VFS over it (`combine.rs`) as SQLite's default. Returns `undefined` on success, else the JSON-RPC error line:
 /// `STORE_BUSY` when another tab or worker holds the folder.
 #[wasm_bindgen(js_name = installVfs)]
 pub async fn install_vfs(directory: String) -> Option<String> {
     // The default 6 slots hold the database, its `-wal` and the `-journal`
     // of the switch to WAL (SQLite's temporary files stay in memory here).
+    let name = format!("sahpool:{directory}");
     let cfg = OpfsSAHPoolCfgBuilder::new()
-        .vfs_name(&format!("sahpool:{directory}"))
+        .vfs_name(&name)
         .directory(&directory)
         .build();
-    match install::<sqlite_wasm_rs::WasmOsCallback>(&cfg, true).await {
-        Ok(_) => None,
-        Err(e) => Some(open_error_line(&vfs_error(&e))),
+    if let Err(e) = install::<sqlite_wasm_rs::WasmOsCallback>(&cfg, true).await {
+        return Some(open_error_line(&vfs_error(&e)));
+    }
+    // Over it, as the default: one OPFS write per commit (combine.rs).
+    match combine::install(&name) {
+        Ok(()) => None,
+        Err(e) => Some(open_error_line(&Error::Io(format!("OPFS: {e}"), None))),
     }
 }
 
