@@ -186,3 +186,81 @@ proptest! {
         prop_assert_eq!(a, b);
     }
 }
+
+/// The state after the readers of `lists` arrive, each list in pieces of
+/// `piece` readers (a whole list at once when `piece` is 0), in a group of
+/// 40 members (u00..u39, joined at `joins`) of whom `gone` have left, with
+/// strangers (u40..u59) and the sender among the readers.
+fn long_lists(
+    joins: &[Option<i64>],
+    gone: &[usize],
+    lists: &[Vec<usize>],
+    piece: usize,
+) -> Result<State, TestCaseError> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Store::open(dir.path().join("p.db"), SENDER).expect("open");
+    let mut list: Vec<Member> = joins
+        .iter()
+        .enumerate()
+        .map(|(u, jt)| Member {
+            user_id: user(u),
+            join_time: *jt,
+        })
+        .collect();
+    list.push(Member::new(SENDER));
+    s.set_group("g", GroupType::Work, &list).expect("group");
+    let gone: Vec<String> = gone.iter().map(|u| user(*u)).collect();
+    if !gone.is_empty() {
+        s.remove_group_members("g", &gone).expect("leave");
+    }
+    s.save_messages(&[IncomingMessage {
+        id: "m".into(),
+        conversation_type: Some(ConversationType::Group),
+        from: SENDER.into(),
+        to: "g".into(),
+        time: 100,
+        sequence: 1,
+        need_read_receipt: true,
+        ..Default::default()
+    }])
+    .expect("save");
+    for readers in lists {
+        let readers: Vec<String> = readers.iter().map(|u| user(*u)).collect();
+        let pieces: Vec<&[String]> = if piece == 0 {
+            vec![&readers[..]]
+        } else {
+            readers.chunks(piece).collect()
+        };
+        for p in pieces {
+            s.apply_receipt_notifications(&[ReceiptNotification {
+                message_id: "m".into(),
+                reader_ids: Some(p.to_vec()),
+                ..Default::default()
+            }])
+            .expect("note");
+        }
+    }
+    check(&s)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Long reader lists take leaner statements (no look among the readers
+    /// when the message has none yet, none among former members when the
+    /// group has lost nobody): they must count exactly as the same readers
+    /// given a few at a time, which take the general one.
+    #[test]
+    fn long_reader_lists_count_as_short_ones(
+        joins in prop::collection::vec(prop::option::of(0i64..200), 40),
+        gone in prop::collection::btree_set(0usize..40, 0..6),
+        lists in prop::collection::vec(
+            prop::collection::vec(prop_oneof![8 => 0usize..60, 1 => Just(99usize)], 32..70),
+            1..3),
+    ) {
+        let gone: Vec<usize> = gone.into_iter().collect();
+        let whole = long_lists(&joins, &gone, &lists, 0)?;
+        let pieces = long_lists(&joins, &gone, &lists, 3)?;
+        prop_assert_eq!(whole, pieces);
+    }
+}

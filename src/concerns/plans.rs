@@ -18,6 +18,16 @@ const HOT: &[(&str, &str)] = &[
     ("unread page: readers walk", super::queries::READERS_WALK),
     ("indexed unread page", super::unread::INDEXED_UNREAD_PAGE),
     ("new readers", super::unread::NEW_READERS),
+    ("new readers, the first", super::unread::NEW_READERS_FIRST),
+    (
+        "new readers, no former members",
+        super::unread::NEW_READERS_NO_FORMER,
+    ),
+    (
+        "new readers, the first, no former members",
+        super::unread::NEW_READERS_FIRST_NO_FORMER,
+    ),
+    ("which new-readers plan", super::unread::LEAN_CHECK),
     (
         "group receipt messages",
         super::unread::GROUP_RECEIPT_MESSAGES,

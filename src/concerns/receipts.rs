@@ -68,7 +68,7 @@ pub(crate) fn merge_loaded(
         let list = crate::storage::json_list(&unique)?;
         // Readers are never forgotten, but only those in the audience count;
         // the unread side moves only while the members are known.
-        let (in_unread, in_read) = unread::new_readers(tx, m, &list)?;
+        let (in_unread, in_read) = unread::new_readers(tx, m, &list, unique.len())?;
         hits = if local.is_some() { in_unread } else { 0 };
         counted = in_read;
         added = tx

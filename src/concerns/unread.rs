@@ -91,20 +91,80 @@ pub(crate) fn readers_added(tx: &Tx<'_>, rid: i64, list: &str) -> Result<()> {
     Ok(())
 }
 
+/// The shared parts of the [`NEW_READERS`] variants (`?1` rid, `?2` the
+/// list, `?3` group, `?4` message time, `?5` sender, `?6` members known).
+macro_rules! new_readers_head {
+    () => {
+        "SELECT COALESCE(SUM(mb.user_id IS NOT NULL), 0),
+            COALESCE(SUM(?6 = 0 OR mb.user_id IS NOT NULL OR fm.user_id IS NOT NULL), 0)
+         FROM json_each(?2) j "
+    };
+}
+macro_rules! new_readers_head_no_former {
+    () => {
+        "SELECT COALESCE(SUM(mb.user_id IS NOT NULL), 0),
+            COALESCE(SUM(?6 = 0 OR mb.user_id IS NOT NULL), 0)
+         FROM json_each(?2) j "
+    };
+}
+macro_rules! new_readers_members {
+    () => {
+        "LEFT JOIN members mb ON mb.group_id = ?3 AND mb.user_id = j.value
+                             AND (mb.join_time IS NULL OR mb.join_time <= ?4) "
+    };
+}
+macro_rules! new_readers_former {
+    () => {
+        "LEFT JOIN former_members fm ON fm.group_id = ?3 AND fm.user_id = j.value
+                             AND (fm.join_time IS NULL OR fm.join_time <= ?4) "
+    };
+}
+
+/// Whether a message (`?1`) has no reader rows yet, and whether its group
+/// (`?2`) never lost a member: which [`NEW_READERS`] variant fits.
+pub(crate) const LEAN_CHECK: &str = "SELECT reader_rows = 0,
+        NOT EXISTS (SELECT 1 FROM former_members WHERE group_id = ?2)
+     FROM receipts WHERE rid = ?1";
+
 /// Of a JSON list of distinct readers (`?2`), the new ones (not yet readers, not the
 /// sender) counted two ways, in one pass: those in the unread audience
 /// (current members by the message's time), and those in the read audience
 /// (PROTOCOL.md, Audience: members or former members by the message's time, or anyone
 /// while the group's members are unknown (`?6` = 0)). Run before inserting them.
-pub(crate) const NEW_READERS: &str = "SELECT COALESCE(SUM(mb.user_id IS NOT NULL), 0),
-            COALESCE(SUM(?6 = 0 OR mb.user_id IS NOT NULL OR fm.user_id IS NOT NULL), 0)
-     FROM json_each(?2) j
-     LEFT JOIN readers r ON r.rid = ?1 AND r.user_id = j.value
-     LEFT JOIN members mb ON mb.group_id = ?3 AND mb.user_id = j.value
-                         AND (mb.join_time IS NULL OR mb.join_time <= ?4)
-     LEFT JOIN former_members fm ON fm.group_id = ?3 AND fm.user_id = j.value
-                         AND (fm.join_time IS NULL OR fm.join_time <= ?4)
-     WHERE r.user_id IS NULL AND j.value <> ?5";
+pub(crate) const NEW_READERS: &str = concat!(
+    new_readers_head!(),
+    "LEFT JOIN readers r ON r.rid = ?1 AND r.user_id = j.value ",
+    new_readers_members!(),
+    new_readers_former!(),
+    "WHERE r.user_id IS NULL AND j.value <> ?5"
+);
+/// [`NEW_READERS`] for a message with no reader rows yet: every reader in
+/// the list is new, so no lookup among its readers.
+pub(crate) const NEW_READERS_FIRST: &str = concat!(
+    new_readers_head!(),
+    new_readers_members!(),
+    new_readers_former!(),
+    "WHERE j.value <> ?5"
+);
+/// [`NEW_READERS`] for a group that never lost a member: no lookup among
+/// former members.
+pub(crate) const NEW_READERS_NO_FORMER: &str = concat!(
+    new_readers_head_no_former!(),
+    "LEFT JOIN readers r ON r.rid = ?1 AND r.user_id = j.value ",
+    new_readers_members!(),
+    "WHERE r.user_id IS NULL AND j.value <> ?5"
+);
+/// Both of the above: a first list of readers in a group that never lost a
+/// member (a batch of new messages' readers: two lookups a reader fewer).
+pub(crate) const NEW_READERS_FIRST_NO_FORMER: &str = concat!(
+    new_readers_head_no_former!(),
+    new_readers_members!(),
+    "WHERE j.value <> ?5"
+);
+
+/// Below this many readers in a list, [`NEW_READERS`] as it is: picking a
+/// leaner variant costs a lookup of its own.
+const LEAN_FROM: usize = 32;
 
 /// The receipt messages of a group with their unread-side columns.
 pub(crate) const GROUP_RECEIPT_MESSAGES: &str =
@@ -416,9 +476,23 @@ fn index_apply(tx: &Tx<'_>, rid: i64, ins: &[&str], del: &[&str]) -> Result<()> 
 /// Of `list` (a JSON array of distinct readers), how many are new and in the
 /// unread audience of `m`, and how many new and in its read audience
 /// ([`NEW_READERS`]); run before inserting them.
-pub(crate) fn new_readers(tx: &Tx<'_>, m: &MsgRow, list: &str) -> Result<(i64, i64)> {
+pub(crate) fn new_readers(tx: &Tx<'_>, m: &MsgRow, list: &str, len: usize) -> Result<(i64, i64)> {
     let known = group_type_of(tx.conn, &m.recipient)?.is_some();
-    Ok(tx.conn.prepare_cached(NEW_READERS)?.query_row(
+    let sql = if len < LEAN_FROM {
+        NEW_READERS
+    } else {
+        let (first, no_former): (bool, bool) = tx
+            .conn
+            .prepare_cached(LEAN_CHECK)?
+            .query_row(params![m.rid, m.recipient], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        match (first, no_former) {
+            (false, false) => NEW_READERS,
+            (true, false) => NEW_READERS_FIRST,
+            (false, true) => NEW_READERS_NO_FORMER,
+            (true, true) => NEW_READERS_FIRST_NO_FORMER,
+        }
+    };
+    Ok(tx.conn.prepare_cached(sql)?.query_row(
         params![m.rid, list, m.recipient, m.time, m.sender, known],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?)

@@ -6,12 +6,13 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::Connection;
 
 use super::file::Opened;
 use super::handle;
 use super::options::OpenOptions;
 use super::rows::{conversation_events, receipt_items, ConvRow};
+use super::txn::Txn;
 use crate::error::{Error, Result};
 use crate::events::{Bus, Event, EventKind, Filter, ReceiptItem, Subscription};
 
@@ -120,11 +121,11 @@ impl Db {
         capacity: usize,
         f: impl FnOnce(&Connection, &Filter) -> Result<T>,
     ) -> Result<(u64, T, Subscription)> {
-        let mut conn = lock(&self.conn);
+        let conn = lock(&self.conn);
         // Lock order conn -> dispatch, as in `write`: no commit can run, and
         // none committed earlier is still being published.
         let seq = lock(&self.dispatch);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let tx = Txn::deferred(&conn)?;
         let out = f(&tx, &filter)?;
         tx.commit()?;
         let subscription = self.bus.subscribe(filter, capacity);
@@ -232,7 +233,7 @@ impl Db {
         mut conn: MutexGuard<'_, Connection>,
         f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
     ) -> Result<T> {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = Txn::immediate(&conn)?;
         let (out, changed, mut kinds, convs) = {
             let mut ctx = Tx {
                 conn: &tx,
@@ -317,8 +318,8 @@ impl Db {
 
     /// Runs `f` in a read transaction (one consistent view).
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let mut conn = lock(&self.conn);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let conn = lock(&self.conn);
+        let tx = Txn::deferred(&conn)?;
         let out = f(&tx)?;
         tx.commit()?;
         Ok(out)
@@ -339,7 +340,7 @@ fn seal_moved(conn: &Connection) {
 }
 
 fn read_items(conn: &mut Connection, rids: &BTreeSet<i64>) -> Result<Vec<ReceiptItem>> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+    let tx = Txn::deferred(&conn)?;
     let items = receipt_items(&tx, rids)?;
     tx.commit()?;
     Ok(items)
@@ -348,7 +349,7 @@ fn read_items(conn: &mut Connection, rids: &BTreeSet<i64>) -> Result<Vec<Receipt
 type ConvTouched = (BTreeMap<String, Option<ConvRow>>, i64, BTreeSet<i64>);
 
 fn read_conv_events(conn: &mut Connection, t: &ConvTouched) -> Result<Vec<EventKind>> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+    let tx = Txn::deferred(&conn)?;
     let evs = conversation_events(&tx, &t.0, t.1, &t.2)?;
     tx.commit()?;
     Ok(evs)

@@ -14,6 +14,7 @@ pub(crate) mod handle;
 pub(crate) mod meta;
 pub(crate) mod options;
 pub(crate) mod rows;
+pub(crate) mod txn;
 
 /// A list as the JSON array text a `json_each(?)` parameter takes: lists go
 /// to SQLite as one bound value, never spliced into the statement.
