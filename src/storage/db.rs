@@ -340,7 +340,7 @@ fn seal_moved(conn: &Connection) {
 }
 
 fn read_items(conn: &mut Connection, rids: &BTreeSet<i64>) -> Result<Vec<ReceiptItem>> {
-    let tx = Txn::deferred(&conn)?;
+    let tx = Txn::deferred(conn)?;
     let items = receipt_items(&tx, rids)?;
     tx.commit()?;
     Ok(items)
@@ -349,7 +349,7 @@ fn read_items(conn: &mut Connection, rids: &BTreeSet<i64>) -> Result<Vec<Receipt
 type ConvTouched = (BTreeMap<String, Option<ConvRow>>, i64, BTreeSet<i64>);
 
 fn read_conv_events(conn: &mut Connection, t: &ConvTouched) -> Result<Vec<EventKind>> {
-    let tx = Txn::deferred(&conn)?;
+    let tx = Txn::deferred(conn)?;
     let evs = conversation_events(&tx, &t.0, t.1, &t.2)?;
     tx.commit()?;
     Ok(evs)
