@@ -155,6 +155,36 @@ fn plain_error(code: i64, name: &str, message: &str) -> Value {
     json!({"code": code, "message": clip(message), "data": {"name": name}})
 }
 
+/// The name of an event kind's notification (PROTOCOL.md, Events).
+fn event_name(kind: &EventKind) -> &'static str {
+    match kind {
+        EventKind::ReceiptsChanged(_) => "MESSAGE_READ_RECEIPT_RECEIVED",
+        EventKind::DeliveriesChanged(_) => "MESSAGE_DELIVERY_RECEIPT_RECEIVED",
+        EventKind::MessagesChanged(_) => "MESSAGES_CHANGED",
+        EventKind::MessagesDeleted(_) => "MESSAGES_DELETED",
+        EventKind::ConversationChanged { .. } => "CONVERSATION_CHANGED",
+        EventKind::MessagesReadByPeer(_) => "MESSAGE_READ_BY_PEER",
+        EventKind::TotalUnreadChanged(_) => "TOTAL_UNREAD_MESSAGE_COUNT_UPDATED",
+        EventKind::OutboxChanged { .. } => "OUTBOX_CHANGED",
+        EventKind::SnapshotApplied { .. } => "SNAPSHOT_APPLIED",
+        EventKind::Lagged { .. } => "LAGGED",
+        EventKind::StoreRestored => "STORE_RESTORED",
+    }
+}
+
+/// A notification line: `params` (an object's JSON text) with `commitSeq`
+/// put first. Params that could not be written (no event's can fail) leave
+/// `commitSeq` alone.
+fn event_line(name: &str, seq: u64, params: Result<Box<RawValue>>) -> String {
+    let text = params.as_deref().map_or("{}", RawValue::get);
+    let inner = text
+        .strip_prefix('{')
+        .and_then(|t| t.strip_suffix('}'))
+        .unwrap_or("");
+    let sep = if inner.is_empty() { "" } else { "," };
+    format!(r#"{{"jsonrpc":"2.0","method":"{name}","params":{{"commitSeq":{seq}{sep}{inner}}}}}"#)
+}
+
 /// `{data: [{conversationID, messageID}]}` of an event about messages.
 fn pairs_json(items: &[(String, String)]) -> Value {
     json!({"data": items.iter().map(|(c, m)| json!({"conversationID": c, "messageID": m})).collect::<Vec<_>>()})
@@ -271,15 +301,17 @@ impl Session {
     fn drain_events(&mut self) -> Vec<String> {
         let mut out = Vec::new();
         while let Ok(ev) = self.sub.receiver().try_recv() {
-            let (name, params) = match ev.kind {
-                EventKind::ReceiptsChanged(items) => {
-                    ("MESSAGE_READ_RECEIPT_RECEIVED", json!({"data": items}))
+            let name = event_name(&ev.kind);
+            // Decided before the params are built: most sessions leave the opt-in events off.
+            if !DEFAULT_EVENTS.contains(&name) && name != "LAGGED" && !self.enabled.contains(name) {
+                continue;
+            }
+            let params = match ev.kind {
+                EventKind::ReceiptsChanged(items) => one("data", items),
+                EventKind::DeliveriesChanged(items) => one("data", items),
+                EventKind::MessagesChanged(items) | EventKind::MessagesDeleted(items) => {
+                    to_value(&pairs_json(&items))
                 }
-                EventKind::DeliveriesChanged(items) => {
-                    ("MESSAGE_DELIVERY_RECEIPT_RECEIVED", json!({"data": items}))
-                }
-                EventKind::MessagesChanged(items) => ("MESSAGES_CHANGED", pairs_json(&items)),
-                EventKind::MessagesDeleted(items) => ("MESSAGES_DELETED", pairs_json(&items)),
                 EventKind::ConversationChanged {
                     conversation_id,
                     unread_count,
@@ -297,35 +329,19 @@ impl Session {
                     if let (true, Value::Object(o)) = (marked_unread, &mut p) {
                         o.insert("markedUnread".into(), Value::Bool(true));
                     }
-                    ("CONVERSATION_CHANGED", p)
+                    to_value(&p)
                 }
-                EventKind::MessagesReadByPeer(items) => {
-                    ("MESSAGE_READ_BY_PEER", json!({"data": items}))
-                }
-                EventKind::TotalUnreadChanged(n) => {
-                    ("TOTAL_UNREAD_MESSAGE_COUNT_UPDATED", json!({"data": n}))
-                }
-                EventKind::OutboxChanged { pending } => {
-                    ("OUTBOX_CHANGED", json!({"pending": pending}))
-                }
+                EventKind::MessagesReadByPeer(items) => one("data", items),
+                EventKind::TotalUnreadChanged(n) => one("data", n),
+                EventKind::OutboxChanged { pending } => one("pending", pending),
                 EventKind::SnapshotApplied {
                     conversation_id,
                     changed,
-                } => (
-                    "SNAPSHOT_APPLIED",
-                    json!({"conversationID": conversation_id, "changed": changed}),
-                ),
-                EventKind::Lagged { missed } => ("LAGGED", json!({"missed": missed})),
-                EventKind::StoreRestored => ("STORE_RESTORED", json!({})),
+                } => to_value(&json!({"conversationID": conversation_id, "changed": changed})),
+                EventKind::Lagged { missed } => one("missed", missed),
+                EventKind::StoreRestored => to_value(&json!({})),
             };
-            if !DEFAULT_EVENTS.contains(&name) && name != "LAGGED" && !self.enabled.contains(name) {
-                continue;
-            }
-            let mut params = params;
-            if let Value::Object(o) = &mut params {
-                o.insert("commitSeq".into(), json!(ev.commit_seq));
-            }
-            out.push(json!({"jsonrpc": "2.0", "method": name, "params": params}).to_string());
+            out.push(event_line(name, ev.commit_seq, params));
         }
         out
     }

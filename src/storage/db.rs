@@ -261,14 +261,27 @@ impl Db {
             seal_moved(&conn);
             return Err(Error::StoreMoved);
         }
-        tx.commit()?;
+        // What the events carry, read inside the transaction when someone
+        // listens: its own writes are exactly what the commit makes visible,
+        // and it saves a read transaction after the commit. (A subscriber who
+        // joins meanwhile gets them read after the commit, below.)
+        let listening = self.bus.has_subscribers();
         let conv_touched = !convs.0.is_empty() || convs.1 != 0 || !convs.2.is_empty();
-        if conv_touched && self.bus.has_subscribers() {
-            // Still holding the connection: these are the committed values.
-            match read_conv_events(&mut conn, &convs) {
-                Ok(mut evs) => kinds.append(&mut evs),
-                Err(_) => kinds.push(EventKind::Lagged { missed: 1 }),
+        let conv_events = (conv_touched && listening)
+            .then(|| conversation_events(&tx, &convs.0, convs.1, &convs.2));
+        let items = (!changed.is_empty() && listening).then(|| receipt_items(&tx, &changed));
+        tx.commit()?;
+        let conv_events = match conv_events {
+            None if conv_touched && self.bus.has_subscribers() => {
+                // Still holding the connection: these are the committed values.
+                Some(read_conv_events(&mut conn, &convs))
             }
+            other => other,
+        };
+        match conv_events {
+            Some(Ok(mut evs)) => kinds.append(&mut evs),
+            Some(Err(_)) => kinds.push(EventKind::Lagged { missed: 1 }),
+            None => {}
         }
         if changed.is_empty() && kinds.is_empty() {
             return Ok(out);
@@ -283,9 +296,14 @@ impl Db {
             return Ok(out);
         }
         if !changed.is_empty() {
-            // Still holding the connection: these are the committed values.
-            // When they cannot be read, every subscriber learns it missed one.
-            let item = match read_items(&mut conn, &changed) {
+            // Read in the transaction, or now (still holding the connection:
+            // the committed values). When they cannot be read, every
+            // subscriber learns it missed one.
+            let read = match items {
+                Some(r) => r,
+                None => read_items(&mut conn, &changed),
+            };
+            let item = match read {
                 Ok(items) => EventKind::ReceiptsChanged(items),
                 Err(_) => EventKind::Lagged { missed: 1 },
             };
