@@ -52,8 +52,12 @@ fn median(mut xs: Vec<f64>) -> f64 {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let dir = std::env::args().nth(1).unwrap_or_else(|| panic!("usage: peer-matrix DIR"));
-    let store = SqliteStateStore::open(&dir, None).await.unwrap_or_else(|e| panic!("open: {e}"));
+    let dir = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| panic!("usage: peer-matrix DIR"));
+    let store = SqliteStateStore::open(&dir, None)
+        .await
+        .unwrap_or_else(|e| panic!("open: {e}"));
 
     // A batch of 100,000 receipts in one call.
     let mut changes = StateChanges::default();
@@ -61,7 +65,10 @@ async fn main() {
         changes.add_receipts(&room(m), receipts(&event(&format!("batch{m}")), 0..READERS));
     }
     let t = Instant::now();
-    store.save_changes(&changes).await.unwrap_or_else(|e| panic!("batch: {e}"));
+    store
+        .save_changes(&changes)
+        .await
+        .unwrap_or_else(|e| panic!("batch: {e}"));
     let batch_ms = t.elapsed().as_secs_f64() * 1e3;
 
     // Listing all 10,000 readers of one message.
@@ -71,7 +78,12 @@ async fn main() {
         let store = store.clone();
         async move {
             store
-                .get_event_room_receipt_events(&r0, ReceiptType::Read, ReceiptThread::Unthreaded, &e0)
+                .get_event_room_receipt_events(
+                    &r0,
+                    ReceiptType::Read,
+                    ReceiptThread::Unthreaded,
+                    &e0,
+                )
                 .await
                 .unwrap_or_else(|e| panic!("list: {e}"))
         }
@@ -97,9 +109,15 @@ async fn main() {
     let mut singles = Vec::new();
     for i in 0..SINGLE_SAVES {
         let mut changes = StateChanges::default();
-        changes.add_receipts(&single_room, receipts(&single_event, READERS + i..READERS + i + 1));
+        changes.add_receipts(
+            &single_room,
+            receipts(&single_event, READERS + i..READERS + i + 1),
+        );
         let t = Instant::now();
-        store.save_changes(&changes).await.unwrap_or_else(|e| panic!("single: {e}"));
+        store
+            .save_changes(&changes)
+            .await
+            .unwrap_or_else(|e| panic!("single: {e}"));
         singles.push(t.elapsed().as_secs_f64() * 1e6);
     }
     println!(

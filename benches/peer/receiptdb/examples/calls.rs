@@ -6,6 +6,8 @@
 //! `calls DB single`: one new reader a call (`applyReceiptNotifications`),
 //! over 10 messages of a 201-member group.
 //! `calls DB page`: a read page of 100 of a message all 200 members read.
+//! `calls DB list`: 20 listings of all 9,999 readers of a message of a
+//! 10,001-member group, 100 pages each, through the `Store` API.
 use std::error::Error;
 use std::hint::black_box;
 use std::sync::Arc;
@@ -15,15 +17,19 @@ use receiptdb::{ConversationType, GroupType, IncomingMessage, Member, ReceiptNot
 
 fn main() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args().skip(1);
-    let path = args.next().ok_or("usage: calls DB single|page")?;
-    let page = match args.next().as_deref() {
-        Some("single") => false,
-        Some("page") => true,
-        _ => return Err("usage: calls DB single|page".into()),
-    };
+    let path = args.next().ok_or("usage: calls DB single|page|list")?;
+    let mode = args.next().unwrap_or_default();
     for x in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{path}{x}"));
     }
+    if mode == "list" {
+        return list(&path);
+    }
+    let page = match mode.as_str() {
+        "single" => false,
+        "page" => true,
+        _ => return Err("usage: calls DB single|page|list".into()),
+    };
     let s = Store::open(&path, "alice")?;
     let readers: Vec<String> = (0..200).map(|i| format!("u{i:06}")).collect();
     let mut members: Vec<Member> = readers.iter().cloned().map(Member::new).collect();
@@ -68,6 +74,49 @@ fn main() -> Result<(), Box<dyn Error>> {
                 return Err(format!("{line}: {out:?}").into());
             }
             black_box(out);
+        }
+    }
+    Ok(())
+}
+
+fn list(path: &str) -> Result<(), Box<dyn Error>> {
+    let s = Store::open(path, "alice")?;
+    let users: Vec<String> = (0..10_000).map(|i| format!("user{i}")).collect();
+    let mut members: Vec<Member> = users.iter().cloned().map(Member::new).collect();
+    members.push(Member::new("alice"));
+    s.set_group("g", GroupType::Work, &members)?;
+    s.save_messages(&[IncomingMessage {
+        id: "big".into(),
+        conversation_type: Some(ConversationType::Group),
+        from: "alice".into(),
+        to: "g".into(),
+        time: 100,
+        sequence: 1,
+        need_read_receipt: true,
+        ..Default::default()
+    }])?;
+    s.apply_receipt_notifications(&[ReceiptNotification {
+        message_id: "big".into(),
+        reader_ids: Some(users[1..].to_vec()),
+        ..Default::default()
+    }])?;
+    for _ in 0..20 {
+        let (mut cursor, mut n) = (String::new(), 0);
+        loop {
+            let p = s.get_group_message_read_member_list(
+                "big",
+                receiptdb::MemberFilter::Read,
+                &cursor,
+                100,
+            )?;
+            n += p.read_user_id_list.map_or(0, |l| l.len());
+            if p.is_completed {
+                break;
+            }
+            cursor = p.cursor;
+        }
+        if n != 9_999 {
+            return Err(format!("listed {n}").into());
         }
     }
     Ok(())

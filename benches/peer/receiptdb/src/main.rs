@@ -12,8 +12,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use receiptdb::{
-    Durability, GroupType, IncomingMessage, Member, MemberFilter, OpenOptions,
-    ReceiptNotification, Store,
+    Durability, GroupType, IncomingMessage, Member, MemberFilter, OpenOptions, ReceiptNotification,
+    Store,
 };
 use serde_json::{json, Value};
 
@@ -68,8 +68,9 @@ fn note(id: &str, readers: Vec<String>) -> ReceiptNotification {
 /// Seconds for a batch of 100,000 receipts (10 messages × 10,000 readers) in one call.
 fn batch(s: &Store) -> Res<f64> {
     let all = readers();
-    let notes: Vec<ReceiptNotification> =
-        (0..BATCH_MESSAGES).map(|m| note(&format!("m{m}"), all.clone())).collect();
+    let notes: Vec<ReceiptNotification> = (0..BATCH_MESSAGES)
+        .map(|m| note(&format!("m{m}"), all.clone()))
+        .collect();
     let t = Instant::now();
     s.apply_receipt_notifications(&notes)?;
     Ok(t.elapsed().as_secs_f64())
@@ -97,7 +98,8 @@ fn run(dir: &Path) -> Res<()> {
     let t = Instant::now();
     let (mut cursor, mut listed) = (String::new(), 0);
     loop {
-        let page = normal.get_group_message_read_member_list("m0", MemberFilter::Read, &cursor, 100)?;
+        let page =
+            normal.get_group_message_read_member_list("m0", MemberFilter::Read, &cursor, 100)?;
         listed += page.read_user_id_list.as_ref().map_or(0, Vec::len);
         if page.is_completed {
             break;
@@ -114,7 +116,10 @@ fn run(dir: &Path) -> Res<()> {
         let t = Instant::now();
         let m = normal.get_message_read_receipt_list(&["m0".to_string()])?;
         counts.push(t.elapsed().as_secs_f64() * 1e6);
-        let n = m.first().and_then(|m| m.read_receipt_info.as_ref()).map(|r| r.read_count);
+        let n = m
+            .first()
+            .and_then(|m| m.read_receipt_info.as_ref())
+            .map(|r| r.read_count);
         if n != Some(READERS as u64) {
             return Err(format!("read count {n:?}").into());
         }
@@ -155,10 +160,16 @@ fn floors(dir: &Path) -> Res<(f64, f64)> {
     let mut raw = Vec::new();
     for i in 0..SINGLE_SAVES {
         let t = Instant::now();
-        c.execute("INSERT OR IGNORE INTO r VALUES ('m10', ?1)", [format!("u{i:06}")])?;
+        c.execute(
+            "INSERT OR IGNORE INTO r VALUES ('m10', ?1)",
+            [format!("u{i:06}")],
+        )?;
         raw.push(t.elapsed().as_secs_f64() * 1e6);
     }
-    let mut f = FileOptions::new().create(true).append(true).open(dir.join("append.log"))?;
+    let mut f = FileOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("append.log"))?;
     let mut sync = Vec::new();
     for _ in 0..SINGLE_SAVES {
         let t = Instant::now();
@@ -201,25 +212,60 @@ fn compare(matrix_bin: &str, reps: usize) -> Res<()> {
     }
     std::fs::remove_dir_all(&scratch)?;
     let med = |xs: &[Value], k: &str| median(xs.iter().filter_map(|x| x[k].as_f64()).collect());
-    let sqlite = rusqlite::Connection::open_in_memory()?
-        .query_row("SELECT sqlite_version()", [], |r| r.get::<_, String>(0))?;
+    let sqlite =
+        rusqlite::Connection::open_in_memory()?
+            .query_row("SELECT sqlite_version()", [], |r| r.get::<_, String>(0))?;
     println!("{reps} rounds, sides alternating, a fresh process and store each; medians. receiptdb on SQLite {sqlite} (SQLCipher, no key); matrix-sdk-sqlite 0.18 on libsqlite3-sys 0.35's bundled SQLite (see README).\n");
-    println!("| workload | receiptdb | matrix-sdk-sqlite 0.18 | matrix / receiptdb (× faster) | ≥ 5×? |");
+    println!(
+        "| workload | receiptdb | matrix-sdk-sqlite 0.18 | matrix / receiptdb (× faster) | ≥ 5×? |"
+    );
     println!("| --- | --- | --- | --- | --- |");
     let rows = [
-        ("batch of 100,000 receipts, one call (receiptdb Normal)", "batch_ms", "batch_ms", "ms"),
-        ("batch of 100,000 receipts, one call (both synchronous=FULL)", "batch_full_ms", "batch_ms", "ms"),
-        ("listing all 10,000 readers of one message", "list_ms", "list_ms", "ms"),
+        (
+            "batch of 100,000 receipts, one call (receiptdb Normal)",
+            "batch_ms",
+            "batch_ms",
+            "ms",
+        ),
+        (
+            "batch of 100,000 receipts, one call (both synchronous=FULL)",
+            "batch_full_ms",
+            "batch_ms",
+            "ms",
+        ),
+        (
+            "listing all 10,000 readers of one message",
+            "list_ms",
+            "list_ms",
+            "ms",
+        ),
         ("read count of one message", "count_us", "count_us", "µs"),
-        ("one durable receipt saved a call (both FULL)", "single_us", "single_us", "µs"),
+        (
+            "one durable receipt saved a call (both FULL)",
+            "single_us",
+            "single_us",
+            "µs",
+        ),
     ];
     for (label, ok, mk, unit) in rows {
         let (a, b) = (med(&ours, ok), med(&theirs, mk));
-        let five = if mk == "single_us" { "—" } else if b / a >= 5.0 { "yes" } else { "no" };
-        println!("| {label} | {a:.1} {unit} | {b:.1} {unit} | {:.2}× | {five} |", b / a);
+        let five = if mk == "single_us" {
+            "—"
+        } else if b / a >= 5.0 {
+            "yes"
+        } else {
+            "no"
+        };
+        println!(
+            "| {label} | {a:.1} {unit} | {b:.1} {unit} | {:.2}× | {five} |",
+            b / a
+        );
     }
-    let (single, floor, sync) =
-        (med(&ours, "single_us"), med(&ours, "raw_floor_us"), med(&ours, "fdatasync_us"));
+    let (single, floor, sync) = (
+        med(&ours, "single_us"),
+        med(&ours, "raw_floor_us"),
+        med(&ours, "fdatasync_us"),
+    );
     println!(
         "\nOne durable receipt a call: receiptdb {single:.1} µs; raw SQLite commit of one row (WAL, FULL, same build) {floor:.1} µs: **{:.2}×** of that floor (target ≤ 1.1×); a bare append + fdatasync {sync:.1} µs. receiptdb at Normal: {:.1} µs.",
         single / floor,
