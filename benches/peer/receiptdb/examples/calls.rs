@@ -6,6 +6,8 @@
 //! `calls DB single`: one new reader a call (`applyReceiptNotifications`),
 //! over 10 messages of a 201-member group.
 //! `calls DB page`: a read page of 100 of a message all 200 members read.
+//! `calls DB snapshot`: a snapshot of 20,000 receipt states
+//! (`applySnapshotReceipts`) over 20,000 held messages, applied twice.
 //! `calls DB list`: 20 listings of all 9,999 readers of a message of a
 //! 10,001-member group, 100 pages each, through the `Store` API.
 use std::error::Error;
@@ -24,6 +26,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     if mode == "list" {
         return list(&path);
+    }
+    if mode == "snapshot" {
+        return snapshot(&path);
     }
     let page = match mode.as_str() {
         "single" => false,
@@ -117,6 +122,41 @@ fn list(path: &str) -> Result<(), Box<dyn Error>> {
         }
         if n != 9_999 {
             return Err(format!("listed {n}").into());
+        }
+    }
+    Ok(())
+}
+
+fn snapshot(path: &str) -> Result<(), Box<dyn Error>> {
+    let s = Store::open(path, "alice")?;
+    let members: Vec<Member> = ["alice", "u1", "u2"].into_iter().map(Member::new).collect();
+    s.set_group("g", GroupType::Work, &members)?;
+    let ids: Vec<String> = (0..20_000).map(|i| format!("msg{i:07}")).collect();
+    for chunk in ids.chunks(1000) {
+        let msgs: Vec<IncomingMessage> = chunk
+            .iter()
+            .map(|id| IncomingMessage {
+                id: id.clone(),
+                conversation_type: Some(ConversationType::Group),
+                from: "alice".into(),
+                to: "g".into(),
+                time: 100,
+                sequence: 1,
+                need_read_receipt: true,
+                ..Default::default()
+            })
+            .collect();
+        s.save_messages(&msgs)?;
+    }
+    for round in 1..=2u64 {
+        let items = ids.iter().map(|id| receiptdb::SnapshotReceipt {
+            message_id: id.clone(),
+            read_count: Some(round),
+            ..Default::default()
+        });
+        let changed = s.apply_snapshot_receipts("GROUPg", items)?;
+        if changed.len() != ids.len() {
+            return Err(format!("changed {}", changed.len()).into());
         }
     }
     Ok(())
