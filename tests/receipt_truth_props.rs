@@ -96,12 +96,13 @@ fn check(s: &Store) -> Result<State, TestCaseError> {
     Ok((read, unread, info.read_count, uc, stale))
 }
 
-fn run(
+/// A store whose group "g" has `members` (user index, join time) and the
+/// sender, of whom the users `gone` have left since, and then the sender's
+/// message "m" at time 100, needing receipts.
+fn group_and_message(
     members: &[(usize, Option<i64>)],
-    notes: &[Note],
-    order: &[usize],
-    after: &[After],
-) -> Result<State, TestCaseError> {
+    gone: &[usize],
+) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("tempdir");
     let s = Store::open(dir.path().join("p.db"), SENDER).expect("open");
     let mut list: Vec<Member> = members
@@ -113,6 +114,10 @@ fn run(
         .collect();
     list.push(Member::new(SENDER));
     s.set_group("g", GroupType::Work, &list).expect("group");
+    let gone: Vec<String> = gone.iter().map(|u| user(*u)).collect();
+    if !gone.is_empty() {
+        s.remove_group_members("g", &gone).expect("leave");
+    }
     s.save_messages(&[IncomingMessage {
         id: "m".into(),
         conversation_type: Some(ConversationType::Group),
@@ -124,6 +129,16 @@ fn run(
         ..Default::default()
     }])
     .expect("save");
+    (dir, s)
+}
+
+fn run(
+    members: &[(usize, Option<i64>)],
+    notes: &[Note],
+    order: &[usize],
+    after: &[After],
+) -> Result<State, TestCaseError> {
+    let (_dir, s) = group_and_message(members, &[]);
     check(&s)?;
     for &i in order {
         let n = &notes[i];
@@ -197,33 +212,8 @@ fn long_lists(
     lists: &[Vec<usize>],
     piece: usize,
 ) -> Result<State, TestCaseError> {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = Store::open(dir.path().join("p.db"), SENDER).expect("open");
-    let mut list: Vec<Member> = joins
-        .iter()
-        .enumerate()
-        .map(|(u, jt)| Member {
-            user_id: user(u),
-            join_time: *jt,
-        })
-        .collect();
-    list.push(Member::new(SENDER));
-    s.set_group("g", GroupType::Work, &list).expect("group");
-    let gone: Vec<String> = gone.iter().map(|u| user(*u)).collect();
-    if !gone.is_empty() {
-        s.remove_group_members("g", &gone).expect("leave");
-    }
-    s.save_messages(&[IncomingMessage {
-        id: "m".into(),
-        conversation_type: Some(ConversationType::Group),
-        from: SENDER.into(),
-        to: "g".into(),
-        time: 100,
-        sequence: 1,
-        need_read_receipt: true,
-        ..Default::default()
-    }])
-    .expect("save");
+    let members: Vec<(usize, Option<i64>)> = joins.iter().copied().enumerate().collect();
+    let (_dir, s) = group_and_message(&members, gone);
     for readers in lists {
         let readers: Vec<String> = readers.iter().map(|u| user(*u)).collect();
         let pieces: Vec<&[String]> = if piece == 0 {
