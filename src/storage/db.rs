@@ -14,7 +14,7 @@ use super::options::OpenOptions;
 use super::rows::{conversation_events, receipt_items, ConvRow};
 use super::txn::Txn;
 use crate::error::{Error, Result};
-use crate::events::{Bus, Event, EventKind, Filter, ReceiptItem, Subscription};
+use crate::events::{Bus, Event, EventKind, Filter, Subscription};
 
 /// The connection, its event bus and the knobs of one open store.
 pub(crate) struct Db {
@@ -230,7 +230,7 @@ impl Db {
 
     fn write_locked<T>(
         &self,
-        mut conn: MutexGuard<'_, Connection>,
+        conn: MutexGuard<'_, Connection>,
         f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
     ) -> Result<T> {
         let tx = Txn::immediate(&conn)?;
@@ -261,53 +261,34 @@ impl Db {
             seal_moved(&conn);
             return Err(Error::StoreMoved);
         }
+        // Held from here to the publish: subscribing takes this lock too, so
+        // whether anyone listens cannot change before the events go out, and
+        // the next commit cannot publish ahead of this one.
+        let mut seq = lock(&self.dispatch);
         // What the events carry, read inside the transaction when someone
-        // listens: its own writes are exactly what the commit makes visible,
-        // and it saves a read transaction after the commit. (A subscriber who
-        // joins meanwhile gets them read after the commit, below.)
+        // listens: its own writes are exactly what the commit makes visible.
+        // When they cannot be read, every subscriber learns it missed one.
         let listening = self.bus.has_subscribers();
         let conv_touched = !convs.0.is_empty() || convs.1 != 0 || !convs.2.is_empty();
-        let conv_events = (conv_touched && listening)
-            .then(|| conversation_events(&tx, &convs.0, convs.1, &convs.2));
+        if conv_touched && listening {
+            match conversation_events(&tx, &convs.0, convs.1, &convs.2) {
+                Ok(mut evs) => kinds.append(&mut evs),
+                Err(_) => kinds.push(EventKind::Lagged { missed: 1 }),
+            }
+        }
         let items = (!changed.is_empty() && listening).then(|| receipt_items(&tx, &changed));
         tx.commit()?;
-        let conv_events = match conv_events {
-            None if conv_touched && self.bus.has_subscribers() => {
-                // Still holding the connection: these are the committed values.
-                Some(read_conv_events(&mut conn, &convs))
-            }
-            other => other,
-        };
-        match conv_events {
-            Some(Ok(mut evs)) => kinds.append(&mut evs),
-            Some(Err(_)) => kinds.push(EventKind::Lagged { missed: 1 }),
-            None => {}
-        }
         if changed.is_empty() && kinds.is_empty() {
             return Ok(out);
         }
-        // Take the dispatch lock before releasing the connection so the next
-        // commit cannot publish ahead of this one; sends never block.
-        let mut seq = lock(&self.dispatch);
         *seq += 1;
-        // Subscribing takes the dispatch lock too, so nobody can join between
-        // this check and the publish below.
-        if !self.bus.has_subscribers() {
+        if !listening {
             return Ok(out);
         }
-        if !changed.is_empty() {
-            // Read in the transaction, or now (still holding the connection:
-            // the committed values). When they cannot be read, every
-            // subscriber learns it missed one.
-            let read = match items {
-                Some(r) => r,
-                None => read_items(&mut conn, &changed),
-            };
-            let item = match read {
-                Ok(items) => EventKind::ReceiptsChanged(items),
-                Err(_) => EventKind::Lagged { missed: 1 },
-            };
-            kinds.insert(0, item);
+        match items {
+            Some(Ok(items)) => kinds.insert(0, EventKind::ReceiptsChanged(items)),
+            Some(Err(_)) => kinds.insert(0, EventKind::Lagged { missed: 1 }),
+            None => {}
         }
         drop(conn);
         let events: Vec<Event> = kinds
@@ -355,22 +336,6 @@ fn seal_moved(conn: &Connection) {
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
         true,
     );
-}
-
-fn read_items(conn: &mut Connection, rids: &BTreeSet<i64>) -> Result<Vec<ReceiptItem>> {
-    let tx = Txn::deferred(conn)?;
-    let items = receipt_items(&tx, rids)?;
-    tx.commit()?;
-    Ok(items)
-}
-
-type ConvTouched = (BTreeMap<String, Option<ConvRow>>, i64, BTreeSet<i64>);
-
-fn read_conv_events(conn: &mut Connection, t: &ConvTouched) -> Result<Vec<EventKind>> {
-    let tx = Txn::deferred(conn)?;
-    let evs = conversation_events(&tx, &t.0, t.1, &t.2)?;
-    tx.commit()?;
-    Ok(evs)
 }
 
 #[cfg(test)]

@@ -131,7 +131,7 @@ for (const level of ['NORMAL', 'FULL']) {
   for (const [label, key, unit] of rows) {
     const a = median(out.addon.map((x) => x[key]));
     const h = median(out.hand.map((x) => x[key]));
-    console.log(`| ${label} | ${level} | ${a.toFixed(unit === 'ms' ? 1 : 1)} ${unit} | ${h.toFixed(1)} ${unit} | ${(a / h).toFixed(2)}× | ${a <= h ? 'yes' : 'no'} |`);
+    console.log(`| ${label} | ${level} | ${a.toFixed(1)} ${unit} | ${h.toFixed(1)} ${unit} | ${(a / h).toFixed(2)}× | ${a <= h ? 'yes' : 'no'} |`);
   }
 }
 fs.rmSync(dir, { recursive: true, force: true });

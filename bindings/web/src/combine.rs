@@ -61,7 +61,7 @@ thread_local! {
 }
 
 /// Registers the combining VFS over the VFS named `under` as SQLite's
-/// default. Returns the SQLite code of a failure.
+/// default. Returns what failed, in words.
 pub fn install(under: &str) -> Result<(), String> {
     let name = format!("combine:{under}");
     let c_name = CString::new(name.clone()).map_err(|e| e.to_string())?;

@@ -29,7 +29,8 @@ pub fn methods() -> Vec<String> {
 
 /// Installs the OPFS sahpool VFS over the OPFS folder `directory` (one per
 /// store name: the pool holds its whole folder while open), and the
-/// write-combining VFS over it (`combine.rs`) as SQLite's default. Returns `undefined` on success, else the JSON-RPC error line:
+/// write-combining VFS over it (`combine.rs`) as SQLite's default. Returns
+/// `undefined` on success, else the JSON-RPC error line:
 /// `STORE_BUSY` when another tab or worker holds the folder.
 #[wasm_bindgen(js_name = installVfs)]
 pub async fn install_vfs(directory: String) -> Option<String> {

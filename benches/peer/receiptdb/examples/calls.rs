@@ -17,9 +17,34 @@ use std::sync::Arc;
 use receiptdb::rpc::Session;
 use receiptdb::{ConversationType, GroupType, IncomingMessage, Member, ReceiptNotification, Store};
 
+/// Alice's message `id` to group `to`, needing receipts.
+fn msg(id: String, to: &str, time: i64, sequence: i64) -> IncomingMessage {
+    IncomingMessage {
+        id,
+        conversation_type: Some(ConversationType::Group),
+        from: "alice".into(),
+        to: to.into(),
+        time,
+        sequence,
+        need_read_receipt: true,
+        ..Default::default()
+    }
+}
+
+/// A store at `path` whose Work group `group` has `users` and alice.
+fn store_with_group(path: &str, group: &str, users: &[String]) -> Result<Store, Box<dyn Error>> {
+    let s = Store::open(path, "alice")?;
+    let mut members: Vec<Member> = users.iter().cloned().map(Member::new).collect();
+    members.push(Member::new("alice"));
+    s.set_group(group, GroupType::Work, &members)?;
+    Ok(s)
+}
+
 fn main() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args().skip(1);
-    let path = args.next().ok_or("usage: calls DB single|page|list")?;
+    let path = args
+        .next()
+        .ok_or("usage: calls DB single|page|list|snapshot")?;
     let mode = args.next().unwrap_or_default();
     for x in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{path}{x}"));
@@ -33,24 +58,12 @@ fn main() -> Result<(), Box<dyn Error>> {
     let page = match mode.as_str() {
         "single" => false,
         "page" => true,
-        _ => return Err("usage: calls DB single|page|list".into()),
+        _ => return Err("usage: calls DB single|page|list|snapshot".into()),
     };
-    let s = Store::open(&path, "alice")?;
     let readers: Vec<String> = (0..200).map(|i| format!("u{i:06}")).collect();
-    let mut members: Vec<Member> = readers.iter().cloned().map(Member::new).collect();
-    members.push(Member::new("alice"));
-    s.set_group("team", GroupType::Work, &members)?;
+    let s = store_with_group(&path, "team", &readers)?;
     let msgs: Vec<IncomingMessage> = (0..10)
-        .map(|k| IncomingMessage {
-            id: format!("m{k}"),
-            conversation_type: Some(ConversationType::Group),
-            from: "alice".into(),
-            to: "team".into(),
-            time: 10 + k,
-            sequence: 1 + k,
-            need_read_receipt: true,
-            ..Default::default()
-        })
+        .map(|k| msg(format!("m{k}"), "team", 10 + k, 1 + k))
         .collect();
     s.save_messages(&msgs)?;
     if page {
@@ -85,21 +98,9 @@ fn main() -> Result<(), Box<dyn Error>> {
 }
 
 fn list(path: &str) -> Result<(), Box<dyn Error>> {
-    let s = Store::open(path, "alice")?;
     let users: Vec<String> = (0..10_000).map(|i| format!("user{i}")).collect();
-    let mut members: Vec<Member> = users.iter().cloned().map(Member::new).collect();
-    members.push(Member::new("alice"));
-    s.set_group("g", GroupType::Work, &members)?;
-    s.save_messages(&[IncomingMessage {
-        id: "big".into(),
-        conversation_type: Some(ConversationType::Group),
-        from: "alice".into(),
-        to: "g".into(),
-        time: 100,
-        sequence: 1,
-        need_read_receipt: true,
-        ..Default::default()
-    }])?;
+    let s = store_with_group(path, "g", &users)?;
+    s.save_messages(&[msg("big".into(), "g", 100, 1)])?;
     s.apply_receipt_notifications(&[ReceiptNotification {
         message_id: "big".into(),
         reader_ids: Some(users[1..].to_vec()),
@@ -128,23 +129,12 @@ fn list(path: &str) -> Result<(), Box<dyn Error>> {
 }
 
 fn snapshot(path: &str) -> Result<(), Box<dyn Error>> {
-    let s = Store::open(path, "alice")?;
-    let members: Vec<Member> = ["alice", "u1", "u2"].into_iter().map(Member::new).collect();
-    s.set_group("g", GroupType::Work, &members)?;
+    let s = store_with_group(path, "g", &["u1".to_string(), "u2".to_string()])?;
     let ids: Vec<String> = (0..20_000).map(|i| format!("msg{i:07}")).collect();
     for chunk in ids.chunks(1000) {
         let msgs: Vec<IncomingMessage> = chunk
             .iter()
-            .map(|id| IncomingMessage {
-                id: id.clone(),
-                conversation_type: Some(ConversationType::Group),
-                from: "alice".into(),
-                to: "g".into(),
-                time: 100,
-                sequence: 1,
-                need_read_receipt: true,
-                ..Default::default()
-            })
+            .map(|id| msg(id.clone(), "g", 100, 1))
             .collect();
         s.save_messages(&msgs)?;
     }
