@@ -186,3 +186,56 @@ fn count_only_snapshot_builds_a_missing_index() {
         .expect("page");
     assert_eq!(page.unread_user_id_list, Some(vec![user(39)]));
 }
+
+/// A big message its whole audience reads in one batch is marked indexed
+/// with an empty unread list, without the anti-join over every member; the
+/// deep check agrees, and the index keeps up with a later join and leave.
+#[test]
+fn wholly_read_in_one_batch_is_indexed_empty() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("u.db");
+    let opts = OpenOptions::new().unread_index_min_audience(10);
+    let s = Store::open_with(&path, "alice", opts).expect("open");
+    let mut list: Vec<Member> = (0..40).map(|i| Member::new(user(i))).collect();
+    list.push(Member::new("alice"));
+    s.set_group("g", GroupType::Work, &list).expect("group");
+    s.save_messages(&[IncomingMessage {
+        id: "m".into(),
+        conversation_type: Some(receiptdb::ConversationType::Group),
+        from: "alice".into(),
+        to: "g".into(),
+        time: 100,
+        sequence: 1,
+        need_read_receipt: true,
+        ..Default::default()
+    }])
+    .expect("save");
+    s.apply_receipt_notifications(&[ReceiptNotification {
+        message_id: "m".into(),
+        reader_ids: Some((0..40).map(user).collect()),
+        ..Default::default()
+    }])
+    .expect("readers");
+    let flag = |p: &std::path::Path| -> i64 {
+        rusqlite::Connection::open(p)
+            .expect("raw")
+            .query_row("SELECT unread_indexed FROM receipts", [], |r| r.get(0))
+            .expect("flag")
+    };
+    assert_eq!((flag(&path), indexed_rows(&path)), (1, 0), "indexed, empty");
+    assert_eq!(unread_list(&s), Vec::<String>::new());
+    let r = s.verify().expect("verify");
+    assert!(r.is_ok(), "after the batch: {:?}", r.mismatches);
+    s.add_group_members("g", &[Member::new("late")])
+        .expect("join");
+    let r = s.verify().expect("verify");
+    assert!(r.is_ok(), "after a join: {:?}", r.mismatches);
+    s.remove_group_members("g", &[user(3)]).expect("leave");
+    let r = s.verify().expect("verify");
+    assert!(r.is_ok(), "after a leave: {:?}", r.mismatches);
+    let info = s
+        .get_message_read_receipt_list(&["m".to_string()])
+        .expect("info");
+    let unread = info[0].read_receipt_info.as_ref().map(|i| i.unread_count);
+    assert_eq!(unread, Some(Some(0)), "a min-register at 0 stays 0");
+}

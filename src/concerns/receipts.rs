@@ -159,8 +159,7 @@ pub(crate) fn merge_counts_deferred(
     {
         // Rare (a big, mostly read message): only then is the whole row read.
         if let Some(row) = load_row_by_rid(tx.conn, m.rid)? {
-            unread::rebuild(tx, &row)?;
-            rec.indexed = true;
+            rec.indexed = unread::maybe_build(tx, &row, rec.local, rec.reader_count, rec.indexed)?;
         }
     }
     if next == rec.state {

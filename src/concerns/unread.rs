@@ -47,8 +47,23 @@ pub(crate) fn maybe_build(
     if !needs_build(tx, local, readers, indexed) {
         return Ok(false);
     }
-    rebuild(tx, m)?;
+    if local == Some(0) {
+        // Wholly read: the list is empty, and an unindexed message holds no
+        // rows (the invariant above), so the anti-join over every member
+        // (the most of a batch that reads a big group's message) would add
+        // nothing; only the flag changes.
+        mark_indexed(tx, m.rid)?;
+    } else {
+        rebuild(tx, m)?;
+    }
     Ok(true)
+}
+
+fn mark_indexed(tx: &Tx<'_>, rid: i64) -> Result<()> {
+    tx.conn
+        .prepare_cached("UPDATE receipts SET unread_indexed = 1 WHERE rid = ?1")?
+        .execute(params![rid])?;
+    Ok(())
 }
 
 /// Whether [`maybe_build`] would build: the message is not indexed yet, its
@@ -75,10 +90,7 @@ pub(crate) fn rebuild(tx: &Tx<'_>, m: &MsgRow) -> Result<()> {
                AND NOT EXISTS (SELECT 1 FROM readers r WHERE r.rid = ?1 AND r.user_id = mb.user_id)",
         )?
         .execute(params![m.rid, m.recipient, m.time, m.sender])?;
-    tx.conn
-        .prepare_cached("UPDATE receipts SET unread_indexed = 1 WHERE rid = ?1")?
-        .execute(params![m.rid])?;
-    Ok(())
+    mark_indexed(tx, m.rid)
 }
 
 /// New readers (a JSON array) of an indexed message are no longer unread.

@@ -10,6 +10,8 @@
 //! (`applySnapshotReceipts`) over 20,000 held messages, applied twice.
 //! `calls DB list`: 20 listings of all 9,999 readers of a message of a
 //! 10,001-member group, 100 pages each, through the `Store` API.
+//! `calls DB batch`: the peer bench's batch, 100,000 receipts (10 messages
+//! of a 10,001-member group, all 10,000 readers each) in one call.
 use std::error::Error;
 use std::hint::black_box;
 use std::sync::Arc;
@@ -44,7 +46,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args().skip(1);
     let path = args
         .next()
-        .ok_or("usage: calls DB single|page|list|snapshot")?;
+        .ok_or("usage: calls DB single|page|list|snapshot|batch")?;
     let mode = args.next().unwrap_or_default();
     for x in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{path}{x}"));
@@ -55,10 +57,13 @@ fn main() -> Result<(), Box<dyn Error>> {
     if mode == "snapshot" {
         return snapshot(&path);
     }
+    if mode == "batch" {
+        return batch(&path);
+    }
     let page = match mode.as_str() {
         "single" => false,
         "page" => true,
-        _ => return Err("usage: calls DB single|page|list|snapshot".into()),
+        _ => return Err("usage: calls DB single|page|list|snapshot|batch".into()),
     };
     let readers: Vec<String> = (0..200).map(|i| format!("u{i:06}")).collect();
     let s = store_with_group(&path, "team", &readers)?;
@@ -148,6 +153,28 @@ fn snapshot(path: &str) -> Result<(), Box<dyn Error>> {
         if changed.len() != ids.len() {
             return Err(format!("changed {}", changed.len()).into());
         }
+    }
+    Ok(())
+}
+
+fn batch(path: &str) -> Result<(), Box<dyn Error>> {
+    let users: Vec<String> = (0..10_000).map(|i| format!("u{i:06}")).collect();
+    let s = store_with_group(path, "team", &users)?;
+    let msgs: Vec<IncomingMessage> = (0..10)
+        .map(|k| msg(format!("m{k}"), "team", 10 + k, 1 + k))
+        .collect();
+    s.save_messages(&msgs)?;
+    let notes: Vec<ReceiptNotification> = (0..10)
+        .map(|k| ReceiptNotification {
+            message_id: format!("m{k}"),
+            group_id: Some("team".into()),
+            reader_ids: Some(users.clone()),
+            ..Default::default()
+        })
+        .collect();
+    let changed = s.apply_receipt_notifications(&notes)?;
+    if changed.len() != 10 {
+        return Err(format!("changed {}", changed.len()).into());
     }
     Ok(())
 }
