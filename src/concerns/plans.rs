@@ -13,7 +13,7 @@ const HOT: &[(&str, &str)] = &[
         "read member page, all readers counted",
         super::queries::READ_PAGE_ALL,
     ),
-    ("reader rows not the sender's", super::queries::READER_ROWS),
+    ("member page head", crate::storage::rows::PAGE_HEAD),
     ("unread page: audience walk", super::queries::AUDIENCE_WALK),
     ("unread page: readers walk", super::queries::READERS_WALK),
     ("indexed unread page", super::unread::INDEXED_UNREAD_PAGE),

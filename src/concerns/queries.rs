@@ -12,8 +12,8 @@ use crate::events::Filter;
 use crate::model::{check_id, ConversationType, GroupType, Member, Message};
 use crate::storage::db::Db;
 use crate::storage::rows::{
-    group_type_of, load_delivered, load_message, load_receipt, load_row, row_to_message, MsgRow,
-    MSG_ALL, MSG_IN_LIST, MSG_OF_CONV,
+    group_type_of, load_delivered, load_message, load_page_head, load_receipt, load_row,
+    row_to_message, MsgRow, MSG_ALL, MSG_IN_LIST, MSG_OF_CONV,
 };
 
 // The member pages end in a literal LIMIT (the largest page plus one) and
@@ -37,10 +37,6 @@ pub(crate) const READ_PAGE: &str = "SELECT r.user_id FROM readers r
 pub(crate) const READ_PAGE_ALL: &str = "SELECT user_id FROM readers
      WHERE rid = ?1 AND user_id > ?2 AND user_id <> ?3
      ORDER BY user_id LIMIT 101";
-/// Reader rows that are not the sender's (for [`READ_PAGE_ALL`]).
-pub(crate) const READER_ROWS: &str = "SELECT r.reader_rows
-       - EXISTS (SELECT 1 FROM readers x WHERE x.rid = r.rid AND x.user_id = ?2)
-     FROM receipts r WHERE r.rid = ?1";
 /// The audience still in the group from a keyset, in user ID order (one
 /// side of the unread page's merge).
 pub(crate) const AUDIENCE_WALK: &str = "SELECT user_id FROM members
@@ -426,14 +422,12 @@ pub(crate) fn get_group_message_read_member_list_with(
         decode_cursor(filter, message_id, cursor)?
     };
     db.read(|c| {
-        let m =
-            load_row(c, message_id)?.ok_or_else(|| Error::MessageNotFound(message_id.into()))?;
-        // One look at the group serves the type check and `known` below.
-        let group_type = if m.ctype == ConversationType::Group {
-            group_type_of(c, &m.recipient)?
-        } else {
-            None
-        };
+        // One statement for the message, its receipt columns, its group's
+        // type (the type check and `known` below) and its reader rows.
+        let head = load_page_head(c, message_id, filter == MemberFilter::Read)?
+            .ok_or_else(|| Error::MessageNotFound(message_id.into()))?;
+        let m = head.row;
+        let group_type = head.group_type;
         if let Some(t) = group_type.filter(|t| !t.supports_receipts()) {
             return Err(Error::UnsupportedGroupType(t.as_str().into()));
         }
@@ -446,7 +440,10 @@ pub(crate) fn get_group_message_read_member_list_with(
             return Err(Error::MessageRecalled(message_id.into()));
         }
         let limit = count as usize + 1;
-        let rec = load_receipt(c, m.rid)?;
+        let rec = match head.receipt {
+            Some(rec) => rec,
+            None => load_receipt(c, m.rid)?,
+        };
         let known = group_type.is_some();
         // Counts and lists tell one story: no unread list when none is unread.
         let no_unread = rec.state.unread_count == Some(0);
@@ -454,10 +451,7 @@ pub(crate) fn get_group_message_read_member_list_with(
         let is_stale = rec.state.read_count > rec.reader_count
             || rec.state.unread_count.is_some_and(|u| u < unread_len);
         let indexed = rec.indexed;
-        let all_count = filter == MemberFilter::Read
-            && c.prepare_cached(READER_ROWS)?
-                .query_row(params![m.rid, m.sender], |r| r.get::<_, i64>(0))?
-                == rec.reader_count;
+        let all_count = head.reader_rows == Some(rec.reader_count);
         let mut ids: Vec<String> = match filter {
             MemberFilter::Read if all_count => c
                 .prepare_cached(READ_PAGE_ALL)?

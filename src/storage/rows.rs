@@ -384,6 +384,56 @@ fn stored_receipt(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<StoredRe
     })
 }
 
+/// What a member page reads before its list, in one statement: the
+/// message's row, its receipt columns (`None` without a receipt row), its
+/// group's type (`None` when unknown or not a group message) and, when `?2`
+/// is true, its reader rows that are not the sender's.
+pub(crate) const PAGE_HEAD: &str =
+    "SELECT m.rid, m.id, m.conversation_id, m.conversation_type, m.sender,
+        m.recipient, m.time, m.is_out, m.need_receipt, m.status, m.recalled,
+        r.read_count, r.unread_count, r.peer_read, r.local_unread, r.reader_count, r.unread_indexed,
+        r.rid IS NOT NULL, g.group_type,
+        CASE WHEN ?2 THEN r.reader_rows
+            - EXISTS (SELECT 1 FROM readers x WHERE x.rid = m.rid AND x.user_id = m.sender) END
+     FROM messages m
+     LEFT JOIN receipts r ON r.rid = m.rid
+     LEFT JOIN groups g ON m.conversation_type = 'GROUP' AND g.group_id = m.recipient
+     WHERE m.id = ?1";
+
+/// A message and what a member page needs of it ([`PAGE_HEAD`]).
+pub(crate) struct PageHead {
+    pub row: MsgRow,
+    pub receipt: Option<StoredReceipt>,
+    pub group_type: Option<GroupType>,
+    /// Reader rows not the sender's, when asked for.
+    pub reader_rows: Option<i64>,
+}
+
+/// The [`PageHead`] of message `id`; with `reader_rows`, its reader rows
+/// that are not the sender's too.
+pub(crate) fn load_page_head(
+    conn: &Connection,
+    id: &str,
+    reader_rows: bool,
+) -> Result<Option<PageHead>> {
+    Ok(conn
+        .prepare_cached(PAGE_HEAD)?
+        .query_row(params![id, reader_rows], |r| {
+            let has_receipt: bool = r.get(17)?;
+            Ok(PageHead {
+                row: msg_row(r)?,
+                receipt: if has_receipt {
+                    Some(stored_receipt(r, 11)?)
+                } else {
+                    None
+                },
+                group_type: r.get(18)?,
+                reader_rows: r.get(19)?,
+            })
+        })
+        .optional()?)
+}
+
 /// The group's type, or `None` when the group is unknown.
 pub(crate) fn group_type_of(conn: &Connection, group_id: &str) -> Result<Option<GroupType>> {
     Ok(conn
