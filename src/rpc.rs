@@ -99,7 +99,8 @@ pub const OPTIONAL_EVENTS: &[&str] = &[
 /// event subscription, so each call returns the events it caused.
 pub struct Session {
     store: Arc<Store>,
-    sub: Subscription,
+    /// `None` while forwarding is off ([`Session::set_forwarding`]).
+    sub: Option<Subscription>,
     enabled: HashSet<&'static str>,
 }
 
@@ -205,11 +206,27 @@ fn count_in(v: i64, what: &str) -> Result<u32> {
 impl Session {
     /// Starts a session; receipt events are forwarded from now on.
     pub fn new(store: Arc<Store>) -> Session {
-        let sub = store.subscribe_with_capacity(Filter::All, 1 << 16);
+        let sub = Some(store.subscribe_with_capacity(Filter::All, 1 << 16));
         Session {
             store,
             sub,
             enabled: HashSet::new(),
+        }
+    }
+
+    /// Whether calls return the events of their commits (on from the
+    /// start). A binding with no listener turns it off: with nobody
+    /// subscribed, a write skips reading what its events would carry, and
+    /// no event line is written. Turned on again, it forwards the events of
+    /// later commits; those committed while it was off are not replayed.
+    /// Opt-in choices (`subscribe`) are kept either way.
+    pub fn set_forwarding(&mut self, on: bool) {
+        match (on, self.sub.is_some()) {
+            (true, false) => {
+                self.sub = Some(self.store.subscribe_with_capacity(Filter::All, 1 << 16));
+            }
+            (false, true) => self.sub = None,
+            _ => {}
         }
     }
 
@@ -300,7 +317,10 @@ impl Session {
 
     fn drain_events(&mut self) -> Vec<String> {
         let mut out = Vec::new();
-        while let Ok(ev) = self.sub.receiver().try_recv() {
+        let Some(sub) = &self.sub else {
+            return out;
+        };
+        while let Ok(ev) = sub.receiver().try_recv() {
             let name = event_name(&ev.kind);
             // Decided before the params are built: most sessions leave the opt-in events off.
             if !DEFAULT_EVENTS.contains(&name) && name != "LAGGED" && !self.enabled.contains(name) {

@@ -58,6 +58,8 @@ class ReceiptStore {
     this._native = n;
     this._nextID = 1;
     this._listeners = new Map();
+    // No listener yet: writes need not build their events (see `_listening`).
+    n.setForwarding(false);
     // One queue per store: a call made from inside a listener appends its
     // events here and the outermost emitter drains them, in commit order.
     this._queue = [];
@@ -91,6 +93,11 @@ class ReceiptStore {
     if (response === null) throw new ReceiptDBError({ code: -32603, message: 'no response', data: { name: 'INTERNAL' } });
     if (response.error) throw new ReceiptDBError(response.error);
     return response.result;
+  }
+
+  /** The first listener came (`true`) or the last went: events are built only while someone listens. */
+  _listening(on) {
+    if (this._native !== null) this._native.setForwarding(on);
   }
 
   _drain() {

@@ -76,14 +76,20 @@ function defineMethods(proto) {
   }
 }
 
-/** Adds `on(event, listener)` and `off(event, listener)` over `this._listeners` (a Map of arrays). */
+/**
+ * Adds `on(event, listener)` and `off(event, listener)` over `this._listeners` (a Map of arrays).
+ * When the first listener comes and the last goes, `this._listening(bool)` is called if the
+ * object has one (the addon stops building events nobody would receive).
+ */
 function defineListeners(proto) {
   Object.defineProperty(proto, 'on', {
     value: function on(event, listener) {
       if (typeof listener !== 'function') throw new TypeError('on(event, listener): listener is a function');
+      const first = this._listeners.size === 0;
       let ls = this._listeners.get(event);
       if (!ls) { ls = []; this._listeners.set(event, ls); }
       ls.push(listener);
+      if (first && typeof this._listening === 'function') this._listening(true);
       return this;
     },
     writable: true, configurable: true, enumerable: false,
@@ -94,7 +100,10 @@ function defineListeners(proto) {
       if (ls) {
         const i = ls.lastIndexOf(listener);
         if (i >= 0) ls.splice(i, 1);
-        if (ls.length === 0) this._listeners.delete(event);
+        if (ls.length === 0) {
+          this._listeners.delete(event);
+          if (this._listeners.size === 0 && typeof this._listening === 'function') this._listening(false);
+        }
       }
       return this;
     },

@@ -133,6 +133,16 @@ impl NativeStore {
         .unwrap_or_else(|_| vec![panic_line("call")])
     }
 
+    /// Whether calls return the lines of the events they caused (on after
+    /// `open`). The package turns it off while no listener is on, so a
+    /// write skips building events nobody would receive. No-op when closed.
+    #[napi]
+    pub fn set_forwarding(&self, on: bool) {
+        if let Some(session) = self.lock().as_mut() {
+            session.set_forwarding(on);
+        }
+    }
+
     /// Closes the store; returns whether it was open. Idempotent.
     #[napi]
     pub fn close(&self) -> bool {

@@ -31,6 +31,27 @@ test('both classes have a method for every method of the handler', () => {
   }
 });
 
+test('events are built only while a listener is on: none before the first, none after the last goes', () => {
+  const s = groupStore();
+  const read = (messageID, reader) => JSON.stringify({
+    jsonrpc: '2.0', id: 1, method: 'applyReceiptNotifications',
+    params: { notifications: [{ messageID, groupID: 'team', readerIDs: [reader] }] },
+  });
+  // The addon's own lines: with nobody listening, the response alone.
+  assert.equal(s._native.call(read('m1', 'bob')).length, 1, 'no event line without a listener');
+  const seen = [];
+  const fn = (p) => seen.push(p.data.map((d) => `${d.messageID}:${d.readCount}`).join());
+  s.on('MESSAGE_READ_RECEIPT_RECEIVED', fn);
+  s.applyReceiptNotifications({ notifications: [{ messageID: 'm2', groupID: 'team', readerIDs: ['bob'] }] });
+  assert.deepEqual(seen, ['m2:1'], 'the later commit is heard, the earlier one not replayed');
+  s.off('MESSAGE_READ_RECEIPT_RECEIVED', fn);
+  assert.equal(s._native.call(read('m3', 'bob')).length, 1, 'none after the last listener went');
+  s.on('MESSAGE_READ_RECEIPT_RECEIVED', fn);
+  s.applyReceiptNotifications({ notifications: [{ messageID: 'm3', groupID: 'team', readerIDs: ['carol'] }] });
+  assert.deepEqual(seen, ['m2:1', 'm3:2'], 'heard again, with the count the quiet write left');
+  s.close();
+});
+
 test('listeners run before the call returns, in commit order; off removes one', () => {
   const s = groupStore();
   const seen = [];
