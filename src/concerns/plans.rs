@@ -19,6 +19,7 @@ const HOT: &[(&str, &str)] = &[
     ("indexed unread page", super::unread::INDEXED_UNREAD_PAGE),
     ("new readers", super::unread::NEW_READERS),
     ("new readers, the first", super::unread::NEW_READERS_FIRST),
+    ("one new reader", super::unread::NEW_READER_ONE),
     (
         "new readers, no former members",
         super::unread::NEW_READERS_NO_FORMER,

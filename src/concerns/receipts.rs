@@ -7,7 +7,7 @@ use rusqlite::params;
 use super::unread;
 use crate::error::Result;
 use crate::lattice::{min_reg, Estimate, ReceiptState};
-use crate::model::{ConversationType, MessageStatus};
+use crate::model::{ConversationType, GroupType, MessageStatus};
 use crate::storage::db::Tx;
 use crate::storage::rows::{
     group_type_of, load_receipt, load_row_by_rid, MergeHead, MsgRow, StoredReceipt,
@@ -25,14 +25,32 @@ pub(crate) fn merge_held(
         return Ok(false);
     }
     let rec = load_receipt(tx.conn, m.rid)?;
-    merge_loaded(tx, m, rec, est, readers)
+    let group = group_of(tx.conn, m)?;
+    merge_loaded(tx, m, rec, group, est, readers)
 }
 
-/// [`merge_held`] on receipt columns the caller read in the same transaction.
+/// The type of a group message's group, `None` when the group is unknown
+/// or the message is one-to-one (read once a merge, for every use).
+pub(crate) fn group_of(conn: &rusqlite::Connection, m: &MsgRow) -> Result<Option<GroupType>> {
+    if m.ctype == ConversationType::Group {
+        group_type_of(conn, &m.recipient)
+    } else {
+        Ok(None)
+    }
+}
+
+/// Whether a group of type `group` (`None`: unknown) takes receipts.
+pub(crate) fn takes_receipts(group: Option<GroupType>) -> bool {
+    group.is_none_or(|t| t.supports_receipts())
+}
+
+/// [`merge_held`] on receipt columns and the group's type ([`group_of`])
+/// the caller read in the same transaction.
 pub(crate) fn merge_loaded(
     tx: &mut Tx<'_>,
     m: &MsgRow,
     rec: StoredReceipt,
+    group: Option<GroupType>,
     est: &Estimate,
     readers: &[String],
 ) -> Result<bool> {
@@ -47,7 +65,7 @@ pub(crate) fn merge_loaded(
         indexed,
     } = rec;
     let c2c = m.ctype == ConversationType::C2C;
-    if !c2c && !group_has_receipts(tx.conn, &m.recipient)? {
+    if !c2c && !takes_receipts(group) {
         // Community / AVChatRoom: receipt information is ignored (PROTOCOL.md, Methods).
         return Ok(false);
     }
@@ -65,20 +83,29 @@ pub(crate) fn merge_loaded(
         let mut unique: Vec<&str> = readers.iter().map(String::as_str).collect();
         unique.sort_unstable();
         unique.dedup();
-        let list = crate::storage::json_list(&unique)?;
+        // One reader is bound as itself (no JSON to parse), more as a list.
+        let (arg, insert) = match unique[..] {
+            [one] => (
+                one.to_string(),
+                "INSERT OR IGNORE INTO readers(rid, user_id) VALUES (?1, ?2)",
+            ),
+            _ => (
+                crate::storage::json_list(&unique)?,
+                "INSERT OR IGNORE INTO readers(rid, user_id) SELECT ?1, value FROM json_each(?2)",
+            ),
+        };
         // Readers are never forgotten, but only those in the audience count;
         // the unread side moves only while the members are known.
-        let (in_unread, in_read) = unread::new_readers(tx, m, &list, unique.len())?;
+        let known = group.is_some();
+        let (in_unread, in_read) = unread::new_readers(tx, m, known, &arg, unique.len())?;
         hits = if local.is_some() { in_unread } else { 0 };
         counted = in_read;
         added = tx
             .conn
-            .prepare_cached(
-                "INSERT OR IGNORE INTO readers(rid, user_id) SELECT ?1, value FROM json_each(?2)",
-            )?
-            .execute(params![m.rid, list])? as i64;
+            .prepare_cached(insert)?
+            .execute(params![m.rid, arg])? as i64;
         if indexed && added > 0 {
-            unread::readers_added(tx, m.rid, &list)?;
+            unread::readers_added(tx, m.rid, &arg, unique.len())?;
         }
     }
     let reader_count = reader_count + counted;

@@ -10,7 +10,10 @@ use super::early::{merge_early, merge_early_delivery, merge_early_read_times};
 use super::marks::{mark_reports_in, MarkReport};
 use super::messages::{clamp, upsert_message, MAX_MESSAGES_PER_CALL};
 use super::outbox::{check_limit, hand_out, mark_self_read, Batch, RECEIPTS};
-use super::receipts::{group_has_receipts, merge_counts_deferred, merge_loaded, merge_read_times};
+use super::receipts::{
+    group_has_receipts, group_of, merge_counts_deferred, merge_loaded, merge_read_times,
+    takes_receipts,
+};
 use crate::error::{Error, Result};
 use crate::events::EventKind;
 use crate::lattice::{Estimate, ReceiptState};
@@ -244,10 +247,8 @@ fn apply_one(
     match load_for_merge(tx.conn, id)? {
         Some((m, rec)) => {
             check_conv(&m, conv)?;
-            if m.recalled
-                || (m.ctype == ConversationType::Group
-                    && !group_has_receipts(tx.conn, &m.recipient)?)
-            {
+            let group = group_of(tx.conn, &m)?;
+            if m.recalled || !takes_receipts(group) {
                 // Recalled, or Community / AVChatRoom: ignored, no error, no event.
                 return Ok(());
             }
@@ -257,7 +258,7 @@ fn apply_one(
                 merge_early_delivery(tx, id, Some(&m.conversation_id), delivery)?;
                 merge_early_read_times(tx, id, Some(&m.conversation_id), &info.times)?;
             } else {
-                let read = merge_loaded(tx, &m, rec, est, readers)?;
+                let read = merge_loaded(tx, &m, rec, group, est, readers)?;
                 if !readers.is_empty() {
                     // Readers count as delivered: the delivered union may grow.
                     readers_added(tx, &m)?;

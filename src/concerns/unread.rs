@@ -93,23 +93,30 @@ pub(crate) fn rebuild(tx: &Tx<'_>, m: &MsgRow) -> Result<()> {
     mark_indexed(tx, m.rid)
 }
 
-/// New readers (a JSON array) of an indexed message are no longer unread.
-pub(crate) fn readers_added(tx: &Tx<'_>, rid: i64, list: &str) -> Result<()> {
-    tx.conn
-        .prepare_cached(
-            "DELETE FROM unread_members WHERE rid = ?1 AND user_id IN (SELECT value FROM json_each(?2))",
-        )?
-        .execute(params![rid, list])?;
+/// New readers of an indexed message are no longer unread. `arg`: the
+/// reader's ID when `len` is 1, else a JSON array of `len` IDs.
+pub(crate) fn readers_added(tx: &Tx<'_>, rid: i64, arg: &str, len: usize) -> Result<()> {
+    let sql = if len == 1 {
+        "DELETE FROM unread_members WHERE rid = ?1 AND user_id = ?2"
+    } else {
+        "DELETE FROM unread_members WHERE rid = ?1 AND user_id IN (SELECT value FROM json_each(?2))"
+    };
+    tx.conn.prepare_cached(sql)?.execute(params![rid, arg])?;
     Ok(())
 }
 
 /// The shared parts of the [`NEW_READERS`] variants (`?1` rid, `?2` the
-/// list, `?3` group, `?4` message time, `?5` sender, `?6` members known).
+/// list, `?3` group, `?4` message time, `?5` sender, `?6` members known);
+/// the head names where the list's IDs come from (`j.value`).
 macro_rules! new_readers_head {
-    () => {
-        "SELECT COALESCE(SUM(mb.user_id IS NOT NULL), 0),
+    ($from:literal) => {
+        concat!(
+            "SELECT COALESCE(SUM(mb.user_id IS NOT NULL), 0),
             COALESCE(SUM(?6 = 0 OR mb.user_id IS NOT NULL OR fm.user_id IS NOT NULL), 0)
-         FROM json_each(?2) j "
+         FROM ",
+            $from,
+            " j "
+        )
     };
 }
 macro_rules! new_readers_head_no_former {
@@ -144,7 +151,7 @@ pub(crate) const LEAN_CHECK: &str = "SELECT reader_rows = 0,
 /// (PROTOCOL.md, Audience: members or former members by the message's time, or anyone
 /// while the group's members are unknown (`?6` = 0)). Run before inserting them.
 pub(crate) const NEW_READERS: &str = concat!(
-    new_readers_head!(),
+    new_readers_head!("json_each(?2)"),
     "LEFT JOIN readers r ON r.rid = ?1 AND r.user_id = j.value ",
     new_readers_members!(),
     new_readers_former!(),
@@ -153,10 +160,19 @@ pub(crate) const NEW_READERS: &str = concat!(
 /// [`NEW_READERS`] for a message with no reader rows yet: every reader in
 /// the list is new, so no lookup among its readers.
 pub(crate) const NEW_READERS_FIRST: &str = concat!(
-    new_readers_head!(),
+    new_readers_head!("json_each(?2)"),
     new_readers_members!(),
     new_readers_former!(),
     "WHERE j.value <> ?5"
+);
+/// [`NEW_READERS`] for one reader, `?2` the ID itself: no JSON to parse
+/// (one reader a notification is the common push).
+pub(crate) const NEW_READER_ONE: &str = concat!(
+    new_readers_head!("(SELECT ?2 AS value)"),
+    "LEFT JOIN readers r ON r.rid = ?1 AND r.user_id = j.value ",
+    new_readers_members!(),
+    new_readers_former!(),
+    "WHERE r.user_id IS NULL AND j.value <> ?5"
 );
 /// [`NEW_READERS`] for a group that never lost a member: no lookup among
 /// former members.
@@ -485,12 +501,20 @@ fn index_apply(tx: &Tx<'_>, rid: i64, ins: &[&str], del: &[&str]) -> Result<()> 
     Ok(())
 }
 
-/// Of `list` (a JSON array of distinct readers), how many are new and in the
-/// unread audience of `m`, and how many new and in its read audience
-/// ([`NEW_READERS`]); run before inserting them.
-pub(crate) fn new_readers(tx: &Tx<'_>, m: &MsgRow, list: &str, len: usize) -> Result<(i64, i64)> {
-    let known = group_type_of(tx.conn, &m.recipient)?.is_some();
-    let sql = if len < LEAN_FROM {
+/// Of `len` distinct readers (`arg`: the ID when `len` is 1, else a JSON
+/// array), how many are new and in the unread audience of `m`, and how many
+/// new and in its read audience ([`NEW_READERS`]); run before inserting
+/// them. `known`: whether the group's members are known.
+pub(crate) fn new_readers(
+    tx: &Tx<'_>,
+    m: &MsgRow,
+    known: bool,
+    arg: &str,
+    len: usize,
+) -> Result<(i64, i64)> {
+    let sql = if len == 1 {
+        NEW_READER_ONE
+    } else if len < LEAN_FROM {
         NEW_READERS
     } else {
         let (first, no_former): (bool, bool) = tx
@@ -505,7 +529,7 @@ pub(crate) fn new_readers(tx: &Tx<'_>, m: &MsgRow, list: &str, len: usize) -> Re
         }
     };
     Ok(tx.conn.prepare_cached(sql)?.query_row(
-        params![m.rid, list, m.recipient, m.time, m.sender, known],
+        params![m.rid, arg, m.recipient, m.time, m.sender, known],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?)
 }
