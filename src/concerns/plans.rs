@@ -20,6 +20,7 @@ const HOT: &[(&str, &str)] = &[
     ("new readers", super::unread::NEW_READERS),
     ("new readers, the first", super::unread::NEW_READERS_FIRST),
     ("one new reader", super::unread::NEW_READER_ONE),
+    ("members in ID order", super::unread::MEMBERS_IN_ORDER),
     (
         "new readers, no former members",
         super::unread::NEW_READERS_NO_FORMER,

@@ -97,7 +97,11 @@ pub(crate) fn merge_loaded(
         // Readers are never forgotten, but only those in the audience count;
         // the unread side moves only while the members are known.
         let known = group.is_some();
-        let (in_unread, in_read) = unread::new_readers(tx, m, known, &arg, unique.len())?;
+        let ids = unread::ReaderList {
+            ids: &unique,
+            arg: &arg,
+        };
+        let (in_unread, in_read) = unread::new_readers(tx, m, known, &ids, local)?;
         hits = if local.is_some() { in_unread } else { 0 };
         counted = in_read;
         added = tx
