@@ -43,6 +43,32 @@ fn indexed_rows(path: &std::path::Path) -> i64 {
         .expect("count")
 }
 
+/// A store at `path` indexing audiences of 10 or more, with Work group `g`
+/// of alice and 40 members since the beginning.
+fn group_of_40(path: &std::path::Path) -> Store {
+    let opts = OpenOptions::new().unread_index_min_audience(10);
+    let s = Store::open_with(path, "alice", opts).expect("open");
+    let mut list: Vec<Member> = (0..40).map(|i| Member::new(user(i))).collect();
+    list.push(Member::new("alice"));
+    s.set_group("g", GroupType::Work, &list).expect("group");
+    s
+}
+
+/// Alice's message `m` to `g` at time 100, needing receipts.
+fn save_m(s: &Store) {
+    s.save_messages(&[IncomingMessage {
+        id: "m".into(),
+        conversation_type: Some(receiptdb::ConversationType::Group),
+        from: "alice".into(),
+        to: "g".into(),
+        time: 100,
+        sequence: 1,
+        need_read_receipt: true,
+        ..Default::default()
+    }])
+    .expect("save");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
 
@@ -57,17 +83,10 @@ proptest! {
     ], 1..30)) {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("u.db");
-        let opts = OpenOptions::new().unread_index_min_audience(10);
-        let s = Store::open_with(&path, "alice", opts).expect("open");
+        let s = group_of_40(&path);
         let mut members: BTreeMap<String, Option<i64>> = (0..40).map(|i| (user(i), None)).collect();
         members.insert("alice".into(), None);
-        let list: Vec<Member> = members.iter().map(|(u, jt)| Member { user_id: u.clone(), join_time: *jt }).collect();
-        s.set_group("g", GroupType::Work, &list).expect("group");
-        s.save_messages(&[IncomingMessage {
-            id: "m".into(), conversation_type: Some(receiptdb::ConversationType::Group),
-            from: "alice".into(), to: "g".into(), time: 100, sequence: 1, need_read_receipt: true,
-            ..Default::default()
-        }]).expect("save");
+        save_m(&s);
         let time = 100;
         let mut none_unread = false;
         let mut readers: BTreeSet<String> = (0..39).map(user).collect();
@@ -132,19 +151,7 @@ proptest! {
 fn count_only_snapshot_builds_a_missing_index() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("u.db");
-    let opts = OpenOptions::new().unread_index_min_audience(10);
-    let s = Store::open_with(&path, "alice", opts).expect("open");
-    let mut list: Vec<Member> = (0..40)
-        .map(|i| Member {
-            user_id: user(i),
-            join_time: None,
-        })
-        .collect();
-    list.push(Member {
-        user_id: "alice".into(),
-        join_time: None,
-    });
-    s.set_group("g", GroupType::Work, &list).expect("group");
+    let s = group_of_40(&path);
     let m = s
         .create_message(
             "g",
@@ -194,22 +201,8 @@ fn count_only_snapshot_builds_a_missing_index() {
 fn wholly_read_in_one_batch_is_indexed_empty() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("u.db");
-    let opts = OpenOptions::new().unread_index_min_audience(10);
-    let s = Store::open_with(&path, "alice", opts).expect("open");
-    let mut list: Vec<Member> = (0..40).map(|i| Member::new(user(i))).collect();
-    list.push(Member::new("alice"));
-    s.set_group("g", GroupType::Work, &list).expect("group");
-    s.save_messages(&[IncomingMessage {
-        id: "m".into(),
-        conversation_type: Some(receiptdb::ConversationType::Group),
-        from: "alice".into(),
-        to: "g".into(),
-        time: 100,
-        sequence: 1,
-        need_read_receipt: true,
-        ..Default::default()
-    }])
-    .expect("save");
+    let s = group_of_40(&path);
+    save_m(&s);
     s.apply_receipt_notifications(&[ReceiptNotification {
         message_id: "m".into(),
         reader_ids: Some((0..40).map(user).collect()),
