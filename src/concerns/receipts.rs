@@ -204,7 +204,7 @@ pub(crate) fn merge_counts_deferred(
 /// Whether a group's messages can have group receipts: `Community` and
 /// `AVChatRoom` never do (unknown groups may).
 pub(crate) fn group_has_receipts(conn: &rusqlite::Connection, group_id: &str) -> Result<bool> {
-    Ok(group_type_of(conn, group_id)?.is_none_or(|t| t.supports_receipts()))
+    Ok(takes_receipts(group_type_of(conn, group_id)?))
 }
 
 /// Writes merged receipt states of count-only merges, each one keyed
