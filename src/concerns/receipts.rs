@@ -109,7 +109,7 @@ pub(crate) fn merge_loaded(
             .prepare_cached(insert)?
             .execute(params![m.rid, arg])? as i64;
         if indexed && added > 0 {
-            unread::readers_added(tx, m.rid, &arg, unique.len())?;
+            unread::readers_added(tx, m.rid, &ids)?;
         }
     }
     let reader_count = reader_count + counted;

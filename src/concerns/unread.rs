@@ -94,15 +94,16 @@ pub(crate) fn rebuild(tx: &Tx<'_>, m: &MsgRow) -> Result<()> {
     mark_indexed(tx, m.rid)
 }
 
-/// New readers of an indexed message are no longer unread. `arg`: the
-/// reader's ID when `len` is 1, else a JSON array of `len` IDs.
-pub(crate) fn readers_added(tx: &Tx<'_>, rid: i64, arg: &str, len: usize) -> Result<()> {
-    let sql = if len == 1 {
+/// New readers of an indexed message are no longer unread.
+pub(crate) fn readers_added(tx: &Tx<'_>, rid: i64, list: &ReaderList<'_>) -> Result<()> {
+    let sql = if list.ids.len() == 1 {
         "DELETE FROM unread_members WHERE rid = ?1 AND user_id = ?2"
     } else {
         "DELETE FROM unread_members WHERE rid = ?1 AND user_id IN (SELECT value FROM json_each(?2))"
     };
-    tx.conn.prepare_cached(sql)?.execute(params![rid, arg])?;
+    tx.conn
+        .prepare_cached(sql)?
+        .execute(params![rid, list.arg])?;
     Ok(())
 }
 
@@ -535,8 +536,10 @@ pub(crate) fn new_readers(
             (false, false) => NEW_READERS,
             (true, false) => NEW_READERS_FIRST,
             (false, true) => NEW_READERS_NO_FORMER,
+            // `local` is known only while the members are (so is the walk).
             (true, true) if local.is_some_and(|a| len as i64 * WALK_FRACTION >= a) => {
-                return new_readers_by_walk(tx, m, known, list.ids);
+                let n = new_readers_by_walk(tx, m, list.ids)?;
+                return Ok((n, n));
             }
             (true, true) => NEW_READERS_FIRST_NO_FORMER,
         }
@@ -557,12 +560,13 @@ const WALK_FRACTION: i64 = 4;
 pub(crate) const MEMBERS_IN_ORDER: &str =
     "SELECT user_id, join_time FROM members WHERE group_id = ?1 ORDER BY user_id";
 
-/// [`NEW_READERS_FIRST_NO_FORMER`] by one walk of the group's members beside
+/// [`NEW_READERS_FIRST_NO_FORMER`] with the members known (both counts are
+/// the readers in the audience) by one walk of the group's members beside
 /// the sorted list, instead of a lookup a reader: a member row read in order
 /// costs a fraction of a lookup, so a long list on a fresh message (a batch,
 /// a snapshot at login) counts in about a fifth of the work. Same counts:
 /// IDs compare as bytes, as the members' key does.
-fn new_readers_by_walk(tx: &Tx<'_>, m: &MsgRow, known: bool, ids: &[&str]) -> Result<(i64, i64)> {
+fn new_readers_by_walk(tx: &Tx<'_>, m: &MsgRow, ids: &[&str]) -> Result<i64> {
     let sender = m.sender.as_bytes();
     let mut in_audience = 0i64;
     let mut next = 0usize;
@@ -586,13 +590,7 @@ fn new_readers_by_walk(tx: &Tx<'_>, m: &MsgRow, known: bool, ids: &[&str]) -> Re
             }
         }
     }
-    // The read audience is anyone while the members are unknown.
-    let in_read = if known {
-        in_audience
-    } else {
-        ids.iter().filter(|u| u.as_bytes() != sender).count() as i64
-    };
-    Ok((in_audience, in_read))
+    Ok(in_audience)
 }
 
 /// Full recount for every receipt message of a group whose members just became known.

@@ -188,19 +188,27 @@ pub(crate) struct MsgRow {
     pub recalled: bool,
 }
 
+/// A message's row columns then its receipt columns, as [`msg_row`] and
+/// `stored_receipt(r, 11)` read them (`m`: messages, `r`: receipts).
+macro_rules! row_and_receipt_cols {
+    () => {
+        "SELECT m.rid, m.id, m.conversation_id, m.conversation_type, m.sender, m.recipient,
+                m.time, m.is_out, m.need_receipt, m.status, m.recalled,
+                r.read_count, r.unread_count, r.peer_read, r.local_unread, r.reader_count,
+                r.unread_indexed"
+    };
+}
+
 /// A held message with its receipt columns, in one lookup (for merges).
 pub(crate) fn load_for_merge(
     conn: &Connection,
     id: &str,
 ) -> Result<Option<(MsgRow, StoredReceipt)>> {
     Ok(conn
-        .prepare_cached(
-            "SELECT m.rid, m.id, m.conversation_id, m.conversation_type, m.sender, m.recipient,
-                    m.time, m.is_out, m.need_receipt, m.status, m.recalled,
-                    r.read_count, r.unread_count, r.peer_read, r.local_unread, r.reader_count,
-                    r.unread_indexed
-             FROM messages m JOIN receipts r ON r.rid = m.rid WHERE m.id = ?1",
-        )?
+        .prepare_cached(concat!(
+            row_and_receipt_cols!(),
+            " FROM messages m JOIN receipts r ON r.rid = m.rid WHERE m.id = ?1"
+        ))?
         .query_row(params![id], |r| Ok((msg_row(r)?, stored_receipt(r, 11)?)))
         .optional()?)
 }
@@ -388,17 +396,16 @@ fn stored_receipt(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<StoredRe
 /// message's row, its receipt columns (`None` without a receipt row), its
 /// group's type (`None` when unknown or not a group message) and, when `?2`
 /// is true, its reader rows that are not the sender's.
-pub(crate) const PAGE_HEAD: &str =
-    "SELECT m.rid, m.id, m.conversation_id, m.conversation_type, m.sender,
-        m.recipient, m.time, m.is_out, m.need_receipt, m.status, m.recalled,
-        r.read_count, r.unread_count, r.peer_read, r.local_unread, r.reader_count, r.unread_indexed,
-        r.rid IS NOT NULL, g.group_type,
+pub(crate) const PAGE_HEAD: &str = concat!(
+    row_and_receipt_cols!(),
+    ", r.rid IS NOT NULL, g.group_type,
         CASE WHEN ?2 THEN r.reader_rows
             - EXISTS (SELECT 1 FROM readers x WHERE x.rid = m.rid AND x.user_id = m.sender) END
      FROM messages m
      LEFT JOIN receipts r ON r.rid = m.rid
      LEFT JOIN groups g ON m.conversation_type = 'GROUP' AND g.group_id = m.recipient
-     WHERE m.id = ?1";
+     WHERE m.id = ?1"
+);
 
 /// A message and what a member page needs of it ([`PAGE_HEAD`]).
 pub(crate) struct PageHead {
