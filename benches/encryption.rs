@@ -40,7 +40,8 @@ fn store(path: &Path, keyed: bool, full: bool) -> Store {
     Store::open_with(path, "alice", opts(keyed, full)).expect("open")
 }
 
-/// A raw connection with the settings of a store (WAL, the same page cache).
+/// A raw connection with the settings of a store (WAL, the same page cache,
+/// the same planner setting).
 fn raw(path: &Path, keyed: bool, full: bool) -> Connection {
     let c = Connection::open(path).expect("raw open");
     if keyed {
@@ -51,6 +52,13 @@ fn raw(path: &Path, keyed: bool, full: bool) -> Connection {
     c.pragma_update(None, "synchronous", if full { "FULL" } else { "NORMAL" })
         .expect("sync");
     c.pragma_update(None, "cache_size", -16_384).expect("cache");
+    // The store's planner setting: else the keyset page below is planned
+    // again at every use (its bound value expires the cached plan).
+    c.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
+    .expect("qpsg");
     c.execute_batch(
         "CREATE TABLE IF NOT EXISTS messages (id TEXT PRIMARY KEY, conv TEXT, seq INTEGER, payload TEXT);
          CREATE TABLE IF NOT EXISTS readers (rid INTEGER, user_id TEXT, PRIMARY KEY (rid, user_id)) WITHOUT ROWID;",

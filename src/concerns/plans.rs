@@ -13,6 +13,10 @@ const HOT: &[(&str, &str)] = &[
         "read member page, all readers counted",
         super::queries::READ_PAGE_ALL,
     ),
+    (
+        "read page, plain keyset walk",
+        super::queries::READ_PAGE_PLAIN,
+    ),
     ("member page head", crate::storage::rows::PAGE_HEAD),
     ("unread page: audience walk", super::queries::AUDIENCE_WALK),
     ("unread page: readers walk", super::queries::READERS_WALK),

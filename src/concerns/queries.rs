@@ -31,6 +31,10 @@ pub(crate) const READ_PAGE: &str = "SELECT r.user_id FROM readers r
             OR EXISTS (SELECT 1 FROM former_members fm WHERE fm.group_id = ?5 AND fm.user_id = r.user_id
                          AND (fm.join_time IS NULL OR fm.join_time <= ?6)))
      ORDER BY r.user_id LIMIT 101";
+/// A page of the read list when every reader row counts and the sender has
+/// none: the keyset walk alone (`?3`: the page and one more).
+pub(crate) const READ_PAGE_PLAIN: &str =
+    "SELECT user_id FROM readers WHERE rid = ?1 AND user_id > ?2 ORDER BY user_id LIMIT ?3";
 /// A page of the read list when every reader row but the sender's counts
 /// (`reader_rows` less the sender's row equals `reader_count`): the plain
 /// keyset walk, no audience lookups.
@@ -181,8 +185,10 @@ pub struct MemberPage {
 }
 
 fn hex(out: &mut String, s: &str) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for b in s.as_bytes() {
-        out.push_str(&format!("{b:02x}"));
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
     }
 }
 
@@ -190,9 +196,15 @@ fn unhex(hex: &str) -> Option<String> {
     if hex.len() % 2 != 0 || hex.len() > crate::model::MAX_ID_LEN * 2 {
         return None;
     }
-    let bytes = (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(hex.get(i..i + 2).unwrap_or("zz"), 16).ok())
+    let digit = |c: u8| {
+        char::from(c)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    };
+    let bytes = hex
+        .as_bytes()
+        .chunks_exact(2)
+        .map(|p| Some(digit(p[0])? << 4 | digit(p[1])?))
         .collect::<Option<Vec<u8>>>()?;
     String::from_utf8(bytes).ok()
 }
@@ -451,8 +463,16 @@ pub(crate) fn get_group_message_read_member_list_with(
         let is_stale = rec.state.read_count > rec.reader_count
             || rec.state.unread_count.is_some_and(|u| u < unread_len);
         let indexed = rec.indexed;
-        let all_count = head.reader_rows == Some(rec.reader_count);
+        // Every reader row but the sender's counts: the plain keyset walk.
+        let sender_row = head.sender_row.unwrap_or(true);
+        let all_count = head
+            .reader_rows
+            .is_some_and(|n| n - i64::from(sender_row) == rec.reader_count);
         let mut ids: Vec<String> = match filter {
+            MemberFilter::Read if all_count && !sender_row => c
+                .prepare_cached(READ_PAGE_PLAIN)?
+                .query_map(params![m.rid, after, limit], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?,
             MemberFilter::Read if all_count => c
                 .prepare_cached(READ_PAGE_ALL)?
                 .query_map(params![m.rid, after, m.sender], |r| r.get(0))?
@@ -588,5 +608,14 @@ mod tests {
         assert!(decode_cursor(MemberFilter::Read, "m1", "r:zz").is_err());
         assert!(decode_cursor(MemberFilter::Read, "m1", "r:6d31:a").is_err());
         assert!(decode_cursor(MemberFilter::Read, "m1", "garbage").is_err());
+        // The text form is fixed (cursors outlive a release): lowercase hex.
+        assert_eq!(
+            encode_cursor(MemberFilter::Read, "m1", "\u{ff}z"),
+            "r:6d31:c3bf7a"
+        );
+        // Not hex digits (a sign, a space) and bytes that are not UTF-8.
+        assert!(decode_cursor(MemberFilter::Read, "m1", "r:6d31:+a").is_err());
+        assert!(decode_cursor(MemberFilter::Read, "m1", "r:6d31: a").is_err());
+        assert!(decode_cursor(MemberFilter::Read, "m1", "r:6d31:ff").is_err());
     }
 }

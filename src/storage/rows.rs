@@ -395,12 +395,11 @@ fn stored_receipt(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<StoredRe
 /// What a member page reads before its list, in one statement: the
 /// message's row, its receipt columns (`None` without a receipt row), its
 /// group's type (`None` when unknown or not a group message) and, when `?2`
-/// is true, its reader rows that are not the sender's.
+/// is true, its reader rows and whether the sender has one.
 pub(crate) const PAGE_HEAD: &str = concat!(
     row_and_receipt_cols!(),
-    ", r.rid IS NOT NULL, g.group_type,
-        CASE WHEN ?2 THEN r.reader_rows
-            - EXISTS (SELECT 1 FROM readers x WHERE x.rid = m.rid AND x.user_id = m.sender) END
+    ", r.rid IS NOT NULL, g.group_type, CASE WHEN ?2 THEN r.reader_rows END,
+        CASE WHEN ?2 THEN EXISTS (SELECT 1 FROM readers x WHERE x.rid = m.rid AND x.user_id = m.sender) END
      FROM messages m
      LEFT JOIN receipts r ON r.rid = m.rid
      LEFT JOIN groups g ON m.conversation_type = 'GROUP' AND g.group_id = m.recipient
@@ -412,12 +411,14 @@ pub(crate) struct PageHead {
     pub row: MsgRow,
     pub receipt: Option<StoredReceipt>,
     pub group_type: Option<GroupType>,
-    /// Reader rows not the sender's, when asked for.
+    /// Reader rows (all, the sender's among them), when asked for.
     pub reader_rows: Option<i64>,
+    /// Whether the sender has a reader row, when asked for.
+    pub sender_row: Option<bool>,
 }
 
 /// The [`PageHead`] of message `id`; with `reader_rows`, its reader rows
-/// that are not the sender's too.
+/// and whether the sender has one too.
 pub(crate) fn load_page_head(
     conn: &Connection,
     id: &str,
@@ -436,6 +437,7 @@ pub(crate) fn load_page_head(
                 },
                 group_type: r.get(18)?,
                 reader_rows: r.get(19)?,
+                sender_row: r.get(20)?,
             })
         })
         .optional()?)

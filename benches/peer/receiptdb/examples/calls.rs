@@ -52,7 +52,10 @@ fn main() -> Result<(), Box<dyn Error>> {
         let _ = std::fs::remove_file(format!("{path}{x}"));
     }
     if mode == "list" {
-        return list(&path);
+        return list(&path, false);
+    }
+    if mode == "listtime" {
+        return list(&path, true);
     }
     if mode == "snapshot" {
         return snapshot(&path);
@@ -102,7 +105,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-fn list(path: &str) -> Result<(), Box<dyn Error>> {
+fn list(path: &str, timed: bool) -> Result<(), Box<dyn Error>> {
     let users: Vec<String> = (0..10_000).map(|i| format!("user{i}")).collect();
     let s = store_with_group(path, "g", &users)?;
     s.save_messages(&[msg("big".into(), "g", 100, 1)])?;
@@ -111,6 +114,9 @@ fn list(path: &str) -> Result<(), Box<dyn Error>> {
         reader_ids: Some(users[1..].to_vec()),
         ..Default::default()
     }])?;
+    if timed {
+        return list_timed(path, &s);
+    }
     for _ in 0..20 {
         let (mut cursor, mut n) = (String::new(), 0);
         loop {
@@ -131,6 +137,108 @@ fn list(path: &str) -> Result<(), Box<dyn Error>> {
         }
     }
     Ok(())
+}
+
+/// `calls DB listtime`: the store's listing beside one raw scan of the same
+/// rows and beside raw keyset pages of 100, alternating, 200 rounds; prints
+/// the medians in µs and the ratios to the scan. `ONLY=store|scan|pages`
+/// runs 20 rounds of one side alone and prints nothing (for callgrind).
+fn list_timed(path: &str, s: &Store) -> Result<(), Box<dyn Error>> {
+    let raw = rusqlite::Connection::open(path)?;
+    // As the store's connections: a keyset statement is not planned again
+    // at each new cursor value.
+    raw.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
+    let rid: i64 = raw.query_row("SELECT rid FROM messages WHERE id = 'big'", [], |r| {
+        r.get(0)
+    })?;
+    let only = std::env::var("ONLY").unwrap_or_default();
+    let sides: [(&str, &Side); 3] = [
+        ("store", &|| store_listing(s)),
+        ("scan", &|| raw_scan(&raw, rid)),
+        ("pages", &|| raw_pages(&raw, rid)),
+    ];
+    let rounds = if only.is_empty() { 200 } else { 20 };
+    let mut times = [Vec::new(), Vec::new(), Vec::new()];
+    for _ in 0..rounds {
+        for ((name, side), t) in sides.iter().zip(times.iter_mut()) {
+            if only.is_empty() || only == *name {
+                let start = std::time::Instant::now();
+                if side()? != 9_999 {
+                    return Err(format!("{name}: not 9,999 readers").into());
+                }
+                t.push(start.elapsed().as_secs_f64() * 1e6);
+            }
+        }
+    }
+    if only.is_empty() {
+        let [store, scan, pages] = times.map(|mut t| {
+            t.sort_by(f64::total_cmp);
+            t[t.len() / 2]
+        });
+        println!(
+            "store {store:.0} µs, raw scan {scan:.0} µs, raw pages {pages:.0} µs; \
+             store/scan {:.2}, pages/scan {:.2}, store/pages {:.2}",
+            store / scan,
+            pages / scan,
+            store / pages
+        );
+    }
+    Ok(())
+}
+
+/// One side of `listtime`: a whole listing, returning how many it listed.
+type Side<'a> = dyn Fn() -> Result<usize, Box<dyn Error>> + 'a;
+
+/// All readers of "big" through the store, 100 a page.
+fn store_listing(s: &Store) -> Result<usize, Box<dyn Error>> {
+    let (mut cursor, mut n) = (String::new(), 0);
+    loop {
+        let p = s.get_group_message_read_member_list(
+            "big",
+            receiptdb::MemberFilter::Read,
+            &cursor,
+            100,
+        )?;
+        n += p.read_user_id_list.map_or(0, |l| l.len());
+        if p.is_completed {
+            return Ok(n);
+        }
+        cursor = p.cursor;
+    }
+}
+
+/// The readers of message `rid` in one statement (the sender, user0, has
+/// no reader row).
+fn raw_scan(raw: &rusqlite::Connection, rid: i64) -> Result<usize, Box<dyn Error>> {
+    let mut st =
+        raw.prepare_cached("SELECT user_id FROM readers WHERE rid = ?1 ORDER BY user_id")?;
+    let v: Vec<String> = st
+        .query_map([rid], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(black_box(v).len())
+}
+
+/// The same readers in keyset pages of 100, each its own statement run.
+fn raw_pages(raw: &rusqlite::Connection, rid: i64) -> Result<usize, Box<dyn Error>> {
+    let (mut after, mut n) = (String::new(), 0);
+    loop {
+        let mut st = raw.prepare_cached(
+            "SELECT user_id FROM readers WHERE rid = ?1 AND user_id > ?2 ORDER BY user_id LIMIT 101",
+        )?;
+        let mut v: Vec<String> = st
+            .query_map(rusqlite::params![rid, after], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let done = v.len() <= 100;
+        v.truncate(100);
+        n += v.len();
+        match v.pop() {
+            Some(last) if !done => after = last,
+            _ => return Ok(black_box(n)),
+        }
+    }
 }
 
 fn snapshot(path: &str) -> Result<(), Box<dyn Error>> {
