@@ -845,3 +845,52 @@ fn saved_receipt_figures_merge_as_lattice() {
     s.save_messages(&[out(3, 1)]).unwrap();
     assert_eq!(info(&s, "o"), (3, Some(1), false));
 }
+
+/// A member page keeps its head (the message, its receipt and group rows)
+/// for the next page while nothing was written (docs/DESIGN.md): a recall
+/// between two pages must still fail the second, whether this store or
+/// another store on the same file wrote it.
+#[test]
+fn member_page_after_a_recall_is_message_recalled() {
+    let dir = temp_dir();
+    let path = path_in(&dir, "s.db");
+    let s = Store::open(&path, OWNER).unwrap();
+    let other = Store::open(&path, OWNER).unwrap();
+    s.set_group(
+        "g",
+        GroupType::Work,
+        &members(&[OWNER, "bob", "carol", "dave"]),
+    )
+    .unwrap();
+    for (k, writer) in [(1, &s), (2, &other)] {
+        let msg = IncomingMessage {
+            id: format!("m{k}"),
+            conversation_type: Some(ConversationType::Group),
+            from: OWNER.into(),
+            to: "g".into(),
+            time: 100,
+            sequence: k,
+            need_read_receipt: true,
+            ..Default::default()
+        };
+        s.save_messages(std::slice::from_ref(&msg)).unwrap();
+        readers_arrive(&s, &msg.id, &ids(&["bob", "carol", "dave"]));
+        let page = |cursor: &str| {
+            s.get_group_message_read_member_list(&msg.id, MemberFilter::Read, cursor, 1)
+        };
+        let first = page("").unwrap();
+        assert_eq!(first.read_user_id_list, Some(ids(&["bob"])));
+        assert_eq!(
+            page("").unwrap().cursor,
+            first.cursor,
+            "the same page twice"
+        );
+        writer
+            .save_messages(&[IncomingMessage {
+                is_revoked: true,
+                ..msg.clone()
+            }])
+            .unwrap();
+        assert_err(page(&first.cursor), "MESSAGE_RECALLED", 2012);
+    }
+}

@@ -12,8 +12,8 @@ use crate::events::Filter;
 use crate::model::{check_id, ConversationType, GroupType, Member, Message};
 use crate::storage::db::Db;
 use crate::storage::rows::{
-    group_type_of, load_delivered, load_message, load_page_head, load_receipt, load_row,
-    row_to_message, MsgRow, MSG_ALL, MSG_IN_LIST, MSG_OF_CONV,
+    group_type_of, load_delivered, load_message, load_receipt, load_row, row_to_message, MsgRow,
+    MSG_ALL, MSG_IN_LIST, MSG_OF_CONV,
 };
 
 // The member pages end in a literal LIMIT (the largest page plus one) and
@@ -436,7 +436,8 @@ pub(crate) fn get_group_message_read_member_list_with(
     db.read(|c| {
         // One statement for the message, its receipt columns, its group's
         // type (the type check and `known` below) and its reader rows.
-        let head = load_page_head(c, message_id, filter == MemberFilter::Read)?
+        let head = db
+            .page_head(c, message_id, filter == MemberFilter::Read)?
             .ok_or_else(|| Error::MessageNotFound(message_id.into()))?;
         let m = head.row;
         let group_type = head.group_type;

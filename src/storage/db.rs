@@ -11,7 +11,7 @@ use rusqlite::Connection;
 use super::file::Opened;
 use super::handle;
 use super::options::OpenOptions;
-use super::rows::{conversation_events, receipt_items, ConvRow};
+use super::rows::{conversation_events, receipt_items, ConvRow, HeadMemo, PageHead};
 use super::txn::Txn;
 use crate::error::{Error, Result};
 use crate::events::{Bus, Event, EventKind, Filter, Subscription};
@@ -31,6 +31,9 @@ pub(crate) struct Db {
     moved: AtomicBool,
     /// The passphrase of an encrypted store (for its copies).
     key: Mutex<Option<String>>,
+    /// The last member page's head; forgotten by [`Db::lock_writer`].
+    /// Locked after `conn`, only while `conn` is held.
+    heads: Mutex<HeadMemo>,
 }
 
 /// The context of one write transaction.
@@ -87,6 +90,7 @@ impl Db {
             dispatch: Mutex::new(0),
             unread_index_min: opts.unread_index_min_audience.max(1),
             key: Mutex::new(opts.key.clone()),
+            heads: Mutex::new(HeadMemo::default()),
         };
         if let Some(pages) = opts.max_page_count {
             db.set_max_page_count(pages)?;
@@ -101,7 +105,7 @@ impl Db {
 
     /// `PRAGMA max_page_count`; returns the limit now in force.
     pub(crate) fn set_max_page_count(&self, pages: u64) -> Result<u64> {
-        let conn = lock(&self.conn);
+        let conn = self.lock_writer();
         let pages = pages.min(i64::MAX as u64) as i64;
         let n: i64 = conn.pragma_update_and_check(None, "max_page_count", pages, |r| r.get(0))?;
         Ok(n.max(0) as u64)
@@ -136,7 +140,7 @@ impl Db {
     /// publishes its events in commit order.
     pub(crate) fn write<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         self.writable()?;
-        let conn = lock(&self.conn);
+        let conn = self.lock_writer();
         self.write_locked(conn, f)
     }
 
@@ -149,7 +153,7 @@ impl Db {
         f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
     ) -> Result<T> {
         self.writable()?;
-        let conn = lock(&self.conn);
+        let conn = self.lock_writer();
         let name = path
             .to_str()
             .ok_or_else(|| Error::invalid("the path is not valid UTF-8"))?;
@@ -161,7 +165,7 @@ impl Db {
             None => conn.execute("ATTACH DATABASE ?1 AS src", [name])?,
         };
         let out = self.write_locked(conn, f);
-        let detached = lock(&self.conn).execute("DETACH DATABASE src", []);
+        let detached = self.lock_writer().execute("DETACH DATABASE src", []);
         let out = out?;
         detached?;
         Ok(out)
@@ -170,7 +174,7 @@ impl Db {
     /// Runs `f` with the connection alone (no transaction open), for what
     /// cannot run in one (VACUUM).
     pub(crate) fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let conn = lock(&self.conn);
+        let conn = self.lock_writer();
         f(&conn)
     }
 
@@ -190,7 +194,7 @@ impl Db {
     /// Whether the store's file was moved (checked now, through SQLite's
     /// handle); once it was, no write runs again.
     pub(crate) fn check_moved(&self) -> Result<()> {
-        let conn = lock(&self.conn);
+        let conn = self.lock_writer();
         if self.file_moved(&conn) {
             seal_moved(&conn);
             return Err(Error::StoreMoved);
@@ -207,7 +211,7 @@ impl Db {
     /// page rewritten with the new key, in one transaction).
     pub(crate) fn rekey(&self, new_key: &str) -> Result<()> {
         self.writable()?;
-        let conn = lock(&self.conn);
+        let conn = self.lock_writer();
         if self.file_moved(&conn) {
             seal_moved(&conn);
             return Err(Error::StoreMoved);
@@ -313,6 +317,25 @@ impl Db {
         }
         self.moved.store(true, Ordering::Release);
         true
+    }
+
+    /// The connection, for anything but a read: the member page head kept
+    /// for the next page is forgotten first, since what runs may change it.
+    fn lock_writer(&self) -> MutexGuard<'_, Connection> {
+        let conn = lock(&self.conn);
+        lock(&self.heads).forget();
+        conn
+    }
+
+    /// [`HeadMemo::page_head`] on this store's memo, inside a read
+    /// transaction on `conn` (the connection [`Db::read`] hands out).
+    pub(crate) fn page_head(
+        &self,
+        conn: &Connection,
+        id: &str,
+        reader_rows: bool,
+    ) -> Result<Option<PageHead>> {
+        lock(&self.heads).page_head(conn, id, reader_rows)
     }
 
     /// Runs `f` in a read transaction (one consistent view).

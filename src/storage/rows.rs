@@ -407,6 +407,7 @@ pub(crate) const PAGE_HEAD: &str = concat!(
 );
 
 /// A message and what a member page needs of it ([`PAGE_HEAD`]).
+#[derive(Debug, Clone)]
 pub(crate) struct PageHead {
     pub row: MsgRow,
     pub receipt: Option<StoredReceipt>,
@@ -441,6 +442,44 @@ pub(crate) fn load_page_head(
             })
         })
         .optional()?)
+}
+
+/// The last [`PageHead`] read, with what it was read for: a member list is
+/// read page after page, and each page's head is the same while nothing
+/// was written. Its owner forgets it at every write on its connection;
+/// `PRAGMA data_version` tells of commits on any other.
+#[derive(Debug, Default)]
+pub(crate) struct HeadMemo(Option<(String, bool, i64, PageHead)>);
+
+impl HeadMemo {
+    /// The [`PageHead`] of message `id` as [`load_page_head`] reads it, from
+    /// the memo when it holds that head and the file's `data_version` is
+    /// the one it was read at (to be called inside the read transaction).
+    pub(crate) fn page_head(
+        &mut self,
+        conn: &Connection,
+        id: &str,
+        reader_rows: bool,
+    ) -> Result<Option<PageHead>> {
+        let version: i64 = conn
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0))?;
+        if let Some((i, rows, v, head)) = &self.0 {
+            if i == id && *rows == reader_rows && *v == version {
+                return Ok(Some(head.clone()));
+            }
+        }
+        let head = load_page_head(conn, id, reader_rows)?;
+        self.0 = head
+            .as_ref()
+            .map(|h| (id.to_string(), reader_rows, version, h.clone()));
+        Ok(head)
+    }
+
+    /// Forgets the head (a write is about to run on the owner's connection).
+    pub(crate) fn forget(&mut self) {
+        self.0 = None;
+    }
 }
 
 /// The group's type, or `None` when the group is unknown.
