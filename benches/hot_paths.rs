@@ -598,28 +598,43 @@ fn conversations(c: &mut Criterion) {
     g.finish();
 }
 
-/// Builds a group of `n` members with one message read by all but every `gap`-th.
-fn member_setup(dir: &Path, n: usize, unread_every: usize) -> (Store, PathBuf, String) {
+/// Builds a group of `n` members with two messages, each read by all but
+/// every `gap`-th. The benches alternate between the two, so no page finds
+/// its head kept from the page before (a member page keeps the last head
+/// while nothing was written: docs/DESIGN.md).
+fn member_setup(dir: &Path, n: usize, unread_every: usize) -> (Store, PathBuf, [String; 2]) {
     let path = dir.join(format!("m{n}-{unread_every}.db"));
     let s = store(&path, false);
     set_group(&s, "g", n);
-    let id = "big".to_string();
-    s.save_messages(&[group_msg(&id, "g")]).expect("save");
+    let ids = ["big".to_string(), "big2".to_string()];
     let readers: Vec<String> = users(n)
         .into_iter()
         .enumerate()
         .filter(|(i, _)| i % unread_every != 0)
         .map(|(_, u)| u)
         .collect();
-    for chunk in readers.chunks(100_000) {
-        s.apply_receipt_notifications(&[ReceiptNotification {
-            message_id: id.clone(),
-            reader_ids: Some(chunk.to_vec()),
-            ..Default::default()
-        }])
-        .expect("readers");
+    for id in &ids {
+        s.save_messages(&[group_msg(id, "g")]).expect("save");
+        for chunk in readers.chunks(100_000) {
+            s.apply_receipt_notifications(&[ReceiptNotification {
+                message_id: id.clone(),
+                reader_ids: Some(chunk.to_vec()),
+                ..Default::default()
+            }])
+            .expect("readers");
+        }
     }
-    (s, path, id)
+    (s, path, ids)
+}
+
+/// The rowids of `ids` on the raw connection.
+fn rids(rc: &Connection, ids: &[String; 2]) -> [i64; 2] {
+    ids.clone().map(|id| {
+        rc.query_row("SELECT rid FROM messages WHERE id = ?1", params![id], |r| {
+            r.get(0)
+        })
+        .expect("rid")
+    })
 }
 
 /// Listing all 10,000 readers of one message of a 10,000-member group: 100
@@ -627,22 +642,20 @@ fn member_setup(dir: &Path, n: usize, unread_every: usize) -> (Store, PathBuf, S
 /// scan of the same 10,000 rows.
 fn list_all_readers(c: &mut Criterion) {
     let d = dir();
-    let (s, path, id) = member_setup(d.path(), 10_000, usize::MAX);
+    let (s, path, ids) = member_setup(d.path(), 10_000, usize::MAX);
     let rc = raw(&path, false);
-    let rid: i64 = rc
-        .query_row("SELECT rid FROM messages WHERE id = ?1", params![id], |r| {
-            r.get(0)
-        })
-        .expect("rid");
+    let rids = rids(&rc, &ids);
     settle();
     let mut g = c.benchmark_group("list_10k_readers");
+    let turn = Cell::new(0usize);
     g.bench_function("receiptdb", |b| {
         b.iter(|| {
+            let id = &ids[turn.replace(turn.get() ^ 1)];
             let mut cursor = String::new();
             let mut n = 0;
             loop {
                 let p = s
-                    .get_group_message_read_member_list(&id, MemberFilter::Read, &cursor, 100)
+                    .get_group_message_read_member_list(id, MemberFilter::Read, &cursor, 100)
                     .expect("page");
                 n += p.read_user_id_list.map_or(0, |l| l.len());
                 if p.is_completed {
@@ -656,6 +669,7 @@ fn list_all_readers(c: &mut Criterion) {
     });
     g.bench_function("raw", |b| {
         b.iter(|| {
+            let rid = rids[turn.replace(turn.get() ^ 1)];
             let mut st = rc
                 .prepare_cached("SELECT user_id FROM readers WHERE rid = ?1 ORDER BY user_id")
                 .expect("prep");
@@ -694,13 +708,10 @@ fn member_pages(c: &mut Criterion) {
         (100_000, 2, "100k_half"),
         (100_000, 100, "100k_99pct"),
     ] {
-        let (s, path, id) = member_setup(d.path(), n, every);
+        let (s, path, ids) = member_setup(d.path(), n, every);
         let rc = raw(&path, false);
-        let rid: i64 = rc
-            .query_row("SELECT rid FROM messages WHERE id = ?1", params![id], |r| {
-                r.get(0)
-            })
-            .expect("rid");
+        let rids = rids(&rc, &ids);
+        let turn = Cell::new(0usize);
         for (f, fname, sql) in [
             (MemberFilter::Read, "read", RAW_READ_PAGE),
             (MemberFilter::Unread, "unread", RAW_UNREAD_PAGE),
@@ -709,14 +720,16 @@ fn member_pages(c: &mut Criterion) {
             let mut g = c.benchmark_group(format!("member_page_{fname}_{label}"));
             g.bench_function("receiptdb", |b| {
                 b.iter(|| {
+                    let id = &ids[turn.replace(turn.get() ^ 1)];
                     let p = s
-                        .get_group_message_read_member_list(&id, f, "", 100)
+                        .get_group_message_read_member_list(id, f, "", 100)
                         .expect("page");
                     black_box(p)
                 })
             });
             // The first page of a raw keyset query, as owned user IDs.
             let raw_page = |q: &str| -> Vec<String> {
+                let rid = rids[turn.replace(turn.get() ^ 1)];
                 let mut st = rc.prepare_cached(q).expect("prep");
                 st.query_map(params![rid, ""], |r| r.get(0))
                     .expect("q")

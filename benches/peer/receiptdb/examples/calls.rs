@@ -5,11 +5,14 @@
 //!
 //! `calls DB single`: one new reader a call (`applyReceiptNotifications`),
 //! over 10 messages of a 201-member group.
-//! `calls DB page`: a read page of 100 of a message all 200 members read.
+//! `calls DB page`: a read page of 100 of a message all 200 members read,
+//! of two such messages in turn (so no page finds its head kept from the
+//! page before: a member page keeps the last head while nothing is written).
 //! `calls DB snapshot`: a snapshot of 20,000 receipt states
 //! (`applySnapshotReceipts`) over 20,000 held messages, applied twice.
 //! `calls DB list`: 20 listings of all 9,999 readers of a message of a
-//! 10,001-member group, 100 pages each, through the `Store` API.
+//! 10,001-member group, 100 pages each, through the `Store` API (two such
+//! messages in turn, so each listing's first page reads its head).
 //! `calls DB batch`: the peer bench's batch, 100,000 receipts (10 messages
 //! of a 10,001-member group, all 10,000 readers each) in one call.
 use std::error::Error;
@@ -75,19 +78,22 @@ fn main() -> Result<(), Box<dyn Error>> {
         .collect();
     s.save_messages(&msgs)?;
     if page {
-        s.apply_receipt_notifications(&[ReceiptNotification {
-            message_id: "m0".into(),
-            reader_ids: Some(readers.clone()),
-            ..Default::default()
-        }])?;
+        for m in ["m0", "m1"] {
+            s.apply_receipt_notifications(&[ReceiptNotification {
+                message_id: m.into(),
+                reader_ids: Some(readers.clone()),
+                ..Default::default()
+            }])?;
+        }
     }
     let mut session = Session::new(Arc::new(s));
     let mut id = 0;
     for k in 0..10 {
         for r in &readers {
             let line = if page {
+                let m = id % 2;
                 format!(
-                    r#"{{"jsonrpc":"2.0","id":{id},"method":"getGroupMessageReadMemberList","params":{{"messageID":"m0","filter":0,"cursor":"","count":100}}}}"#
+                    r#"{{"jsonrpc":"2.0","id":{id},"method":"getGroupMessageReadMemberList","params":{{"messageID":"m{m}","filter":0,"cursor":"","count":100}}}}"#
                 )
             } else {
                 format!(
@@ -108,30 +114,19 @@ fn main() -> Result<(), Box<dyn Error>> {
 fn list(path: &str, timed: bool) -> Result<(), Box<dyn Error>> {
     let users: Vec<String> = (0..10_000).map(|i| format!("user{i}")).collect();
     let s = store_with_group(path, "g", &users)?;
-    s.save_messages(&[msg("big".into(), "g", 100, 1)])?;
-    s.apply_receipt_notifications(&[ReceiptNotification {
-        message_id: "big".into(),
-        reader_ids: Some(users[1..].to_vec()),
-        ..Default::default()
-    }])?;
+    for (k, id) in BIG.iter().enumerate() {
+        s.save_messages(&[msg(id.to_string(), "g", 100, 1 + k as i64)])?;
+        s.apply_receipt_notifications(&[ReceiptNotification {
+            message_id: id.to_string(),
+            reader_ids: Some(users[1..].to_vec()),
+            ..Default::default()
+        }])?;
+    }
     if timed {
         return list_timed(path, &s);
     }
-    for _ in 0..20 {
-        let (mut cursor, mut n) = (String::new(), 0);
-        loop {
-            let p = s.get_group_message_read_member_list(
-                "big",
-                receiptdb::MemberFilter::Read,
-                &cursor,
-                100,
-            )?;
-            n += p.read_user_id_list.map_or(0, |l| l.len());
-            if p.is_completed {
-                break;
-            }
-            cursor = p.cursor;
-        }
+    for k in 0..20 {
+        let n = store_listing(&s, BIG[k % 2])?;
         if n != 9_999 {
             return Err(format!("listed {n}").into());
         }
@@ -155,8 +150,11 @@ fn list_timed(path: &str, s: &Store) -> Result<(), Box<dyn Error>> {
         r.get(0)
     })?;
     let only = std::env::var("ONLY").unwrap_or_default();
+    let turn = std::cell::Cell::new(0);
     let sides: [(&str, &Side); 3] = [
-        ("store", &|| store_listing(s)),
+        ("store", &|| {
+            store_listing(s, BIG[turn.replace(turn.get() ^ 1)])
+        }),
         ("scan", &|| raw_scan(&raw, rid)),
         ("pages", &|| raw_pages(&raw, rid)),
     ];
@@ -192,16 +190,15 @@ fn list_timed(path: &str, s: &Store) -> Result<(), Box<dyn Error>> {
 /// One side of `listtime`: a whole listing, returning how many it listed.
 type Side<'a> = dyn Fn() -> Result<usize, Box<dyn Error>> + 'a;
 
-/// All readers of "big" through the store, 100 a page.
-fn store_listing(s: &Store) -> Result<usize, Box<dyn Error>> {
+/// The two messages of `list` and `listtime`, each read by all 9,999.
+const BIG: [&str; 2] = ["big", "big2"];
+
+/// All readers of message `id` through the store, 100 a page.
+fn store_listing(s: &Store, id: &str) -> Result<usize, Box<dyn Error>> {
     let (mut cursor, mut n) = (String::new(), 0);
     loop {
-        let p = s.get_group_message_read_member_list(
-            "big",
-            receiptdb::MemberFilter::Read,
-            &cursor,
-            100,
-        )?;
+        let p =
+            s.get_group_message_read_member_list(id, receiptdb::MemberFilter::Read, &cursor, 100)?;
         n += p.read_user_id_list.map_or(0, |l| l.len());
         if p.is_completed {
             return Ok(n);
