@@ -439,7 +439,7 @@ pub(crate) fn get_group_message_read_member_list_with(
         let head = db
             .page_head(c, message_id, filter == MemberFilter::Read)?
             .ok_or_else(|| Error::MessageNotFound(message_id.into()))?;
-        let m = head.row;
+        let m = &head.row;
         let group_type = head.group_type;
         if let Some(t) = group_type.filter(|t| !t.supports_receipts()) {
             return Err(Error::UnsupportedGroupType(t.as_str().into()));
@@ -493,7 +493,7 @@ pub(crate) fn get_group_message_read_member_list_with(
                 .query_map(params![m.rid, after], |r| r.get(0))?
                 .take(limit)
                 .collect::<rusqlite::Result<_>>()?,
-            MemberFilter::Unread => unread_page(c, &m, &after, limit, READERS_WALK)?,
+            MemberFilter::Unread => unread_page(c, m, &after, limit, READERS_WALK)?,
             MemberFilter::Delivered => c
                 .prepare_cached(super::delivery::DELIVERED_PAGE)?
                 .query_map(
@@ -502,7 +502,7 @@ pub(crate) fn get_group_message_read_member_list_with(
                 )?
                 .take(limit)
                 .collect::<rusqlite::Result<_>>()?,
-            MemberFilter::Undelivered => unread_page(c, &m, &after, limit, DELIVERED_WALK)?,
+            MemberFilter::Undelivered => unread_page(c, m, &after, limit, DELIVERED_WALK)?,
         };
         let is_stale = match filter {
             MemberFilter::Read | MemberFilter::Unread => is_stale,

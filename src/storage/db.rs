@@ -334,7 +334,7 @@ impl Db {
         conn: &Connection,
         id: &str,
         reader_rows: bool,
-    ) -> Result<Option<PageHead>> {
+    ) -> Result<Option<Arc<PageHead>>> {
         lock(&self.heads).page_head(conn, id, reader_rows)
     }
 

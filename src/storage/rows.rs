@@ -2,6 +2,7 @@
 //! columns, so no column position is shared across files.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::Value;
@@ -407,7 +408,7 @@ pub(crate) const PAGE_HEAD: &str = concat!(
 );
 
 /// A message and what a member page needs of it ([`PAGE_HEAD`]).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct PageHead {
     pub row: MsgRow,
     pub receipt: Option<StoredReceipt>,
@@ -449,7 +450,7 @@ pub(crate) fn load_page_head(
 /// was written. Its owner forgets it at every write on its connection;
 /// `PRAGMA data_version` tells of commits on any other.
 #[derive(Debug, Default)]
-pub(crate) struct HeadMemo(Option<(String, bool, i64, PageHead)>);
+pub(crate) struct HeadMemo(Option<(String, bool, i64, Arc<PageHead>)>);
 
 impl HeadMemo {
     /// The [`PageHead`] of message `id` as [`load_page_head`] reads it, from
@@ -460,19 +461,19 @@ impl HeadMemo {
         conn: &Connection,
         id: &str,
         reader_rows: bool,
-    ) -> Result<Option<PageHead>> {
+    ) -> Result<Option<Arc<PageHead>>> {
         let version: i64 = conn
             .prepare_cached("PRAGMA data_version")?
             .query_row([], |r| r.get(0))?;
         if let Some((i, rows, v, head)) = &self.0 {
             if i == id && *rows == reader_rows && *v == version {
-                return Ok(Some(head.clone()));
+                return Ok(Some(Arc::clone(head)));
             }
         }
-        let head = load_page_head(conn, id, reader_rows)?;
+        let head = load_page_head(conn, id, reader_rows)?.map(Arc::new);
         self.0 = head
             .as_ref()
-            .map(|h| (id.to_string(), reader_rows, version, h.clone()));
+            .map(|h| (id.to_string(), reader_rows, version, Arc::clone(h)));
         Ok(head)
     }
 
