@@ -13,6 +13,8 @@
 //! `calls DB list`: 20 listings of all 9,999 readers of a message of a
 //! 10,001-member group, 100 pages each, through the `Store` API (two such
 //! messages in turn, so each listing's first page reads its head).
+//! `calls DB send`: 200 calls of `send_message_read_receipt` of 30 held
+//! `in` C2C messages each (the `Store` API).
 //! `calls DB batch`: the peer bench's batch, 100,000 receipts (10 messages
 //! of a 10,001-member group, all 10,000 readers each) in one call.
 use std::error::Error;
@@ -49,7 +51,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args().skip(1);
     let path = args
         .next()
-        .ok_or("usage: calls DB single|page|list|snapshot|batch")?;
+        .ok_or("usage: calls DB single|page|list|listtime|send|snapshot|batch")?;
     let mode = args.next().unwrap_or_default();
     for x in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{path}{x}"));
@@ -63,13 +65,16 @@ fn main() -> Result<(), Box<dyn Error>> {
     if mode == "snapshot" {
         return snapshot(&path);
     }
+    if mode == "send" {
+        return send(&path);
+    }
     if mode == "batch" {
         return batch(&path);
     }
     let page = match mode.as_str() {
         "single" => false,
         "page" => true,
-        _ => return Err("usage: calls DB single|page|list|snapshot|batch".into()),
+        _ => return Err("usage: calls DB single|page|list|listtime|send|snapshot|batch".into()),
     };
     let readers: Vec<String> = (0..200).map(|i| format!("u{i:06}")).collect();
     let s = store_with_group(&path, "team", &readers)?;
@@ -189,6 +194,32 @@ fn list_timed(path: &str, s: &Store) -> Result<(), Box<dyn Error>> {
 
 /// One side of `listtime`: a whole listing, returning how many it listed.
 type Side<'a> = dyn Fn() -> Result<usize, Box<dyn Error>> + 'a;
+
+fn send(path: &str) -> Result<(), Box<dyn Error>> {
+    let s = Store::open(path, "alice")?;
+    let msgs: Vec<IncomingMessage> = (0..6_000)
+        .map(|i| IncomingMessage {
+            id: format!("in{i:06}"),
+            conversation_type: Some(ConversationType::C2C),
+            from: "bob".into(),
+            to: "alice".into(),
+            time: 1_000 + i,
+            sequence: 1 + i,
+            need_read_receipt: true,
+            ..Default::default()
+        })
+        .collect();
+    for chunk in msgs.chunks(1_000) {
+        s.save_messages(chunk)?;
+    }
+    for call in msgs.chunks(30) {
+        let ids: Vec<String> = call.iter().map(|m| m.id.clone()).collect();
+        if s.send_message_read_receipt(&ids)?.len() != 30 {
+            return Err("not 30 queued".into());
+        }
+    }
+    Ok(())
+}
 
 /// The two messages of `list` and `listtime`, each read by all 9,999.
 const BIG: [&str; 2] = ["big", "big2"];
