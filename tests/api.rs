@@ -863,16 +863,7 @@ fn member_page_after_a_recall_is_message_recalled() {
     )
     .unwrap();
     for (k, writer) in [(1, &s), (2, &other)] {
-        let msg = IncomingMessage {
-            id: format!("m{k}"),
-            conversation_type: Some(ConversationType::Group),
-            from: OWNER.into(),
-            to: "g".into(),
-            time: 100,
-            sequence: k,
-            need_read_receipt: true,
-            ..Default::default()
-        };
+        let msg = owner_group_msg(&format!("m{k}"), "g", 100, k);
         s.save_messages(std::slice::from_ref(&msg)).unwrap();
         readers_arrive(&s, &msg.id, &ids(&["bob", "carol", "dave"]));
         let page = |cursor: &str| {

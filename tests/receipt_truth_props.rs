@@ -4,12 +4,13 @@
 //! lists and counts that tell one story (PROTOCOL.md, Methods), and the same final
 //! state whatever the order.
 
+mod common;
+
 use std::collections::BTreeSet;
 
+use common::owner_group_msg;
 use proptest::prelude::*;
-use receiptdb::{
-    ConversationType, GroupType, IncomingMessage, Member, MemberFilter, ReceiptNotification, Store,
-};
+use receiptdb::{GroupType, Member, MemberFilter, ReceiptNotification, Store};
 
 const SENDER: &str = "alice";
 
@@ -118,17 +119,8 @@ fn group_and_message(
     if !gone.is_empty() {
         s.remove_group_members("g", &gone).expect("leave");
     }
-    s.save_messages(&[IncomingMessage {
-        id: "m".into(),
-        conversation_type: Some(ConversationType::Group),
-        from: SENDER.into(),
-        to: "g".into(),
-        time: 100,
-        sequence: 1,
-        need_read_receipt: true,
-        ..Default::default()
-    }])
-    .expect("save");
+    s.save_messages(&[owner_group_msg("m", "g", 100, 1)])
+        .expect("save");
     (dir, s)
 }
 

@@ -1,12 +1,13 @@
 //! The unread-member index of big, mostly-read messages stays equal to
 //! audience − readers under readers, joins, leaves and send-time changes.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 
+use common::owner_group_msg;
 use proptest::prelude::*;
-use receiptdb::{
-    GroupType, IncomingMessage, Member, MemberFilter, OpenOptions, ReceiptNotification, Store,
-};
+use receiptdb::{GroupType, Member, MemberFilter, OpenOptions, ReceiptNotification, Store};
 
 const POOL: usize = 48;
 
@@ -56,17 +57,8 @@ fn group_of_40(path: &std::path::Path) -> Store {
 
 /// Alice's message `m` to `g` at time 100, needing receipts.
 fn save_m(s: &Store) {
-    s.save_messages(&[IncomingMessage {
-        id: "m".into(),
-        conversation_type: Some(receiptdb::ConversationType::Group),
-        from: "alice".into(),
-        to: "g".into(),
-        time: 100,
-        sequence: 1,
-        need_read_receipt: true,
-        ..Default::default()
-    }])
-    .expect("save");
+    s.save_messages(&[owner_group_msg("m", "g", 100, 1)])
+        .expect("save");
 }
 
 proptest! {
@@ -114,11 +106,7 @@ proptest! {
                 Op::Resend(t) => {
                     // The server's time is fixed once given (PROTOCOL.md, Methods): a save
                     // that contradicts it is refused and changes nothing.
-                    let r = s.save_messages(&[IncomingMessage {
-                        id: "m".into(), conversation_type: Some(receiptdb::ConversationType::Group),
-                        from: "alice".into(), to: "g".into(), time: *t, sequence: 1, need_read_receipt: true,
-                        ..Default::default()
-                    }]);
+                    let r = s.save_messages(&[owner_group_msg("m", "g", *t, 1)]);
                     if *t == time {
                         r.expect("resave");
                     } else {

@@ -450,7 +450,17 @@ pub(crate) fn load_page_head(
 /// was written. Its owner forgets it at every write on its connection;
 /// `PRAGMA data_version` tells of commits on any other.
 #[derive(Debug, Default)]
-pub(crate) struct HeadMemo(Option<(String, bool, i64, Arc<PageHead>)>);
+pub(crate) struct HeadMemo(Option<KeptHead>);
+
+/// A kept [`PageHead`] and what it was read for.
+#[derive(Debug)]
+struct KeptHead {
+    id: String,
+    reader_rows: bool,
+    /// `PRAGMA data_version` when it was read.
+    version: i64,
+    head: Arc<PageHead>,
+}
 
 impl HeadMemo {
     /// The [`PageHead`] of message `id` as [`load_page_head`] reads it, from
@@ -465,15 +475,18 @@ impl HeadMemo {
         let version: i64 = conn
             .prepare_cached("PRAGMA data_version")?
             .query_row([], |r| r.get(0))?;
-        if let Some((i, rows, v, head)) = &self.0 {
-            if i == id && *rows == reader_rows && *v == version {
-                return Ok(Some(Arc::clone(head)));
+        if let Some(k) = &self.0 {
+            if k.id == id && k.reader_rows == reader_rows && k.version == version {
+                return Ok(Some(Arc::clone(&k.head)));
             }
         }
         let head = load_page_head(conn, id, reader_rows)?.map(Arc::new);
-        self.0 = head
-            .as_ref()
-            .map(|h| (id.to_string(), reader_rows, version, Arc::clone(h)));
+        self.0 = head.as_ref().map(|h| KeptHead {
+            id: id.to_string(),
+            reader_rows,
+            version,
+            head: Arc::clone(h),
+        });
         Ok(head)
     }
 

@@ -171,6 +171,26 @@ pub fn check_paged_list(
     );
 }
 
+/// The owner's message `id` to group `group`, needing receipts, as the
+/// server hands it back (an `out` group message).
+pub fn owner_group_msg(
+    id: &str,
+    group: &str,
+    time: i64,
+    sequence: i64,
+) -> receiptdb::IncomingMessage {
+    receiptdb::IncomingMessage {
+        id: id.into(),
+        conversation_type: Some(receiptdb::ConversationType::Group),
+        from: OWNER.into(),
+        to: group.into(),
+        time,
+        sequence,
+        need_read_receipt: true,
+        ..Default::default()
+    }
+}
+
 /// `u000`..`u{n-1}`: sortable member IDs.
 pub fn user_ids(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("u{i:03}")).collect()

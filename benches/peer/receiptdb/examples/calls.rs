@@ -47,11 +47,11 @@ fn store_with_group(path: &str, group: &str, users: &[String]) -> Result<Store, 
     Ok(s)
 }
 
+const USAGE: &str = "usage: calls DB single|page|list|listtime|send|snapshot|batch";
+
 fn main() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args().skip(1);
-    let path = args
-        .next()
-        .ok_or("usage: calls DB single|page|list|listtime|send|snapshot|batch")?;
+    let path = args.next().ok_or(USAGE)?;
     let mode = args.next().unwrap_or_default();
     for x in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{path}{x}"));
@@ -74,7 +74,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let page = match mode.as_str() {
         "single" => false,
         "page" => true,
-        _ => return Err("usage: calls DB single|page|list|listtime|send|snapshot|batch".into()),
+        _ => return Err(USAGE.into()),
     };
     let readers: Vec<String> = (0..200).map(|i| format!("u{i:06}")).collect();
     let s = store_with_group(&path, "team", &readers)?;
