@@ -167,14 +167,15 @@ pub(crate) const NEW_READERS_FIRST: &str = concat!(
     new_readers_former!(),
     "WHERE j.value <> ?5"
 );
-/// [`NEW_READERS`] for one reader, `?2` the ID itself: no JSON to parse
-/// (one reader a notification is the common push).
+/// [`NEW_READERS_FIRST`] for one reader, `?2` the ID itself: no JSON to
+/// parse (one reader a notification is the common push). Run after its
+/// insert added the reader row (which says it is new: no lookup among the
+/// readers, and none among the members when it was not new).
 pub(crate) const NEW_READER_ONE: &str = concat!(
     new_readers_head!("(SELECT ?2 AS value)"),
-    "LEFT JOIN readers r ON r.rid = ?1 AND r.user_id = j.value ",
     new_readers_members!(),
     new_readers_former!(),
-    "WHERE r.user_id IS NULL AND j.value <> ?5"
+    "WHERE j.value <> ?5"
 );
 /// [`NEW_READERS`] for a group that never lost a member: no lookup among
 /// former members.
@@ -523,9 +524,7 @@ pub(crate) fn new_readers(
     local: Option<i64>,
 ) -> Result<(i64, i64)> {
     let len = list.ids.len();
-    let sql = if len == 1 {
-        NEW_READER_ONE
-    } else if len < LEAN_FROM {
+    let sql = if len < LEAN_FROM {
         NEW_READERS
     } else {
         let (first, no_former): (bool, bool) = tx
@@ -546,6 +545,16 @@ pub(crate) fn new_readers(
     };
     Ok(tx.conn.prepare_cached(sql)?.query_row(
         params![m.rid, list.arg, m.recipient, m.time, m.sender, known],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?)
+}
+
+/// For one reader `id` whose row was just inserted into the readers of `m`
+/// (new): whether it is in the unread audience and whether in the read
+/// audience (1 or 0 each), as [`new_readers`] counts a list.
+pub(crate) fn one_new_reader(tx: &Tx<'_>, m: &MsgRow, known: bool, id: &str) -> Result<(i64, i64)> {
+    Ok(tx.conn.prepare_cached(NEW_READER_ONE)?.query_row(
+        params![m.rid, id, m.recipient, m.time, m.sender, known],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?)
 }
