@@ -3,31 +3,23 @@
 //! exactly the messages the server sent its user, with the server's receipt
 //! figures, reader and unread member lists and receipt sent states; its
 //! outbox is empty; and the last event of each message agrees with its
-//! stored state. Receipt figures are the ones the client shows
+//! stored state; its unread marks are the server's registers, its own
+//! recalled messages keep the figures frozen at the recall, its failed
+//! sends look unreceived. Receipt figures are the ones the client shows
 //! ([`Client::shown_figures`]: the store's, or with `--mutate lww` its
-//! last-writer-wins cache).
+//! last-writer-wins cache); delivered figures and read times are compared
+//! in `delivery_check.rs`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use super::client::{message_list, Client, Fail, Seen};
-use super::ledger::{Ledger, LedgerMessage};
+use super::client::{message_list, Client};
+use super::delivery_check;
+use super::fail::Fail;
+use super::ledger::Ledger;
 use super::report::{state_name, Counters, Invariant};
-use super::truth::Extra;
-use receiptdb::{MemberFilter, Message, ReceiptSentState};
-
-/// The authoritative state a server reported (`SyncServer::query`), with
-/// the ledger it is read against.
-pub(crate) struct Truth<'a> {
-    pub ledger: &'a Ledger,
-    /// Message number → readers (absent: none).
-    pub readers: BTreeMap<usize, BTreeSet<usize>>,
-    /// (user, conversation) → read position (absent: 0).
-    pub positions: BTreeMap<(usize, String), i64>,
-    /// Deliveries, read times, peer-visible positions, unread marks.
-    pub extra: Extra,
-}
-
-static NO_READERS: BTreeSet<usize> = BTreeSet::new();
+use super::seen::Seen;
+use super::truth::Truth;
+use receiptdb::{Error, MemberFilter, Message};
 
 /// Users by name, as a report shows them: `{u1, u3}`.
 fn names(l: &Ledger, users: &BTreeSet<usize>) -> String {
@@ -40,65 +32,8 @@ fn or_null(v: Option<u64>) -> String {
     v.map_or_else(|| "null".into(), |n| n.to_string())
 }
 
-impl Truth<'_> {
-    fn msg(&self, idx: usize) -> &LedgerMessage {
-        &self.ledger.msgs[idx]
-    }
-
-    pub(crate) fn readers_of(&self, idx: usize) -> &BTreeSet<usize> {
-        self.readers(idx)
-    }
-
-    fn readers(&self, idx: usize) -> &BTreeSet<usize> {
-        self.readers.get(&idx).unwrap_or(&NO_READERS)
-    }
-
-    fn figures(&self, idx: usize) -> (u64, u64, bool) {
-        self.ledger.figures(self.msg(idx), self.readers(idx))
-    }
-
-    fn read_position(&self, user: usize, conv: &str) -> i64 {
-        self.positions
-            .get(&(user, conv.to_string()))
-            .copied()
-            .unwrap_or(0)
-    }
-
-    /// The peer's position as this user may see it (reports that were not private).
-    fn peer_position(&self, user: usize, conv: &str) -> Option<i64> {
-        let peer = self.ledger.c2c_peer(conv)?;
-        let key = (peer, format!("C2C{}", self.ledger.users[user]));
-        Some(self.extra.peer_positions.get(&key).copied().unwrap_or(0))
-    }
-
-    pub(crate) fn delivered(&self, idx: usize) -> &BTreeSet<usize> {
-        self.extra.delivered.get(&idx).unwrap_or(&NO_READERS)
-    }
-
-    pub(crate) fn read_time(&self, idx: usize, user: usize) -> Option<i64> {
-        self.extra.read_times.get(&idx)?.get(&user).copied()
-    }
-
-    fn sent_state(&self, idx: usize, user: usize) -> ReceiptSentState {
-        if self.readers(idx).contains(&user) {
-            ReceiptSentState::Acked
-        } else {
-            ReceiptSentState::None
-        }
-    }
-}
-
 /// Page size for member lists: small, so paging is exercised.
 const MEMBER_PAGE: u32 = 3;
-
-/// A message's receipt figures as the store holds them.
-fn seen_of(info: &receiptdb::ReadReceiptInfo) -> Seen {
-    Seen {
-        read: info.read_count,
-        unread: info.unread_count,
-        peer: info.is_peer_read,
-    }
-}
 
 fn diverged(detail: String) -> Fail {
     Fail::new(Invariant::Convergence, detail)
@@ -128,7 +63,7 @@ pub(crate) fn soundness(truth: &Truth, cl: &mut Client, c: &mut Counters) -> Res
                     ))
                 };
                 if let Some(info) = m.read_receipt_info {
-                    let shown = cl.shown_figures(id, seen_of(&info));
+                    let shown = cl.shown_figures(id, Seen::of(&info));
                     let (rc, uc, peer) = truth.figures(idx);
                     if shown.read > rc {
                         return ahead(format!("readCount {} > server's {rc}", shown.read));
@@ -142,7 +77,7 @@ pub(crate) fn soundness(truth: &Truth, cl: &mut Client, c: &mut Counters) -> Res
                     if shown.peer && !peer {
                         return ahead("isPeerRead without the peer's receipt".into());
                     }
-                    super::delivery::sound(truth, cl, idx, &info, c)?;
+                    delivery_check::sound(truth, cl, idx, &info, c)?;
                 }
                 let acked = m.receipt_sent_state == Some(receiptdb::ReceiptSentState::Acked);
                 if acked && !readers.contains(&cl.user) {
@@ -227,7 +162,7 @@ fn check_client(truth: &Truth, cl: &mut Client, c: &mut Counters) -> Result<(), 
             )));
         }
         check_read_position(truth, cl, &conv, &held, c)?;
-        super::marks::mark_converged(truth, cl, &conv, c)?;
+        mark_converged(truth, cl, &conv, c)?;
         let ids: Vec<String> = held.iter().map(|m| m.id.clone()).collect();
         let mut infos = Vec::new();
         for chunk in ids.chunks(100) {
@@ -239,7 +174,38 @@ fn check_client(truth: &Truth, cl: &mut Client, c: &mut Counters) -> Result<(), 
             check_message(truth, cl, m, idx, c)?;
         }
     }
-    super::failed::check_held(cl, c)
+    cl.check_failed(c)
+}
+
+/// After quiescence: the conversation shows the unread mark exactly when
+/// the server's registers say so (so every device of a user agrees).
+fn mark_converged(
+    truth: &Truth,
+    cl: &mut Client,
+    conv: &str,
+    c: &mut Counters,
+) -> Result<(), Fail> {
+    c.mark_checks += 1;
+    let reg = truth
+        .extra
+        .marks
+        .get(&(cl.user, conv.to_string()))
+        .copied()
+        .unwrap_or_default();
+    let cv = cl.call(c, "get_conversation", |s| s.get_conversation(conv))?;
+    let shown = cl.mk.shown(conv, cv.marked_unread);
+    if shown != reg.shows() {
+        return Err(Fail::new(
+            Invariant::Convergence,
+            format!(
+                "{conv}: markedUnread {shown}, but the server holds {} at {} and a read to the end at {}",
+                if reg.marked { "a mark" } else { "an unmark" },
+                reg.mark_time,
+                reg.read_time
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn check_message(
@@ -306,9 +272,9 @@ fn check_message(
     if sm.recalled {
         // Frozen when the recall arrived, not the server's figures now.
         event_agrees(cl, id, &info)?;
-        return super::recalls::final_recalled(cl, id, sm.group.is_some(), c);
+        return final_recalled(cl, id, sm.group.is_some(), c);
     }
-    let shown = cl.shown_figures(id, seen_of(&info));
+    let shown = cl.shown_figures(id, Seen::of(&info));
     if (shown.read, shown.unread, shown.peer) != (rc, Some(uc), peer) {
         return Err(diverged(format!(
             "{id}: readCount {} unreadCount {} isPeerRead {}, server has {rc} {uc} {peer}",
@@ -318,7 +284,7 @@ fn check_message(
         )));
     }
     event_agrees(cl, id, &info)?;
-    super::delivery::converged(truth, cl, idx, &info, c)?;
+    delivery_check::converged(truth, cl, idx, &info, c)?;
     if sm.group.is_none() {
         return Ok(());
     }
@@ -360,6 +326,37 @@ fn check_message(
         }
     }
     Ok(())
+}
+
+/// After quiescence, an own recalled message: its figures are the ones
+/// frozen when the recall arrived, and its member lists are refused.
+fn final_recalled(cl: &mut Client, id: &str, group: bool, c: &mut Counters) -> Result<(), Fail> {
+    if !cl.rc.froze(id) {
+        return Err(Fail::new(
+            Invariant::Recalled,
+            format!("{id} is recalled, but this device never recorded learning of it"),
+        ));
+    }
+    cl.check_frozen(&[id.to_string()], c)?;
+    if !group {
+        return Ok(());
+    }
+    let r = cl.call_raw(c, "get_group_message_read_member_list", |s| {
+        s.get_group_message_read_member_list(id, MemberFilter::Read, "", 3)
+    })?;
+    match r {
+        Err(Error::MessageRecalled(_)) => Ok(()),
+        other => Err(Fail::new(
+            Invariant::Recalled,
+            format!(
+                "{id} is recalled, yet its read member list answered {}",
+                match other {
+                    Ok(_) => "a page".to_string(),
+                    Err(e) => e.name().to_string(),
+                }
+            ),
+        )),
+    }
 }
 
 /// The last event of message `id` says what the store holds.
@@ -412,7 +409,7 @@ fn member_list(
         out.extend(page.delivered_user_id_list.unwrap_or_default());
         if page.is_completed {
             if filter == MemberFilter::Read {
-                super::delivery::times_converged(truth, cl, idx, &times, c)?;
+                delivery_check::times_converged(truth, cl, idx, &times, c)?;
             }
             return Ok(out);
         }

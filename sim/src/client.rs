@@ -8,50 +8,26 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use super::delivery::DeliveryState;
+use super::fail::Fail;
 use super::failed::FailedClient;
 use super::ledger::LedgerGroup;
 use super::marks::MarkClient;
 use super::network::{Node, Packet, Payload, SyncPart};
+use super::outbox::Outbox;
 use super::recalls::RecallClient;
 use super::report::{Counters, Invariant};
 use super::rng::Rng;
+use super::seen::{went_back, Seen};
 use super::trace::{note, Trace};
 use receiptdb::OpenOptions;
 use receiptdb::{
-    Batch, EventKind, Filter, Member, ReceiptItem, ReceiptSentState, Rejection, Store, Subscription,
+    Error, EventKind, Filter, IncomingMessage, Member, Message, ReceiptItem, ReceiptSentState,
+    Rejection, SendReport, Store, Subscription,
 };
 use serde_json::json;
 
 /// Capacity of a client's event subscription; it is drained after every call.
 const EVENT_CAPACITY: usize = 4096;
-/// Most batches `getPendingReceipts` hands out at once (the store's default).
-pub(crate) const BATCH_LIMIT: usize = 100;
-
-/// A broken invariant, before the step and phase are known.
-#[derive(Debug, Clone)]
-pub(crate) struct Fail {
-    pub invariant: Invariant,
-    pub client: Option<String>,
-    pub detail: String,
-}
-
-impl Fail {
-    pub(crate) fn new(invariant: Invariant, detail: impl Into<String>) -> Fail {
-        Fail {
-            invariant,
-            client: None,
-            detail: detail.into(),
-        }
-    }
-}
-
-/// The last receipt figures seen in a message's event stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Seen {
-    pub read: u64,
-    pub unread: Option<u64>,
-    pub peer: bool,
-}
 
 /// One device.
 pub(crate) struct Client {
@@ -74,10 +50,8 @@ pub(crate) struct Client {
     pub seen: BTreeMap<String, Seen>,
     /// Lowest receipt state each message must have (durability tracker).
     tracked: BTreeMap<String, ReceiptSentState>,
-    /// Batches handed out and not yet acked: ID → (conversation, message IDs).
-    live: BTreeMap<String, (String, Vec<String>)>,
-    /// Step each live batch was last sent at (lost in a crash).
-    sent_at: BTreeMap<String, u64>,
+    /// Receipt batches handed out and not yet acked (`outbox.rs`).
+    outbox: Outbox,
     /// Receipts were queued since the outbox was last read.
     pub outbox_dirty: bool,
     /// Held message ID → (conversation, sequence, `in`).
@@ -153,8 +127,7 @@ impl Client {
             unread: BTreeMap::new(),
             seen: BTreeMap::new(),
             tracked: BTreeMap::new(),
-            live: BTreeMap::new(),
-            sent_at: BTreeMap::new(),
+            outbox: Outbox::default(),
             outbox_dirty: false,
             info: BTreeMap::new(),
             in_seqs: BTreeMap::new(),
@@ -246,7 +219,7 @@ impl Client {
     }
 
     fn observe(&mut self, it: &ReceiptItem) -> Result<(), Fail> {
-        super::failed::check_event(self, &it.message_id)?;
+        self.fs.check_event(&it.message_id)?;
         let new = Seen {
             read: it.read_count,
             unread: it.unread_count,
@@ -307,7 +280,7 @@ impl Client {
             .map_err(|e| store_fail("open", &e))?;
         self.sub = Some(store.subscribe_with_capacity(Filter::All, EVENT_CAPACITY));
         self.store = Some(store);
-        self.sent_at.clear();
+        self.outbox.crash();
         self.outbox_dirty = true;
         self.read_dirty = true;
         self.read_sent_at = None;
@@ -322,7 +295,7 @@ impl Client {
         self.store = None;
         // The sync versions stay: they only advance after their snapshots
         // committed, as if kept in the store with them.
-        self.sent_at.clear();
+        self.outbox.crash();
         self.read_sent_at = None;
         self.del.crash();
         self.mk.crash();
@@ -404,7 +377,7 @@ impl Client {
         Ok(())
     }
 
-    fn note_messages(&mut self, msgs: &[receiptdb::IncomingMessage]) {
+    fn note_messages(&mut self, msgs: &[IncomingMessage]) {
         for m in msgs {
             if self.held.insert(m.id.clone()) {
                 let conv = m.conversation_id.clone().unwrap_or_default();
@@ -428,7 +401,7 @@ impl Client {
                 self.call(c, "save_messages", |s| s.save_messages(&ms))?;
                 self.note_messages(&ms);
                 self.del.dirty |= ms.iter().any(|m| m.from != self.user_id);
-                super::recalls::learned(self, &ms, c)?;
+                self.learn_recalls(&ms, c)?;
             }
             Payload::Notify(ns) => {
                 c.notifications += ns.len() as u64;
@@ -436,7 +409,8 @@ impl Client {
                     s.apply_receipt_notifications(&ns)
                 })?;
                 self.del.observe_notes(&ns)?;
-                super::recalls::after_notes(self, &ns, c)?;
+                let ids = self.rc.after_notes(&ns);
+                self.check_frozen(&ids, c)?;
                 if self.lww_mode {
                     for n in &ns {
                         self.display(
@@ -475,7 +449,10 @@ impl Client {
                         self.tracked.insert(id.clone(), ReceiptSentState::Acked);
                     }
                 }
-                super::recalls::after_snapshot(self, &snap, c)?;
+                // Known before this snapshot: what it brings must not move them.
+                let ids = self.rc.after_snapshot(&snap);
+                self.learn_recalls(&snap.messages, c)?;
+                self.check_frozen(&ids, c)?;
             }
             Payload::Ack { batch_id, rejected } => self.ack(&batch_id, &rejected, c)?,
             Payload::ReadAck(rs) => {
@@ -507,7 +484,7 @@ impl Client {
         let ok = self.call(c, "ack_receipts", |s| s.ack_receipts(batch, rejected))?;
         if !ok {
             c.acks_repeated += 1;
-            if self.live.contains_key(batch) {
+            if self.outbox.is_live(batch) {
                 return Err(Fail::new(
                     Invariant::Outbox,
                     format!(
@@ -518,8 +495,7 @@ impl Client {
             return Ok(());
         }
         c.acks_applied += 1;
-        self.sent_at.remove(batch);
-        let Some((_, ids)) = self.live.remove(batch) else {
+        let Some(ids) = self.outbox.acked(batch) else {
             return Err(Fail::new(
                 Invariant::Outbox,
                 format!("ack_receipts took batch {batch}, which was never handed out"),
@@ -539,6 +515,90 @@ impl Client {
             }
         }
         Ok(())
+    }
+
+    /// Messages a save or snapshot just told this device are recalled
+    /// (`recalls.rs`): each is recorded, and the figures of its own ones
+    /// frozen as they are now.
+    fn learn_recalls(&mut self, msgs: &[IncomingMessage], c: &mut Counters) -> Result<(), Fail> {
+        for (conv, ids) in self.rc.learn(&self.user_id, msgs, c) {
+            let list = self.call(c, "get_message_read_receipt_list", |s| {
+                s.get_message_read_receipt_list_with(&ids, true, true)
+            })?;
+            self.rc.freeze(&conv, list);
+        }
+        Ok(())
+    }
+
+    /// These recalled messages still show the figures frozen when the
+    /// recall arrived (`recalls.rs`).
+    pub(crate) fn check_frozen(&mut self, ids: &[String], c: &mut Counters) -> Result<(), Fail> {
+        let by_conv = self.rc.frozen_by_conv(ids);
+        self.check_receipts(&by_conv, c, |cl, m, c| {
+            c.frozen_checks += 1;
+            cl.rc.check_frozen(m)
+        })
+    }
+
+    /// Every recalled message this device froze still shows those figures.
+    pub(crate) fn check_recalls(&mut self, c: &mut Counters) -> Result<(), Fail> {
+        let ids = self.rc.frozen_ids();
+        self.check_frozen(&ids, c)
+    }
+
+    /// Every failed send this device holds still looks as if nobody
+    /// received it (`failed.rs`).
+    pub(crate) fn check_failed(&mut self, c: &mut Counters) -> Result<(), Fail> {
+        let by_conv = self.fs.by_conv();
+        self.check_receipts(&by_conv, c, |cl, m, c| {
+            c.failed_checks += 1;
+            cl.fs.check_held(m)
+        })
+    }
+
+    /// Reads these messages with their full receipt info (per
+    /// conversation, a hundred at a time) and checks each with `check`.
+    fn check_receipts(
+        &mut self,
+        by_conv: &BTreeMap<String, Vec<String>>,
+        c: &mut Counters,
+        check: impl Fn(&Client, &Message, &mut Counters) -> Result<(), Fail>,
+    ) -> Result<(), Fail> {
+        for ids in by_conv.values() {
+            for chunk in ids.chunks(100) {
+                let list = self.call(c, "get_message_read_receipt_list", |s| {
+                    s.get_message_read_receipt_list_with(chunk, true, true)
+                })?;
+                for m in &list {
+                    check(self, m, c)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `sendMessageReadReceipt` for `ask`, with `MESSAGE_RECALLED` taken as
+    /// expected (`recalls.rs`): the receipts for the others are sent again
+    /// without the recalled ones.
+    fn send_receipts(&mut self, ask: &[String], c: &mut Counters) -> Result<SendReport, Fail> {
+        let first = self.call_raw(c, "send_message_read_receipt", |s| {
+            s.send_message_read_receipt_report(ask)
+        })?;
+        let rep = match first {
+            Ok(rep) => rep,
+            Err(Error::MessageRecalled(text)) => {
+                let rest = self.rc.refused(ask, &text, c)?;
+                if rest.is_empty() {
+                    return Ok(SendReport::default());
+                }
+                self.call(c, "send_message_read_receipt", |s| {
+                    s.send_message_read_receipt_report(&rest)
+                })?
+            }
+            Err(e) => return Err(store_fail("send_message_read_receipt", &e)),
+        };
+        self.rc.check_queued(&rep)?;
+        Ok(rep)
     }
 
     /// The highest sequence this device holds in `conv` (0: none).
@@ -600,10 +660,10 @@ impl Client {
                 }
             }
             for chunk in ids[..take].chunks(receiptdb::MAX_BATCH) {
-                let ask = super::failed::with_failed(self, &conv, chunk, c);
-                let rep = super::recalls::send_receipts(self, &ask, c)?;
-                super::failed::check_report(self, &rep)?;
-                let queued = super::marks::check_private(self, &conv, rep, c)?;
+                let ask = self.fs.with_failed(&conv, chunk, c);
+                let rep = self.send_receipts(&ask, c)?;
+                self.fs.check_report(&rep)?;
+                let queued = self.mk.check_private(&conv, rep, c)?;
                 c.receipts_queued += queued.len() as u64;
                 for q in queued {
                     self.ever_queued.insert(q.clone());
@@ -655,7 +715,7 @@ impl Client {
         })?;
         self.tally.insert(conv.to_string(), 0);
         self.read_dirty = true;
-        super::marks::after_local(self, &[conv.to_string()], c)
+        self.marks_after_local(&[conv.to_string()], c)
     }
 
     /// `setAllMessageRead` (every tally goes to 0).
@@ -665,7 +725,24 @@ impl Client {
         self.tally.values_mut().for_each(|t| *t = 0);
         self.read_dirty = true;
         let cached = self.mk.cached();
-        super::marks::after_local(self, &cached, c)
+        self.marks_after_local(&cached, c)
+    }
+
+    /// After a local read or mark of `convs`: the mutated cache takes what
+    /// the store shows now (`marks.rs`).
+    pub(crate) fn marks_after_local(
+        &mut self,
+        convs: &[String],
+        c: &mut Counters,
+    ) -> Result<(), Fail> {
+        if !self.mk.arrival {
+            return Ok(());
+        }
+        for conv in convs {
+            let cv = self.call(c, "get_conversation", |s| s.get_conversation(conv))?;
+            self.mk.local(conv, cv.marked_unread);
+        }
+        Ok(())
     }
 
     /// The conversation of the newest held `in` message, if any.
@@ -832,24 +909,22 @@ impl Client {
         retry_after: u64,
         c: &mut Counters,
     ) -> Result<Vec<Packet>, Fail> {
-        let due = |sent: Option<&u64>| sent.is_none_or(|t| now >= t + retry_after);
-        let any_due = self.live.keys().any(|b| due(self.sent_at.get(b)));
+        let any_due = self.outbox.due(now, retry_after);
         let deliveries = self.del.dirty || self.del.due(now, retry_after);
         if !self.outbox_dirty && !any_due && !deliveries {
             return Ok(Vec::new());
         }
         // One call hands out receipts and delivery acks alike.
         let pending = self.call(c, "get_pending", |s| s.get_pending(None))?;
-        super::failed::check_outbox(self, &pending)?;
+        self.fs.check_outbox(&pending)?;
         let batches = pending.batches;
         self.outbox_dirty = false;
-        self.check_batches(&batches)?;
+        self.outbox.check(&batches)?;
         let mut out = self
             .del
             .hand_out(self.idx, pending.delivery_batches, now, retry_after, c)?;
         for b in batches {
-            if due(self.sent_at.get(&b.batch_id)) {
-                self.sent_at.insert(b.batch_id.clone(), now);
+            if self.outbox.send_now(&b.batch_id, now, retry_after) {
                 c.batches_sent += 1;
                 out.push(Packet {
                     src: Node::Client(self.idx),
@@ -864,54 +939,6 @@ impl Client {
         Ok(out)
     }
 
-    /// The outbox invariant: no ID twice, handed-out batches unchanged, none lost.
-    fn check_batches(&mut self, batches: &[Batch]) -> Result<(), Fail> {
-        let fail = |d: String| Err(Fail::new(Invariant::Outbox, d));
-        let mut owner: BTreeMap<&str, &str> = BTreeMap::new();
-        for b in batches {
-            if b.message_ids.is_empty() || b.message_ids.len() > receiptdb::MAX_BATCH {
-                return fail(format!(
-                    "batch {} holds {} IDs",
-                    b.batch_id,
-                    b.message_ids.len()
-                ));
-            }
-            for id in &b.message_ids {
-                if let Some(other) = owner.insert(id, &b.batch_id) {
-                    return fail(format!("{id} is in batches {other} and {}", b.batch_id));
-                }
-            }
-            if let Some((conv, ids)) = self.live.get(&b.batch_id) {
-                if *conv != b.conversation_id || *ids != b.message_ids {
-                    return fail(format!(
-                        "batch {} changed: was {conv} {ids:?}, now {} {:?}",
-                        b.batch_id, b.conversation_id, b.message_ids
-                    ));
-                }
-            }
-        }
-        let full = batches.len() >= BATCH_LIMIT;
-        for (lb, (_, ids)) in &self.live {
-            if batches.iter().any(|b| b.batch_id == *lb) {
-                continue;
-            }
-            if !full {
-                return fail(format!(
-                    "batch {lb} {ids:?} was handed out, never acked, and is gone"
-                ));
-            }
-            if let Some(id) = ids.iter().find(|id| owner.contains_key(id.as_str())) {
-                return fail(format!("{id} is in live batch {lb} and in a new batch"));
-            }
-        }
-        for b in batches {
-            self.live
-                .entry(b.batch_id.clone())
-                .or_insert_with(|| (b.conversation_id.clone(), b.message_ids.clone()));
-        }
-        Ok(())
-    }
-
     /// Receipts queued and not acked, per the store.
     pub(crate) fn pending(&mut self, c: &mut Counters) -> Result<u64, Fail> {
         self.call(c, "pending_receipt_count", |s| s.pending_receipt_count())
@@ -919,7 +946,7 @@ impl Client {
 
     /// Batches handed out and not acked, per the harness.
     pub(crate) fn live_batches(&self) -> usize {
-        self.live.len()
+        self.outbox.live()
     }
 
     /// A sync request packet: per conversation, the version this client
@@ -950,33 +977,13 @@ impl Client {
     }
 }
 
-/// Why `new` figures of message `id` went back from `old`, if they did:
-/// `readCount` fell, `isPeerRead` was lost, or `unreadCount` rose (`None`
-/// is the top: unknown → a number is fine, a number → unknown is not).
-fn went_back(id: &str, old: &Seen, new: &Seen) -> Option<String> {
-    if new.read < old.read {
-        return Some(format!(
-            "readCount of {id} fell from {} to {}",
-            old.read, new.read
-        ));
-    }
-    if old.peer && !new.peer {
-        return Some(format!("isPeerRead of {id} went from true to false"));
-    }
-    match (old.unread, new.unread) {
-        (Some(a), Some(b)) if b > a => Some(format!("unreadCount of {id} rose from {a} to {b}")),
-        (Some(a), None) => Some(format!("unreadCount of {id} went from {a} to unknown")),
-        _ => None,
-    }
-}
-
 /// Every message of a conversation, oldest first (`getMessageList`, paged).
 pub(crate) fn message_list(
     cl: &mut Client,
     conv: &str,
     c: &mut Counters,
-) -> Result<Vec<receiptdb::Message>, Fail> {
-    let mut all: Vec<receiptdb::Message> = Vec::new();
+) -> Result<Vec<Message>, Fail> {
+    let mut all: Vec<Message> = Vec::new();
     let mut next: Option<String> = None;
     loop {
         let page = cl.call(c, "get_message_list", |s| {

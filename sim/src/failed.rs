@@ -7,17 +7,18 @@
 //! queued receipt or delivery ack, never counts as unread, and no other
 //! device nor the server ever has it. `--mutate count-failed` plants the
 //! bug of a client whose shown unread count counts failed sends.
+//!
+//! This module holds what the world and each device keep of them and the
+//! checks a device's own calls answer; the world's side (drawing and
+//! saving them, the final check) is `failed_sends.rs`.
 
 use std::collections::BTreeMap;
 
-use receiptdb::{ConversationType, Flow, IncomingMessage, Message, MessageStatus, Pending};
+use receiptdb::{Flow, Message, MessageStatus, Pending, SendReport};
 
-use super::client::{Client, Fail};
-use super::protocol::Query as ServerQuery;
+use super::fail::Fail;
 use super::report::{Counters, Invariant};
 use super::rng::Rng;
-use super::server::Answer;
-use super::world::{tag, World};
 
 type R<T> = std::result::Result<T, Fail>;
 
@@ -42,6 +43,15 @@ impl Failures {
             rng: Rng::new(seed, 3),
             sends: Vec::new(),
         }
+    }
+
+    /// Draws whether the next send fails (at `rate`) and, if so, on which
+    /// of the running devices `up` lists (`None`: it is sent).
+    pub fn draw(&mut self, rate: f64, up: impl FnOnce() -> Vec<usize>) -> Option<usize> {
+        if !self.rng.chance(rate) {
+            return None;
+        }
+        self.rng.pick(&up()).copied()
     }
 }
 
@@ -78,7 +88,7 @@ impl FailedClient {
     }
 
     /// The highest local sequence of a failed send in `conv` (0: none).
-    fn highest(&self, conv: &str) -> i64 {
+    pub fn highest(&self, conv: &str) -> i64 {
         self.held
             .values()
             .filter(|h| h.conv == conv)
@@ -95,213 +105,95 @@ impl FailedClient {
             0
         }
     }
-}
 
-impl World<'_> {
-    /// A message of the random workload: sent, or now and then a send
-    /// that fails on one running device of its sender.
-    pub(super) fn send_or_fail(
-        &mut self,
-        from: usize,
-        group: Option<usize>,
-        to: Option<usize>,
-        receipt: bool,
-    ) -> R<()> {
-        if self.failures.rng.chance(self.sc.rates.failed_send) {
-            let up: Vec<usize> = (0..self.clients.len())
-                .filter(|&i| self.clients[i].user == from && self.clients[i].is_up())
-                .collect();
-            if let Some(&d) = self.failures.rng.pick(&up) {
-                return self.fail_send(d, group, to, receipt);
-            }
-        }
-        self.send(from, group, to, receipt)
-    }
-
-    /// Device `d` saves its send as failed; nobody else hears of it.
-    fn fail_send(
-        &mut self,
-        d: usize,
-        group: Option<usize>,
-        to: Option<usize>,
-        receipt: bool,
-    ) -> R<()> {
-        let l = &self.ledger;
-        let (ctype, to_id, conv) = match (group, to) {
-            (Some(g), _) => {
-                let gid = l.groups[g].id.clone();
-                (ConversationType::Group, gid.clone(), format!("GROUP{gid}"))
-            }
-            (None, Some(t)) => {
-                let uid = l.users[t].clone();
-                (ConversationType::C2C, uid.clone(), format!("C2C{uid}"))
-            }
-            (None, None) => return Ok(()),
-        };
-        let id = format!("f{}", self.failures.sends.len() + 1);
-        let time = self.clock().time;
-        let cl = &mut self.clients[d];
-        // createMessage's local values: a sequence one above the highest held.
-        let sequence = cl.highest_sequence(&conv).max(cl.fs.highest(&conv)) + 1;
-        let msg = IncomingMessage {
-            id: id.clone(),
-            conversation_id: Some(conv.clone()),
-            conversation_type: Some(ctype),
-            from: cl.user_id.clone(),
-            to: to_id,
-            time,
-            sequence,
-            status: Some(MessageStatus::Fail),
-            need_read_receipt: receipt,
-            ..Default::default()
-        };
-        cl.call(&mut self.c, "save_messages", |s| s.save_messages(&[msg]))
-            .map_err(|f| tag(&cl.name, f))?;
-        cl.fs.held.insert(
-            id.clone(),
+    /// Device-side record of a send that failed here: `id` in `conv` at
+    /// local sequence `seq`.
+    pub fn hold(&mut self, id: String, conv: String, seq: i64, group: bool, receipt: bool) {
+        self.held.insert(
+            id,
             Held {
                 conv,
-                seq: sequence,
-                group: group.is_some(),
+                seq,
+                group,
                 receipt,
             },
         );
-        self.c.failed_sends += 1;
-        self.failures.sends.push(FailedSend { id, device: d });
+    }
+
+    /// The failed sends held, by conversation.
+    pub fn by_conv(&self) -> BTreeMap<String, Vec<String>> {
+        let mut by_conv: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (id, h) in &self.held {
+            by_conv.entry(h.conv.clone()).or_default().push(id.clone());
+        }
+        by_conv
+    }
+
+    /// The receipt call of a read in `conv` also names this device's newest
+    /// failed send there (room permitting): the store must skip it.
+    pub fn with_failed(&self, conv: &str, chunk: &[String], c: &mut Counters) -> Vec<String> {
+        let mut ask = chunk.to_vec();
+        if ask.len() < receiptdb::MAX_BATCH {
+            if let Some(id) = self.in_conv(conv).last() {
+                c.failed_asked += 1;
+                ask.push(id.clone());
+            }
+        }
+        ask
+    }
+
+    /// No receipt is queued (nor skipped as private) for a failed send.
+    pub fn check_report(&self, rep: &SendReport) -> R<()> {
+        let skipped = rep.skipped.iter().map(|s| &s.message_id);
+        match rep.queued.iter().chain(skipped).find(|id| self.holds(id)) {
+            Some(id) => Err(failed(format!(
+                "sendMessageReadReceipt took failed send {id} as a receipt to send"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// No receipt batch nor delivery batch names a failed send.
+    pub fn check_outbox(&self, pending: &Pending) -> R<()> {
+        for b in pending.batches.iter().chain(&pending.delivery_batches) {
+            if let Some(id) = b.message_ids.iter().find(|id| self.holds(id)) {
+                return Err(failed(format!(
+                    "batch {} names failed send {id}",
+                    b.batch_id
+                )));
+            }
+        }
         Ok(())
     }
 
-    /// After quiescence: no device but the sender's holds a failed send,
-    /// and the server counts nobody as having read or received one.
-    pub(super) fn failed_final(&mut self) -> R<()> {
-        let sends = self.failures.sends.clone();
-        for f in &sends {
-            for i in (0..self.clients.len()).filter(|&i| i != f.device) {
-                self.c.failed_checks += 1;
-                let cl = &mut self.clients[i];
-                let got = cl.call(&mut self.c, "find_message", |s| s.find_message(&f.id));
-                if got.map_err(|e| tag(&cl.name, e))?.is_some() {
-                    let name = self.clients[f.device].name.clone();
-                    let e = Fail::new(
-                        Invariant::Failed,
-                        format!("{} failed on {name}, yet this device holds it", f.id),
-                    );
-                    return Err(tag(&self.clients[i].name, e));
-                }
-            }
+    /// An event about a failed send: its figures must never change.
+    pub fn check_event(&self, id: &str) -> R<()> {
+        if self.holds(id) {
+            return Err(failed(format!(
+                "an event told new receipt figures of failed send {id}"
+            )));
         }
-        let ids: Vec<String> = sends.iter().map(|f| f.id.clone()).collect();
-        if ids.is_empty() {
+        Ok(())
+    }
+
+    /// A failed send this device holds, as the store lists it now (`m`,
+    /// with its full receipt info): still `fail`, `out`, not recalled nor
+    /// peer read, without a sent state, and with the figures of a message
+    /// nobody received: read by none, unread count unknown in a group (its
+    /// audience is not fixed), 1 in C2C. Any other message passes.
+    pub fn check_held(&self, m: &Message) -> R<()> {
+        let Some(h) = self.held.get(&m.id) else {
             return Ok(());
-        }
-        let at = self.clock();
-        for q in [
-            ServerQuery::Readers {
-                message_ids: ids.clone(),
-            },
-            ServerQuery::Delivered { message_ids: ids },
-        ] {
-            let ans = match self.server.query(at, &q) {
-                Ok(a) => a,
-                Err(e) => return Err(self.server_error("a query about failed sends", e)),
-            };
-            let named = match ans {
-                Answer::Readers(m) | Answer::Delivered(m) => m,
-                _ => BTreeMap::new(),
-            };
-            if let Some((id, users)) = named.iter().find(|(_, u)| !u.is_empty()) {
-                return Err(Fail::new(
-                    Invariant::Failed,
-                    format!("{id} failed, yet the server counts {users:?} for it"),
-                ));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The receipt call of a read in `conv` also names this device's newest
-/// failed send there (room permitting): the store must skip it.
-pub(crate) fn with_failed(
-    cl: &Client,
-    conv: &str,
-    chunk: &[String],
-    c: &mut Counters,
-) -> Vec<String> {
-    let mut ask = chunk.to_vec();
-    if ask.len() < receiptdb::MAX_BATCH {
-        if let Some(id) = cl.fs.in_conv(conv).last() {
-            c.failed_asked += 1;
-            ask.push(id.clone());
+        };
+        match wrong(m, h) {
+            Some(what) => Err(failed(format!("failed send {}: {what}", m.id))),
+            None => Ok(()),
         }
     }
-    ask
 }
 
 fn failed(detail: String) -> Fail {
     Fail::new(Invariant::Failed, detail)
-}
-
-/// No receipt is queued (nor skipped as private) for a failed send.
-pub(crate) fn check_report(cl: &Client, rep: &receiptdb::SendReport) -> R<()> {
-    let skipped = rep.skipped.iter().map(|s| &s.message_id);
-    match rep.queued.iter().chain(skipped).find(|id| cl.fs.holds(id)) {
-        Some(id) => Err(failed(format!(
-            "sendMessageReadReceipt took failed send {id} as a receipt to send"
-        ))),
-        None => Ok(()),
-    }
-}
-
-/// No receipt batch nor delivery batch names a failed send.
-pub(crate) fn check_outbox(cl: &Client, pending: &Pending) -> R<()> {
-    for b in pending.batches.iter().chain(&pending.delivery_batches) {
-        if let Some(id) = b.message_ids.iter().find(|id| cl.fs.holds(id)) {
-            return Err(failed(format!(
-                "batch {} names failed send {id}",
-                b.batch_id
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// An event about a failed send: its figures must never change.
-pub(crate) fn check_event(cl: &Client, id: &str) -> R<()> {
-    if cl.fs.holds(id) {
-        return Err(failed(format!(
-            "an event told new receipt figures of failed send {id}"
-        )));
-    }
-    Ok(())
-}
-
-/// Every failed send this device holds is still `fail`, `out`, not
-/// recalled nor peer read, without a sent state, and its figures are
-/// those of a message nobody received: read by none, unread count
-/// unknown in a group (its audience is not fixed), 1 in C2C.
-pub(crate) fn check_held(cl: &mut Client, c: &mut Counters) -> R<()> {
-    let mut by_conv: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (id, h) in &cl.fs.held {
-        by_conv.entry(h.conv.clone()).or_default().push(id.clone());
-    }
-    for ids in by_conv.values() {
-        for chunk in ids.chunks(100) {
-            let list = cl.call(c, "get_message_read_receipt_list", |s| {
-                s.get_message_read_receipt_list_with(chunk, true, true)
-            })?;
-            for m in &list {
-                c.failed_checks += 1;
-                let Some(h) = cl.fs.held.get(&m.id) else {
-                    continue;
-                };
-                if let Some(what) = wrong(m, h) {
-                    return Err(failed(format!("failed send {}: {what}", m.id)));
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 /// What is wrong with a held failed send, if anything.

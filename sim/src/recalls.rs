@@ -7,16 +7,20 @@
 //! `MESSAGE_RECALLED`, which the read path takes as expected: it drops the
 //! recalled messages and sends the rest. `--mutate recall-thaw` plants the
 //! bug of a client whose displayed figures keep taking later news.
+//!
+//! This module holds what a device knows of recalls and the checks on
+//! it; the store reads around them are `Client` methods (`client.rs`),
+//! the final check is in `check.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use receiptdb::{
-    Error, IncomingMessage, MemberFilter, ReadReceiptInfo, ReceiptNotification, SendReport,
-    Snapshot,
+    IncomingMessage, Message, ReadReceiptInfo, ReceiptNotification, SendReport, Snapshot,
 };
 
-use super::client::{Client, Fail, Seen};
+use super::fail::Fail;
 use super::report::{Counters, Invariant};
+use super::seen::Seen;
 
 type R<T> = std::result::Result<T, Fail>;
 
@@ -46,7 +50,11 @@ impl RecallClient {
         let Some((_, info)) = self.frozen.get(id).filter(|_| self.thaw) else {
             return;
         };
-        let old = self.shown.get(id).copied().unwrap_or_else(|| seen_of(info));
+        let old = self
+            .shown
+            .get(id)
+            .copied()
+            .unwrap_or_else(|| Seen::of(info));
         let unread = match (old.unread, unread) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -58,13 +66,154 @@ impl RecallClient {
         };
         self.shown.insert(id.to_string(), new);
     }
-}
 
-fn seen_of(info: &ReadReceiptInfo) -> Seen {
-    Seen {
-        read: info.read_count,
-        unread: info.unread_count,
-        peer: info.is_peer_read,
+    /// Whether the figures of `id` were frozen here (an own recalled
+    /// message that needs a receipt).
+    pub fn froze(&self, id: &str) -> bool {
+        self.frozen.contains_key(id)
+    }
+
+    /// Messages a save or snapshot just told this device are recalled:
+    /// each is recorded. Returns this user's own ones that need a receipt,
+    /// by conversation: their figures are to be frozen as they are now
+    /// ([`freeze`](Self::freeze)).
+    pub fn learn(
+        &mut self,
+        user_id: &str,
+        msgs: &[IncomingMessage],
+        c: &mut Counters,
+    ) -> BTreeMap<String, Vec<String>> {
+        let mut own: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for m in msgs.iter().filter(|m| m.is_revoked) {
+            if !self.revoked.insert(m.id.clone()) {
+                continue;
+            }
+            c.recalls_learned += 1;
+            if m.from == user_id && m.need_read_receipt {
+                let conv = m.conversation_id.clone().unwrap_or_default();
+                own.entry(conv).or_default().push(m.id.clone());
+            }
+        }
+        own
+    }
+
+    /// Freezes the figures the store holds of `conv`'s own recalled
+    /// messages (`list`, with their full receipt info).
+    pub fn freeze(&mut self, conv: &str, list: Vec<Message>) {
+        for m in list {
+            if let Some(info) = m.read_receipt_info {
+                self.frozen.insert(m.id, (conv.to_string(), info));
+            }
+        }
+    }
+
+    /// Notifications reach the thawed display; returns the recalled
+    /// messages they name, whose figures must not have moved.
+    pub fn after_notes(&mut self, ns: &[ReceiptNotification]) -> Vec<String> {
+        let mut ids = Vec::new();
+        for n in ns {
+            if self.frozen.contains_key(&n.message_id) {
+                self.thaw_with(&n.message_id, n.read_count, n.unread_count, n.is_peer_read);
+                ids.push(n.message_id.clone());
+            }
+        }
+        ids
+    }
+
+    /// A snapshot's figures reach the thawed display; returns the recalled
+    /// messages known before it that it carries figures for, whose figures
+    /// must not have moved (the recalls it brings are learned apart).
+    pub fn after_snapshot(&mut self, snap: &Snapshot) -> Vec<String> {
+        let ids: Vec<String> = snap
+            .receipts
+            .iter()
+            .filter(|r| self.frozen.contains_key(&r.message_id))
+            .map(|r| r.message_id.clone())
+            .collect();
+        for r in &snap.receipts {
+            if self.frozen.contains_key(&r.message_id) {
+                self.thaw_with(&r.message_id, r.read_count, r.unread_count, r.is_peer_read);
+            }
+        }
+        ids
+    }
+
+    /// Every recalled message whose figures were frozen here.
+    pub fn frozen_ids(&self) -> Vec<String> {
+        self.frozen.keys().cloned().collect()
+    }
+
+    /// Those of `ids` whose figures were frozen, by conversation, each once.
+    pub fn frozen_by_conv(&self, ids: &[String]) -> BTreeMap<String, Vec<String>> {
+        let mut by_conv: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for id in ids {
+            if let Some((conv, _)) = self.frozen.get(id) {
+                let v = by_conv.entry(conv.clone()).or_default();
+                if !v.contains(id) {
+                    v.push(id.clone());
+                }
+            }
+        }
+        by_conv
+    }
+
+    /// A recalled message as the store lists it now (`m`, with its full
+    /// receipt info): its figures (shown, and the store's in full:
+    /// delivered figures and read time too) are the frozen ones. A message
+    /// not frozen here passes.
+    pub fn check_frozen(&self, m: &Message) -> R<()> {
+        let (Some(info), Some((_, want))) = (m.read_receipt_info, self.frozen.get(&m.id)) else {
+            return Ok(());
+        };
+        let shown = match self.shown.get(&m.id) {
+            Some(s) if self.thaw => *s,
+            _ => Seen::of(&info),
+        };
+        let thawed = shown != Seen::of(want) || (!self.thaw && info != *want);
+        if thawed {
+            return Err(Fail::new(
+                Invariant::Recalled,
+                format!(
+                    "{} is recalled: its figures moved after the recall reached this device, from {} (delivered {:?}, readTime {:?}) to {} (delivered {:?}, readTime {:?})",
+                    m.id,
+                    figures(&Seen::of(want)),
+                    want.delivered_count,
+                    want.read_time,
+                    figures(&shown),
+                    info.delivered_count,
+                    info.read_time
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `sendMessageReadReceipt` for `ask` answered `MESSAGE_RECALLED`
+    /// (`text`): it must name a message this device knows is recalled.
+    /// Returns the rest of `ask`, whose receipts are sent again.
+    pub fn refused(&self, ask: &[String], text: &str, c: &mut Counters) -> R<Vec<String>> {
+        c.recall_refusals += 1;
+        if !ask
+            .iter()
+            .any(|id| self.knows(id) && text.contains(id.as_str()))
+        {
+            return Err(Fail::new(
+                Invariant::Recalled,
+                format!("sendMessageReadReceipt {ask:?} answered MESSAGE_RECALLED ({text}), but this device was never told that message was recalled"),
+            ));
+        }
+        Ok(ask.iter().filter(|id| !self.knows(id)).cloned().collect())
+    }
+
+    /// Nothing `sendMessageReadReceipt` queued may be a known recall.
+    pub fn check_queued(&self, rep: &SendReport) -> R<()> {
+        match rep.queued.iter().find(|id| self.knows(id)) {
+            Some(id) => Err(Fail::new(
+                Invariant::Recalled,
+                format!("sendMessageReadReceipt queued a receipt for {id}, which this device knows is recalled"),
+            )),
+            None => Ok(()),
+        }
     }
 }
 
@@ -74,195 +223,4 @@ fn figures(s: &Seen) -> String {
         "readCount {}, unreadCount {unread}, isPeerRead {}",
         s.read, s.peer
     )
-}
-
-/// Messages a save or snapshot just told this device are recalled: each
-/// is recorded, and the figures of its own ones frozen as they are now.
-pub(crate) fn learned(cl: &mut Client, msgs: &[IncomingMessage], c: &mut Counters) -> R<()> {
-    let mut own: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for m in msgs.iter().filter(|m| m.is_revoked) {
-        if !cl.rc.revoked.insert(m.id.clone()) {
-            continue;
-        }
-        c.recalls_learned += 1;
-        if m.from == cl.user_id && m.need_read_receipt {
-            let conv = m.conversation_id.clone().unwrap_or_default();
-            own.entry(conv).or_default().push(m.id.clone());
-        }
-    }
-    for (conv, ids) in own {
-        let list = cl.call(c, "get_message_read_receipt_list", |s| {
-            s.get_message_read_receipt_list_with(&ids, true, true)
-        })?;
-        for m in list {
-            if let Some(info) = m.read_receipt_info {
-                cl.rc.frozen.insert(m.id, (conv.clone(), info));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// After notifications: recalled messages they name keep their figures.
-pub(crate) fn after_notes(cl: &mut Client, ns: &[ReceiptNotification], c: &mut Counters) -> R<()> {
-    let mut ids = Vec::new();
-    for n in ns {
-        if cl.rc.frozen.contains_key(&n.message_id) {
-            cl.rc
-                .thaw_with(&n.message_id, n.read_count, n.unread_count, n.is_peer_read);
-            ids.push(n.message_id.clone());
-        }
-    }
-    check_frozen(cl, &ids, c)
-}
-
-/// After a snapshot: recalls it brings are learned; recalled messages it
-/// carries figures for keep theirs.
-pub(crate) fn after_snapshot(cl: &mut Client, snap: &Snapshot, c: &mut Counters) -> R<()> {
-    // Known before this snapshot: what it brings must not move them.
-    let ids: Vec<String> = snap
-        .receipts
-        .iter()
-        .filter(|r| cl.rc.frozen.contains_key(&r.message_id))
-        .map(|r| r.message_id.clone())
-        .collect();
-    for r in &snap.receipts {
-        if cl.rc.frozen.contains_key(&r.message_id) {
-            cl.rc
-                .thaw_with(&r.message_id, r.read_count, r.unread_count, r.is_peer_read);
-        }
-    }
-    learned(cl, &snap.messages, c)?;
-    check_frozen(cl, &ids, c)
-}
-
-/// Every recalled message this device froze still shows those figures.
-pub(crate) fn check_all(cl: &mut Client, c: &mut Counters) -> R<()> {
-    let ids: Vec<String> = cl.rc.frozen.keys().cloned().collect();
-    check_frozen(cl, &ids, c)
-}
-
-/// The figures of these recalled messages (shown, and the store's in
-/// full: delivered figures and read time too) are the frozen ones.
-fn check_frozen(cl: &mut Client, ids: &[String], c: &mut Counters) -> R<()> {
-    let mut by_conv: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for id in ids {
-        if let Some((conv, _)) = cl.rc.frozen.get(id) {
-            let v = by_conv.entry(conv.clone()).or_default();
-            if !v.contains(id) {
-                v.push(id.clone());
-            }
-        }
-    }
-    for (_, ids) in by_conv {
-        for chunk in ids.chunks(100) {
-            let list = cl.call(c, "get_message_read_receipt_list", |s| {
-                s.get_message_read_receipt_list_with(chunk, true, true)
-            })?;
-            for m in &list {
-                c.frozen_checks += 1;
-                let (Some(info), Some((_, want))) = (m.read_receipt_info, cl.rc.frozen.get(&m.id))
-                else {
-                    continue;
-                };
-                let shown = match cl.rc.shown.get(&m.id) {
-                    Some(s) if cl.rc.thaw => *s,
-                    _ => seen_of(&info),
-                };
-                let thawed = shown != seen_of(want) || (!cl.rc.thaw && info != *want);
-                if thawed {
-                    return Err(Fail::new(
-                        Invariant::Recalled,
-                        format!(
-                            "{} is recalled: its figures moved after the recall reached this device, from {} (delivered {:?}, readTime {:?}) to {} (delivered {:?}, readTime {:?})",
-                            m.id,
-                            figures(&seen_of(want)),
-                            want.delivered_count,
-                            want.read_time,
-                            figures(&shown),
-                            info.delivered_count,
-                            info.read_time
-                        ),
-                    ));
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// `sendMessageReadReceipt` for `ask`, with `MESSAGE_RECALLED` taken as
-/// expected: it must name a message this device knows is recalled; the
-/// receipts for the others are sent again without the recalled ones.
-/// Nothing queued may be a known recall.
-pub(crate) fn send_receipts(cl: &mut Client, ask: &[String], c: &mut Counters) -> R<SendReport> {
-    let first = cl.call_raw(c, "send_message_read_receipt", |s| {
-        s.send_message_read_receipt_report(ask)
-    })?;
-    let rep = match first {
-        Ok(rep) => rep,
-        Err(Error::MessageRecalled(text)) => {
-            c.recall_refusals += 1;
-            if !ask
-                .iter()
-                .any(|id| cl.rc.knows(id) && text.contains(id.as_str()))
-            {
-                return Err(Fail::new(
-                    Invariant::Recalled,
-                    format!("sendMessageReadReceipt {ask:?} answered MESSAGE_RECALLED ({text}), but this device was never told that message was recalled"),
-                ));
-            }
-            let rest: Vec<String> = ask.iter().filter(|id| !cl.rc.knows(id)).cloned().collect();
-            if rest.is_empty() {
-                return Ok(SendReport::default());
-            }
-            cl.call(c, "send_message_read_receipt", |s| {
-                s.send_message_read_receipt_report(&rest)
-            })?
-        }
-        Err(e) => {
-            return Err(Fail::new(
-                Invariant::StoreError,
-                format!("send_message_read_receipt failed: {} ({e})", e.name()),
-            ))
-        }
-    };
-    if let Some(id) = rep.queued.iter().find(|id| cl.rc.knows(id)) {
-        return Err(Fail::new(
-            Invariant::Recalled,
-            format!("sendMessageReadReceipt queued a receipt for {id}, which this device knows is recalled"),
-        ));
-    }
-    Ok(rep)
-}
-
-/// After quiescence, an own recalled message: its figures are the ones
-/// frozen when the recall arrived, and its member lists are refused.
-pub(crate) fn final_recalled(cl: &mut Client, id: &str, group: bool, c: &mut Counters) -> R<()> {
-    if !cl.rc.frozen.contains_key(id) {
-        return Err(Fail::new(
-            Invariant::Recalled,
-            format!("{id} is recalled, but this device never recorded learning of it"),
-        ));
-    }
-    check_frozen(cl, &[id.to_string()], c)?;
-    if !group {
-        return Ok(());
-    }
-    let r = cl.call_raw(c, "get_group_message_read_member_list", |s| {
-        s.get_group_message_read_member_list(id, MemberFilter::Read, "", 3)
-    })?;
-    match r {
-        Err(Error::MessageRecalled(_)) => Ok(()),
-        other => Err(Fail::new(
-            Invariant::Recalled,
-            format!(
-                "{id} is recalled, yet its read member list answered {}",
-                match other {
-                    Ok(_) => "a page".to_string(),
-                    Err(e) => e.name().to_string(),
-                }
-            ),
-        )),
-    }
 }

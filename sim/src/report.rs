@@ -8,7 +8,8 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::scenario::{FaultKind, Scenario};
+use super::scenario::{FaultKind, Mutation, Rates, Scenario};
+use super::server::ServerChoice;
 
 /// The invariants the simulator checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -314,16 +315,16 @@ pub fn run_command_of(sc: &Scenario) -> String {
         cmd.push_str(&format!(" --prefix {p}"));
     }
     match sc.mutate {
-        Some(super::Mutation::Lww) => cmd.push_str(" --mutate lww"),
-        Some(super::Mutation::Tally) => cmd.push_str(" --mutate tally"),
-        Some(super::Mutation::DeliveredLww) => cmd.push_str(" --mutate delivered-lww"),
-        Some(super::Mutation::ReadtimeLatest) => cmd.push_str(" --mutate readtime-latest"),
-        Some(super::Mutation::MarkArrival) => cmd.push_str(" --mutate mark-arrival"),
-        Some(super::Mutation::CountFailed) => cmd.push_str(" --mutate count-failed"),
-        Some(super::Mutation::RecallThaw) => cmd.push_str(" --mutate recall-thaw"),
+        Some(Mutation::Lww) => cmd.push_str(" --mutate lww"),
+        Some(Mutation::Tally) => cmd.push_str(" --mutate tally"),
+        Some(Mutation::DeliveredLww) => cmd.push_str(" --mutate delivered-lww"),
+        Some(Mutation::ReadtimeLatest) => cmd.push_str(" --mutate readtime-latest"),
+        Some(Mutation::MarkArrival) => cmd.push_str(" --mutate mark-arrival"),
+        Some(Mutation::CountFailed) => cmd.push_str(" --mutate count-failed"),
+        Some(Mutation::RecallThaw) => cmd.push_str(" --mutate recall-thaw"),
         None => {}
     }
-    if let super::ServerChoice::Command {
+    if let ServerChoice::Command {
         cmd: server,
         timeout_ms,
     } = &sc.server
@@ -339,12 +340,12 @@ pub fn run_command_of(sc: &Scenario) -> String {
             cmd.push_str(&shell_word(path));
         }
         // Made in code: the script and rates have no file to name.
-        None if !sc.script.is_empty() || sc.rates != super::Rates::default() => {
+        None if !sc.script.is_empty() || sc.rates != Rates::default() => {
             cmd.push_str(" --scenario FILE.json");
         }
         None => {}
     }
-    if let super::ServerChoice::Custom(_) = &sc.server {
+    if let ServerChoice::Custom(_) = &sc.server {
         cmd.push_str("  (with your SyncServer: run this scenario through the trait)");
     }
     cmd
@@ -367,13 +368,13 @@ impl fmt::Display for Report {
             sc.steps,
             sc.prefix.map(|p| format!(" (prefix {p})")).unwrap_or_default(),
             match sc.mutate {
-                Some(super::Mutation::Lww) => "lww (mutated)",
-                Some(super::Mutation::Tally) => "tally (mutated)",
-                Some(super::Mutation::DeliveredLww) => "delivered-lww (mutated)",
-                Some(super::Mutation::ReadtimeLatest) => "readtime-latest (mutated)",
-                Some(super::Mutation::MarkArrival) => "mark-arrival (mutated)",
-                Some(super::Mutation::CountFailed) => "count-failed (mutated)",
-                Some(super::Mutation::RecallThaw) => "recall-thaw (mutated)",
+                Some(Mutation::Lww) => "lww (mutated)",
+                Some(Mutation::Tally) => "tally (mutated)",
+                Some(Mutation::DeliveredLww) => "delivered-lww (mutated)",
+                Some(Mutation::ReadtimeLatest) => "readtime-latest (mutated)",
+                Some(Mutation::MarkArrival) => "mark-arrival (mutated)",
+                Some(Mutation::CountFailed) => "count-failed (mutated)",
+                Some(Mutation::RecallThaw) => "recall-thaw (mutated)",
                 None => "lattice",
             }
         )?;

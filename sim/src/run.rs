@@ -2,16 +2,17 @@
 //! comparison, the report, and shrinking a failure to its shortest failing
 //! step prefix.
 
-use super::check::{final_check, Truth};
-use super::client::Fail;
+use super::check::final_check;
 use super::external::ProcessServer;
+use super::fail::{tag, Fail};
 use super::progress::{Progress, ProgressPhase};
 use super::report::{Invariant, Phase, Report, Shrunk, Violation};
 use super::scenario::{FaultKind, Scenario, ScenarioBuilder};
 use super::script::Action;
 use super::server::{ReferenceServer, ServerChoice, ServerError, SyncServer};
 use super::trace::{cause_chain, note, subject_of};
-use super::world::{no_server, snapshot_packet, tag, World};
+use super::truth::Truth;
+use super::world::{no_server, snapshot_packet, World};
 use receiptdb::Result;
 use serde_json::json;
 

@@ -1,21 +1,27 @@
-//! The world's side of the read state beyond the seed: turning it on in
-//! every client at the start (delivery acks, the marks' logical clock),
-//! the user's marks and private-reading switches each step, and the
-//! server's authoritative answers the checks compare with (who received
-//! what, read times, the positions a peer may see, unread marks).
+//! The authoritative state a server reported (`SyncServer::query`), read
+//! against the ledger: readers and read positions ([`Truth`]), and the
+//! read state beyond them ([`Extra`]: deliveries, read times, the
+//! positions a peer may see, unread marks). The checks compare clients
+//! with it; the world's queries (`queries.rs`) fill it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use receiptdb::ReceiptConfigPatch;
+use receiptdb::ReceiptSentState;
 
-use super::client::Fail;
-use super::marks::{mark_unread, toggle_private, MarkClient};
-use super::protocol::{MarkState, Query};
-use super::server::{Answer, ServerError};
-use super::world::{tag, World};
+use super::ledger::{Ledger, LedgerMessage};
+use super::protocol::MarkState;
 
-/// Most message IDs in one query.
-const QUERY_CHUNK: usize = 1000;
+/// The authoritative state a server reported (`SyncServer::query`), with
+/// the ledger it is read against.
+pub(crate) struct Truth<'a> {
+    pub ledger: &'a Ledger,
+    /// Message number → readers (absent: none).
+    pub readers: BTreeMap<usize, BTreeSet<usize>>,
+    /// (user, conversation) → read position (absent: 0).
+    pub positions: BTreeMap<(usize, String), i64>,
+    /// Deliveries, read times, peer-visible positions, unread marks.
+    pub extra: Extra,
+}
 
 /// What the server reported beyond readers and positions.
 #[derive(Debug, Default)]
@@ -30,148 +36,56 @@ pub(crate) struct Extra {
     pub marks: BTreeMap<(usize, String), MarkState>,
 }
 
-type R<T> = std::result::Result<T, Fail>;
+/// The readers (or receivers) of a message the server names none of.
+static NO_READERS: BTreeSet<usize> = BTreeSet::new();
 
-impl World<'_> {
-    /// Every client queues delivery acks and starts each conversation it
-    /// can have with the seeding unmark (marks.rs).
-    pub(super) fn start_beyond(&mut self) -> R<()> {
-        let patch = ReceiptConfigPatch {
-            delivery_receipts: Some(true),
-            ..Default::default()
-        };
-        let users = self.ledger.users.clone();
-        let groups: Vec<String> = self.ledger.groups.iter().map(|g| g.id.clone()).collect();
-        for cl in &mut self.clients {
-            let mut convs: Vec<String> = users
-                .iter()
-                .filter(|u| **u != cl.user_id)
-                .map(|u| format!("C2C{u}"))
-                .collect();
-            convs.extend(groups.iter().map(|g| format!("GROUP{g}")));
-            let seed = MarkClient::seed(&convs);
-            cl.call(&mut self.c, "patch_receipt_config", |s| {
-                s.patch_receipt_config(&patch)
-            })
-            .and_then(|_| {
-                cl.call(&mut self.c, "apply_read_reports", |s| {
-                    s.apply_read_reports(&seed)
-                })
-            })
-            .map_err(|f| tag(&cl.name, f))?;
-        }
-        Ok(())
+impl Truth<'_> {
+    /// Message number `idx` of the ledger.
+    pub(crate) fn msg(&self, idx: usize) -> &LedgerMessage {
+        &self.ledger.msgs[idx]
     }
 
-    /// The user of client `i` may mark a conversation unread (or unmark
-    /// it) and may switch private reading of one.
-    pub(super) fn user_marks(&mut self, i: usize) -> R<()> {
-        let r = &self.sc.rates;
-        let (mark, private) = (r.mark_unread, r.private_reading);
-        if !self.clients[i].is_up() {
-            return Ok(());
-        }
-        if self.rng.chance(mark) {
-            let cl = &mut self.clients[i];
-            mark_unread(cl, &mut self.rng, &mut self.c).map_err(|f| tag(&cl.name, f))?;
-        }
-        if self.rng.chance(private) {
-            let cl = &mut self.clients[i];
-            toggle_private(cl, &mut self.rng, &mut self.c).map_err(|f| tag(&cl.name, f))?;
-        }
-        Ok(())
+    /// The server's readers of message `idx`.
+    pub(crate) fn readers(&self, idx: usize) -> &BTreeSet<usize> {
+        self.readers.get(&idx).unwrap_or(&NO_READERS)
     }
 
-    fn ask(&mut self, what: &str, q: Query) -> R<Answer> {
-        let at = self.clock();
-        match self.server.query(at, &q) {
-            Ok(a) => Ok(a),
-            Err(e) => Err(self.server_error(&format!("the {what} query"), e)),
-        }
+    /// The server's `readCount`, `unreadCount`, `isPeerRead` of message `idx`.
+    pub(crate) fn figures(&self, idx: usize) -> (u64, u64, bool) {
+        self.ledger.figures(self.msg(idx), self.readers(idx))
     }
 
-    fn wrong(&mut self, what: &str, detail: String) -> Fail {
-        self.server_error(&format!("the {what} query"), ServerError(detail))
+    /// The server's read position of `user` in `conv`.
+    pub(crate) fn read_position(&self, user: usize, conv: &str) -> i64 {
+        self.positions
+            .get(&(user, conv.to_string()))
+            .copied()
+            .unwrap_or(0)
     }
 
-    fn user_num(&mut self, what: &str, name: &str) -> R<usize> {
-        match self.ledger.user_of(name) {
-            Some(u) => Ok(u),
-            None => Err(self.wrong(what, format!("its answer names unknown user {name:?}"))),
-        }
+    /// The peer's position as this user may see it (reports that were not private).
+    pub(crate) fn peer_position(&self, user: usize, conv: &str) -> Option<i64> {
+        let peer = self.ledger.c2c_peer(conv)?;
+        let key = (peer, format!("C2C{}", self.ledger.users[user]));
+        Some(self.extra.peer_positions.get(&key).copied().unwrap_or(0))
     }
 
-    fn msg_num(&mut self, what: &str, id: &str, asked: &[usize]) -> R<usize> {
-        match self.ledger.index_of(id).filter(|i| asked.contains(i)) {
-            Some(i) => Ok(i),
-            None => Err(self.wrong(
-                what,
-                format!("its answer names message {id:?}, which was not asked"),
-            )),
-        }
+    /// The users who received message `idx`, per the server.
+    pub(crate) fn delivered(&self, idx: usize) -> &BTreeSet<usize> {
+        self.extra.delivered.get(&idx).unwrap_or(&NO_READERS)
     }
 
-    /// The server's deliveries and read times of `idxs`; with `all_users`,
-    /// also every user's peer-visible positions and unread marks.
-    pub(super) fn query_beyond(&mut self, idxs: &[usize], all_users: bool) -> R<Extra> {
-        let mut x = Extra::default();
-        for chunk in idxs.chunks(QUERY_CHUNK) {
-            let ids: Vec<String> = chunk
-                .iter()
-                .map(|&i| self.ledger.msgs[i].id.clone())
-                .collect();
-            let Answer::Delivered(d) = self.ask(
-                "delivered",
-                Query::Delivered {
-                    message_ids: ids.clone(),
-                },
-            )?
-            else {
-                return Err(self.wrong("delivered", "another answer".into()));
-            };
-            for (id, names) in d {
-                let i = self.msg_num("delivered", &id, chunk)?;
-                let mut set = BTreeSet::new();
-                for n in names {
-                    set.insert(self.user_num("delivered", &n)?);
-                }
-                x.delivered.insert(i, set);
-            }
-            let Answer::ReadTimes(t) =
-                self.ask("readTimes", Query::ReadTimes { message_ids: ids })?
-            else {
-                return Err(self.wrong("readTimes", "another answer".into()));
-            };
-            for (id, times) in t {
-                let i = self.msg_num("readTimes", &id, chunk)?;
-                let mut map = BTreeMap::new();
-                for (n, t) in times {
-                    map.insert(self.user_num("readTimes", &n)?, t);
-                }
-                x.read_times.insert(i, map);
-            }
+    /// When `user` first read message `idx`, per the server.
+    pub(crate) fn read_time(&self, idx: usize, user: usize) -> Option<i64> {
+        self.extra.read_times.get(&idx)?.get(&user).copied()
+    }
+
+    /// The receipt sent state `user`'s devices must hold for message `idx`.
+    pub(crate) fn sent_state(&self, idx: usize, user: usize) -> ReceiptSentState {
+        if self.readers(idx).contains(&user) {
+            ReceiptSentState::Acked
+        } else {
+            ReceiptSentState::None
         }
-        if !all_users {
-            return Ok(x);
-        }
-        for u in 0..self.ledger.users.len() {
-            let user_id = self.ledger.users[u].clone();
-            let Answer::Positions(p) = self.ask(
-                "peerPositions",
-                Query::PeerPositions {
-                    user_id: user_id.clone(),
-                },
-            )?
-            else {
-                return Err(self.wrong("peerPositions", "another answer".into()));
-            };
-            x.peer_positions
-                .extend(p.into_iter().map(|(c, p)| ((u, c), p)));
-            let Answer::Marks(m) = self.ask("marks", Query::Marks { user_id })? else {
-                return Err(self.wrong("marks", "another answer".into()));
-            };
-            x.marks.extend(m.into_iter().map(|(c, m)| ((u, c), m)));
-        }
-        Ok(x)
     }
 }

@@ -1,27 +1,33 @@
 //! The simulated world and its faulty phase: setup, one step at a time
-//! (faults, membership churn, new messages, the server's answers and each
-//! client's transport loop).
+//! (faults, membership churn, new messages, the user's reads and marks,
+//! the server's answers and each client's transport loop). What it asks
+//! the server for the checks is in `queries.rs`, its failed sends in
+//! `failed_sends.rs`, scripted actions and the end of a run in `run.rs`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use std::collections::BTreeSet;
 
-use super::check::{held_by, soundness, Truth};
-use super::client::{Client, Fail};
+use super::check::{held_by, soundness};
+use super::client::Client;
+use super::fail::{tag, Fail};
 use super::failed::Failures;
 use super::ledger::{Ledger, LedgerGroup};
+use super::mark_actions::{flush_marks, mark_unread, toggle_private};
+use super::marks::MarkClient;
 use super::network::{NetConfig, Network, Node, Packet, Payload, SyncPart};
 use super::protocol::{
-    Clock, Device, GroupSetup, Input, MemberSetup, Query, Setup, ToClient, PROTOCOL_VERSION,
+    Clock, Device, GroupSetup, Input, MemberSetup, Setup, ToClient, PROTOCOL_VERSION,
 };
 use super::report::{Counters, Invariant};
 use super::rng::Rng;
 use super::scenario::{FaultKind, Mutation, Scenario};
-use super::server::{Answer, ServerError, SyncServer};
+use super::server::{ServerError, SyncServer};
 use super::trace::{note, Trace};
+use super::truth::Truth;
 use receiptdb::{Error, Result};
-use receiptdb::{GroupType, Member, Snapshot};
+use receiptdb::{GroupType, Member, ReceiptConfigPatch, Snapshot};
 use serde_json::json;
 
 /// Server time of step 0 (unix seconds); step `s` is `BASE_TIME + s`.
@@ -33,8 +39,6 @@ const SOUNDNESS_EVERY: u64 = 5;
 const READ_DEEP_EVERY: u64 = 5;
 /// Snapshots remembered per client and conversation, for stale replays.
 const HISTORY: usize = 3;
-/// Most message IDs in one readers query.
-const QUERY_CHUNK: usize = 1000;
 
 /// A private temporary directory, removed on drop.
 pub(super) struct SimDir(PathBuf);
@@ -68,14 +72,6 @@ impl Drop for SimDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// Names the client a failure came from, unless it is named already.
-pub(super) fn tag(name: &str, mut f: Fail) -> Fail {
-    if f.client.is_none() {
-        f.client = Some(name.to_string());
-    }
-    f
 }
 
 /// A failure of the server (it broke the protocol): ends the run.
@@ -431,86 +427,6 @@ impl<'a> World<'a> {
             .collect()
     }
 
-    /// The server's readers of these messages (numbers).
-    pub(super) fn query_readers(
-        &mut self,
-        idxs: &[usize],
-    ) -> std::result::Result<BTreeMap<usize, BTreeSet<usize>>, Fail> {
-        let mut out = BTreeMap::new();
-        for chunk in idxs.chunks(QUERY_CHUNK) {
-            let ids: Vec<String> = chunk
-                .iter()
-                .map(|&i| self.ledger.msgs[i].id.clone())
-                .collect();
-            let q = Query::Readers { message_ids: ids };
-            let at = self.clock();
-            let ans = match self.server.query(at, &q) {
-                Ok(Answer::Readers(r)) => r,
-                Ok(_) => {
-                    let e = ServerError("a readers query got another answer".into());
-                    return Err(self.server_error("the readers query", e));
-                }
-                Err(e) => return Err(self.server_error("the readers query", e)),
-            };
-            for (id, names) in ans {
-                let Some(i) = self.ledger.index_of(&id).filter(|i| chunk.contains(i)) else {
-                    let e = ServerError(format!(
-                        "its readers answer names message {id:?}, which was not asked"
-                    ));
-                    return Err(self.server_error("the readers query", e));
-                };
-                let mut set = BTreeSet::new();
-                for n in names {
-                    let Some(u) = self.ledger.user_of(&n) else {
-                        let e = ServerError(format!("its readers of {id} name unknown user {n:?}"));
-                        return Err(self.server_error("the readers query", e));
-                    };
-                    set.insert(u);
-                }
-                out.insert(i, set);
-            }
-        }
-        Ok(out)
-    }
-
-    /// The server's read positions of `user`.
-    fn query_positions(&mut self, user: usize) -> std::result::Result<BTreeMap<String, i64>, Fail> {
-        let q = Query::Positions {
-            user_id: self.ledger.users[user].clone(),
-        };
-        let at = self.clock();
-        match self.server.query(at, &q) {
-            Ok(Answer::Positions(p)) => Ok(p),
-            Ok(_) => {
-                let e = ServerError("a positions query got another answer".into());
-                Err(self.server_error("the positions query", e))
-            }
-            Err(e) => Err(self.server_error("the positions query", e)),
-        }
-    }
-
-    /// Everything the final check compares against: readers, positions.
-    #[allow(clippy::type_complexity)]
-    pub(super) fn full_truth(
-        &mut self,
-    ) -> std::result::Result<
-        (
-            BTreeMap<usize, BTreeSet<usize>>,
-            BTreeMap<(usize, String), i64>,
-        ),
-        Fail,
-    > {
-        let all: Vec<usize> = (0..self.ledger.msgs.len()).collect();
-        let readers = self.query_readers(&all)?;
-        let mut positions = BTreeMap::new();
-        for u in 0..self.ledger.users.len() {
-            for (conv, p) in self.query_positions(u)? {
-                positions.insert((u, conv), p);
-            }
-        }
-        Ok((readers, positions))
-    }
-
     pub(super) fn start(&mut self) -> std::result::Result<(), Fail> {
         self.start_server()?;
         for cl in &mut self.clients {
@@ -519,6 +435,55 @@ impl<'a> World<'a> {
                 .map_err(|f| tag(&cl.name, f))?;
         }
         self.start_beyond()
+    }
+
+    /// Every client queues delivery acks and starts each conversation it
+    /// can have with the seeding unmark (marks.rs).
+    pub(super) fn start_beyond(&mut self) -> std::result::Result<(), Fail> {
+        let patch = ReceiptConfigPatch {
+            delivery_receipts: Some(true),
+            ..Default::default()
+        };
+        let users = self.ledger.users.clone();
+        let groups: Vec<String> = self.ledger.groups.iter().map(|g| g.id.clone()).collect();
+        for cl in &mut self.clients {
+            let mut convs: Vec<String> = users
+                .iter()
+                .filter(|u| **u != cl.user_id)
+                .map(|u| format!("C2C{u}"))
+                .collect();
+            convs.extend(groups.iter().map(|g| format!("GROUP{g}")));
+            let seed = MarkClient::seed(&convs);
+            cl.call(&mut self.c, "patch_receipt_config", |s| {
+                s.patch_receipt_config(&patch)
+            })
+            .and_then(|_| {
+                cl.call(&mut self.c, "apply_read_reports", |s| {
+                    s.apply_read_reports(&seed)
+                })
+            })
+            .map_err(|f| tag(&cl.name, f))?;
+        }
+        Ok(())
+    }
+
+    /// The user of client `i` may mark a conversation unread (or unmark
+    /// it) and may switch private reading of one.
+    pub(super) fn user_marks(&mut self, i: usize) -> std::result::Result<(), Fail> {
+        let r = &self.sc.rates;
+        let (mark, private) = (r.mark_unread, r.private_reading);
+        if !self.clients[i].is_up() {
+            return Ok(());
+        }
+        if self.rng.chance(mark) {
+            let cl = &mut self.clients[i];
+            mark_unread(cl, &mut self.rng, &mut self.c).map_err(|f| tag(&cl.name, f))?;
+        }
+        if self.rng.chance(private) {
+            let cl = &mut self.clients[i];
+            toggle_private(cl, &mut self.rng, &mut self.c).map_err(|f| tag(&cl.name, f))?;
+        }
+        Ok(())
     }
 
     pub(super) fn reopen(&mut self, i: usize) -> std::result::Result<(), Fail> {
@@ -599,8 +564,8 @@ impl<'a> World<'a> {
         };
         let cl = &mut self.clients[i];
         soundness(&truth, cl, &mut self.c)
-            .and_then(|()| super::failed::check_held(cl, &mut self.c))
-            .and_then(|()| super::recalls::check_all(cl, &mut self.c))
+            .and_then(|()| cl.check_failed(&mut self.c))
+            .and_then(|()| cl.check_recalls(&mut self.c))
             .map_err(|f| tag(&cl.name, f))
     }
 
@@ -892,8 +857,8 @@ impl<'a> World<'a> {
                 self.net.send(now, p);
             }
             let cl = &mut self.clients[i];
-            if let Some(p) = crate::marks::flush_marks(cl, now, r.retry_after, &mut self.c)
-                .map_err(|f| tag(&cl.name, f))?
+            if let Some(p) =
+                flush_marks(cl, now, r.retry_after, &mut self.c).map_err(|f| tag(&cl.name, f))?
             {
                 self.net.send(now, p);
             }
