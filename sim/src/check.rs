@@ -63,7 +63,7 @@ pub(crate) fn soundness(truth: &Truth, cl: &mut Client, c: &mut Counters) -> Res
                     ))
                 };
                 if let Some(info) = m.read_receipt_info {
-                    let shown = cl.shown_figures(id, Seen::of(&info));
+                    let shown = cl.lww.shown(id, Seen::of(&info));
                     let (rc, uc, peer) = truth.figures(idx);
                     if shown.read > rc {
                         return ahead(format!("readCount {} > server's {rc}", shown.read));
@@ -94,7 +94,7 @@ pub(crate) fn held_by(l: &Ledger, cl: &Client, conv: &str) -> Vec<usize> {
     l.view(cl.user, conv)
         .iter()
         .copied()
-        .filter(|&i| cl.holds(&l.msgs[i].id))
+        .filter(|&i| cl.reads.holds(&l.msgs[i].id))
         .collect()
 }
 
@@ -274,7 +274,7 @@ fn check_message(
         event_agrees(cl, id, &info)?;
         return final_recalled(cl, id, sm.group.is_some(), c);
     }
-    let shown = cl.shown_figures(id, Seen::of(&info));
+    let shown = cl.lww.shown(id, Seen::of(&info));
     if (shown.read, shown.unread, shown.peer) != (rc, Some(uc), peer) {
         return Err(diverged(format!(
             "{id}: readCount {} unreadCount {} isPeerRead {}, server has {rc} {uc} {peer}",

@@ -1,8 +1,11 @@
 //! A simulated client device: a real [`Store`] on its own file, the transport
-//! loop that drives it, and the trackers behind the invariants checked while
-//! running (monotone events, durable receipts, a sound outbox), and the
-//! planted bugs of `--mutate tally` and `--mutate lww` (harness-side: the
-//! store is never changed).
+//! loop that drives it (server packets applied, outbox batches handed out,
+//! syncs), and the trackers behind the invariants checked while running
+//! (monotone events, durable receipts, a sound outbox). Each feature's
+//! per-device state is a field of its own type (`read_state.rs`,
+//! `sync_state.rs`, `outbox.rs`, `lww_display.rs`, …); the user reading is
+//! in `reading.rs`, failed sends and recalls as the device meets them in
+//! `failed_recalled.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -11,18 +14,20 @@ use super::delivery::DeliveryState;
 use super::fail::Fail;
 use super::failed::FailedClient;
 use super::ledger::LedgerGroup;
+use super::lww_display::LwwDisplay;
 use super::marks::MarkClient;
-use super::network::{Node, Packet, Payload, SyncPart};
+use super::network::{Node, Packet, Payload};
 use super::outbox::Outbox;
+use super::read_state::ReadState;
 use super::recalls::RecallClient;
 use super::report::{Counters, Invariant};
-use super::rng::Rng;
 use super::seen::{went_back, Seen};
+use super::sync_state::SyncState;
 use super::trace::{note, Trace};
 use receiptdb::OpenOptions;
 use receiptdb::{
-    Error, EventKind, Filter, IncomingMessage, Member, Message, ReceiptItem, ReceiptSentState,
-    Rejection, SendReport, Store, Subscription,
+    EventKind, Filter, Member, Message, ReceiptItem, ReceiptSentState, Rejection, Store,
+    Subscription,
 };
 use serde_json::json;
 
@@ -42,10 +47,8 @@ pub(crate) struct Client {
     pub down_until: Option<u64>,
     /// Offline until this step.
     pub offline_until: u64,
-    /// Message IDs this device holds.
-    held: BTreeSet<String>,
-    /// Conversation → `in` messages held and not read here yet.
-    unread: BTreeMap<String, BTreeSet<String>>,
+    /// Messages held and how far they are read (`read_state.rs`).
+    pub(crate) reads: ReadState,
     /// Last event figures per `out` message (kept across crashes).
     pub seen: BTreeMap<String, Seen>,
     /// Lowest receipt state each message must have (durability tracker).
@@ -54,34 +57,10 @@ pub(crate) struct Client {
     outbox: Outbox,
     /// Receipts were queued since the outbox was last read.
     pub outbox_dirty: bool,
-    /// Held message ID → (conversation, sequence, `in`).
-    info: BTreeMap<String, (String, i64, bool)>,
-    /// The same `in` messages by conversation: sequence → how many, so the
-    /// unread definition is a range count rather than a walk of `info`.
-    in_seqs: BTreeMap<String, BTreeMap<i64, u64>>,
-    /// With `--mutate tally`: the unread count this client reports per
-    /// conversation, kept as a running tally.
-    tally_mode: bool,
-    tally: BTreeMap<String, u64>,
-    /// Per conversation, the server version this client holds it up to.
-    synced: BTreeMap<String, u64>,
-    /// Parts applied of syncs not yet complete: (conversation, version) → parts.
-    sync_parts: BTreeMap<(String, u64), BTreeSet<usize>>,
-    /// With `--mutate lww`: the receipt figures this client displays per
-    /// `out` message, cached the way a naive app caches server figures:
-    /// every receipt notification and snapshot figure overwrites the last
-    /// (last writer wins) instead of being joined (kept across crashes).
-    lww_mode: bool,
-    displayed: BTreeMap<String, Seen>,
-    /// Highest read / peer read position seen per conversation (kept across
-    /// crashes: positions never go down).
-    read_seen: BTreeMap<String, (i64, i64)>,
-    /// Read positions moved since the read reports were last read.
-    pub read_dirty: bool,
-    /// Step the read reports were last sent at (`None`: none outstanding).
-    read_sent_at: Option<u64>,
-    /// Round-robin cursor of the deep read-state check.
-    deep_turn: usize,
+    /// How far each conversation is synced (`sync_state.rs`).
+    syncs: SyncState,
+    /// What `--mutate lww` displays (`lww_display.rs`).
+    pub(crate) lww: LwwDisplay,
     /// Where store calls and events are traced, when tracing.
     pub(crate) trace: Trace,
     /// Delivery acks and read times (`delivery.rs`).
@@ -96,7 +75,7 @@ pub(crate) struct Client {
     pub(crate) rc: RecallClient,
 }
 
-fn store_fail(what: &str, e: &receiptdb::Error) -> Fail {
+pub(crate) fn store_fail(what: &str, e: &receiptdb::Error) -> Fail {
     Fail::new(
         Invariant::StoreError,
         format!("{what} failed: {} ({e})", e.name()),
@@ -123,24 +102,13 @@ impl Client {
             sub: None,
             down_until: None,
             offline_until: 0,
-            held: BTreeSet::new(),
-            unread: BTreeMap::new(),
+            reads: ReadState::new(tally_mode),
             seen: BTreeMap::new(),
             tracked: BTreeMap::new(),
             outbox: Outbox::default(),
             outbox_dirty: false,
-            info: BTreeMap::new(),
-            in_seqs: BTreeMap::new(),
-            tally_mode,
-            tally: BTreeMap::new(),
-            synced: BTreeMap::new(),
-            sync_parts: BTreeMap::new(),
-            lww_mode,
-            displayed: BTreeMap::new(),
-            read_seen: BTreeMap::new(),
-            read_dirty: false,
-            read_sent_at: None,
-            deep_turn: 0,
+            syncs: SyncState::default(),
+            lww: LwwDisplay::new(lww_mode),
             trace: None,
             del: DeliveryState::default(),
             mk: MarkClient::default(),
@@ -238,41 +206,6 @@ impl Client {
         Ok(())
     }
 
-    /// With `--mutate lww`: a packet's figures for `id` overwrite the
-    /// displayed ones (a figure the packet leaves out keeps its value), and
-    /// the displayed figures, like an event stream, must never go back.
-    fn display(
-        &mut self,
-        id: &str,
-        read: Option<u64>,
-        unread: Option<u64>,
-        peer: Option<bool>,
-        c: &mut Counters,
-    ) -> Result<(), Fail> {
-        c.event_items += 1;
-        let old = self.displayed.get(id).copied();
-        let new = Seen {
-            read: read.unwrap_or(old.map_or(0, |o| o.read)),
-            unread: unread.or(old.and_then(|o| o.unread)),
-            peer: peer.unwrap_or(old.is_some_and(|o| o.peer)),
-        };
-        if let Some(detail) = old.and_then(|old| went_back(id, &old, &new)) {
-            return Err(Fail::new(Invariant::Monotone, detail));
-        }
-        self.displayed.insert(id.to_string(), new);
-        Ok(())
-    }
-
-    /// The receipt figures this client shows for an `out` message: the
-    /// store's (`store`), or with `--mutate lww` the displayed cache (the
-    /// store's until a packet carried figures for it).
-    pub(crate) fn shown_figures(&self, id: &str, store: Seen) -> Seen {
-        match self.displayed.get(id) {
-            Some(d) if self.lww_mode => *d,
-            _ => store,
-        }
-    }
-
     /// Opens (or reopens) the store and subscribes to all its events.
     pub(crate) fn open(&mut self, c: &mut Counters) -> Result<(), Fail> {
         c.store_ops += 1;
@@ -282,8 +215,8 @@ impl Client {
         self.store = Some(store);
         self.outbox.crash();
         self.outbox_dirty = true;
-        self.read_dirty = true;
-        self.read_sent_at = None;
+        self.reads.dirty = true;
+        self.reads.crash();
         self.del.crash();
         self.mk.crash();
         Ok(())
@@ -296,7 +229,7 @@ impl Client {
         // The sync versions stay: they only advance after their snapshots
         // committed, as if kept in the store with them.
         self.outbox.crash();
-        self.read_sent_at = None;
+        self.reads.crash();
         self.del.crash();
         self.mk.crash();
     }
@@ -333,7 +266,7 @@ impl Client {
             .iter()
             .filter(|(_, s)| **s > ReceiptSentState::None)
         {
-            let conv = self.info.get(id).map(|i| i.0.clone()).unwrap_or_default();
+            let conv = self.reads.conversation_of(id);
             by_conv.entry(conv).or_default().push((id.clone(), *s));
         }
         for (conv, want) in by_conv {
@@ -377,29 +310,12 @@ impl Client {
         Ok(())
     }
 
-    fn note_messages(&mut self, msgs: &[IncomingMessage]) {
-        for m in msgs {
-            if self.held.insert(m.id.clone()) {
-                let conv = m.conversation_id.clone().unwrap_or_default();
-                let incoming = m.from != self.user_id;
-                self.info
-                    .insert(m.id.clone(), (conv.clone(), m.sequence, incoming));
-                if incoming {
-                    let seqs = self.in_seqs.entry(conv.clone()).or_default();
-                    *seqs.entry(m.sequence).or_insert(0) += 1;
-                    *self.tally.entry(conv.clone()).or_insert(0) += 1;
-                    self.unread.entry(conv).or_default().insert(m.id.clone());
-                }
-            }
-        }
-    }
-
     /// Applies one packet from the server.
     pub(crate) fn deliver(&mut self, p: Payload, c: &mut Counters) -> Result<(), Fail> {
         match p {
             Payload::Messages(ms) => {
                 self.call(c, "save_messages", |s| s.save_messages(&ms))?;
-                self.note_messages(&ms);
+                self.reads.note(&self.user_id, &ms);
                 self.del.dirty |= ms.iter().any(|m| m.from != self.user_id);
                 self.learn_recalls(&ms, c)?;
             }
@@ -411,9 +327,9 @@ impl Client {
                 self.del.observe_notes(&ns)?;
                 let ids = self.rc.after_notes(&ns);
                 self.check_frozen(&ids, c)?;
-                if self.lww_mode {
+                if self.lww.on {
                     for n in &ns {
-                        self.display(
+                        self.lww.overwrite(
                             &n.message_id,
                             n.read_count,
                             n.unread_count,
@@ -427,15 +343,15 @@ impl Client {
                 c.snapshots += 1;
                 self.call(c, "apply_snapshot", |s| s.apply_snapshot(&snap))?;
                 if let Some(p) = part {
-                    self.synced_part(&snap.conversation_id, p);
+                    self.syncs.applied(&snap.conversation_id, p);
                 }
-                self.note_messages(&snap.messages);
+                self.reads.note(&self.user_id, &snap.messages);
                 self.del.dirty |= !snap.messages.is_empty();
                 self.del.observe_snapshot(&snap)?;
                 self.mk.observe_snapshot(&snap);
-                if self.lww_mode {
+                if self.lww.on {
                     for r in &snap.receipts {
-                        self.display(
+                        self.lww.overwrite(
                             &r.message_id,
                             r.read_count,
                             r.unread_count,
@@ -445,7 +361,7 @@ impl Client {
                     }
                 }
                 for id in &snap.self_read {
-                    if self.held.contains(id) {
+                    if self.reads.holds(id) {
                         self.tracked.insert(id.clone(), ReceiptSentState::Acked);
                     }
                 }
@@ -517,388 +433,32 @@ impl Client {
         Ok(())
     }
 
-    /// Messages a save or snapshot just told this device are recalled
-    /// (`recalls.rs`): each is recorded, and the figures of its own ones
-    /// frozen as they are now.
-    fn learn_recalls(&mut self, msgs: &[IncomingMessage], c: &mut Counters) -> Result<(), Fail> {
-        for (conv, ids) in self.rc.learn(&self.user_id, msgs, c) {
-            let list = self.call(c, "get_message_read_receipt_list", |s| {
-                s.get_message_read_receipt_list_with(&ids, true, true)
-            })?;
-            self.rc.freeze(&conv, list);
-        }
-        Ok(())
-    }
-
-    /// These recalled messages still show the figures frozen when the
-    /// recall arrived (`recalls.rs`).
-    pub(crate) fn check_frozen(&mut self, ids: &[String], c: &mut Counters) -> Result<(), Fail> {
-        let by_conv = self.rc.frozen_by_conv(ids);
-        self.check_receipts(&by_conv, c, |cl, m, c| {
-            c.frozen_checks += 1;
-            cl.rc.check_frozen(m)
-        })
-    }
-
-    /// Every recalled message this device froze still shows those figures.
-    pub(crate) fn check_recalls(&mut self, c: &mut Counters) -> Result<(), Fail> {
-        let ids = self.rc.frozen_ids();
-        self.check_frozen(&ids, c)
-    }
-
-    /// Every failed send this device holds still looks as if nobody
-    /// received it (`failed.rs`).
-    pub(crate) fn check_failed(&mut self, c: &mut Counters) -> Result<(), Fail> {
-        let by_conv = self.fs.by_conv();
-        self.check_receipts(&by_conv, c, |cl, m, c| {
-            c.failed_checks += 1;
-            cl.fs.check_held(m)
-        })
-    }
-
-    /// Reads these messages with their full receipt info (per
-    /// conversation, a hundred at a time) and checks each with `check`.
-    fn check_receipts(
+    /// `sendMessageReadReceipt` queued these receipts for `ask`: each must
+    /// have been asked for, and is now pending (the outbox has news).
+    pub(crate) fn queued(
         &mut self,
-        by_conv: &BTreeMap<String, Vec<String>>,
+        ask: &[String],
+        queued: Vec<String>,
         c: &mut Counters,
-        check: impl Fn(&Client, &Message, &mut Counters) -> Result<(), Fail>,
     ) -> Result<(), Fail> {
-        for ids in by_conv.values() {
-            for chunk in ids.chunks(100) {
-                let list = self.call(c, "get_message_read_receipt_list", |s| {
-                    s.get_message_read_receipt_list_with(chunk, true, true)
-                })?;
-                for m in &list {
-                    check(self, m, c)?;
-                }
+        c.receipts_queued += queued.len() as u64;
+        for q in queued {
+            self.ever_queued.insert(q.clone());
+            if !ask.contains(&q) {
+                return Err(Fail::new(
+                    Invariant::Outbox,
+                    format!("send_message_read_receipt queued {q}, which was not asked for"),
+                ));
             }
+            self.tracked.insert(q, ReceiptSentState::Pending);
+            self.outbox_dirty = true;
         }
         Ok(())
-    }
-
-    /// `sendMessageReadReceipt` for `ask`, with `MESSAGE_RECALLED` taken as
-    /// expected (`recalls.rs`): the receipts for the others are sent again
-    /// without the recalled ones.
-    fn send_receipts(&mut self, ask: &[String], c: &mut Counters) -> Result<SendReport, Fail> {
-        let first = self.call_raw(c, "send_message_read_receipt", |s| {
-            s.send_message_read_receipt_report(ask)
-        })?;
-        let rep = match first {
-            Ok(rep) => rep,
-            Err(Error::MessageRecalled(text)) => {
-                let rest = self.rc.refused(ask, &text, c)?;
-                if rest.is_empty() {
-                    return Ok(SendReport::default());
-                }
-                self.call(c, "send_message_read_receipt", |s| {
-                    s.send_message_read_receipt_report(&rest)
-                })?
-            }
-            Err(e) => return Err(store_fail("send_message_read_receipt", &e)),
-        };
-        self.rc.check_queued(&rep)?;
-        Ok(rep)
-    }
-
-    /// The highest sequence this device holds in `conv` (0: none).
-    pub(crate) fn highest_sequence(&self, conv: &str) -> i64 {
-        self.info
-            .values()
-            .filter(|i| i.0 == conv)
-            .map(|i| i.1)
-            .max()
-            .unwrap_or(0)
-    }
-
-    /// Whether the device holds this message.
-    pub(crate) fn holds(&self, id: &str) -> bool {
-        self.held.contains(id)
     }
 
     /// Whether `sendMessageReadReceipt` ever queued a receipt for `id` here.
     pub(crate) fn ever_queued(&self, id: &str) -> bool {
         self.ever_queued.contains(id)
-    }
-
-    /// Conversations this device holds messages of.
-    pub(crate) fn held_conversations(&self) -> Vec<String> {
-        let set: BTreeSet<&String> = self.info.values().map(|i| &i.0).collect();
-        set.into_iter().cloned().collect()
-    }
-
-    /// Whether some held message is unread here.
-    pub(crate) fn has_unread(&self) -> bool {
-        self.unread.values().any(|s| !s.is_empty())
-    }
-
-    /// The user reads: one random conversation (some of its unread
-    /// messages), or with `all` everything held and unread.
-    pub(crate) fn read(&mut self, rng: &mut Rng, all: bool, c: &mut Counters) -> Result<(), Fail> {
-        let convs: Vec<String> = self
-            .unread
-            .iter()
-            .filter(|(_, s)| !s.is_empty())
-            .map(|(k, _)| k.clone())
-            .collect();
-        let chosen: Vec<String> = if all {
-            convs
-        } else {
-            rng.pick(&convs).cloned().into_iter().collect()
-        };
-        for conv in chosen {
-            let set = self.unread.entry(conv.clone()).or_default();
-            let ids: Vec<String> = set.iter().cloned().collect();
-            let take = if all {
-                ids.len()
-            } else {
-                rng.range(1, ids.len() as u64) as usize
-            };
-            for chunk in ids[..take].chunks(receiptdb::MAX_BATCH) {
-                for id in chunk {
-                    set.remove(id);
-                }
-            }
-            for chunk in ids[..take].chunks(receiptdb::MAX_BATCH) {
-                let ask = self.fs.with_failed(&conv, chunk, c);
-                let rep = self.send_receipts(&ask, c)?;
-                self.fs.check_report(&rep)?;
-                let queued = self.mk.check_private(&conv, rep, c)?;
-                c.receipts_queued += queued.len() as u64;
-                for q in queued {
-                    self.ever_queued.insert(q.clone());
-                    if !ask.contains(&q) {
-                        return Err(Fail::new(
-                            Invariant::Outbox,
-                            format!(
-                                "send_message_read_receipt queued {q}, which was not asked for"
-                            ),
-                        ));
-                    }
-                    self.tracked.insert(q, ReceiptSentState::Pending);
-                    self.outbox_dirty = true;
-                }
-            }
-            self.unread.retain(|_, s| !s.is_empty());
-            if !all {
-                // The user also marks the conversation read, sometimes up to
-                // the last message read, sometimes up to the newest held.
-                let top = ids[..take]
-                    .iter()
-                    .filter_map(|id| self.info.get(id).map(|i| i.1))
-                    .max();
-                match rng.index(10) {
-                    0..=3 => self.mark(&conv, top, c)?,
-                    4 | 5 => self.mark(&conv, None, c)?,
-                    6 => self.mark_all(c)?,
-                    _ => {}
-                }
-                break;
-            }
-        }
-        if all {
-            self.mark_all(c)?;
-        }
-        Ok(())
-    }
-
-    /// `setMessageRead` on one conversation (the tally forgets it).
-    pub(crate) fn mark(
-        &mut self,
-        conv: &str,
-        sequence: Option<i64>,
-        c: &mut Counters,
-    ) -> Result<(), Fail> {
-        c.marks += 1;
-        self.call(c, "set_message_read", |s| {
-            s.set_message_read(conv, sequence)
-        })?;
-        self.tally.insert(conv.to_string(), 0);
-        self.read_dirty = true;
-        self.marks_after_local(&[conv.to_string()], c)
-    }
-
-    /// `setAllMessageRead` (every tally goes to 0).
-    pub(crate) fn mark_all(&mut self, c: &mut Counters) -> Result<(), Fail> {
-        c.marks += 1;
-        self.call(c, "set_all_message_read", |s| s.set_all_message_read())?;
-        self.tally.values_mut().for_each(|t| *t = 0);
-        self.read_dirty = true;
-        let cached = self.mk.cached();
-        self.marks_after_local(&cached, c)
-    }
-
-    /// After a local read or mark of `convs`: the mutated cache takes what
-    /// the store shows now (`marks.rs`).
-    pub(crate) fn marks_after_local(
-        &mut self,
-        convs: &[String],
-        c: &mut Counters,
-    ) -> Result<(), Fail> {
-        if !self.mk.arrival {
-            return Ok(());
-        }
-        for conv in convs {
-            let cv = self.call(c, "get_conversation", |s| s.get_conversation(conv))?;
-            self.mk.local(conv, cv.marked_unread);
-        }
-        Ok(())
-    }
-
-    /// The conversation of the newest held `in` message, if any.
-    pub(crate) fn newest_in_conversation(&self) -> Option<String> {
-        self.info
-            .values()
-            .filter(|i| i.2)
-            .max_by_key(|i| i.1)
-            .map(|i| i.0.clone())
-    }
-
-    /// Sends the pending read reports when a position moved or the last
-    /// send is due a retry; returns the packet.
-    pub(crate) fn flush_read_reports(
-        &mut self,
-        now: u64,
-        retry_after: u64,
-        c: &mut Counters,
-    ) -> Result<Option<Packet>, Fail> {
-        let due = self.read_sent_at.is_some_and(|t| now >= t + retry_after);
-        if !self.read_dirty && !due {
-            return Ok(None);
-        }
-        let reports = self.call(c, "get_pending_read_reports", |s| {
-            s.get_pending_read_reports()
-        })?;
-        self.read_dirty = false;
-        if reports.is_empty() {
-            self.read_sent_at = None;
-            return Ok(None);
-        }
-        self.read_sent_at = Some(now);
-        c.read_reports_sent += reports.len() as u64;
-        Ok(Some(Packet {
-            src: Node::Client(self.idx),
-            dst: Node::Server,
-            payload: Payload::ReadReports(reports),
-        }))
-    }
-
-    /// Mark reports not acked, per the store.
-    pub(crate) fn mark_pending(&mut self, c: &mut Counters) -> Result<usize, Fail> {
-        Ok(self
-            .call(c, "get_pending_mark_reports", |s| {
-                s.get_pending_mark_reports()
-            })?
-            .len())
-    }
-
-    /// Read reports not acked, per the store.
-    pub(crate) fn read_pending(&mut self, c: &mut Counters) -> Result<usize, Fail> {
-        Ok(self
-            .call(c, "get_pending_read_reports", |s| {
-                s.get_pending_read_reports()
-            })?
-            .len())
-    }
-
-    /// The unread count this client reports: the store's, or with
-    /// `--mutate tally` its running tally.
-    pub(crate) fn reported_unread(&self, conv: &str, store: u64) -> u64 {
-        let failed = self.fs.extra_unread(conv);
-        if self.tally_mode {
-            self.tally.get(conv).copied().unwrap_or(0) + failed
-        } else {
-            store + failed
-        }
-    }
-
-    /// The unread count by definition, from the messages the harness saw
-    /// the store take: held `in` messages above `read_sequence`.
-    fn unread_by_definition(&self, conv: &str, read_sequence: i64) -> u64 {
-        use std::ops::Bound::{Excluded, Unbounded};
-        self.in_seqs.get(conv).map_or(0, |seqs| {
-            seqs.range((Excluded(read_sequence), Unbounded))
-                .map(|(_, n)| n)
-                .sum()
-        })
-    }
-
-    /// Read state invariants, checked after every step of a running client:
-    /// every conversation's reported unread count equals its definition,
-    /// the total equals the sum, read positions never go down; when `deep`,
-    /// one conversation (in turn) is recounted from the store's own
-    /// messages (`getMessageList`).
-    pub(crate) fn check_read_state(&mut self, deep: bool, c: &mut Counters) -> Result<(), Fail> {
-        let fail = |d: String| Err(Fail::new(Invariant::ReadState, d));
-        let mut convs = Vec::new();
-        let mut cursor = String::new();
-        loop {
-            let page = self.call(c, "get_conversation_list", |s| {
-                s.get_conversation_list(Some(&cursor), Some(100))
-            })?;
-            convs.extend(page.conversation_list);
-            if page.is_completed || page.cursor.is_empty() {
-                break;
-            }
-            cursor = page.cursor;
-        }
-        let mut sum = 0;
-        for cv in &convs {
-            c.read_state_checks += 1;
-            let id = &cv.conversation_id;
-            let peer = cv.peer_read_sequence.unwrap_or(0);
-            let (old, old_peer) = self.read_seen.get(id).copied().unwrap_or((0, 0));
-            if cv.read_sequence < old {
-                return fail(format!(
-                    "readSequence of {id} fell from {old} to {}",
-                    cv.read_sequence
-                ));
-            }
-            if peer < old_peer {
-                return fail(format!(
-                    "peerReadSequence of {id} fell from {old_peer} to {peer}"
-                ));
-            }
-            self.read_seen.insert(id.clone(), (cv.read_sequence, peer));
-            let want = self.unread_by_definition(id, cv.read_sequence);
-            let got = self.reported_unread(id, cv.unread_count);
-            if got != want {
-                return fail(format!(
-                    "unreadCount of {id} is {got}, but {want} held in messages are above readSequence {}",
-                    cv.read_sequence
-                ));
-            }
-            sum += cv.unread_count;
-        }
-        let total = self.call(c, "get_total_unread_message_count", |s| {
-            s.get_total_unread_message_count()
-        })?;
-        if total != sum {
-            return fail(format!(
-                "total unread is {total}, the conversations sum to {sum}"
-            ));
-        }
-        if deep && !convs.is_empty() {
-            self.deep_turn = (self.deep_turn + 1) % convs.len();
-            let cv = &convs[self.deep_turn];
-            let msgs = message_list(self, &cv.conversation_id, c)?;
-            let want = msgs
-                .iter()
-                .filter(|m| {
-                    m.flow == receiptdb::Flow::In
-                        && m.status == receiptdb::MessageStatus::Success
-                        && m.sequence > cv.read_sequence
-                })
-                .count() as u64;
-            let got = self.reported_unread(&cv.conversation_id, cv.unread_count);
-            if got != want {
-                return fail(format!(
-                    "unreadCount of {} is {got}, but getMessageList holds {want} in messages above readSequence {}",
-                    cv.conversation_id, cv.read_sequence
-                ));
-            }
-        }
-        Ok(())
     }
 
     /// Hands out pending batches when something is new or a batch is due a
@@ -955,24 +515,7 @@ impl Client {
         Packet {
             src: Node::Client(self.idx),
             dst: Node::Server,
-            payload: Payload::SyncRequest(self.synced.clone()),
-        }
-    }
-
-    /// Part of a sync's answer was applied: once every part of it is, the
-    /// conversation is held up to the sync's version. Parts lost or late
-    /// keep the old version, so the next sync sends them again.
-    fn synced_part(&mut self, conv: &str, p: SyncPart) {
-        let key = (conv.to_string(), p.upto);
-        let parts = self.sync_parts.entry(key.clone()).or_default();
-        parts.insert(p.part);
-        if parts.len() >= p.parts {
-            self.sync_parts.remove(&key);
-            let v = self.synced.entry(conv.to_string()).or_insert(0);
-            *v = (*v).max(p.upto);
-            // Older syncs of this conversation can no longer advance it.
-            self.sync_parts
-                .retain(|(c, upto), _| c != conv || *upto > p.upto);
+            payload: Payload::SyncRequest(self.syncs.since()),
         }
     }
 }

@@ -62,7 +62,7 @@ impl World<'_> {
         let time = self.clock().time;
         let cl = &mut self.clients[d];
         // createMessage's local values: a sequence one above the highest held.
-        let sequence = cl.highest_sequence(&conv).max(cl.fs.highest(&conv)) + 1;
+        let sequence = cl.reads.highest_sequence(&conv).max(cl.fs.highest(&conv)) + 1;
         let msg = IncomingMessage {
             id: id.clone(),
             conversation_id: Some(conv.clone()),

@@ -1,6 +1,8 @@
 //! The unread marks (`marks.rs`) as the world drives them on a device:
 //! the user marks or unmarks a conversation, switches private reading,
-//! and the transport loop sends the pending mark reports.
+//! and the transport loop sends the pending mark reports; and on the
+//! device (`impl Client`), the mutated cache catching up after a local
+//! mark and the count of mark reports not acked.
 
 use super::client::Client;
 use super::fail::Fail;
@@ -10,7 +12,7 @@ use super::rng::Rng;
 
 /// The user marks (3 in 5) or unmarks one conversation it holds.
 pub(crate) fn mark_unread(cl: &mut Client, rng: &mut Rng, c: &mut Counters) -> Result<(), Fail> {
-    let convs = cl.held_conversations();
+    let convs = cl.reads.held_conversations();
     let Some(conv) = rng.pick(&convs).cloned() else {
         return Ok(());
     };
@@ -26,7 +28,7 @@ pub(crate) fn mark_unread(cl: &mut Client, rng: &mut Rng, c: &mut Counters) -> R
 
 /// The user switches private reading of one conversation it holds.
 pub(crate) fn toggle_private(cl: &mut Client, rng: &mut Rng, c: &mut Counters) -> Result<(), Fail> {
-    let convs = cl.held_conversations();
+    let convs = cl.reads.held_conversations();
     let Some(conv) = rng.pick(&convs).cloned() else {
         return Ok(());
     };
@@ -65,4 +67,32 @@ pub(crate) fn flush_marks(
     })?;
     let idx = cl.idx;
     Ok(cl.mk.send(idx, reports, now, c))
+}
+
+impl Client {
+    /// After a local read or mark of `convs`: the mutated cache takes what
+    /// the store shows now (`marks.rs`).
+    pub(crate) fn marks_after_local(
+        &mut self,
+        convs: &[String],
+        c: &mut Counters,
+    ) -> Result<(), Fail> {
+        if !self.mk.arrival {
+            return Ok(());
+        }
+        for conv in convs {
+            let cv = self.call(c, "get_conversation", |s| s.get_conversation(conv))?;
+            self.mk.local(conv, cv.marked_unread);
+        }
+        Ok(())
+    }
+
+    /// Mark reports not acked, per the store.
+    pub(crate) fn mark_pending(&mut self, c: &mut Counters) -> Result<usize, Fail> {
+        Ok(self
+            .call(c, "get_pending_mark_reports", |s| {
+                s.get_pending_mark_reports()
+            })?
+            .len())
+    }
 }

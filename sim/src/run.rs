@@ -10,9 +10,10 @@ use super::report::{Invariant, Phase, Report, Shrunk, Violation};
 use super::scenario::{FaultKind, Scenario, ScenarioBuilder};
 use super::script::Action;
 use super::server::{ReferenceServer, ServerChoice, ServerError, SyncServer};
+use super::serving::{no_server, snapshot_packet};
 use super::trace::{cause_chain, note, subject_of};
 use super::truth::Truth;
-use super::world::{no_server, snapshot_packet, World};
+use super::world::World;
 use receiptdb::Result;
 use serde_json::json;
 
@@ -64,7 +65,7 @@ impl World<'_> {
                 }
             }
             Action::Stale { client } => {
-                for snap in self.oldest_snapshots(*client) {
+                for snap in self.replays.oldest(*client) {
                     self.fault(FaultKind::Stale);
                     self.net.send(now, snapshot_packet(*client, snap));
                 }
@@ -76,7 +77,9 @@ impl World<'_> {
             } => {
                 let cl = &mut self.clients[*client];
                 if cl.is_up() {
-                    let conv = conversation.clone().or_else(|| cl.newest_in_conversation());
+                    let conv = conversation
+                        .clone()
+                        .or_else(|| cl.reads.newest_in_conversation());
                     if let Some(conv) = conv {
                         cl.mark(&conv, *sequence, &mut self.c)
                             .map_err(|f| tag(&cl.name, f))?;
@@ -160,7 +163,7 @@ impl World<'_> {
                 let reads = cl.read_pending(&mut self.c).map_err(|f| tag(&cl.name, f))?;
                 if reads > 0 {
                     busy = true;
-                    cl.read_dirty = true;
+                    cl.reads.dirty = true;
                 }
                 // Delivery acks not handed out yet show only when asked for.
                 cl.del.dirty = true;
