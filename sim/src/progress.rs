@@ -11,7 +11,8 @@ pub enum ProgressPhase {
     Shrink,
 }
 
-/// A progress report passed to [`Scenario::run_with_progress`].
+/// A progress report passed to
+/// [`Scenario::run_with_progress`](crate::Scenario::run_with_progress).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
     /// The phase.

@@ -1,6 +1,6 @@
 //! The WebAssembly module behind the `receiptdb-web` package (docs/EMBEDDING.md, bindings/web/README.md).
 //!
-//! `WebStore` wraps one [`receiptdb::rpc::Session`], exactly as the Node
+//! `WebStore` wraps one `receiptdb::rpc::Session`, exactly as the Node
 //! addon does: a request line in, every line it produces out (events first,
 //! the response last). The worker (`worker.js`) owns it; `installVfs` puts
 //! the OPFS sahpool VFS in place as SQLite's default before any open.
