@@ -86,41 +86,39 @@ pub(crate) fn merge_loaded(
         // Readers are never forgotten, but only those in the audience count;
         // the unread side moves only while the members are known.
         let known = group.is_some();
-        // One reader is bound as itself (no JSON to parse) and inserted
-        // first: whether the insert added it says whether it is new.
-        // More are a list, counted before they are inserted.
-        let (arg, in_unread, in_read) = if let [one] = unique[..] {
+        // One reader is bound as itself (no JSON to parse), more as a list.
+        let arg = match unique[..] {
+            [one] => one.to_string(),
+            _ => crate::storage::json_list(&unique)?,
+        };
+        let ids = unread::ReaderList {
+            ids: &unique,
+            arg: &arg,
+        };
+        // One reader is inserted first: whether the insert added it says
+        // whether it is new. More are counted before they are inserted.
+        let (in_unread, in_read) = if let [one] = unique[..] {
             added = tx
                 .conn
                 .prepare_cached("INSERT OR IGNORE INTO readers(rid, user_id) VALUES (?1, ?2)")?
                 .execute(params![m.rid, one])? as i64;
-            let (u, r) = if added > 0 {
+            if added > 0 {
                 unread::one_new_reader(tx, m, known, one)?
             } else {
                 (0, 0)
-            };
-            (one.to_string(), u, r)
+            }
         } else {
-            let arg = crate::storage::json_list(&unique)?;
-            let ids = unread::ReaderList {
-                ids: &unique,
-                arg: &arg,
-            };
-            let (u, r) = unread::new_readers(tx, m, known, &ids, local)?;
+            let counts = unread::new_readers(tx, m, known, &ids, local)?;
             added = tx
                 .conn
                 .prepare_cached(
                     "INSERT OR IGNORE INTO readers(rid, user_id) SELECT ?1, value FROM json_each(?2)",
                 )?
                 .execute(params![m.rid, arg])? as i64;
-            (arg, u, r)
+            counts
         };
         hits = if local.is_some() { in_unread } else { 0 };
         counted = in_read;
-        let ids = unread::ReaderList {
-            ids: &unique,
-            arg: &arg,
-        };
         if indexed && added > 0 {
             unread::readers_added(tx, m.rid, &ids)?;
         }
